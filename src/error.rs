@@ -1,0 +1,86 @@
+//! The one error type of the library.
+//!
+//! Every fallible call returns [`Error`]; nothing in the library panics or
+//! aborts on a caller's mistake or on memory the OS refuses.
+
+use std::fmt;
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A size of zero bytes was asked for.
+    ZeroSize,
+    /// A count of zero blocks or buffers was asked for.
+    ZeroCount,
+    /// The alignment is not a power of two.
+    BadAlignment(usize),
+    /// A size computation (count × size, or rounding up to the alignment)
+    /// overflowed, or the result exceeds `isize::MAX`.
+    Overflow,
+    /// The allocator (the OS) refused an allocation of this many bytes.
+    AllocFailed {
+        /// Bytes asked for.
+        size: usize,
+    },
+    /// A pool was asked for with zero capacity.
+    ZeroCapacity,
+    /// A pool capacity beyond what the index ring supports.
+    CapacityTooLarge {
+        /// The capacity asked for.
+        requested: usize,
+        /// The largest capacity supported.
+        max: usize,
+    },
+    /// An index not below the pool's capacity.
+    IndexOutOfRange {
+        /// The index given.
+        index: usize,
+        /// The pool's capacity.
+        capacity: usize,
+    },
+    /// An index given back that is not held through the raw-index API:
+    /// returned twice, never taken, or still owned by a guard.
+    NotHeld {
+        /// The index given.
+        index: usize,
+    },
+    /// No configured tier holds a request of this many bytes.
+    NoTierFits {
+        /// Bytes asked for.
+        len: usize,
+    },
+    /// A tiered pool was built with no tier, or with one tier twice.
+    BadTierConfig(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ZeroSize => f.write_str("size must be greater than zero"),
+            Error::ZeroCount => f.write_str("count must be greater than zero"),
+            Error::BadAlignment(a) => write!(f, "alignment {a} is not a power of two"),
+            Error::Overflow => f.write_str("size overflows the address space"),
+            Error::AllocFailed { size } => {
+                write!(f, "the allocator refused {size} bytes")
+            }
+            Error::ZeroCapacity => f.write_str("capacity must be greater than zero"),
+            Error::CapacityTooLarge { requested, max } => {
+                write!(f, "capacity {requested} exceeds the maximum of {max}")
+            }
+            Error::IndexOutOfRange { index, capacity } => {
+                write!(f, "index {index} is out of range for capacity {capacity}")
+            }
+            Error::NotHeld { index } => write!(
+                f,
+                "index {index} is not held through the raw-index API (returned twice, or never taken)"
+            ),
+            Error::NoTierFits { len } => {
+                write!(f, "no configured tier holds {len} bytes")
+            }
+            Error::BadTierConfig(why) => write!(f, "bad tier configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,57 @@
+//! Lock-free, tiered, page-aligned buffer pools for low-latency I/O.
+//!
+//! * [`Tier`]: twelve buffer sizes, powers of 4 from 32 B to 128 MiB.
+//! * [`BufferPool`]: `capacity` buffers of one tier in one page-aligned
+//!   slab, handed out by index through a lock-free, ABA-safe ring
+//!   ([`IndexRing`], Nikolaev's SCQ). [`Buf`] guards give the bytes without a
+//!   copy and return the buffer on drop, from any thread. Typed per-tier pools
+//!   ([`SmallBufferPool`] and the other eleven) also give `&mut [u8; N]`.
+//! * [`LocalCache`]: a per-thread magazine in front of the ring; a hit makes
+//!   no atomic operation.
+//! * [`TieredPool`]: several tiers behind one handle, picked by size.
+//! * [`BoundedPool<T>`]: the same ring over any `T`.
+//! * [`AlignedBuf`], [`page_size`], [`CACHE_LINE_SIZE`]: aligned memory.
+//! * [`IoVec`]: the OS `struct iovec`, for readv/writev and io_uring.
+//!
+//! ```
+//! use iobuf::{BufferPool, Tier};
+//!
+//! let pool = BufferPool::new(Tier::Small, 1024)?;
+//! let mut buf = pool.get();          // waits with backoff if the pool is dry
+//! buf[..4].copy_from_slice(b"ping");
+//! std::thread::scope(|s| {
+//!     s.spawn(move || drop(buf));    // another thread may return it
+//! });
+//! # Ok::<(), iobuf::Error>(())
+//! ```
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod backoff;
+mod bounded;
+mod cache;
+mod error;
+mod iovec;
+pub mod mem;
+mod pool;
+pub mod ring;
+pub mod tier;
+mod tiered;
+
+pub use backoff::Backoff;
+pub use bounded::{BoundedPool, PoolGuard};
+pub use cache::{LocalCache, DEFAULT_CACHE_SIZE};
+pub use error::Error;
+pub use iovec::IoVec;
+pub use mem::{
+    aligned_block, aligned_mem, cache_line_aligned_blocks, cache_line_aligned_mem,
+    page_aligned_blocks, page_size, AlignedBlocks, AlignedBuf, CACHE_LINE_SIZE,
+};
+pub use pool::{
+    BigBufferPool, Buf, BufferPool, GiantBufferPool, GreatBufferPool, HugeBufferPool,
+    LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool,
+    SmallBufferPool, TierBuf, TierPool, TitanBufferPool, VastBufferPool,
+};
+pub use ring::IndexRing;
+pub use tier::Tier;
+pub use tiered::{TieredPool, TieredPoolBuilder};

@@ -1,0 +1,501 @@
+//! A bounded, lock-free ring of buffer indices: Nikolaev's SCQ.
+//!
+//! The algorithm is the Scalable Circular Queue of Ruslan Nikolaev, "A
+//! Scalable, Portable, and Memory-Efficient Lock-Free FIFO Queue" (DISC
+//! 2019, arXiv:1908.04511), in its single-width-CAS form. It stores small
+//! integers (the indices of a pool's buffers), which is exactly what a pool
+//! needs, and it is written from the paper's description.
+//!
+//! # Why not the Go iobuf ring
+//!
+//! The Go library CASes bare indices into slots and tags only its empty
+//! markers with a turn. A consumer that reads a slot, stalls, and then CASes
+//! it can succeed after the same index was taken and put back in between:
+//! two holders of one buffer. Here every slot carries the *cycle* (lap
+//! number) of the position that wrote it, so a stale CAS always fails.
+//!
+//! # How it works
+//!
+//! For a capacity of up to `n = 2^k` indices the ring has `2n` slots.
+//! `head` and `tail` are ever-growing 64-bit positions advanced by
+//! fetch-and-add; position `p` lives in slot `p mod 2n`, in cycle
+//! `p / 2n`. A slot holds one word:
+//!
+//! ```text
+//!   | cycle (high bits) | safe (1 bit) | index (log2(2n) bits) |
+//! ```
+//!
+//! An index field of all ones (⊥) means the slot is empty. A producer
+//! (`push`) takes a tail position and CASes its cycle and index into the slot
+//! if the slot is empty and from an older cycle. A consumer (`pop`) takes a
+//! head position; if the slot holds an entry of exactly its cycle it takes the
+//! index and marks the slot ⊥. Otherwise it moves the slot's cycle forward so
+//! that a late producer cannot fill it, or, when an older entry is still
+//! waiting for its consumer, clears the slot's *safe* bit so that producers
+//! skip it unless the head is known to be behind them.
+//!
+//! With `2n` slots for at most `n` indices the producer always finds a
+//! usable slot (the paper's Theorem: enqueue is lock-free), and the
+//! `threshold` counter (`3n - 1`, reset by every push, decremented by every
+//! failed pop) bounds how far consumers can run past producers on an empty
+//! ring, which makes the whole ring lock-free rather than merely
+//! obstruction-free.
+//!
+//! Consecutive positions are spread over different cache lines (the low
+//! bits of the slot number are rotated), so threads that took neighbouring
+//! positions do not contend on one line. `head`, `threshold` and `tail` each
+//! sit on their own cache line.
+//!
+//! # Memory ordering
+//!
+//! * A slot CAS that publishes an index is `AcqRel`/`Release`: every byte the
+//!   returning thread wrote to the buffer happens-before it.
+//! * A pop that finds its entry reads the slot with `Acquire` (the load or
+//!   the failed CAS that produced the value), so the next holder sees those
+//!   bytes; marking the slot consumed is an `AcqRel` fetch-or.
+//! * `head` and `tail` are advanced with `AcqRel` read-modify-writes, and
+//!   read with `Acquire`: the emptiness checks compare them with slot
+//!   contents and need the slot writes that preceded them (the reference
+//!   code uses acquire-release throughout; on x86 every RMW is a full fence
+//!   anyway, so nothing is gained by relaxing them).
+//! * `threshold` is `SeqCst`, as in the paper, since its reset by a producer
+//!   must not be reordered with the emptiness test of a consumer.
+//!
+//! # Example
+//!
+//! ```
+//! use iobuf::IndexRing;
+//! let ring = IndexRing::full(3).unwrap();
+//! let a = ring.pop().unwrap();
+//! let b = ring.pop().unwrap();
+//! let c = ring.pop().unwrap();
+//! assert_eq!(ring.pop(), None);
+//! let mut got = [a, b, c];
+//! got.sort();
+//! assert_eq!(got, [0, 1, 2]);
+//! ring.push(b).unwrap();
+//! assert_eq!(ring.pop(), Some(b));
+//! ```
+
+use crate::Error;
+use crossbeam_utils::CachePadded;
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// The largest capacity a ring (and so a pool) supports.
+pub const MAX_CAPACITY: usize = 1 << 30;
+
+/// log2 of the slots that share a cache line: the rotation that spreads
+/// consecutive positions over different lines.
+const REMAP_BITS: u32 = (crate::mem::CACHE_LINE_SIZE / std::mem::size_of::<u64>()).trailing_zeros();
+
+/// How often a consumer re-reads an empty slot of an older cycle before it
+/// invalidates it: a producer that took the position a moment ago is likely
+/// to fill it within this window, and then the consumer needs no new head
+/// position. Under loom every re-read is a new branch of the model; the
+/// optimisation is not needed for correctness, so it is off there.
+#[cfg(not(loom))]
+const EMPTY_SLOT_REREADS: u32 = 64;
+#[cfg(loom)]
+const EMPTY_SLOT_REREADS: u32 = 0;
+
+/// Wrap-around comparison of positions and cycle tags: `a` comes before `b`.
+#[inline]
+fn before(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) < 0
+}
+
+/// A bounded, lock-free, ABA-safe ring of the indices `0..capacity`.
+///
+/// It is the free list of [`BufferPool`](crate::BufferPool) and
+/// [`BoundedPool`](crate::BoundedPool); it can be used alone as an index
+/// allocator. It never holds more than `capacity` indices, and each index
+/// must be in it at most once: [`push`](IndexRing::push) is for returning an
+/// index that [`pop`](IndexRing::pop) handed out. The pools enforce this;
+/// pushing an index that is already in the ring breaks the exactly-once
+/// guarantee, and pushing more than `capacity` indices can make `push` spin.
+pub struct IndexRing {
+    /// Next position a consumer takes. Grows by one per pop attempt; may run
+    /// ahead of `tail` on an empty ring, until `catch_up` pulls tail forward.
+    head: CachePadded<AtomicU64>,
+    /// Failed pops left before the ring is reported empty without touching
+    /// `head`; negative means empty. Reset to `3n - 1` by every push.
+    threshold: CachePadded<AtomicI64>,
+    /// Next position a producer takes. Grows by one per push attempt.
+    tail: CachePadded<AtomicU64>,
+    /// `2n` slots, each `cycle | safe | index` (see the module docs).
+    slots: Box<[AtomicU64]>,
+    /// log2 of `slots.len()`.
+    slot_order: u32,
+    /// Indices this ring manages: `0..capacity`, `capacity <= n`.
+    capacity: usize,
+}
+
+impl IndexRing {
+    /// A ring that starts holding every index `0..capacity`, so that a pool
+    /// starts with every buffer free.
+    ///
+    /// Errors: `capacity == 0`, or above [`MAX_CAPACITY`].
+    pub fn full(capacity: usize) -> Result<Self, Error> {
+        Self::with_len(capacity, capacity)
+    }
+
+    /// A ring for indices `0..capacity` that starts empty.
+    pub fn empty(capacity: usize) -> Result<Self, Error> {
+        Self::with_len(capacity, 0)
+    }
+
+    fn with_len(capacity: usize, filled: usize) -> Result<Self, Error> {
+        if capacity == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        if capacity > MAX_CAPACITY {
+            return Err(Error::CapacityTooLarge {
+                requested: capacity,
+                max: MAX_CAPACITY,
+            });
+        }
+        // n >= capacity, and n >= 2 so the index field can hold ⊥ besides
+        // every real index.
+        let n = capacity.next_power_of_two().max(2);
+        let slot_count = 2 * n;
+        let slot_order = slot_count.trailing_zeros();
+        let mut ring = IndexRing {
+            head: CachePadded::new(AtomicU64::new(0)),
+            threshold: CachePadded::new(AtomicI64::new(-1)),
+            tail: CachePadded::new(AtomicU64::new(filled as u64)),
+            slots: (0..slot_count).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            slot_order,
+            capacity,
+        };
+        // Unused slots stay u64::MAX: cycle -1 (before any position), safe,
+        // empty. Position i < filled holds index i in cycle 0.
+        for i in 0..filled {
+            let slot = ring.slot_of(i as u64);
+            ring.slots[slot] = AtomicU64::new(ring.safe_bit() | i as u64);
+        }
+        if filled > 0 {
+            ring.threshold = CachePadded::new(AtomicI64::new(ring.threshold_max()));
+        }
+        Ok(ring)
+    }
+
+    /// The number of indices this ring manages.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes of slot memory: 16 per index of the ring's power-of-two size.
+    pub fn slot_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<u64>()
+    }
+
+    /// Number of slots, 2n.
+    #[inline]
+    fn slot_count(&self) -> u64 {
+        1 << self.slot_order
+    }
+
+    /// The safe bit; also the number of slots.
+    #[inline]
+    fn safe_bit(&self) -> u64 {
+        self.slot_count()
+    }
+
+    /// Index field mask; all ones is ⊥ (empty).
+    #[inline]
+    fn index_mask(&self) -> u64 {
+        self.slot_count() - 1
+    }
+
+    /// Safe bit and index field together.
+    #[inline]
+    fn low_mask(&self) -> u64 {
+        2 * self.slot_count() - 1
+    }
+
+    /// `3n - 1`, where n is half the slot count.
+    #[inline]
+    fn threshold_max(&self) -> i64 {
+        3 * (self.slot_count() as i64 / 2) - 1
+    }
+
+    /// The cycle tag of position `p` with all low bits set, so that it
+    /// compares directly with `entry | low_mask`.
+    #[inline]
+    fn cycle_tag(&self, p: u64) -> u64 {
+        (p << 1) | self.low_mask()
+    }
+
+    /// The slot of position `p`: `p mod 2n` with its low bits rotated, so
+    /// consecutive positions fall on different cache lines.
+    #[inline]
+    fn slot_of(&self, p: u64) -> usize {
+        let mask = self.index_mask();
+        let i = p & mask;
+        if self.slot_order <= REMAP_BITS {
+            return i as usize;
+        }
+        (((i << REMAP_BITS) | (i >> (self.slot_order - REMAP_BITS))) & mask) as usize
+    }
+
+    /// Takes an index out of the ring, or `None` if it is empty. Lock-free.
+    pub fn pop(&self) -> Option<usize> {
+        if self.threshold.load(Ordering::SeqCst) < 0 {
+            return None;
+        }
+        let safe = self.safe_bit();
+        let low = self.low_mask();
+        loop {
+            let head = self.head.fetch_add(1, Ordering::AcqRel);
+            let my_cycle = self.cycle_tag(head);
+            let slot = &self.slots[self.slot_of(head)];
+            let mut rereads = 0;
+            let mut entry = slot.load(Ordering::Acquire);
+            loop {
+                let entry_cycle = entry | low;
+                if entry_cycle == my_cycle {
+                    // Our entry: take the index, leave ⊥ with the same cycle.
+                    slot.fetch_or(self.index_mask(), Ordering::AcqRel);
+                    return Some((entry & self.index_mask()) as usize);
+                }
+                let replacement = if (entry | safe) != entry_cycle {
+                    // Holds an index of another cycle. If older, its consumer
+                    // is late: clear the safe bit so producers skip this slot.
+                    let unsafe_entry = entry & !safe;
+                    if unsafe_entry == entry {
+                        break;
+                    }
+                    unsafe_entry
+                } else {
+                    // Empty. A producer of our cycle may be about to fill it.
+                    if rereads < EMPTY_SLOT_REREADS {
+                        rereads += 1;
+                        std::hint::spin_loop();
+                        entry = slot.load(Ordering::Acquire);
+                        continue;
+                    }
+                    // Advance the slot to our cycle (keeping its safe bit) so
+                    // that the producer of our position fails and moves on.
+                    my_cycle ^ (!entry & safe)
+                };
+                if !before(entry_cycle, my_cycle) {
+                    break;
+                }
+                match slot.compare_exchange_weak(
+                    entry,
+                    replacement,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(current) => entry = current,
+                }
+            }
+            // Nothing for us at this position. Is the ring empty?
+            let tail = self.tail.load(Ordering::Acquire);
+            if !before(head.wrapping_add(1), tail) {
+                self.catch_up(tail, head.wrapping_add(1));
+                self.threshold.fetch_sub(1, Ordering::SeqCst);
+                return None;
+            }
+            if self.threshold.fetch_sub(1, Ordering::SeqCst) <= 0 {
+                return None;
+            }
+        }
+    }
+
+    /// Pulls `tail` up to `head` after consumers ran past it, so that the
+    /// next producer does not fill a position nobody will read.
+    fn catch_up(&self, mut tail: u64, mut head: u64) {
+        while let Err(current) =
+            self.tail
+                .compare_exchange_weak(tail, head, Ordering::AcqRel, Ordering::Acquire)
+        {
+            tail = current;
+            head = self.head.load(Ordering::Acquire);
+            if !before(tail, head) {
+                break;
+            }
+        }
+    }
+
+    /// Puts `index` back. Lock-free.
+    ///
+    /// Errors: `index >= capacity` (the ring is left untouched). Each index
+    /// must be pushed only while it is out of the ring (see the type docs).
+    pub fn push(&self, index: usize) -> Result<(), Error> {
+        if index >= self.capacity {
+            return Err(Error::IndexOutOfRange {
+                index,
+                capacity: self.capacity,
+            });
+        }
+        let safe = self.safe_bit();
+        let low = self.low_mask();
+        let index_bits = index as u64 ^ self.index_mask();
+        loop {
+            let tail = self.tail.fetch_add(1, Ordering::AcqRel);
+            let my_cycle = self.cycle_tag(tail);
+            let slot = &self.slots[self.slot_of(tail)];
+            let mut entry = slot.load(Ordering::Acquire);
+            loop {
+                let entry_cycle = entry | low;
+                let older = before(entry_cycle, my_cycle);
+                let empty_and_safe = entry == entry_cycle;
+                // An unsafe empty slot may be used only if no consumer can
+                // still be heading for it: head has not passed our position.
+                let empty_unsafe_but_usable =
+                    entry == entry_cycle ^ safe && !before(tail, self.head.load(Ordering::Acquire));
+                if !(older && (empty_and_safe || empty_unsafe_but_usable)) {
+                    break;
+                }
+                // my_cycle has index bits all ones; xor puts `index` there.
+                match slot.compare_exchange_weak(
+                    entry,
+                    my_cycle ^ index_bits,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        let max = self.threshold_max();
+                        if self.threshold.load(Ordering::SeqCst) != max {
+                            self.threshold.store(max, Ordering::SeqCst);
+                        }
+                        return Ok(());
+                    }
+                    Err(current) => entry = current,
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for IndexRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexRing")
+            .field("capacity", &self.capacity)
+            .field("slots", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn drain(ring: &IndexRing) -> Vec<usize> {
+        std::iter::from_fn(|| ring.pop()).collect()
+    }
+
+    #[test]
+    fn starts_full_with_every_index_once() {
+        for cap in [1, 2, 3, 4, 7, 16, 100, 1024] {
+            let ring = IndexRing::full(cap).unwrap();
+            let mut got = drain(&ring);
+            got.sort();
+            assert_eq!(got, (0..cap).collect::<Vec<_>>(), "capacity {cap}");
+        }
+    }
+
+    #[test]
+    fn empty_ring_pops_nothing_until_pushed() {
+        let ring = IndexRing::empty(4).unwrap();
+        assert_eq!(ring.pop(), None);
+        ring.push(2).unwrap();
+        assert_eq!(ring.pop(), Some(2));
+        assert_eq!(ring.pop(), None);
+    }
+
+    #[test]
+    fn is_fifo_single_threaded() {
+        let ring = IndexRing::empty(8).unwrap();
+        for i in [5, 1, 7, 0] {
+            ring.push(i).unwrap();
+        }
+        assert_eq!(drain(&ring), vec![5, 1, 7, 0]);
+    }
+
+    #[test]
+    fn survives_many_laps() {
+        // Far more operations than slots, so cycles wrap the slot array many
+        // times, and pops on an empty ring push head past tail.
+        for cap in [1, 2, 3, 5, 8, 33] {
+            let ring = IndexRing::full(cap).unwrap();
+            let mut held = Vec::new();
+            let mut rng = 0x2545_F491_4F6C_DD1Du64;
+            for _ in 0..5000 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                if rng % 3 != 0 {
+                    match ring.pop() {
+                        Some(i) => {
+                            assert!(!held.contains(&i), "index {i} handed out twice");
+                            held.push(i);
+                        }
+                        None => assert_eq!(held.len(), cap, "pop failed with free indices"),
+                    }
+                } else if !held.is_empty() {
+                    let i = held.swap_remove((rng as usize / 3) % held.len());
+                    ring.push(i).unwrap();
+                }
+            }
+            let mut all: Vec<usize> = drain(&ring);
+            all.extend(held);
+            all.sort();
+            assert_eq!(all, (0..cap).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn out_of_range_push_is_an_error_and_changes_nothing() {
+        let ring = IndexRing::full(3).unwrap();
+        assert_eq!(
+            ring.push(3),
+            Err(Error::IndexOutOfRange {
+                index: 3,
+                capacity: 3
+            })
+        );
+        let mut got = drain(&ring);
+        got.sort();
+        assert_eq!(got, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn bad_capacities_are_errors() {
+        assert_eq!(IndexRing::full(0).unwrap_err(), Error::ZeroCapacity);
+        assert!(matches!(
+            IndexRing::full(MAX_CAPACITY + 1),
+            Err(Error::CapacityTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn metadata_is_16_bytes_per_ring_index() {
+        let ring = IndexRing::full(1024).unwrap();
+        assert_eq!(ring.slot_bytes(), 1024 * 16);
+    }
+
+    #[test]
+    fn slot_mapping_is_a_permutation_that_spreads_neighbours() {
+        for cap in [1, 2, 4, 8, 64, 1000] {
+            let ring = IndexRing::empty(cap).unwrap();
+            let n = ring.slots.len();
+            let mut seen = vec![false; n];
+            for p in 0..n as u64 {
+                let s = ring.slot_of(p);
+                assert!(!seen[s]);
+                seen[s] = true;
+            }
+            if ring.slot_order > REMAP_BITS {
+                let line = 1usize << REMAP_BITS;
+                assert_ne!(ring.slot_of(0) / line, ring.slot_of(1) / line);
+            }
+        }
+    }
+}
