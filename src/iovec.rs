@@ -229,9 +229,7 @@ mod tests {
         assert_eq!(&*unsafe { v.as_io_slice() }, b"abc");
 
         let mut b = [0u8; 3];
-        let mut iom = IoSliceMut::new(&mut b);
-        let vm = IoVec::from(&mut iom);
-        drop(iom);
+        let vm = IoVec::from(&mut IoSliceMut::new(&mut b));
         // SAFETY: b is alive; the IoSliceMut that borrowed it is gone.
         unsafe { vm.as_io_slice_mut() }.copy_from_slice(b"xyz");
         assert_eq!(&b, b"xyz");

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 /// ```
 pub struct BufferPool {
     /// The free indices. Every index in `0..capacity` is, at every moment,
-    /// in exactly one place: this ring, a live [`Buf`], a [`LocalCache`]
-    /// (crate::LocalCache), or held through the raw-index API.
+    /// in exactly one place: this ring, a live [`Buf`], a
+    /// [`LocalCache`](crate::LocalCache), or held through the raw-index API.
     ring: IndexRing,
     /// `capacity * tier.size()` bytes, page aligned. Never dereferenced as a
     /// whole while the pool lives: buffers are reached through `base`.
@@ -60,9 +60,9 @@ impl BufferPool {
     ///
     /// The slab is exactly `capacity * tier.size()` bytes (3 Titan buffers
     /// allocate 3 × 128 MiB); only the index ring rounds up to a power of two.
-    /// Errors: zero capacity, a capacity above [`MAX_CAPACITY`]
-    /// (crate::ring::MAX_CAPACITY), a slab size that overflows, or memory
-    /// the OS refuses.
+    /// Errors: zero capacity, a capacity above
+    /// [`MAX_CAPACITY`](crate::ring::MAX_CAPACITY), a slab size that
+    /// overflows, or memory the OS refuses.
     pub fn new(tier: Tier, capacity: usize) -> Result<Self, Error> {
         if capacity == 0 {
             return Err(Error::ZeroCapacity);
