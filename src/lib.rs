@@ -55,3 +55,8 @@ pub use pool::{
 pub use ring::IndexRing;
 pub use tier::Tier;
 pub use tiered::{TieredPool, TieredPoolBuilder};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
