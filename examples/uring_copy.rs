@@ -136,7 +136,10 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
         .open(dst)?;
     let size = input.metadata()?.len();
     output.set_len(size)?;
-    let pool = BufferPool::new(TIER, depth).map_err(invalid)?;
+    // Leaked on purpose: the pool lives as long as the process, so no read
+    // still in flight when an error returns early can outlive its buffer.
+    let pool: &'static BufferPool =
+        Box::leak(Box::new(BufferPool::new(TIER, depth).map_err(invalid)?));
     let chunk = pool.buffer_size();
     let mut ring = IoUring::new(depth as u32).map_err(|e| {
         if is_unavailable(&e) {
@@ -145,7 +148,7 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
             e
         }
     })?;
-    let fixed = FixedBuffers::register(&ring, &pool)?;
+    let fixed = FixedBuffers::register(&ring, pool)?;
     let (rfd, wfd) = (types::Fd(input.as_raw_fd()), types::Fd(output.as_raw_fd()));
     // chunks[i]: what pool buffer i is doing; user_data = i.
     let mut chunks = vec![Chunk::default(); depth];
@@ -167,9 +170,10 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
             // O_DIRECT wants whole blocks: ask for the full buffer even at the
             // end of the file; the read comes back short there.
             let read = fixed.read_fixed(rfd, index, 0..chunk, next_offset)?;
-            // SAFETY: `index` is held raw until this chunk's last completion;
-            // the pool, the registration and both files outlive the loop,
-            // which only ends when nothing is in flight.
+            // SAFETY: `index` is held raw until this chunk's last completion,
+            // and the pool is never freed; the loop ends normally only when
+            // nothing is in flight, and the ring holds its own references to
+            // the files.
             unsafe { push(&mut ring, &read.user_data(index as u64))? };
             in_flight += 1;
             next_offset += len as u64;
