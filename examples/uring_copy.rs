@@ -278,6 +278,9 @@ fn mib_per_s(bytes: u64, d: Duration) -> f64 {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
+    // Written, not println!ed: a closed stdout (`| head`) is an error, not a
+    // panic.
+    let mut out = io::stdout().lock();
     let (src, dst, _dir) = match &args.paths {
         Some((s, d)) => (s.clone(), d.clone(), None),
         None => {
@@ -290,7 +293,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let c = copy(&src, &dst, args.depth)?;
-    println!(
+    writeln!(
+        out,
         "copied {} bytes ({:.1} MiB) in {:.3} s: {:.0} MiB/s ({} reads, READ_FIXED + WRITE_FIXED, {} × {} KiB pool buffers in flight)",
         c.bytes,
         c.bytes as f64 / (1 << 20) as f64,
@@ -299,17 +303,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         if c.direct { "O_DIRECT" } else { "buffered" },
         args.depth,
         TIER.size() >> 10,
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "then fsync of the copy: {:.3} s; copy + fsync: {:.0} MiB/s",
         c.fsync.as_secs_f64(),
         mib_per_s(c.bytes, c.elapsed + c.fsync),
-    );
+    )?;
     if args.paths.is_none() {
         if !same_contents(&src, &dst)? {
             return Err("the copy differs from the source".into());
         }
-        println!("verified: the copy is byte-identical");
+        writeln!(out, "verified: the copy is byte-identical")?;
     }
     Ok(())
 }

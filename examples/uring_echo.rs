@@ -1,6 +1,7 @@
 //! TCP echo over loopback: the server receives into pool buffers picked by
-//! the kernel from a provided-buffer ring (multishot recv), sends each one
-//! back, and re-provides it. A client thread streams a pattern and checks
+//! the kernel from a provided-buffer ring (multishot recv), sends them back
+//! gathered into one vectored `sendmsg` (pool buffers as `IoVec`s), and
+//! re-provides them. A client thread streams a pattern and checks
 //! every echoed byte. Prints the throughput.
 //!
 //! ```text
@@ -12,7 +13,7 @@
 
 use io_uring::{cqueue, opcode, types, IoUring};
 use iobuf::uring::{cqe_result, is_unavailable, BufRing, Received};
-use iobuf::{Buf, BufferPool, Tier};
+use iobuf::{Buf, BufferPool, IoVec, Tier};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -22,10 +23,14 @@ use std::time::{Duration, Instant};
 
 /// Bytes per receive buffer.
 const TIER: Tier = Tier::Large; // 128 KiB
+/// How long either side waits for the other before giving up.
+const STALL: Duration = Duration::from_secs(20);
 /// The buffer group of the ring.
 const BGID: u16 = 0;
-/// user_data of the multishot recv; sends carry their pool index.
-const RECV: u64 = u64::MAX;
+/// user_data of the multishot recv.
+const RECV: u64 = 1;
+/// user_data of the send in flight.
+const SEND: u64 = 2;
 
 struct Args {
     mib: u64,
@@ -83,7 +88,7 @@ fn client(addr: SocketAddr, total: u64, deadline: Instant) -> io::Result<ClientR
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     // Never hang: a stalled server ends the read with an error.
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_read_timeout(Some(STALL))?;
     let mut reader = stream.try_clone()?;
     let start = Instant::now();
     let writer = std::thread::spawn(move || -> io::Result<u64> {
@@ -104,7 +109,18 @@ fn client(addr: SocketAddr, total: u64, deadline: Instant) -> io::Result<ClientR
     let mut buf = vec![0u8; 256 << 10];
     let mut received = 0u64;
     loop {
-        let n = reader.read(&mut buf)?;
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no echo for {} s", STALL.as_secs()),
+                ))
+            }
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             break;
         }
@@ -147,15 +163,60 @@ fn accept_until(listener: &TcpListener, deadline: Instant) -> io::Result<TcpStre
 struct ServerReport {
     bytes: u64,
     recvs: u64,
+    sends: u64,
     enobufs: u64,
 }
 
-/// The bytes being sent back: one send in flight at a time, since two
-/// sends on one TCP socket may complete out of order.
+/// Most received buffers gathered into one `sendmsg`.
+const MAX_GATHER: usize = 16;
+
+/// The bytes being sent back: the buffers received so far, gathered into
+/// one vectored `sendmsg`. One send is in flight at a time, since two sends
+/// on one TCP socket may complete out of order.
 struct Sending {
-    buf: Buf<'static>,
-    len: usize,
+    /// The received buffers and their lengths, in stream order.
+    bufs: Vec<(Buf<'static>, usize)>,
+    /// Bytes of `bufs` already sent.
     sent: usize,
+    /// The vectors of what is left to send; `msg` points to them.
+    iovecs: Vec<IoVec>,
+    /// Boxed: the kernel reads it after the submission returns.
+    msg: Box<libc::msghdr>,
+}
+
+impl Sending {
+    fn new(bufs: Vec<(Buf<'static>, usize)>) -> Self {
+        // SAFETY: msghdr is plain data; all zeroes is an empty message.
+        let msg = Box::new(unsafe { std::mem::zeroed::<libc::msghdr>() });
+        Sending {
+            bufs,
+            sent: 0,
+            iovecs: Vec::with_capacity(MAX_GATHER),
+            msg,
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.bufs.iter().map(|(_, len)| len).sum()
+    }
+
+    /// A `sendmsg` of every byte not yet sent.
+    fn entry(&mut self, fd: types::Fd) -> io_uring::squeue::Entry {
+        self.iovecs.clear();
+        let mut skip = self.sent;
+        for (buf, len) in &self.bufs {
+            if skip >= *len {
+                skip -= len;
+                continue;
+            }
+            self.iovecs.push(IoVec::from_slice(&buf[skip..*len]));
+            skip = 0;
+        }
+        let (iov, n) = IoVec::addr_len(&self.iovecs);
+        self.msg.msg_iov = iov as *mut libc::iovec;
+        self.msg.msg_iovlen = n as _;
+        opcode::SendMsg::new(fd, &*self.msg).build().user_data(SEND)
+    }
 }
 
 fn serve(stream: &TcpStream, buffers: u16, deadline: Instant) -> io::Result<ServerReport> {
@@ -180,83 +241,87 @@ fn serve(stream: &TcpStream, buffers: u16, deadline: Instant) -> io::Result<Serv
     let mut sending: Option<Sending> = None;
     let (mut recv_armed, mut eof) = (false, false);
     let wait = types::Timespec::new().sec(1);
-    loop {
-        // The multishot recv ends when the ring runs dry (ENOBUFS): arm it
-        // again once a buffer is back.
-        if !recv_armed && !eof && !br.is_empty() {
-            let recv = opcode::RecvMulti::new(fd, BGID).build().user_data(RECV);
-            // SAFETY: the buffers it may pick are the pool's, which is never
-            // freed; `br` stays registered until this function returns, which
-            // it does normally only after the recv's last completion (no
-            // F_MORE); the ring holds its own reference to the socket.
-            unsafe { push(&mut ring, &recv)? };
-            recv_armed = true;
-        }
-        if sending.is_none() {
-            if let Some(rx) = queue.pop_front() {
-                let (buf, len) = rx.into_parts();
-                let s = Sending { buf, len, sent: 0 };
-                // SAFETY: `s.buf` is kept in `sending` until this send's
-                // completion, and its pool is never freed.
-                unsafe { push(&mut ring, &send_entry(fd, &s))? };
-                sending = Some(s);
+    let serve_loop = || -> io::Result<ServerReport> {
+        loop {
+            // The multishot recv ends when the ring runs dry (ENOBUFS): arm it
+            // again once a buffer is back.
+            if !recv_armed && !eof && !br.is_empty() {
+                let recv = opcode::RecvMulti::new(fd, BGID).build().user_data(RECV);
+                // SAFETY: the buffers it may pick are the pool's, which is never
+                // freed; `br` stays registered until this function returns, which
+                // it does normally only after the recv's last completion (no
+                // F_MORE); the ring holds its own reference to the socket.
+                unsafe { push(&mut ring, &recv)? };
+                recv_armed = true;
             }
-        }
-        if eof && !recv_armed && sending.is_none() && queue.is_empty() {
-            return Ok(report);
-        }
-        if Instant::now() > deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the server stalled",
-            ));
-        }
-        let args = types::SubmitArgs::new().timespec(&wait);
-        match ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ETIME) => continue,
-            Err(e) => return Err(e),
-        }
-        let cqes: Vec<_> = ring
-            .completion()
-            .map(|c| (c.user_data(), c.result(), c.flags()))
-            .collect();
-        for (user_data, result, flags) in cqes {
-            if user_data == RECV {
-                recv_armed &= cqueue::more(flags);
-                match br.take(result, flags) {
-                    Ok(Some(rx)) if !rx.is_empty() => {
-                        report.recvs += 1;
-                        report.bytes += rx.len() as u64;
-                        queue.push_back(rx);
+            if sending.is_none() && !queue.is_empty() {
+                let take = queue.len().min(MAX_GATHER);
+                let bufs = queue.drain(..take).map(Received::into_parts).collect();
+                let s = sending.insert(Sending::new(bufs));
+                report.sends += 1;
+                // SAFETY: the buffers, the vectors and the msghdr are kept in
+                // `sending` until this send's completion, and the pool is never
+                // freed.
+                unsafe { push(&mut ring, &s.entry(fd))? };
+            }
+            if eof && !recv_armed && sending.is_none() && queue.is_empty() {
+                return Ok(report);
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the server stalled",
+                ));
+            }
+            let args = types::SubmitArgs::new().timespec(&wait);
+            match ring.submitter().submit_with_args(1, &args) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => continue,
+                Err(e) => return Err(e),
+            }
+            let cqes: Vec<_> = ring
+                .completion()
+                .map(|c| (c.user_data(), c.result(), c.flags()))
+                .collect();
+            for (user_data, result, flags) in cqes {
+                if user_data == RECV {
+                    recv_armed &= cqueue::more(flags);
+                    match br.take(result, flags) {
+                        Ok(Some(rx)) if !rx.is_empty() => {
+                            report.recvs += 1;
+                            report.bytes += rx.len() as u64;
+                            queue.push_back(rx);
+                        }
+                        // End of stream (with or without a buffer).
+                        Ok(_) => eof = true,
+                        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => report.enobufs += 1,
+                        Err(e) => return Err(e.into()),
                     }
-                    // End of stream (with or without a buffer).
-                    Ok(_) => eof = true,
-                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => report.enobufs += 1,
-                    Err(e) => return Err(e.into()),
+                    continue;
                 }
-                continue;
-            }
-            let n = cqe_result(result)? as usize;
-            let Some(s) = sending.as_mut() else {
-                return Err(io::Error::other("a send completion with no send"));
-            };
-            s.sent += n;
-            if s.sent < s.len {
-                // SAFETY: as for the first send of this buffer.
-                unsafe { push(&mut ring, &send_entry(fd, s))? };
-            } else if let Some(done) = sending.take() {
-                br.provide(done.buf)?;
+                let n = cqe_result(result)? as usize;
+                let Some(s) = sending.as_mut() else {
+                    return Err(io::Error::other("a send completion with no send"));
+                };
+                s.sent += n;
+                if s.sent < s.total() {
+                    // SAFETY: as for the first send of these buffers.
+                    unsafe { push(&mut ring, &s.entry(fd))? };
+                } else if let Some(done) = sending.take() {
+                    for (buf, _) in done.bufs {
+                        br.provide(buf)?;
+                    }
+                }
             }
         }
+    };
+    let result = serve_loop();
+    if result.is_err() {
+        // The send may still be in flight: its buffers are the leaked pool's,
+        // but its msghdr and vectors are ours; never free them.
+        std::mem::forget(sending.take());
     }
-}
-
-fn send_entry(fd: types::Fd, s: &Sending) -> io_uring::squeue::Entry {
-    let rest = &s.buf[s.sent..s.len];
-    opcode::Send::new(fd, rest.as_ptr(), rest.len() as u32)
-        .build()
-        .user_data(s.buf.index() as u64)
+    result
 }
 
 /// Pushes one entry, submitting first if the queue is full.
@@ -279,21 +344,22 @@ fn mib(bytes: u64) -> f64 {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
+    // Written, not println!ed: a closed stdout (`| head`) is an error, not a
+    // panic.
+    let mut out = io::stdout().lock();
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let send_deadline = Instant::now() + Duration::from_secs(args.secs);
     let total = args.mib << 20;
     let client = std::thread::spawn(move || client(addr, total, send_deadline));
     let stream = accept_until(&listener, send_deadline)?;
-    let served = serve(
-        &stream,
-        args.buffers,
-        send_deadline + Duration::from_secs(10),
-    );
+    let served = serve(&stream, args.buffers, send_deadline + STALL);
     // The client sees EOF once the server's socket closes.
     drop(stream);
-    let report = client.join().map_err(|_| "the client thread panicked")??;
-    let served = served?;
+    let client = client.join().map_err(|_| "the client thread panicked")?;
+    // A server failure first: it is what makes the client fail too.
+    let served = served.map_err(|e| format!("server: {e}"))?;
+    let report = client.map_err(|e| format!("client: {e}"))?;
     if report.received != report.sent || served.bytes != report.sent {
         return Err(format!(
             "sent {} bytes, server received {}, echoed back {}",
@@ -301,20 +367,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    println!(
+    writeln!(
+        out,
         "echoed {:.1} MiB over 127.0.0.1 in {:.3} s: {:.0} MiB/s each way, every byte checked",
         mib(report.received),
         report.elapsed.as_secs_f64(),
         mib(report.received) / report.elapsed.as_secs_f64(),
-    );
-    println!(
-        "server: {} multishot recv completions into {} × {} KiB pool buffers from a provided-buffer ring (avg {:.1} KiB), ring ran dry {} times",
+    )?;
+    writeln!(
+        out,
+        "server: {} multishot recv completions into {} × {} KiB pool buffers from a provided-buffer ring (avg {:.1} KiB), sent back in {} sendmsg calls; the ring ran dry {} times",
         served.recvs,
         args.buffers,
         TIER.size() >> 10,
         served.bytes as f64 / served.recvs.max(1) as f64 / 1024.0,
+        served.sends,
         served.enobufs,
-    );
+    )?;
     Ok(())
 }
 

@@ -229,11 +229,15 @@ impl From<Error> for UringError {
 }
 
 impl From<UringError> for io::Error {
-    /// Kernel errors keep their errno; the others become `InvalidInput`.
+    /// A failed completion becomes its errno as it is (so `raw_os_error`
+    /// still tells `ENOBUFS` from `ECONNRESET`); a failed registration keeps
+    /// its errno's kind and this error's message; the rest are
+    /// `InvalidInput`.
     fn from(e: UringError) -> Self {
-        match e.raw_os_error() {
-            Some(errno) => io::Error::new(io::Error::from_raw_os_error(errno).kind(), e),
-            None => io::Error::new(io::ErrorKind::InvalidInput, e),
+        match e {
+            UringError::Completion(source) => source,
+            UringError::Register { ref source, .. } => io::Error::new(source.kind(), e),
+            other => io::Error::new(io::ErrorKind::InvalidInput, other),
         }
     }
 }

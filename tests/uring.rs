@@ -338,11 +338,13 @@ fn kernel_errors_surface_as_errors() {
     let e = cqe_result(done[1].1).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EFAULT), "{e}");
     let io: std::io::Error = e.into();
-    assert_eq!(io.raw_os_error(), None); // wrapped, with the errno's kind
+    assert_eq!(io.raw_os_error(), Some(libc::EFAULT));
+    let io: std::io::Error = FixedBuffers::register(&ring, &other).unwrap_err().into();
     assert_eq!(
         io.kind(),
-        std::io::Error::from_raw_os_error(libc::EFAULT).kind()
+        std::io::Error::from_raw_os_error(libc::EBUSY).kind()
     );
+    assert!(io.to_string().contains("already registered"), "{io}");
 }
 
 #[test]
