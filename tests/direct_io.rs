@@ -3,7 +3,8 @@
 //!
 //! Where the filesystem refuses O_DIRECT, the test says so on stderr
 //! ("skipped: ... because ...") and returns.
-#![cfg(unix)]
+// Real system calls: not for Miri, which cannot run them.
+#![cfg(all(unix, not(miri)))]
 
 use iobuf::{BufferPool, IoVec, Tier};
 use std::io::{Read, Seek, Write};
