@@ -170,10 +170,10 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
             // O_DIRECT wants whole blocks: ask for the full buffer even at the
             // end of the file; the read comes back short there.
             let read = fixed.read_fixed(rfd, index, 0..chunk, next_offset)?;
+            // The loop ends normally only when nothing is in flight, and the
+            // ring holds its own references to the files.
             // SAFETY: `index` is held raw until this chunk's last completion,
-            // and the pool is never freed; the loop ends normally only when
-            // nothing is in flight, and the ring holds its own references to
-            // the files.
+            // and the pool is never freed.
             unsafe { push(&mut ring, &read.user_data(index as u64))? };
             in_flight += 1;
             next_offset += len as u64;

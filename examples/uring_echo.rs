@@ -249,10 +249,10 @@ fn serve(stream: &TcpStream, buffers: u16) -> io::Result<ServerReport> {
             // again once a buffer is back.
             if !recv_armed && !eof && !br.is_empty() {
                 let recv = opcode::RecvMulti::new(fd, BGID).build().user_data(RECV);
-                // SAFETY: the buffers it may pick are the pool's, which is never
-                // freed; `br` stays registered until this function returns, which
-                // it does normally only after the recv's last completion (no
-                // F_MORE); the ring holds its own reference to the socket.
+                // `br` stays registered until this function returns, normally
+                // after the recv's last completion (no F_MORE); the ring holds
+                // its own reference to the socket.
+                // SAFETY: the buffers it may pick are the never-freed pool's.
                 unsafe { push(&mut ring, &recv)? };
                 recv_armed = true;
             }

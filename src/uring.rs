@@ -359,11 +359,11 @@ impl<'p> FixedBuffers<'p> {
         }
         let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
         let iovecs = pool.iovecs();
+        // (If the returned value is leaked the pages stay pinned, but the
+        // kernel touches them only for operations whose submission, itself
+        // unsafe, promised the buffer is alive.)
         // SAFETY: each iovec is one buffer of the pool's slab, alive for 'p;
-        // the returned value borrows the pool for 'p and unregisters in Drop,
-        // so the slab outlives the registration. (If the value is leaked the
-        // pages stay pinned, but the kernel touches them only for operations
-        // whose submission, itself unsafe, promised the buffer is alive.)
+        // the value returned borrows the pool and unregisters in Drop.
         unsafe {
             ring.submitter()
                 .register_buffers(IoVec::as_raw_slice(&iovecs))
@@ -576,10 +576,10 @@ impl<'p> BufRing<'p> {
             .next_multiple_of(crate::page_size());
         let mem = AlignedBuf::page_aligned(bytes)?;
         let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
-        // SAFETY: `mem` is page aligned, zeroed (tail 0, no buffers) and
-        // holds `entries` entries; it is owned by the returned value, which
-        // unregisters the group in Drop before freeing it (and leaks it if
-        // that fails). If registration fails here, the kernel keeps nothing.
+        // `mem` is page aligned and zeroed (tail 0, no buffers). If the
+        // registration fails here, the kernel keeps nothing.
+        // SAFETY: `mem` holds `entries` entries and is owned by the value
+        // returned, which unregisters before freeing it (or leaks it).
         unsafe {
             ring.submitter().register_buf_ring_with_flags(
                 mem.base().as_ptr() as u64,
@@ -648,12 +648,11 @@ impl<'p> BufRing<'p> {
         let addr = self.pool.buffer_ptr(index)?.as_ptr() as u64;
         let slot =
             usize::from(self.tail.wrapping_add(self.unpublished)) & usize::from(self.entries - 1);
-        // SAFETY: slot < entries, inside `mem`. The slot is free: fewer than
-        // `entries` buffers are in the ring (the caller checked), so the
-        // kernel has consumed what was there before; and it reads only slots
-        // below the published tail, which this one is not yet. The fields
-        // are written one by one so that entry 0's `resv`, which is the
-        // tail, is left alone.
+        // The slot is free: fewer than `entries` buffers are in the ring (the
+        // caller checked), so the kernel has consumed what was there, and it
+        // reads only slots below the published tail, which this is not yet.
+        // Fields are written one by one to leave entry 0's `resv` (the tail).
+        // SAFETY: slot < entries, inside `mem`, and free (above).
         unsafe {
             let entry = base.add(slot);
             std::ptr::addr_of_mut!((*entry).addr).write(addr);
