@@ -37,6 +37,8 @@ mod pool;
 pub mod ring;
 pub mod tier;
 mod tiered;
+#[cfg(feature = "io-uring")]
+pub mod uring;
 
 pub use backoff::Backoff;
 pub use bounded::{BoundedPool, PoolGuard};
