@@ -81,8 +81,9 @@ pub struct Recorder {
     /// Operations completed while measuring (for handoff: buffers sent by
     /// a producer, or returned by a consumer).
     pub ops: u64,
-    /// Waits that gave up (burst: a batch handed back unfinished).
-    pub timeouts: u64,
+    /// Gets that found the pool empty (through this thread's cache, where
+    /// there is one): a blocking wait followed, or a burst was cut short.
+    pub dry_gets: u64,
     /// A buffer handed to a second holder, or returned twice; counted over
     /// the whole case, warm-up included.
     pub duplicates: u64,
@@ -97,7 +98,7 @@ impl Default for Recorder {
             put: new_histogram(),
             end_to_end: new_histogram(),
             ops: 0,
-            timeouts: 0,
+            dry_gets: 0,
             duplicates: 0,
             corrupted: 0,
         }
@@ -112,7 +113,7 @@ impl Recorder {
         self.put.reset();
         self.end_to_end.reset();
         self.ops = 0;
-        self.timeouts = 0;
+        self.dry_gets = 0;
     }
 }
 

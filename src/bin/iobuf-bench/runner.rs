@@ -17,10 +17,11 @@ use crate::pools::{
     BenchItem, BenchPool, CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolHandle,
     PoolKind, TRANSPORT,
 };
-use crate::scenario::{BurstParams, HoldParams, Scenario, ScenarioKind};
+use crate::scenario::{HoldParams, Scenario, ScenarioKind};
 use crossbeam_queue::ArrayQueue;
+use crossbeam_utils::Backoff;
 use crossbeam_utils::CachePadded;
-use iobuf::{Backoff, BufferPool, Tier};
+use iobuf::{BufferPool, Tier};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -307,10 +308,11 @@ fn start_time(
 
 /// A buffer, or `None` once the case stops.
 #[inline]
-fn acquire<H: PoolHandle>(h: &mut H, sh: &Shared<'_>) -> Option<H::Item> {
+fn acquire<H: PoolHandle>(h: &mut H, sh: &Shared<'_>, rec: &mut Recorder) -> Option<H::Item> {
     if let Some(item) = h.try_get() {
         return Some(item);
     }
+    rec.dry_gets += 1;
     acquire_slow(h, sh)
 }
 
@@ -394,7 +396,7 @@ fn drive<'p, P: BenchPool>(
             ScenarioKind::Burst(p) => {
                 let batch = p.batch_size(case.threads, case.capacity);
                 (0..case.threads)
-                    .map(|id| s.spawn(move || burst_worker(pool, id, sh, p, batch)))
+                    .map(|id| s.spawn(move || burst_worker(pool, id, sh, batch)))
                     .collect()
             }
             ScenarioKind::Hold(p) => (0..case.threads)
@@ -466,7 +468,7 @@ fn summarise<P: BenchPool>(
     let mut put = crate::measure::new_histogram();
     let mut e2e = crate::measure::new_histogram();
     let mut integrity = Integrity::default();
-    let mut timeouts = 0;
+    let mut dry_gets = 0;
     for r in recs {
         // Same bounds everywhere, so adding cannot fail.
         let _ = get.add(&r.get);
@@ -474,7 +476,7 @@ fn summarise<P: BenchPool>(
         let _ = e2e.add(&r.end_to_end);
         integrity.duplicates += r.duplicates;
         integrity.corrupted += r.corrupted;
-        timeouts += r.timeouts;
+        dry_gets += r.dry_gets;
     }
     // Exactly once: after the case every index is free again, once.
     if pool.capacity() > 0 {
@@ -521,7 +523,7 @@ fn summarise<P: BenchPool>(
         },
         per_thread_ops,
         integrity,
-        timeouts,
+        dry_gets,
     }
 }
 
@@ -535,7 +537,7 @@ fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recorder 
     sh.start(id);
     while watch.poll(sh, &mut rec, &mut pacer) != STOP {
         let t0 = start_time(&mut pacer, &mut sampler, sh);
-        let Some(mut item) = acquire(&mut h, sh) else {
+        let Some(mut item) = acquire(&mut h, sh, &mut rec) else {
             break;
         };
         if let Some(t0) = t0 {
@@ -552,13 +554,12 @@ fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recorder 
     rec
 }
 
-fn burst_worker<P: BenchPool>(
-    pool: &P,
-    id: usize,
-    sh: &Shared<'_>,
-    params: &BurstParams,
-    batch: usize,
-) -> Recorder {
+/// Takes up to `batch` buffers, then returns them all. The first get of a
+/// batch waits (the blocking path, when other threads hold everything);
+/// the rest only try, and a miss ends the batch early. A thread therefore
+/// never waits while holding buffers, so over-committed threads cannot
+/// wait for each other for ever.
+fn burst_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>, batch: usize) -> Recorder {
     let mut h = pool.handle();
     let mut rec = Recorder::default();
     let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
@@ -568,15 +569,16 @@ fn burst_worker<P: BenchPool>(
     let mut held = Vec::with_capacity(batch);
     sh.start(id);
     while watch.poll(sh, &mut rec, &mut pacer) != STOP {
-        for _ in 0..batch {
+        for k in 0..batch {
             let t0 = start_time(&mut pacer, &mut sampler, sh);
-            let got = match h.try_get() {
-                Some(item) => Some(item),
-                None => h.get_timeout(params.give_up_after.0),
+            let got = if k == 0 {
+                acquire(&mut h, sh, &mut rec)
+            } else {
+                let got = h.try_get();
+                rec.dry_gets += u64::from(got.is_none());
+                got
             };
             let Some(mut item) = got else {
-                // Give the partial batch back so that others can finish.
-                rec.timeouts += 1;
                 break;
             };
             if let Some(t0) = t0 {
@@ -612,7 +614,7 @@ fn hold_worker<P: BenchPool>(
     sh.start(id);
     while watch.poll(sh, &mut rec, &mut pacer) != STOP {
         let t0 = start_time(&mut pacer, &mut sampler, sh);
-        let Some(mut item) = acquire(&mut h, sh) else {
+        let Some(mut item) = acquire(&mut h, sh, &mut rec) else {
             break;
         };
         if let Some(t0) = t0 {
@@ -691,7 +693,7 @@ fn producer<'env, P: BenchPool>(
     sh.start(id);
     'run: while watch.poll(sh, &mut rec, &mut pacer) != STOP {
         let t0 = start_time(&mut pacer, &mut sampler, sh);
-        let Some(mut item) = acquire(&mut h, sh) else {
+        let Some(mut item) = acquire(&mut h, sh, &mut rec) else {
             break;
         };
         if let Some(t0) = t0 {
@@ -701,7 +703,7 @@ fn producer<'env, P: BenchPool>(
         seq += 1;
         claim(&mut item, s, sh, &mut rec);
         let mut msg = Msg { item, stamp: s, t0 };
-        let mut backoff = Backoff::new();
+        let backoff = Backoff::new();
         let mut tries = 0;
         loop {
             match queues[next].push(msg) {
@@ -720,7 +722,7 @@ fn producer<'env, P: BenchPool>(
                     h.put(item);
                     break 'run;
                 }
-                backoff.wait();
+                backoff.snooze();
             }
         }
         next = (next + 1) % queues.len();
@@ -742,7 +744,7 @@ fn consumer<'env, P: BenchPool>(
     let mut rec = Recorder::default();
     let mut no_pacer = None;
     let mut watch = PhaseWatch { measuring: false };
-    let mut backoff = Backoff::new();
+    let backoff = Backoff::new();
     sh.start(id);
     loop {
         let Some(msg) = queue.pop() else {
@@ -751,7 +753,7 @@ fn consumer<'env, P: BenchPool>(
             if active.load(Ordering::Acquire) == 0 && queue.is_empty() {
                 break;
             }
-            backoff.wait();
+            backoff.snooze();
             continue;
         };
         backoff.reset();

@@ -4,7 +4,7 @@
 //!
 //! ```json
 //! { "name": "burst", "description": "…", "kind": "burst",
-//!   "params": { "demand": 1.5, "give_up_after": "2ms" } }
+//!   "params": { "demand": 1.5 } }
 //! ```
 //!
 //! `params` is optional; unknown fields are errors, so a typo cannot
@@ -100,10 +100,6 @@ pub struct BurstParams {
     pub demand: f64,
     /// A fixed batch size per thread instead of `demand`.
     pub batch: Option<usize>,
-    /// A thread that waits this long for a buffer in the middle of a batch
-    /// gives the batch back (otherwise threads that each hold part of an
-    /// over-committed pool would wait for each other for ever).
-    pub give_up_after: TextDuration,
 }
 
 impl Default for BurstParams {
@@ -111,7 +107,6 @@ impl Default for BurstParams {
         BurstParams {
             demand: 1.5,
             batch: None,
-            give_up_after: TextDuration(Duration::from_millis(2)),
         }
     }
 }
@@ -282,9 +277,6 @@ fn validate(kind: &ScenarioKind) -> Result<(), String> {
             }
             if p.batch == Some(0) {
                 return bad("batch must be at least 1");
-            }
-            if p.give_up_after.0.is_zero() || p.give_up_after.0 > Duration::from_secs(10) {
-                return bad("give_up_after must be above 0 and at most 10s");
             }
             Ok(())
         }

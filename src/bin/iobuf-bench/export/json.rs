@@ -1,7 +1,7 @@
 //! The JSON document of one run, schema `iobuf-bench/1`. These types are
 //! the schema: other tools (compare, report) read documents back with them.
 //!
-//! Fields beyond the agreed names (`samples`, `lost`, `timeouts`, …) are
+//! Fields beyond the agreed names (`samples`, `lost`, `dry_gets`, …) are
 //! additive and default when absent, so older documents still read.
 
 use crate::measure::LatencyStats;
@@ -107,9 +107,10 @@ pub struct CaseResult {
     /// buffers sent, then consumers, counting buffers returned).
     pub per_thread_ops: Vec<u64>,
     pub integrity: Integrity,
-    /// Burst: batches given back after waiting `give_up_after`.
+    /// Gets that found the pool empty: the blocking path ran, or (burst)
+    /// a batch was cut short.
     #[serde(default)]
-    pub timeouts: u64,
+    pub dry_gets: u64,
 }
 
 impl CaseResult {

@@ -143,7 +143,7 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     }
     let _ = write!(header, "   {:>8}", "fairness");
     let _ = writeln!(out, "{header}");
-    let mut timeouts = Vec::new();
+    let mut dry = Vec::new();
     for r in rows {
         let ratio = match best {
             Some(b) if b > 0.0 && r.pool != TRANSPORT => format!("{:.2}×", r.ops_per_sec / b),
@@ -176,16 +176,12 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
             );
         }
         let _ = writeln!(out, "{line}");
-        if r.timeouts > 0 {
-            timeouts.push(format!("{} {}", r.pool, r.timeouts));
+        if r.dry_gets > 0 {
+            dry.push(format!("{} {}", r.pool, r.dry_gets));
         }
     }
-    if !timeouts.is_empty() {
-        let _ = writeln!(
-            out,
-            "  batches given back after waiting give_up_after: {}",
-            timeouts.join(", ")
-        );
+    if !dry.is_empty() {
+        let _ = writeln!(out, "  gets that found the pool empty: {}", dry.join(", "));
     }
 }
 
