@@ -249,6 +249,14 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             }
         ));
     }
+    if let Some(load) = export::load_average() {
+        // Our own threads are not running yet: this is other work.
+        if load > 0.5 * cores as f64 {
+            warnings.push(format!(
+                "warning: the machine is busy (load average {load:.1} on {cores} cores): expect noisy numbers"
+            ));
+        }
+    }
     for w in dedup(warnings.iter().map(String::as_str)) {
         eprintln!("{w}");
     }

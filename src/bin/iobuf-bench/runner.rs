@@ -244,7 +244,7 @@ impl PhaseWatch {
             self.measuring = true;
             rec.start_measuring();
             if let Some(pacer) = pacer {
-                *pacer = Pacer::new(pacer.interval);
+                *pacer = Pacer::new(pacer.interval_ns);
             }
         }
         p
@@ -254,28 +254,29 @@ impl PhaseWatch {
 /// Open loop: the intended start of each operation on a fixed schedule.
 struct Pacer {
     start: Instant,
-    interval: Duration,
-    n: u32,
+    /// Nanoseconds between intended starts.
+    interval_ns: f64,
+    n: u64,
 }
 
 impl Pacer {
-    fn new(interval: Duration) -> Self {
+    fn new(interval_ns: f64) -> Self {
         Pacer {
             start: Instant::now(),
-            interval,
+            interval_ns,
             n: 0,
         }
     }
 
     fn for_rate(rate: Option<f64>) -> Option<Pacer> {
-        rate.map(|r| Pacer::new(Duration::from_secs_f64(1.0 / r)))
+        rate.map(|r| Pacer::new(1e9 / r))
     }
 
     /// Waits for the next intended start and returns it. A thread behind
     /// schedule does not wait, and its lateness counts as latency.
     fn next(&mut self, sh: &Shared<'_>) -> Instant {
-        let due = self.start + self.interval * self.n;
-        self.n = self.n.wrapping_add(1);
+        let due = self.start + Duration::from_nanos((self.n as f64 * self.interval_ns) as u64);
+        self.n += 1;
         loop {
             let now = Instant::now();
             if now >= due || sh.stopped() {

@@ -29,6 +29,10 @@ pub struct Meta {
     /// RFC 3339, UTC.
     pub timestamp: String,
     pub host: Host,
+    /// The 1-minute load average when the run started: other work on the
+    /// machine makes the numbers noisy.
+    #[serde(default)]
+    pub load_avg_1m: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,18 @@ pub fn meta() -> Meta {
         git_commit: git_commit(),
         timestamp: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         host: host(),
+        load_avg_1m: load_average(),
     }
+}
+
+/// The 1-minute load average, from /proc/loadavg.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The commit checked out in the source tree this binary was built from,
