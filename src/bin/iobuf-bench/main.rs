@@ -249,13 +249,13 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             }
         ));
     }
-    if let Some(load) = export::load_average() {
-        // Our own threads are not running yet: this is other work.
-        if load > 0.5 * cores as f64 {
-            warnings.push(format!(
-                "warning: the machine is busy (load average {load:.1} on {cores} cores): expect noisy numbers"
-            ));
-        }
+    // Sampled while this process is idle, so the CPU time is other work.
+    let meta = export::meta();
+    if let Some(busy) = meta.cpu_busy_before.filter(|&b| b > 0.2) {
+        warnings.push(format!(
+            "warning: other processes used {:.0}% of the CPUs just before this run: expect noisy numbers",
+            busy * 100.0
+        ));
     }
     for w in dedup(warnings.iter().map(String::as_str)) {
         eprintln!("{w}");
@@ -271,7 +271,6 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         sample_every,
         fault_every: args.fault_every,
     };
-    let meta = export::meta();
 
     let progress = Progress::new(cases.len(), args.quiet);
     let mut results = Vec::with_capacity(cases.len());

@@ -29,10 +29,13 @@ pub struct Meta {
     /// RFC 3339, UTC.
     pub timestamp: String,
     pub host: Host,
-    /// The 1-minute load average when the run started: other work on the
-    /// machine makes the numbers noisy.
+    /// The 1-minute load average when the run started.
     #[serde(default)]
     pub load_avg_1m: Option<f64>,
+    /// The share of all CPU time that other processes used in the 200 ms
+    /// before the run (0 to 1): above a few percent, the numbers are noisy.
+    #[serde(default)]
+    pub cpu_busy_before: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

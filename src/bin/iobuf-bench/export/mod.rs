@@ -16,7 +16,32 @@ pub fn meta() -> Meta {
         timestamp: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         host: host(),
         load_avg_1m: load_average(),
+        cpu_busy_before: cpu_busy(std::time::Duration::from_millis(200)),
     }
+}
+
+/// (busy, total) jiffies of all CPUs together, from /proc/stat.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = fields.iter().take(8).sum();
+    // idle and iowait are the 4th and 5th fields.
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// The share of CPU time used (by anything) over the next `window`.
+pub fn cpu_busy(window: std::time::Duration) -> Option<f64> {
+    let (b1, t1) = cpu_jiffies()?;
+    std::thread::sleep(window);
+    let (b2, t2) = cpu_jiffies()?;
+    (t2 > t1).then(|| ((b2 - b1) as f64 / (t2 - t1) as f64 * 100.0).round() / 100.0)
 }
 
 /// The 1-minute load average, from /proc/loadavg.
