@@ -55,8 +55,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST", value_parser = parse_pool_choice, value_delimiter = ',', default_value = "all")]
     pub pools: Vec<PoolChoice>,
 
-    /// Buffers per pool [default: 1024, cut for big tiers to a quarter of
-    /// the machine's memory].
+    /// Buffers per pool [default: 1024, cut for big tiers so that a pool
+    /// takes at most 1 GiB].
     #[arg(long, value_name = "N", value_parser = parse_capacity, allow_negative_numbers = true)]
     pub capacity: Option<u64>,
 

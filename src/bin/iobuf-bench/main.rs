@@ -89,13 +89,18 @@ fn physical_memory() -> Option<u64> {
     kb.checked_mul(1024)
 }
 
+/// The most memory a pool of the default capacity takes: contention
+/// depends on buffers and threads, not bytes, and every pool of every case
+/// allocates (and, today, zeroes) its slab anew.
+const DEFAULT_POOL_BYTES: u64 = 1 << 30;
+
 /// The capacity to use for `tier`: the one given, checked against
-/// overflow, memory and the ring's limit; or the default, cut to fit in a
-/// quarter of memory.
+/// overflow, memory and the ring's limit; or the default, cut so that a
+/// pool takes at most 1 GiB (and an eighth of memory).
 fn capacity_for(tier: Tier, given: Option<u64>, memory: Option<u64>) -> Result<usize, String> {
     let size = tier.size() as u64;
     let Some(cap) = given else {
-        let budget = memory.map_or(1 << 30, |m| m / 4);
+        let budget = memory.map_or(DEFAULT_POOL_BYTES, |m| (m / 8).min(DEFAULT_POOL_BYTES));
         return Ok(DEFAULT_CAPACITY
             .min(budget / (size + OVERHEAD_PER_BUFFER))
             .max(1) as usize);
@@ -447,8 +452,9 @@ mod tests {
     fn default_capacity_shrinks_to_fit_big_tiers() {
         let mem = 16u64 << 30;
         assert_eq!(capacity_for(Tier::Small, None, Some(mem)), Ok(1024));
+        assert_eq!(capacity_for(Tier::Huge, None, Some(mem)), Ok(511));
         let titan = capacity_for(Tier::Titan, None, Some(mem)).unwrap();
-        assert!(titan >= 1 && (titan as u64) * (128 << 20) <= mem / 4);
+        assert!(titan >= 1 && (titan as u64) * (128 << 20) <= DEFAULT_POOL_BYTES);
         assert_eq!(capacity_for(Tier::Titan, None, Some(1 << 20)), Ok(1));
     }
 

@@ -59,7 +59,7 @@ pub struct RunConfig {
     pub pools: Vec<String>,
     /// The scenario definitions used, as in scenarios/*.json.
     pub scenarios: Vec<serde_json::Value>,
-    /// `--capacity` as given; `None`: 1024, cut per tier to fit memory
+    /// `--capacity` as given; `None`: 1024, cut per tier to 1 GiB a pool
     /// (each result has the capacity it used).
     pub capacity: Option<u64>,
     pub duration_s: f64,
