@@ -1,0 +1,201 @@
+//! The summary table: one block per scenario × tier × thread layout, one
+//! row per pool.
+
+use crate::export::json::{BenchDocument, CaseResult};
+use crate::measure::fairness;
+use crate::pools::{PoolKind, TRANSPORT};
+use crate::runner::human_bytes;
+use iobuf::Tier;
+use std::fmt::Write as _;
+
+/// "12.3 M", "850 k".
+pub fn fmt_rate(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.2} G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.2} M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1} k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// "25 ns", "1.2 µs", "3.4 ms".
+pub fn fmt_ns(n: u64) -> String {
+    let v = n as f64;
+    if n < 1_000 {
+        format!("{n} ns")
+    } else if n < 1_000_000 {
+        format!("{:.1} µs", v / 1e3)
+    } else if n < 1_000_000_000 {
+        format!("{:.1} ms", v / 1e6)
+    } else {
+        format!("{:.2} s", v / 1e9)
+    }
+}
+
+/// Throughput of the fastest baseline among `rows`.
+pub fn best_baseline(rows: &[&CaseResult]) -> Option<f64> {
+    rows.iter()
+        .filter(|r| PoolKind::from_name(&r.pool).is_some_and(PoolKind::is_baseline))
+        .map(|r| r.ops_per_sec)
+        .fold(None, |best, x| Some(best.map_or(x, |b: f64| b.max(x))))
+}
+
+/// Fairness within each role: handoff producers and consumers are
+/// compared among themselves, not with each other.
+pub fn case_fairness(r: &CaseResult) -> f64 {
+    if r.has_end_to_end() && r.producers < r.per_thread_ops.len() {
+        let (p, c) = r.per_thread_ops.split_at(r.producers);
+        fairness(p).min(fairness(c))
+    } else {
+        fairness(&r.per_thread_ops)
+    }
+}
+
+fn group_title(r: &CaseResult) -> String {
+    let size = r
+        .tier
+        .parse::<Tier>()
+        .map(|t| format!(" ({})", human_bytes(t.size() as u64)))
+        .unwrap_or_default();
+    let threads = if r.has_end_to_end() {
+        format!(
+            "{} producer{} → {} consumer{}",
+            r.producers,
+            plural(r.producers),
+            r.consumers,
+            plural(r.consumers)
+        )
+    } else {
+        format!("{} thread{}", r.threads, plural(r.threads))
+    };
+    format!(
+        "{} · {}{} · {} · {} buffers",
+        r.scenario, r.tier, size, threads, r.capacity
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The whole table, ending in a newline.
+pub fn render(doc: &BenchDocument) -> String {
+    let mut groups: Vec<(String, Vec<&CaseResult>)> = Vec::new();
+    for r in &doc.results {
+        let key = group_title(r);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, rows)) => rows.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    let mut out = String::new();
+    for (title, rows) in &groups {
+        render_group(&mut out, title, rows);
+        out.push('\n');
+    }
+    let c = &doc.config;
+    let timed = match c.rate {
+        Some(rate) => format!(
+            "every operation is timed from its intended start (open loop, {rate} ops/s per thread)"
+        ),
+        None => format!(
+            "1 operation in {} (picked at random) is timed",
+            c.sample_every
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "pairs/s: buffers taken and returned per second, all threads together. \
+         Latency: {timed}; one Instant::now() costs {:.0} ns here and is inside every figure.",
+        c.clock_cost_ns
+    );
+    let _ = writeln!(
+        out,
+        "vs best baseline: throughput ÷ the faster of mutex and crossbeam. \
+         fairness: the least-served thread's operations ÷ the most-served one's (handoff: within producers and within consumers)."
+    );
+    if doc.results.iter().any(|r| r.pool == TRANSPORT) {
+        let _ = writeln!(
+            out,
+            "transport: the handoff queue with no pool at all; the ceiling for the pools' handoff rows."
+        );
+    }
+    out
+}
+
+fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
+    let handoff = rows.iter().any(|r| r.has_end_to_end());
+    let best = best_baseline(rows);
+    let _ = writeln!(out, "{title}");
+    let mut header = format!(
+        "  {:<13} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+        "pool", "pairs/s", "vs base", "get p50", "p99", "p99.9", "put p50", "p99", "p99.9"
+    );
+    if handoff {
+        let _ = write!(header, "   {:>8} {:>8}", "e2e p50", "p99");
+    }
+    let _ = write!(header, "   {:>8}", "fairness");
+    let _ = writeln!(out, "{header}");
+    let mut dry = Vec::new();
+    for r in rows {
+        let ratio = match best {
+            Some(b) if b > 0.0 && r.pool != TRANSPORT => format!("{:.2}×", r.ops_per_sec / b),
+            _ => "–".into(),
+        };
+        let l = &r.latency_ns;
+        let mut line = format!(
+            "  {:<13} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+            r.pool,
+            fmt_rate(r.ops_per_sec),
+            ratio,
+            fmt_ns(l.get.p50),
+            fmt_ns(l.get.p99),
+            fmt_ns(l.get.p999),
+            fmt_ns(l.put.p50),
+            fmt_ns(l.put.p99),
+            fmt_ns(l.put.p999),
+        );
+        if handoff {
+            let e = l.end_to_end.unwrap_or_default();
+            let _ = write!(line, "   {:>8} {:>8}", fmt_ns(e.p50), fmt_ns(e.p99));
+        }
+        let _ = write!(line, "   {:>7.0}%", case_fairness(r) * 100.0);
+        if !r.integrity.ok() {
+            let i = r.integrity;
+            let _ = write!(
+                line,
+                "   INTEGRITY FAILED: {} duplicates, {} corrupted, {} lost",
+                i.duplicates, i.corrupted, i.lost
+            );
+        }
+        let _ = writeln!(out, "{line}");
+        if r.dry_gets > 0 {
+            dry.push(format!("{} {}", r.pool, r.dry_gets));
+        }
+    }
+    if !dry.is_empty() {
+        let _ = writeln!(out, "  gets that found the pool empty: {}", dry.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_humans_write_them() {
+        assert_eq!(fmt_rate(12_345_678.0), "12.35 M");
+        assert_eq!(fmt_rate(850.0), "850");
+        assert_eq!(fmt_rate(2_500.0), "2.5 k");
+        assert_eq!(fmt_ns(25), "25 ns");
+        assert_eq!(fmt_ns(1_250), "1.2 µs");
+        assert_eq!(fmt_ns(3_400_000), "3.4 ms");
+    }
+}

@@ -1,0 +1,561 @@
+//! The pools under test, behind one trait so that one harness drives them
+//! all with identical work around each call.
+//!
+//! Every pool hands out buffers of one page-aligned slab of
+//! `capacity × tier size` bytes (iobuf's own layout), so touching a buffer
+//! costs the same whichever pool it came from; only the free list differs.
+//! A pool's blocking get waits with the same [`iobuf::Backoff`] (spin, yield,
+//! then capped jittered sleep) for every pool, so `burst` compares free lists,
+//! not waiting policies.
+
+use crossbeam_queue::ArrayQueue;
+use iobuf::{AlignedBuf, Backoff, Buf, BufferPool, Error, LocalCache, Tier, DEFAULT_CACHE_SIZE};
+use std::ptr::NonNull;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The pools `run` can compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PoolKind {
+    Iobuf,
+    IobufCached,
+    Mutex,
+    Crossbeam,
+}
+
+/// The name of the handoff-only row that measures the queue between
+/// producers and consumers with no pool at all.
+pub const TRANSPORT: &str = "transport";
+
+impl PoolKind {
+    pub const ALL: [PoolKind; 4] = [
+        PoolKind::Iobuf,
+        PoolKind::IobufCached,
+        PoolKind::Mutex,
+        PoolKind::Crossbeam,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolKind::Iobuf => "iobuf",
+            PoolKind::IobufCached => "iobuf-cached",
+            PoolKind::Mutex => "mutex",
+            PoolKind::Crossbeam => "crossbeam",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<PoolKind> {
+        PoolKind::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// A baseline is what a user would write without iobuf.
+    pub fn is_baseline(self) -> bool {
+        matches!(self, PoolKind::Mutex | PoolKind::Crossbeam)
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            PoolKind::Iobuf => {
+                "iobuf::BufferPool: lock-free SCQ ring of indices; Buf guards, returned on drop"
+            }
+            PoolKind::IobufCached => {
+                "iobuf::BufferPool behind a LocalCache per thread (DEFAULT_CACHE_SIZE = 64); returns go through the returning thread's cache"
+            }
+            PoolKind::Mutex => {
+                "baseline: std Mutex<Vec<u32>> of free indices over the same page-aligned slab"
+            }
+            PoolKind::Crossbeam => {
+                "baseline: crossbeam-queue ArrayQueue<u32> of free indices over the same slab"
+            }
+        }
+    }
+}
+
+/// A buffer while a thread holds it.
+pub trait BenchItem: Send {
+    /// Its index in the pool, for the ownership check.
+    fn index(&self) -> usize;
+    /// Its bytes.
+    fn bytes(&mut self) -> &mut [u8];
+}
+
+/// One thread's access to a pool.
+pub trait PoolHandle {
+    type Item: BenchItem;
+    /// A buffer, or `None` at once.
+    fn try_get(&mut self) -> Option<Self::Item>;
+    /// A buffer, waiting with backoff at most `timeout`.
+    fn get_timeout(&mut self, timeout: Duration) -> Option<Self::Item>;
+    /// Gives a buffer back (through this thread's cache, where there is one).
+    fn put(&mut self, item: Self::Item);
+}
+
+/// A pool under test.
+pub trait BenchPool: Sync {
+    type Handle<'a>: PoolHandle
+    where
+        Self: 'a;
+    /// A handle for the calling thread.
+    fn handle(&self) -> Self::Handle<'_>;
+    /// Buffers whose ownership is checked; 0 for the transport stand-in,
+    /// whose items are not buffers.
+    fn capacity(&self) -> usize;
+    /// Takes every free buffer out and gives their indices, for the
+    /// exactly-once check after a case (when no thread holds anything).
+    fn drain(&self) -> Vec<usize>;
+}
+
+// ---------------------------------------------------------------- iobuf
+
+impl BenchItem for Buf<'_> {
+    #[inline]
+    fn index(&self) -> usize {
+        Buf::index(self)
+    }
+    #[inline]
+    fn bytes(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+impl<'a> PoolHandle for &'a BufferPool {
+    type Item = Buf<'a>;
+    #[inline]
+    fn try_get(&mut self) -> Option<Buf<'a>> {
+        BufferPool::try_get(self)
+    }
+    fn get_timeout(&mut self, timeout: Duration) -> Option<Buf<'a>> {
+        BufferPool::get_timeout(self, timeout)
+    }
+    #[inline]
+    fn put(&mut self, item: Buf<'a>) {
+        drop(item);
+    }
+}
+
+fn drain_buffer_pool(pool: &BufferPool) -> Vec<usize> {
+    // Hold every guard until all are taken, or they would come straight back.
+    let held: Vec<Buf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
+    held.iter().map(Buf::index).collect()
+}
+
+impl BenchPool for BufferPool {
+    type Handle<'a> = &'a BufferPool;
+    fn handle(&self) -> &BufferPool {
+        self
+    }
+    fn capacity(&self) -> usize {
+        BufferPool::capacity(self)
+    }
+    fn drain(&self) -> Vec<usize> {
+        drain_buffer_pool(self)
+    }
+}
+
+/// A [`BufferPool`] used through one [`LocalCache`] per thread.
+pub struct CachedPool(pub BufferPool);
+
+/// A thread's cache; dropping it at thread exit flushes it to the ring.
+pub struct CacheHandle<'a>(LocalCache<'a>);
+
+impl<'a> PoolHandle for CacheHandle<'a> {
+    type Item = Buf<'a>;
+    #[inline]
+    fn try_get(&mut self) -> Option<Buf<'a>> {
+        self.0.try_get()
+    }
+    fn get_timeout(&mut self, timeout: Duration) -> Option<Buf<'a>> {
+        self.0.get_timeout(timeout)
+    }
+    #[inline]
+    fn put(&mut self, item: Buf<'a>) {
+        self.0.put(item);
+    }
+}
+
+impl BenchPool for CachedPool {
+    type Handle<'a> = CacheHandle<'a>;
+    fn handle(&self) -> CacheHandle<'_> {
+        CacheHandle(LocalCache::new(&self.0, DEFAULT_CACHE_SIZE))
+    }
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+    fn drain(&self) -> Vec<usize> {
+        drain_buffer_pool(&self.0)
+    }
+}
+
+// ------------------------------------------------------------ baselines
+
+/// `capacity` buffers of one tier in one page-aligned block, the same
+/// layout as a [`BufferPool`]'s slab.
+pub struct Slab {
+    /// Owns the memory; never dereferenced as a whole while slots live.
+    _mem: AlignedBuf,
+    /// `_mem`'s first byte; buffer `i` starts at `base + i * size`.
+    base: NonNull<u8>,
+    size: usize,
+    capacity: usize,
+}
+
+// SAFETY: the slab owns its memory; each buffer's bytes are reached only
+// through a Slot, and a free list gives each index to one Slot at a time.
+unsafe impl Send for Slab {}
+// SAFETY: as above; shared access never gives two holders one buffer.
+unsafe impl Sync for Slab {}
+
+impl Slab {
+    fn new(tier: Tier, capacity: usize) -> Result<Slab, Error> {
+        if capacity == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        if capacity > u32::MAX as usize {
+            return Err(Error::CapacityTooLarge {
+                requested: capacity,
+                max: u32::MAX as usize,
+            });
+        }
+        let size = tier.size();
+        let bytes = capacity.checked_mul(size).ok_or(Error::Overflow)?;
+        let mut mem = AlignedBuf::page_aligned(bytes)?;
+        let base = NonNull::new(mem.as_mut_ptr()).ok_or(Error::AllocFailed { size: bytes })?;
+        Ok(Slab {
+            _mem: mem,
+            base,
+            size,
+            capacity,
+        })
+    }
+
+    fn all_indices(&self) -> impl Iterator<Item = u32> {
+        0..self.capacity as u32
+    }
+}
+
+/// A baseline pool's buffer: an index into its slab.
+pub struct Slot<'a> {
+    slab: &'a Slab,
+    index: u32,
+}
+
+impl BenchItem for Slot<'_> {
+    #[inline]
+    fn index(&self) -> usize {
+        self.index as usize
+    }
+    #[inline]
+    fn bytes(&mut self) -> &mut [u8] {
+        let offset = self.index as usize * self.slab.size;
+        // SAFETY: index < capacity, so [offset, offset + size) lies in the
+        // slab; this Slot is the index's only holder (the free list hands
+        // each index to one holder until it is put back), and &mut self makes
+        // this the only borrow of its bytes.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.slab.base.as_ptr().add(offset), self.slab.size)
+        }
+    }
+}
+
+/// Tries, then waits with [`Backoff`] until `timeout`, like iobuf's own
+/// `get_timeout`.
+fn retry_with_backoff<T>(timeout: Duration, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    if let Some(v) = attempt() {
+        return Some(v);
+    }
+    let deadline = Instant::now() + timeout;
+    let mut backoff = Backoff::new();
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        backoff.wait_at_most(deadline - now);
+        if let Some(v) = attempt() {
+            return Some(v);
+        }
+    }
+}
+
+/// Baseline: a `Mutex<Vec<u32>>` free list (a stack).
+pub struct MutexPool {
+    free: Mutex<Vec<u32>>,
+    slab: Slab,
+}
+
+impl MutexPool {
+    pub fn new(tier: Tier, capacity: usize) -> Result<Self, Error> {
+        let slab = Slab::new(tier, capacity)?;
+        Ok(MutexPool {
+            free: Mutex::new(slab.all_indices().collect()),
+            slab,
+        })
+    }
+
+    #[inline]
+    fn pop(&self) -> Option<Slot<'_>> {
+        // The lock is never held across a panic here; ignore poisoning.
+        let index = self
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()?;
+        Some(Slot {
+            slab: &self.slab,
+            index,
+        })
+    }
+}
+
+impl<'a> PoolHandle for &'a MutexPool {
+    type Item = Slot<'a>;
+    #[inline]
+    fn try_get(&mut self) -> Option<Slot<'a>> {
+        self.pop()
+    }
+    fn get_timeout(&mut self, timeout: Duration) -> Option<Slot<'a>> {
+        let pool: &'a MutexPool = self;
+        retry_with_backoff(timeout, || pool.pop())
+    }
+    #[inline]
+    fn put(&mut self, item: Slot<'a>) {
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(item.index);
+    }
+}
+
+impl BenchPool for MutexPool {
+    type Handle<'a> = &'a MutexPool;
+    fn handle(&self) -> &MutexPool {
+        self
+    }
+    fn capacity(&self) -> usize {
+        self.slab.capacity
+    }
+    fn drain(&self) -> Vec<usize> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        free.drain(..).map(|i| i as usize).collect()
+    }
+}
+
+/// Baseline: a crossbeam `ArrayQueue<u32>` free list (lock-free, FIFO).
+pub struct CrossbeamPool {
+    free: ArrayQueue<u32>,
+    slab: Slab,
+}
+
+impl CrossbeamPool {
+    pub fn new(tier: Tier, capacity: usize) -> Result<Self, Error> {
+        let slab = Slab::new(tier, capacity)?;
+        let free = ArrayQueue::new(capacity);
+        for i in slab.all_indices() {
+            // Cannot fail: the queue holds exactly `capacity` items.
+            let _ = free.push(i);
+        }
+        Ok(CrossbeamPool { free, slab })
+    }
+
+    #[inline]
+    fn pop(&self) -> Option<Slot<'_>> {
+        let index = self.free.pop()?;
+        Some(Slot {
+            slab: &self.slab,
+            index,
+        })
+    }
+}
+
+impl<'a> PoolHandle for &'a CrossbeamPool {
+    type Item = Slot<'a>;
+    #[inline]
+    fn try_get(&mut self) -> Option<Slot<'a>> {
+        self.pop()
+    }
+    fn get_timeout(&mut self, timeout: Duration) -> Option<Slot<'a>> {
+        let pool: &'a CrossbeamPool = self;
+        retry_with_backoff(timeout, || pool.pop())
+    }
+    #[inline]
+    fn put(&mut self, item: Slot<'a>) {
+        // Cannot fail: at most `capacity` indices exist.
+        let _ = self.free.push(item.index);
+    }
+}
+
+impl BenchPool for CrossbeamPool {
+    type Handle<'a> = &'a CrossbeamPool;
+    fn handle(&self) -> &CrossbeamPool {
+        self
+    }
+    fn capacity(&self) -> usize {
+        self.slab.capacity
+    }
+    fn drain(&self) -> Vec<usize> {
+        std::iter::from_fn(|| self.free.pop())
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+// ------------------------------------------------------------ transport
+
+/// No pool: every get makes a small token at once, every put drops it. In
+/// `handoff` this leaves only the queue between the threads (and the
+/// harness's own work), which is what the `transport` row measures.
+pub struct NoPool;
+
+/// A stand-in item with room for the payload stamps.
+pub struct Token([u8; 16]);
+
+impl BenchItem for Token {
+    #[inline]
+    fn index(&self) -> usize {
+        0
+    }
+    #[inline]
+    fn bytes(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl PoolHandle for NoPool {
+    type Item = Token;
+    #[inline]
+    fn try_get(&mut self) -> Option<Token> {
+        Some(Token([0; 16]))
+    }
+    fn get_timeout(&mut self, _: Duration) -> Option<Token> {
+        self.try_get()
+    }
+    #[inline]
+    fn put(&mut self, _item: Token) {}
+}
+
+impl BenchPool for NoPool {
+    type Handle<'a> = NoPool;
+    fn handle(&self) -> NoPool {
+        NoPool
+    }
+    fn capacity(&self) -> usize {
+        0
+    }
+    fn drain(&self) -> Vec<usize> {
+        Vec::new()
+    }
+}
+
+/// A deliberately broken crossbeam baseline, to prove that the integrity
+/// checks catch a broken pool (the hidden `--fault-every N`, and tests):
+/// every `every`-th put pushes the index twice, so two holders can get it.
+pub struct DoubleReturn {
+    inner: CrossbeamPool,
+    every: u64,
+    puts: std::sync::atomic::AtomicU64,
+}
+
+impl DoubleReturn {
+    pub fn new(tier: Tier, capacity: usize, every: u64) -> Result<Self, Error> {
+        Ok(DoubleReturn {
+            inner: CrossbeamPool::new(tier, capacity)?,
+            every: every.max(1),
+            puts: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+}
+
+impl<'a> PoolHandle for &'a DoubleReturn {
+    type Item = Slot<'a>;
+    fn try_get(&mut self) -> Option<Slot<'a>> {
+        self.inner.pop()
+    }
+    fn get_timeout(&mut self, timeout: Duration) -> Option<Slot<'a>> {
+        let pool: &'a CrossbeamPool = &self.inner;
+        retry_with_backoff(timeout, || pool.pop())
+    }
+    fn put(&mut self, item: Slot<'a>) {
+        let n = self.puts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % self.every == 0 {
+            let _ = self.inner.free.push(item.index);
+        }
+        let _ = self.inner.free.push(item.index);
+    }
+}
+
+impl BenchPool for DoubleReturn {
+    type Handle<'a> = &'a DoubleReturn;
+    fn handle(&self) -> &DoubleReturn {
+        self
+    }
+    fn capacity(&self) -> usize {
+        self.inner.capacity()
+    }
+    fn drain(&self) -> Vec<usize> {
+        self.inner.drain()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cycle<P: BenchPool>(pool: &P) {
+        let mut h = pool.handle();
+        let mut a = h.try_get().unwrap();
+        let mut b = h.try_get().unwrap();
+        assert_ne!(a.index(), b.index());
+        a.bytes()[0] = 1;
+        b.bytes()[0] = 2;
+        assert_eq!(a.bytes()[0], 1);
+        assert_eq!(a.bytes().len(), Tier::Pico.size());
+        assert!(h.try_get().is_none(), "a pool of 2 gave a third buffer");
+        assert!(h.get_timeout(Duration::from_millis(1)).is_none());
+        h.put(a);
+        h.put(b);
+        drop(h);
+        let mut got = pool.drain();
+        got.sort_unstable();
+        assert_eq!(got, vec![0, 1]);
+    }
+
+    #[test]
+    fn every_pool_hands_out_each_buffer_once_and_drains() {
+        cycle(&BufferPool::new(Tier::Pico, 2).unwrap());
+        cycle(&MutexPool::new(Tier::Pico, 2).unwrap());
+        cycle(&CrossbeamPool::new(Tier::Pico, 2).unwrap());
+    }
+
+    #[test]
+    fn the_cached_pool_flushes_its_cache_when_the_handle_goes() {
+        let pool = CachedPool(BufferPool::new(Tier::Pico, 8).unwrap());
+        let mut h = pool.handle();
+        let b = h.try_get().unwrap();
+        h.put(b);
+        drop(h);
+        assert_eq!(pool.drain().len(), 8);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for p in PoolKind::ALL {
+            assert_eq!(PoolKind::from_name(p.name()), Some(p));
+        }
+        assert_eq!(PoolKind::from_name("nope"), None);
+    }
+
+    #[test]
+    fn baseline_slabs_are_page_aligned_like_iobufs() {
+        let pool = MutexPool::new(Tier::Small, 4).unwrap();
+        let mut h = pool.handle();
+        let mut s = h.try_get().unwrap();
+        let addr = s.bytes().as_ptr() as usize;
+        assert_eq!(
+            (addr - s.index() * Tier::Small.size()) % iobuf::page_size(),
+            0
+        );
+        h.put(s);
+    }
+}

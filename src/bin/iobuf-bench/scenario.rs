@@ -1,0 +1,349 @@
+//! Scenarios: what the worker threads do with the pool. The built-in ones
+//! are the JSON files in scenarios/, compiled in; `--scenario-file` reads
+//! the same format:
+//!
+//! ```json
+//! { "name": "burst", "description": "…", "kind": "burst",
+//!   "params": { "demand": 1.5 } }
+//! ```
+//!
+//! `params` is optional; unknown fields are errors, so a typo cannot
+//! silently fall back to a default.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// The built-in scenarios, in the order `list` shows them.
+const BUILTIN: [(&str, &str); 4] = [
+    ("pairs", include_str!("../../../scenarios/pairs.json")),
+    ("handoff", include_str!("../../../scenarios/handoff.json")),
+    ("burst", include_str!("../../../scenarios/burst.json")),
+    ("hold", include_str!("../../../scenarios/hold.json")),
+];
+
+/// The scenarios `run` uses when neither --scenario nor --scenario-file is
+/// given.
+pub const DEFAULT_SCENARIOS: [&str; 2] = ["pairs", "handoff"];
+
+/// Names of the built-in scenarios.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(n, _)| *n)
+}
+
+/// A built-in scenario by name (case-insensitive).
+pub fn builtin(name: &str) -> Option<Scenario> {
+    let (_, text) = BUILTIN.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))?;
+    // The built-in files are checked by a unit test, so this cannot fail.
+    Scenario::from_json(text).ok()
+}
+
+/// Every built-in scenario.
+pub fn builtins() -> Vec<Scenario> {
+    builtin_names().filter_map(builtin).collect()
+}
+
+/// A duration written as humantime text ("2ms") in scenario files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextDuration(pub Duration);
+
+impl Serialize for TextDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for TextDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s)
+            .map(TextDuration)
+            .map_err(|e| serde::de::Error::custom(format!("bad duration '{s}': {e}")))
+    }
+}
+
+/// `pairs`: every thread takes a buffer and returns it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairsParams {}
+
+/// `handoff`: producers take and fill, consumers verify and return.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandoffParams {
+    /// Capacity of each consumer's inbound queue.
+    pub queue_depth: usize,
+    /// Producers, unless --producers says otherwise (default: half the
+    /// threads).
+    pub producers: Option<usize>,
+    /// Consumers, unless --consumers says otherwise (default: the rest).
+    pub consumers: Option<usize>,
+}
+
+impl Default for HandoffParams {
+    fn default() -> Self {
+        HandoffParams {
+            queue_depth: 64,
+            producers: None,
+            consumers: None,
+        }
+    }
+}
+
+/// `burst`: take a batch, return the batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BurstParams {
+    /// All threads' batches together, as a multiple of the pool's
+    /// capacity; above 1 the pool runs dry.
+    pub demand: f64,
+    /// A fixed batch size per thread instead of `demand`.
+    pub batch: Option<usize>,
+}
+
+impl Default for BurstParams {
+    fn default() -> Self {
+        BurstParams {
+            demand: 1.5,
+            batch: None,
+        }
+    }
+}
+
+impl BurstParams {
+    /// The batch each of `threads` threads takes from a pool of `capacity`.
+    pub fn batch_size(&self, threads: usize, capacity: usize) -> usize {
+        let k = match self.batch {
+            Some(b) => b,
+            None => (self.demand * capacity as f64 / threads.max(1) as f64).ceil() as usize,
+        };
+        k.clamp(1, capacity.max(1))
+    }
+}
+
+/// `hold`: keep each buffer for a while, writing to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HoldParams {
+    /// How long each buffer is held and written to.
+    pub hold: TextDuration,
+    /// One byte in this many is written on each pass over the buffer
+    /// (64: one per cache line).
+    pub touch_stride: usize,
+}
+
+impl Default for HoldParams {
+    fn default() -> Self {
+        HoldParams {
+            hold: TextDuration(Duration::from_micros(5)),
+            touch_stride: 64,
+        }
+    }
+}
+
+/// What the threads do. New kinds (io_uring I/O, …) add a variant here, a
+/// parse arm in [`Scenario::from_json`] and a worker in the runner.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "params", rename_all = "lowercase")]
+pub enum ScenarioKind {
+    Pairs(PairsParams),
+    Handoff(HandoffParams),
+    Burst(BurstParams),
+    Hold(HoldParams),
+}
+
+impl ScenarioKind {
+    const NAMES: [&'static str; 4] = ["pairs", "handoff", "burst", "hold"];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScenarioKind::Pairs(_) => "pairs",
+            ScenarioKind::Handoff(_) => "handoff",
+            ScenarioKind::Burst(_) => "burst",
+            ScenarioKind::Hold(_) => "hold",
+        }
+    }
+}
+
+/// A scenario, built in or read from a file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    #[serde(flatten)]
+    pub kind: ScenarioKind,
+    /// The file it came from, or `None` for a built-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// The file format before `params` is read for its kind.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    #[serde(default)]
+    description: String,
+    kind: String,
+    #[serde(default)]
+    params: Option<serde_json::Value>,
+}
+
+/// Why a scenario could not be read; Display is one line.
+#[derive(Debug)]
+pub struct ScenarioError(String);
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn params<T: serde::de::DeserializeOwned + Default>(
+    v: Option<serde_json::Value>,
+) -> Result<T, String> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v).map_err(|e| format!("in \"params\": {e}")),
+    }
+}
+
+impl Scenario {
+    /// Reads a scenario from JSON text; the error says what is wrong
+    /// (serde's message, with line and column where it has them).
+    pub fn from_json(text: &str) -> Result<Scenario, String> {
+        let raw: RawScenario = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let name = raw.name.trim().to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return Err(format!(
+                "\"name\" must be non-empty letters, digits, '-', '_' or '.' (got {:?})",
+                raw.name
+            ));
+        }
+        let kind = match raw.kind.as_str() {
+            "pairs" => ScenarioKind::Pairs(params(raw.params)?),
+            "handoff" => ScenarioKind::Handoff(params(raw.params)?),
+            "burst" => ScenarioKind::Burst(params(raw.params)?),
+            "hold" => ScenarioKind::Hold(params(raw.params)?),
+            other => {
+                return Err(format!(
+                    "unknown \"kind\" '{other}'; expected one of {}",
+                    ScenarioKind::NAMES.join(", ")
+                ))
+            }
+        };
+        validate(&kind)?;
+        Ok(Scenario {
+            name,
+            description: raw.description,
+            kind,
+            file: None,
+        })
+    }
+
+    /// Reads a scenario file; errors name the file and the problem.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let shown = path.display();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError(format!("cannot read scenario file '{shown}': {e}")))?;
+        let mut s = Scenario::from_json(&text)
+            .map_err(|e| ScenarioError(format!("malformed scenario file '{shown}': {e}")))?;
+        s.file = Some(path.display().to_string());
+        Ok(s)
+    }
+}
+
+fn validate(kind: &ScenarioKind) -> Result<(), String> {
+    let bad = |what: &str| Err(format!("in \"params\": {what}"));
+    match kind {
+        ScenarioKind::Pairs(_) => Ok(()),
+        ScenarioKind::Handoff(p) => {
+            if p.queue_depth == 0 || p.queue_depth > 1 << 20 {
+                return bad("queue_depth must be between 1 and 1048576");
+            }
+            if p.producers == Some(0) || p.consumers == Some(0) {
+                return bad("producers and consumers must be at least 1");
+            }
+            Ok(())
+        }
+        ScenarioKind::Burst(p) => {
+            if !(p.demand.is_finite() && p.demand > 0.0 && p.demand <= 1000.0) {
+                return bad("demand must be a number above 0 and at most 1000");
+            }
+            if p.batch == Some(0) {
+                return bad("batch must be at least 1");
+            }
+            Ok(())
+        }
+        ScenarioKind::Hold(p) => {
+            if p.hold.0 > Duration::from_secs(1) {
+                return bad("hold must be at most 1s");
+            }
+            if p.touch_stride == 0 {
+                return bad("touch_stride must be at least 1");
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_under_its_own_name() {
+        for (name, text) in BUILTIN {
+            let s = Scenario::from_json(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s.name, name);
+            assert_eq!(s.kind.name(), name);
+            assert!(!s.description.is_empty(), "{name} has no description");
+        }
+        assert_eq!(builtins().len(), BUILTIN.len());
+        for d in DEFAULT_SCENARIOS {
+            assert!(builtin(d).is_some());
+        }
+    }
+
+    #[test]
+    fn params_are_optional_and_typos_are_errors() {
+        let s = Scenario::from_json(r#"{"name":"b","kind":"burst"}"#).unwrap();
+        assert_eq!(s.kind, ScenarioKind::Burst(BurstParams::default()));
+        let e =
+            Scenario::from_json(r#"{"name":"b","kind":"burst","params":{"demnd":2}}"#).unwrap_err();
+        assert!(e.contains("demnd"), "{e}");
+        let e = Scenario::from_json(r#"{"name":"b","kind":"teleport"}"#).unwrap_err();
+        assert!(e.contains("teleport") && e.contains("handoff"), "{e}");
+        let e = Scenario::from_json(r#"{"name":"b","kind":"hold","params":{"hold":"soon"}}"#)
+            .unwrap_err();
+        assert!(e.contains("soon"), "{e}");
+        let e = Scenario::from_json(r#"{"name":"","kind":"pairs"}"#).unwrap_err();
+        assert!(e.contains("name"), "{e}");
+        let e = Scenario::from_json(r#"{"name":"x","kind":"handoff","params":{"queue_depth":0}}"#)
+            .unwrap_err();
+        assert!(e.contains("queue_depth"), "{e}");
+        assert!(Scenario::from_json("{").is_err());
+    }
+
+    #[test]
+    fn burst_batches_overcommit_but_never_exceed_the_pool() {
+        let p = BurstParams::default();
+        assert_eq!(p.batch_size(16, 1024), 96);
+        assert!(16 * p.batch_size(16, 1024) > 1024);
+        assert_eq!(p.batch_size(1, 1024), 1024);
+        assert_eq!(p.batch_size(4, 1), 1);
+    }
+
+    #[test]
+    fn serialises_with_kind_and_params() {
+        let v = serde_json::to_value(builtin("hold").unwrap()).unwrap();
+        assert_eq!(v["kind"], "hold");
+        assert_eq!(v["params"]["touch_stride"], 64);
+        assert!(v.get("file").is_none());
+    }
+}

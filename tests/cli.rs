@@ -1,0 +1,537 @@
+//! The real iobuf-bench binary, run end to end: the happy paths, the JSON
+//! it writes, and every kind of bad input (exit 2, one line, no panic).
+#![cfg(feature = "cli")]
+
+use assert_cmd::Command;
+use base64::Engine as _;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use serde_json::Value;
+use std::path::Path;
+
+fn bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_iobuf-bench"))
+}
+
+/// `run` with short cases; `extra` decides the rest.
+fn quick(extra: &[&str]) -> Command {
+    let mut c = bench();
+    c.args(["run", "--duration", "30ms", "--warmup", "0s", "--quiet"])
+        .args(extra);
+    c
+}
+
+fn stdout_json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {v}"))
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} is not a whole number in {v}"))
+}
+
+fn decode(b64: &Value) -> Histogram<u64> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.as_str().expect("histogram is a string"))
+        .expect("histogram is base64");
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .expect("histogram is HdrHistogram V2")
+}
+
+fn check_latency(l: &Value, hist: &Value) {
+    let keys = ["p50", "p90", "p99", "p999", "p9999", "max"];
+    let vals: Vec<u64> = keys.iter().map(|k| count(l, k)).collect();
+    assert!(vals.windows(2).all(|w| w[0] <= w[1]), "not monotone: {l}");
+    assert!(num(l, "mean") >= 0.0);
+    let h = decode(hist);
+    assert_eq!(h.len(), count(l, "samples"), "histogram and stats disagree");
+    assert_eq!(h.max(), count(l, "max"));
+}
+
+/// Checks the whole document against schema iobuf-bench/1.
+fn check_document(doc: &Value) {
+    assert_eq!(doc["schema"], "iobuf-bench/1");
+    let meta = &doc["meta"];
+    assert!(meta["version"].is_string());
+    assert!(meta["git_commit"].is_string() || meta["git_commit"].is_null());
+    let ts = meta["timestamp"].as_str().expect("timestamp");
+    assert!(
+        ts.len() == 20 && ts.ends_with('Z') && &ts[10..11] == "T",
+        "not RFC 3339 UTC: {ts}"
+    );
+    let host = &meta["host"];
+    for k in ["cpu_model", "os", "kernel"] {
+        assert!(host[k].is_string(), "host.{k}");
+    }
+    assert!(count(host, "logical_cores") >= 1);
+    let config = &doc["config"];
+    assert!(num(config, "clock_cost_ns") > 0.0);
+    assert!(count(config, "sample_every") >= 1);
+    let results = doc["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    for r in results {
+        for k in ["scenario", "tier", "pool"] {
+            assert!(r[k].is_string(), "{k}");
+        }
+        let tier = r["tier"].as_str().unwrap();
+        assert_eq!(tier, tier.to_lowercase());
+        let threads = count(r, "threads");
+        count(r, "producers");
+        count(r, "consumers");
+        assert!(count(r, "capacity") >= 1);
+        assert!(num(r, "duration_s") > 0.0);
+        let ops = count(r, "ops");
+        assert!(ops > 0, "no operations in {}", r["pool"]);
+        let rate = num(r, "ops_per_sec");
+        let implied = ops as f64 / num(r, "duration_s");
+        assert!(
+            (rate - implied).abs() <= implied * 0.01 + 1.0,
+            "{rate} vs {implied}"
+        );
+        let lat = &r["latency_ns"];
+        let hist = &r["histograms"];
+        check_latency(&lat["get"], &hist["get"]);
+        check_latency(&lat["put"], &hist["put"]);
+        let per_thread = r["per_thread_ops"].as_array().expect("per_thread_ops");
+        assert_eq!(per_thread.len() as u64, threads);
+        let sum: u64 = per_thread.iter().map(|v| v.as_u64().unwrap()).sum();
+        if r["scenario"] == "handoff" {
+            check_latency(&lat["end_to_end"], &hist["end_to_end"]);
+            assert_eq!(count(r, "producers") + count(r, "consumers"), threads);
+            let consumed: u64 = per_thread[count(r, "producers") as usize..]
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .sum();
+            assert_eq!(consumed, ops);
+        } else {
+            assert!(lat["end_to_end"].is_null());
+            assert_eq!(sum, ops);
+        }
+        assert_eq!(r["integrity"]["duplicates"], 0);
+        assert_eq!(r["integrity"]["corrupted"], 0);
+    }
+}
+
+fn pools_of(doc: &Value, scenario: &str) -> Vec<String> {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["scenario"] == scenario)
+        .map(|r| r["pool"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn list_shows_tiers_pools_and_scenarios() {
+    let out = bench().arg("list").assert().success().get_output().clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "pico",
+        "titan",
+        "iobuf",
+        "iobuf-cached",
+        "mutex",
+        "crossbeam",
+        "transport",
+        "pairs",
+        "handoff",
+        "burst",
+        "hold",
+        "pairs/s",
+    ] {
+        assert!(text.contains(word), "list lacks {word}:\n{text}");
+    }
+}
+
+#[test]
+fn default_scenarios_and_pools_produce_a_valid_document() {
+    let out = quick(&["--threads", "2", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let doc = stdout_json(&out);
+    check_document(&doc);
+    let all = ["iobuf", "iobuf-cached", "mutex", "crossbeam"];
+    assert_eq!(pools_of(&doc, "pairs"), all);
+    let mut handoff = vec!["transport"];
+    handoff.extend(all);
+    assert_eq!(pools_of(&doc, "handoff"), handoff);
+    assert!(doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["tier"] == "small" && r["capacity"] == 1024));
+}
+
+#[test]
+fn the_table_compares_every_pool_and_out_writes_the_same_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.json");
+    let out = quick(&["--threads", "2", "--scenario", "pairs", "--out"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let table = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "pairs/s",
+        "vs base",
+        "get p50",
+        "p99.9",
+        "iobuf-cached",
+        "mutex",
+        "crossbeam",
+        "ns",
+    ] {
+        assert!(table.contains(word), "table lacks {word}:\n{table}");
+    }
+    assert!(
+        !table.trim_start().starts_with('{'),
+        "JSON on stdout without --json"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    check_document(&doc);
+    assert_eq!(pools_of(&doc, "pairs").len(), 4);
+}
+
+#[test]
+fn sixteen_threads_on_few_cores_work_with_a_warning() {
+    let out = quick(&[
+        "--threads",
+        "16",
+        "--scenario",
+        "pairs,handoff",
+        "--pools",
+        "iobuf-cached,crossbeam",
+        "--json",
+    ])
+    .assert()
+    .success()
+    .get_output()
+    .clone();
+    let doc = stdout_json(&out);
+    check_document(&doc);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if cores < 16 {
+        assert!(stderr.contains("16 threads on"), "no warning: {stderr}");
+    }
+    for r in doc["results"].as_array().unwrap() {
+        assert_eq!(r["threads"], 16);
+    }
+}
+
+#[test]
+fn burst_and_hold_run_clean_and_burst_exhausts_the_pool() {
+    let out = quick(&[
+        "--threads",
+        "3",
+        "--scenario",
+        "burst,hold",
+        "--capacity",
+        "64",
+        "--pools",
+        "iobuf,mutex",
+        "--json",
+    ])
+    .assert()
+    .success()
+    .get_output()
+    .clone();
+    let doc = stdout_json(&out);
+    check_document(&doc);
+    assert_eq!(pools_of(&doc, "burst"), ["iobuf", "mutex"]);
+    assert_eq!(pools_of(&doc, "hold"), ["iobuf", "mutex"]);
+    // 3 threads × 96 (1.5 × 64 / 3, rounded up) > 64: the pool runs dry.
+    let burst = &doc["results"].as_array().unwrap()[0];
+    assert_eq!(burst["scenario"], "burst");
+    assert!(count(burst, "dry_gets") > 0, "{burst}");
+}
+
+#[test]
+fn handoff_takes_producers_and_consumers() {
+    let out = quick(&[
+        "--scenario",
+        "handoff",
+        "--producers",
+        "1",
+        "--consumers",
+        "3",
+        "--pools",
+        "iobuf",
+        "--json",
+    ])
+    .assert()
+    .success()
+    .get_output()
+    .clone();
+    let doc = stdout_json(&out);
+    check_document(&doc);
+    for r in doc["results"].as_array().unwrap() {
+        assert_eq!(
+            (r["producers"].as_u64(), r["consumers"].as_u64()),
+            (Some(1), Some(3))
+        );
+        assert_eq!(r["threads"], 4);
+    }
+}
+
+#[test]
+fn open_loop_keeps_to_the_rate_and_times_every_operation() {
+    let out = bench()
+        .args([
+            "run",
+            "--duration",
+            "200ms",
+            "--warmup",
+            "0s",
+            "--quiet",
+            "--threads",
+            "2",
+            "--scenario",
+            "pairs",
+            "--pools",
+            "iobuf",
+            "--rate",
+            "2000",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let doc = stdout_json(&out);
+    check_document(&doc);
+    assert_eq!(doc["config"]["rate"], 2000.0);
+    assert_eq!(doc["config"]["sample_every"], 1);
+    let r = &doc["results"][0];
+    // 2 threads × 2000/s × 0.2 s = 800 on schedule.
+    let ops = count(r, "ops");
+    assert!(
+        (400..=1000).contains(&ops),
+        "{ops} operations at 2000/s per thread"
+    );
+    assert_eq!(count(&r["latency_ns"]["get"], "samples"), ops);
+}
+
+#[test]
+fn every_tier_runs_with_a_small_capacity() {
+    let out = bench()
+        .args([
+            "run",
+            "--duration",
+            "5ms",
+            "--warmup",
+            "0s",
+            "--quiet",
+            "--threads",
+            "2",
+            "--tier",
+            "all",
+            "--capacity",
+            "2",
+            "--scenario",
+            "pairs",
+            "--pools",
+            "iobuf",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let doc = stdout_json(&out);
+    check_document(&doc);
+    let tiers: Vec<&str> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["tier"].as_str().unwrap())
+        .collect();
+    assert_eq!(tiers.len(), 12);
+    assert_eq!(tiers[0], "pico");
+    assert_eq!(tiers[11], "titan");
+}
+
+#[test]
+fn a_custom_scenario_file_runs_under_its_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big-burst.json");
+    std::fs::write(
+        &path,
+        r#"{"name": "big-burst", "description": "x", "kind": "burst",
+            "params": {"batch": 8}}"#,
+    )
+    .unwrap();
+    let out = quick(&["--threads", "2", "--pools", "crossbeam", "--json"])
+        .arg("--scenario-file")
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let doc = stdout_json(&out);
+    check_document(&doc);
+    assert_eq!(pools_of(&doc, "big-burst"), ["crossbeam"]);
+    assert!(pools_of(&doc, "pairs").is_empty(), "defaults ran as well");
+    assert_eq!(doc["config"]["scenarios"][0]["params"]["batch"], 8);
+}
+
+#[test]
+fn a_broken_pool_fails_the_run_with_status_1() {
+    let out = quick(&[
+        "--threads",
+        "2",
+        "--scenario",
+        "burst",
+        "--pools",
+        "crossbeam",
+        "--fault-every",
+        "5",
+        "--json",
+    ])
+    .assert()
+    .code(1)
+    .get_output()
+    .clone();
+    let doc = stdout_json(&out);
+    let i = &doc["results"][0]["integrity"];
+    assert!(count(i, "duplicates") > 0, "{i}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("integrity check failed"), "{stderr}");
+}
+
+/// Exit status 2, one line on stderr that says `what`, nothing on stdout.
+fn rejects(args: &[&str], what: &str) {
+    let out = bench().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "{args:?}: not one line:\n{stderr}"
+    );
+    assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
+    assert!(stderr.contains(what), "{args:?}: {stderr} lacks {what}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+}
+
+#[test]
+fn bad_names_are_rejected() {
+    rejects(&["run", "--tier", "tiny"], "unknown tier 'tiny'");
+    rejects(&["run", "--pools", "iobuf,boost"], "unknown pool 'boost'");
+    rejects(
+        &["run", "--scenario", "teleport"],
+        "unknown scenario 'teleport'",
+    );
+    rejects(&["run", "--pin", "diagonal"], "diagonal");
+    rejects(&["run", "--frobnicate"], "--frobnicate");
+    rejects(&["frobnicate"], "frobnicate");
+}
+
+#[test]
+fn bad_numbers_are_rejected() {
+    rejects(&["run", "--threads", "0"], "at least 1");
+    rejects(&["run", "--threads", "many"], "not a whole number");
+    rejects(&["run", "--capacity", "0"], "at least 1");
+    rejects(
+        &["run", "--capacity", "99999999999999999999999"],
+        "too large",
+    );
+    rejects(&["run", "--duration", "fast"], "not a duration");
+    rejects(&["run", "--warmup", "2 fortnights"], "not a duration");
+    rejects(&["run", "--duration", "0s"], "at least 1ms");
+    rejects(&["run", "--rate", "-5"], "positive");
+    rejects(&["run", "--threads", "-2"], "not a whole number");
+    rejects(&["run", "--sample-every", "3"], "power of two");
+    rejects(
+        &[
+            "run",
+            "--scenario",
+            "handoff",
+            "--threads",
+            "4",
+            "--producers",
+            "4",
+        ],
+        "no consumer",
+    );
+}
+
+#[test]
+fn capacity_beyond_memory_or_overflowing_is_rejected() {
+    rejects(
+        &["run", "--tier", "titan", "--capacity", "1000000"],
+        "of memory",
+    );
+    rejects(&["run", "--capacity", "18446744073709551615"], "overflows");
+    rejects(
+        &["run", "--tier", "pico", "--capacity", "2000000000"],
+        "--capacity",
+    );
+}
+
+#[test]
+fn missing_or_malformed_scenario_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.json");
+    let m = missing.to_str().unwrap();
+    rejects(&["run", "--scenario-file", m], "cannot read scenario file");
+    rejects(&["run", "--scenario-file", m], "nope.json");
+
+    let cases = [
+        ("syntax.json", r#"{"name": "x", "kind": "#, "line"),
+        (
+            "kind.json",
+            r#"{"name": "x", "kind": "teleport"}"#,
+            "teleport",
+        ),
+        (
+            "param.json",
+            r#"{"name": "x", "kind": "burst", "params": {"demnd": 2}}"#,
+            "demnd",
+        ),
+        (
+            "value.json",
+            r#"{"name": "x", "kind": "hold", "params": {"hold": "soon"}}"#,
+            "soon",
+        ),
+        ("empty.json", "", "EOF"),
+    ];
+    for (file, text, what) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        let p = path.to_str().unwrap();
+        rejects(&["run", "--scenario-file", p], "malformed scenario file");
+        rejects(&["run", "--scenario-file", p], file);
+        rejects(&["run", "--scenario-file", p], what);
+    }
+}
+
+#[test]
+fn an_unwritable_out_path_is_rejected_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("no-such-dir").join("x.json");
+    rejects(
+        &["run", "--out", bad.to_str().unwrap()],
+        "cannot write --out",
+    );
+    assert!(!Path::new(&bad).exists());
+}
