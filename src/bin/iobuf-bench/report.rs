@@ -145,10 +145,16 @@ impl Palette {
                 OTHER_COLORS[i % OTHER_COLORS.len()]
             });
         // Later files of a side-by-side comparison get lighter shades.
-        let mix = (file.min(3) as f64) * 0.22;
-        let blend = |c: u8| (c as f64 + (255.0 - c as f64) * mix).round() as u8;
-        RGBColor(blend(base.0), blend(base.1), blend(base.2))
+        lighten(base, file)
     }
+}
+
+/// The colour of a series from the `file`-th file of a side-by-side
+/// comparison: the first file's full colour, later files' ever lighter.
+fn lighten(base: RGBColor, file: usize) -> RGBColor {
+    let mix = 1.0 - 0.55f64.powi(file.min(4) as i32);
+    let blend = |c: u8| (c as f64 + (255.0 - c as f64) * mix).round() as u8;
+    RGBColor(blend(base.0), blend(base.1), blend(base.2))
 }
 
 type Group<'a> = BTreeMap<u32, Vec<Entry<'a>>>;
@@ -808,11 +814,9 @@ fn summary_plot(
             } else {
                 tier.0.clone()
             };
-            let mix = (file.min(3) as f64) * 0.22;
-            let blend = |c: u8| (c as f64 + (255.0 - c as f64) * mix).round() as u8;
             curves.push(Curve {
                 name,
-                color: RGBColor(blend(base.0), blend(base.1), blend(base.2)),
+                color: lighten(base, file),
                 points,
                 markers: true,
             });
@@ -832,7 +836,7 @@ fn summary_plot(
     let title = format!("{scenario}: iobuf throughput relative to crossbeam, per tier");
     let svg = line_chart(
         &title,
-        (680, 420),
+        (640, 420),
         &threads_axis(&threads),
         &y,
         &curves,
@@ -993,7 +997,7 @@ fn latency_plot(
         "{scenario} · {tier} · {threads} threads: {} latency",
         op.label()
     );
-    let svg = line_chart(&title, (560, 380), &x, &y, &curves, None)?;
+    let svg = line_chart(&title, (640, 400), &x, &y, &curves, None)?;
     Ok(Some(Plot {
         slug: slug(&format!(
             "latency-{scenario}-{tier}-{threads}t-{}",
@@ -1049,7 +1053,7 @@ h2 { border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 40px; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; }
 figure.plot { margin: 0; border: 1px solid #e4e4e4; border-radius: 4px; padding: 6px; background: #fff; }
 figure.plot svg { display: block; max-width: 100%; height: auto; }
-figcaption { font-size: 13px; color: #555; max-width: 560px; margin-top: 4px; }
+figcaption { font-size: 13px; color: #555; max-width: 640px; margin-top: 4px; }
 table { border-collapse: collapse; margin: 12px 0; font-size: 14px; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; }
 th { background: #f4f4f4; }
