@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# The CI regression gate: a short benchmark (well under a minute once built)
-# compared against results/ci-baseline.json with `iobuf-bench compare`.
+# The CI regression gate: a short benchmark (about 30 s once built) compared
+# against the committed baseline with `iobuf-bench compare`.
 #
-# The gate is on same-run ratios (iobuf / crossbeam, iobuf / mutex,
-# iobuf-cached / crossbeam), which survive a slower or busier CI machine;
-# absolute changes are printed for context. A shared machine still
-# jitters, so a failing comparison is measured once more and the gate fails
-# only if the same figure regresses in both runs: a real regression
-# repeats, noise seldom hits the same figure twice. Integrity failures fail
-# at once.
+# What it measures: the pairs scenario (take a buffer, return it) on the
+# small and big tiers, one thread, every pool, three times. The gate is on
+# ratios measured in the same session (iobuf / crossbeam, iobuf / mutex,
+# iobuf-cached / crossbeam), which survive a slower CI machine; each pool's
+# figure is its best of the three runs, because noise on a shared machine
+# only ever slows a run down. Contended cases (2+ threads) are not gated: on
+# a 2-core CI machine they measure the scheduler (the same binary's ratios
+# swung by 3× between runs there); run them with scripts/full-matrix.sh on
+# a quiet machine.
 #
 # usage: scripts/ci-bench.sh            run and compare (exit 0 pass, 1 regression, 2 bad input)
-#        scripts/ci-bench.sh --update   run and make this run the new baseline
+#        scripts/ci-bench.sh --update   run and make these runs the new baseline
 # env:   IOBUF_CI_THRESHOLD  largest tolerated drop (default 0.25)
 #        IOBUF_BENCH_BIN     an iobuf-bench binary to use instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 threshold=${IOBUF_CI_THRESHOLD:-0.25}
-baseline=results/ci-baseline.json
+runs=3
+# The baseline's runs: ci-baseline.json, then ci-baseline.repeat-2.json, ...
+baseline_file() { if [[ $1 == 1 ]]; then echo results/ci-baseline.json; else echo "results/ci-baseline.repeat-$1.json"; fi; }
 work=target/ci-bench
 mkdir -p "$work"
 
@@ -28,63 +32,40 @@ if [[ -z "$bin" ]]; then
     bin=target/release/iobuf-bench
 fi
 
-# Keep these in step with the baseline: cases are matched by scenario, tier,
+# Keep in step with the baseline: cases are matched by scenario, tier,
 # threads and pool.
 bench() {
-    "$bin" run --tier small,big --scenario pairs,handoff --threads 2 --pools all \
-        --duration 1s --warmup 200ms --quiet --out "$1" >"$1.txt"
+    # `run` exits 1 on an integrity failure; compare reports that as a
+    # regression, so carry on to the comparison either way.
+    "$bin" run --tier small,big --scenario pairs --threads 1 --pools all \
+        --duration 1s --warmup 200ms --quiet --out "$1" >"$1.txt" ||
+        echo "iobuf-bench run exited $? (see $1.txt)" >&2
+    cat "$1.txt"
 }
 
 if [[ "${1:-}" == "--update" ]]; then
-    bench "$work/new-baseline.json"
-    cat "$work/new-baseline.json.txt"
-    cp "$work/new-baseline.json" "$baseline"
-    echo "wrote $baseline"
+    mkdir -p results
+    for ((i = 1; i <= runs; i++)); do
+        bench "$work/new-baseline-$i.json"
+        cp "$work/new-baseline-$i.json" "$(baseline_file "$i")"
+        echo "wrote $(baseline_file "$i")"
+    done
     exit 0
 fi
 
-if [[ ! -f "$baseline" ]]; then
-    echo "$baseline is missing; make one with: scripts/ci-bench.sh --update" >&2
+if [[ ! -f $(baseline_file 1) ]]; then
+    echo "$(baseline_file 1) is missing; record one with: scripts/ci-bench.sh --update" >&2
     exit 2
 fi
 
-# The figures a comparison failed on ("case ratio" or "case pool"), one a line.
-failed_figures() {
-    sed -n '/^result: FAIL/,$p' "$1" | tail -n +2 | awk '{print $1, $2}' | sort -u
-}
-
-compare_run() { # attempt number -> compare's exit status; output in $work/compare-N.txt
-    local current=$work/current-$1.json
-    # `run` exits 1 on an integrity failure; compare reports it as a
-    # regression, so carry on to the comparison either way.
-    bench "$current" || echo "iobuf-bench run exited $? (see $current.txt)" >&2
-    cat "$current.txt"
-    local rc=0
-    "$bin" compare "$baseline" "$current" --threshold "$threshold" >"$work/compare-$1.txt" || rc=$?
-    cat "$work/compare-$1.txt"
-    return $rc
-}
-
-status=0
-compare_run 1 || status=$?
-if [[ $status != 1 ]]; then
-    exit "$status"
-fi
-if grep -q ' integrity: ' "$work/compare-1.txt"; then
-    echo "FAIL: integrity failures are bugs, not noise"
-    exit 1
-fi
-echo
-echo "== regression on the first run; measuring once more to tell a real one from noise"
-compare_run 2 || status=$?
-if [[ $status == 2 ]]; then
-    exit 2
-fi
-both=$(comm -12 <(failed_figures "$work/compare-1.txt") <(failed_figures "$work/compare-2.txt"))
-if [[ -n "$both" ]]; then
-    echo "FAIL: regressed in both runs:"
-    echo "$both" | sed 's/^/  /'
-    exit 1
-fi
-echo "PASS: no figure regressed in both runs (the first run's drops were noise)"
-exit 0
+args=("$(baseline_file 1)" "$work/current-1.json")
+for ((i = 1; i <= runs; i++)); do
+    bench "$work/current-$i.json"
+    if ((i > 1)); then
+        args+=(--current-repeat "$work/current-$i.json")
+        if [[ -f $(baseline_file "$i") ]]; then
+            args+=(--baseline-repeat "$(baseline_file "$i")")
+        fi
+    fi
+done
+exec "$bin" compare "${args[@]}" --threshold "$threshold"

@@ -8,10 +8,11 @@
 #        TIERS     tiers, comma-separated (default: all)
 #        DURATION  measured time per case (default: 1s)
 #        WARMUP    warm-up per case (default: 200ms)
-# writes: results/full/threads-N.json   one run document per thread count
-#         results/full/report.html      the report (self-contained)
-#         results/latest-*.svg          the README's plots
-#         target/full-matrix/svg/       every plot as an SVG file
+#        IOBUF_BENCH_BIN  an iobuf-bench binary to use instead of building one
+# writes: results/full/threads-N.json      one run document per thread count (commit these)
+#         results/latest-*.svg             the README's plots (commit these)
+#         target/full-matrix/report.html   the whole report (self-contained)
+#         target/full-matrix/svg/          every plot as an SVG file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +25,13 @@ TIERS=${TIERS:-all}
 DURATION=${DURATION:-1s}
 WARMUP=${WARMUP:-200ms}
 
-cargo build --release --quiet --bin iobuf-bench
-bin=target/release/iobuf-bench
+bin=${IOBUF_BENCH_BIN:-}
+if [[ -z "$bin" ]]; then
+    cargo build --release --quiet --bin iobuf-bench
+    bin=target/release/iobuf-bench
+fi
 out=results/full
+page=target/full-matrix/report.html
 svg=target/full-matrix/svg
 rm -rf "$out" "$svg"
 mkdir -p "$out" "$svg"
@@ -41,7 +46,7 @@ for t in $THREADS; do
         --duration "$DURATION" --warmup "$WARMUP" --quiet --out "$out/threads-$t.json"
 done
 
-"$bin" report "$out"/threads-*.json --out "$out/report.html" --svg-dir "$svg" \
+"$bin" report "$out"/threads-*.json --out "$page" --svg-dir "$svg" \
     --title "iobuf-bench: full matrix ($(uname -m), $cores logical cores)"
 
 # The README's figures: the whole matrix relative to crossbeam, and the
@@ -51,4 +56,4 @@ for plot in summary-pairs summary-handoff throughput-pairs-small throughput-hand
         cp "$svg/$plot.svg" "results/latest-$plot.svg"
     fi
 done
-ls -la "$out" results/latest-*.svg
+ls -la "$out" "$page" results/latest-*.svg

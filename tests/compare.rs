@@ -329,3 +329,34 @@ fn garbage_is_rejected_with_one_line_naming_the_file() {
     let p = bad("disjoint.json", &other.to_string());
     assert_rejected(&compare_paths(&[good, &p], &[]), &["nothing to compare"]);
 }
+
+#[test]
+fn repeated_runs_count_each_pools_best() {
+    let dir = TempDir::new().unwrap();
+    let base = run_doc::doc();
+    let b = run_doc::write(dir.path(), "baseline.json", &base);
+    let mut noisy = base.clone();
+    run_doc::scale_pool(&mut noisy, "iobuf", 0.6);
+    let n = run_doc::write(dir.path(), "noisy.json", &noisy);
+    let fine = run_doc::write(dir.path(), "fine.json", &base);
+    let (b, n, fine) = (
+        b.to_str().unwrap(),
+        n.to_str().unwrap(),
+        fine.to_str().unwrap(),
+    );
+
+    // One slow run among repeats is noise: the best run counts.
+    let o = compare_paths(&[b, n], &["--current-repeat", fine]);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert!(o.stdout.contains("best throughput over these 2 runs"));
+    // Slow in every repeat is a regression.
+    let o = compare_paths(&[b, n], &["--current-repeat", n]);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    // A slow baseline run is outvoted the same way (no false "improved").
+    let o = compare_paths(&[n, fine], &["--baseline-repeat", b]);
+    assert_eq!(o.code, 0);
+    assert!(!o.stdout.contains("improved"), "{}", o.stdout);
+    // A bad repeat is bad input.
+    let o = compare_paths(&[b, fine], &["--current-repeat", "/nonexistent/run.json"]);
+    assert_rejected(&o, &["/nonexistent/run.json"]);
+}

@@ -28,6 +28,14 @@ pub struct CompareArgs {
     pub baseline: PathBuf,
     /// The run to check.
     pub current: PathBuf,
+    /// Another run of the baseline's configuration (repeatable): each pool's
+    /// figure is then its best throughput over the runs, since noise on a
+    /// shared machine only ever slows a run down.
+    #[arg(long = "baseline-repeat", value_name = "FILE")]
+    pub baseline_repeats: Vec<PathBuf>,
+    /// Another run of the current configuration (repeatable); best of the runs, as above.
+    #[arg(long = "current-repeat", value_name = "FILE")]
+    pub current_repeats: Vec<PathBuf>,
     /// Largest tolerated drop, as a fraction: 0.10 flags drops of more than 10%.
     #[arg(long, default_value_t = 0.10)]
     pub threshold: f64,
@@ -68,8 +76,14 @@ pub fn run(args: &CompareArgs) -> Result<i32, String> {
             args.threshold
         ));
     }
-    let baseline = results::load(&args.baseline)?;
-    let current = results::load(&args.current)?;
+    let load_all = |first: &PathBuf, more: &[PathBuf]| {
+        std::iter::once(first)
+            .chain(more)
+            .map(|p| results::load(p))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let baseline = load_all(&args.baseline, &args.baseline_repeats)?;
+    let current = load_all(&args.current, &args.current_repeats)?;
     let outcome = compare(&baseline, &current, args.threshold, args.gate)?;
     print!("{}", outcome.text);
     Ok(if outcome.regressions.is_empty() { 0 } else { 1 })
@@ -130,15 +144,55 @@ fn ratio(pools: &BTreeMap<String, &CaseResult>, num: &str, den: &str) -> Option<
     (d > 0.0).then(|| n / d)
 }
 
-/// Compares two loaded runs.
+type ByCase<'a> = BTreeMap<CaseKey, BTreeMap<String, &'a CaseResult>>;
+
+/// Merges repeated runs of one configuration: per case and pool, the result
+/// with the best throughput.
+fn best_of(runs: &[RunDoc]) -> Result<ByCase<'_>, String> {
+    let mut best: ByCase = BTreeMap::new();
+    for run in runs {
+        for (key, pools) in run.by_case()? {
+            let slot = best.entry(key).or_default();
+            for (pool, r) in pools {
+                let keep = slot
+                    .get(&pool)
+                    .is_some_and(|old| old.ops_per_sec >= r.ops_per_sec);
+                if !keep {
+                    slot.insert(pool, r);
+                }
+            }
+        }
+    }
+    Ok(best)
+}
+
+fn describe_side(out: &mut String, label: &str, runs: &[RunDoc]) {
+    for (i, run) in runs.iter().enumerate() {
+        let head = if i == 0 { label } else { "" };
+        let _ = writeln!(out, "{head:<10}{}", run.path.display());
+        if !run.describe().is_empty() {
+            let _ = writeln!(out, "          {}", run.describe());
+        }
+    }
+    if runs.len() > 1 {
+        let _ = writeln!(
+            out,
+            "          (each pool's best throughput over these {} runs)",
+            runs.len()
+        );
+    }
+}
+
+/// Compares runs: `baseline` and `current` each hold one run or several
+/// repeats of one configuration (best of them counts); neither is empty.
 pub fn compare(
-    baseline: &RunDoc,
-    current: &RunDoc,
+    baseline: &[RunDoc],
+    current: &[RunDoc],
     threshold: f64,
     gate: Gate,
 ) -> Result<Outcome, String> {
-    let base = baseline.by_case()?;
-    let cur = current.by_case()?;
+    let base = best_of(baseline)?;
+    let cur = best_of(current)?;
     let common_pairs = base
         .iter()
         .filter_map(|(key, pools)| cur.get(key).map(|c| (pools, c)))
@@ -147,23 +201,17 @@ pub fn compare(
     if common_pairs == 0 {
         return Err(format!(
             "{} and {} have no case (scenario, tier, threads, pool) in common; nothing to compare",
-            baseline.path.display(),
-            current.path.display()
+            baseline[0].path.display(),
+            current[0].path.display()
         ));
     }
 
     let mut out = String::new();
     let mut regressions = Vec::new();
     let pct = threshold * 100.0;
-    let _ = writeln!(out, "baseline: {}", baseline.path.display());
-    if !baseline.describe().is_empty() {
-        let _ = writeln!(out, "          {}", baseline.describe());
-    }
-    let _ = writeln!(out, "current:  {}", current.path.display());
-    if !current.describe().is_empty() {
-        let _ = writeln!(out, "          {}", current.describe());
-    }
-    if baseline.meta.host != current.meta.host {
+    describe_side(&mut out, "baseline:", baseline);
+    describe_side(&mut out, "current:", current);
+    if baseline[0].meta.host != current[0].meta.host {
         let _ = writeln!(
             out,
             "note: the runs come from different hosts; absolute figures say little, same-run ratios more"
@@ -279,12 +327,12 @@ pub fn compare(
     ));
 
     // Exactly-once failures are bugs, whatever the speed.
-    for r in &current.results {
+    for r in current.iter().flat_map(|run| &run.results) {
         if !r.integrity.is_clean() {
             regressions.push(format!("{} {} integrity: {}", r.key(), r.pool, r.integrity));
         }
     }
-    for r in &baseline.results {
+    for r in baseline.iter().flat_map(|run| &run.results) {
         if !r.integrity.is_clean() {
             let _ = writeln!(
                 out,
@@ -296,8 +344,7 @@ pub fn compare(
         }
     }
 
-    let missing = |from: &BTreeMap<CaseKey, BTreeMap<String, &CaseResult>>,
-                   other: &BTreeMap<CaseKey, BTreeMap<String, &CaseResult>>| {
+    let missing = |from: &ByCase, other: &ByCase| {
         let mut lines = Vec::new();
         for (key, pools) in from {
             let gone: Vec<&str> = results::sorted_pools(pools.keys())
