@@ -274,3 +274,24 @@ fn plots_render_in_a_real_browser() {
     assert!(stdout.contains("18 of 19 plots rendered"), "{stdout}");
     assert!(stderr.contains("throughput-pairs-small"), "{stderr}");
 }
+
+#[test]
+fn scenario_names_that_slug_alike_keep_their_own_plots() {
+    let dir = TempDir::new().unwrap();
+    let doc = run_doc::doc_with(
+        &["burst_x", "burst-x"],
+        &["small"],
+        &[2],
+        &["iobuf", "crossbeam"],
+    );
+    let file = run_doc::write(dir.path(), "run.json", &doc);
+    let out = dir.path().join("report.html");
+    let svg_dir = dir.path().join("svg");
+    let o = report(&[file], &out, &["--svg-dir", svg_dir.to_str().unwrap()]);
+    assert!(o.status.success());
+    let html = std::fs::read_to_string(out).unwrap();
+    let ids = figure_ids(&html);
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    assert_eq!(std::fs::read_dir(svg_dir).unwrap().count(), ids.len());
+}

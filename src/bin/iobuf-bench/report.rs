@@ -238,14 +238,14 @@ pub fn build(docs: &[RunDoc], title: &str) -> Result<Report, String> {
     let mut summary_html = String::new();
     for scenario in &scenarios {
         if let Some(plot) = summary_plot(scenario, &groups, &labels, side_by_side)? {
-            summary_html.push_str(&figure(
-                &plot,
+            summary_html.push_str(&place(
+                &mut plots,
+                plot,
                 &format!(
                     "{scenario}: iobuf throughput divided by crossbeam's ArrayQueue pool's, \
                  measured in the same run; above 1 means iobuf is faster."
                 ),
             ));
-            plots.push(plot);
         }
     }
     if !summary_html.is_empty() {
@@ -275,11 +275,11 @@ pub fn build(docs: &[RunDoc], title: &str) -> Result<Report, String> {
         );
         body.push_str("<div class=\"plots\">");
         let plot = throughput_plot(scenario, tier, group, &palette)?;
-        body.push_str(&figure(
-            &plot,
+        body.push_str(&place(
+            &mut plots,
+            plot,
             "Throughput (operations per second, all threads together) against worker threads.",
         ));
-        plots.push(plot);
         body.push_str("</div>");
         body.push_str(&ratio_table(group, &labels, side_by_side));
         body.push_str(&latency_table(group));
@@ -296,14 +296,14 @@ pub fn build(docs: &[RunDoc], title: &str) -> Result<Report, String> {
                     &palette,
                     &mut warnings,
                 )? {
-                    body.push_str(&figure(
-                        &plot,
+                    body.push_str(&place(
+                        &mut plots,
+                        plot,
                         &format!(
                             "{} latency per pool at {threads} threads; x: percentile (log scale of 1/(1-p)), y: ns (log).",
                             op.label()
                         ),
                     ));
-                    plots.push(plot);
                 }
             }
         }
@@ -1006,6 +1006,20 @@ fn latency_plot(
         svg,
         curves: visible_curves(&curves),
     }))
+}
+
+/// Adds a plot to the page's list, its slug made unique (two scenario names
+/// may slug alike), and gives its HTML.
+fn place(plots: &mut Vec<Plot>, mut plot: Plot, caption: &str) -> String {
+    let base = plot.slug.clone();
+    let mut n = 2;
+    while plots.iter().any(|p| p.slug == plot.slug) {
+        plot.slug = format!("{base}-{n}");
+        n += 1;
+    }
+    let html = figure(&plot, caption);
+    plots.push(plot);
+    html
 }
 
 fn figure(plot: &Plot, caption: &str) -> String {
