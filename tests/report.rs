@@ -151,6 +151,13 @@ fn matrix_parts_merge_and_repeated_runs_go_side_by_side() {
         .filter(|id| id.starts_with("throughput"))
         .count();
     assert_eq!(throughput, 1);
+    // One line per pool (and per tier in the summary) across both files,
+    // drawn in the pool's own colour whichever file a point came from.
+    assert!(html.contains("id=\"summary-pairs\" data-curves=\"1\""));
+    assert!(html.contains("id=\"throughput-pairs-small\" data-curves=\"4\""));
+    let start = html.find("id=\"latency-pairs-small-2t-get\"").unwrap();
+    let figure = &html[start..start + html[start..].find("</figure>").unwrap()];
+    assert!(figure.contains("stroke=\"#1F77B4\""), "iobuf's blue");
 
     // The same cases twice: two runs to compare, labelled by file.
     let mut slower = one.clone();

@@ -103,6 +103,7 @@ pub struct Plot {
 /// A result as the report shows it: which series it belongs to.
 struct Entry<'a> {
     result: &'a CaseResult,
+    /// Which run of a side-by-side comparison; always 0 when merging.
     file: usize,
     series: String,
 }
@@ -193,7 +194,8 @@ pub fn build(docs: &[RunDoc], title: &str) -> Result<Report, String> {
                 .or_default()
                 .push(Entry {
                     result: r,
-                    file,
+                    // Parts of one matrix are one run to the plots and tables.
+                    file: if side_by_side { file } else { 0 },
                     series,
                 });
         }
