@@ -28,6 +28,12 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List the tiers, pools and scenarios `run` accepts.
     List,
+    /// Compare a run against a baseline run; exit 1 on a regression.
+    Compare(crate::compare::CompareArgs),
+    /// Write a self-contained HTML report with SVG plots.
+    Report(crate::report::ReportArgs),
+    /// Convert a run to another tool's format (github-action-benchmark).
+    Export(crate::export::github::ExportArgs),
 }
 
 /// Options of `iobuf-bench run`.

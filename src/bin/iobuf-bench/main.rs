@@ -1,14 +1,17 @@
 //! iobuf-bench: how iobuf's pools behave under contention, against what
 //! one would otherwise use.
 //!
-//! Exit status: 0 ok, 1 an integrity check failed (or the harness broke),
-//! 2 bad input (one line on stderr).
+//! Exit status: 0 ok, 1 an integrity check failed, `compare` found a
+//! regression, or the harness broke; 2 bad input (one line on stderr).
 
 mod cli;
+mod compare;
 mod export;
 mod measure;
 mod output;
 mod pools;
+mod report;
+mod results;
 mod runner;
 mod scenario;
 
@@ -32,6 +35,8 @@ enum Failure {
     Integrity,
     /// Something broke while running: exit 1.
     Runtime(String),
+    /// `compare` found a regression: exit 1 (its table says which).
+    Regression,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +57,13 @@ fn main() -> ExitCode {
             print_out(&list());
             Ok(())
         }
+        Command::Compare(args) => match compare::run(&args) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(Failure::Regression),
+            Err(msg) => Err(Failure::Input(msg)),
+        },
+        Command::Report(args) => report::run(&args).map_err(Failure::Input),
+        Command::Export(args) => export::github::run(&args).map_err(Failure::Input),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,7 +71,7 @@ fn main() -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::from(2)
         }
-        Err(Failure::Integrity) => ExitCode::from(1),
+        Err(Failure::Integrity | Failure::Regression) => ExitCode::from(1),
         Err(Failure::Runtime(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(1)

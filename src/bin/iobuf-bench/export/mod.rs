@@ -1,6 +1,7 @@
 //! Exports of a run: the JSON document (its schema in [`json`]) and what
 //! goes in its `meta`.
 
+pub mod github;
 pub mod json;
 
 use json::{BenchDocument, Host, Meta};

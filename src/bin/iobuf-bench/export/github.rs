@@ -1,0 +1,150 @@
+//! Export to the JSON that github-action-benchmark reads with its
+//! `customBiggerIsBetter` and `customSmallerIsBetter` tools: an array of
+//! `{"name", "unit", "value", "range"?, "extra"?}`, one per tracked figure.
+//! The action keys its history on `name`, so names are stable and carry the
+//! whole case: `scenario/tier/threads/pool metric`.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::compare::GATE_RATIOS;
+use crate::results::{self, CaseResult, Op, RunDoc};
+
+/// Convert a run to github-action-benchmark's custom JSON.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// github-bigger: throughput and same-run ratios (customBiggerIsBetter);
+    /// github-smaller: p99 and p99.9 latencies (customSmallerIsBetter).
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The run document to convert.
+    pub run: PathBuf,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Which half of the figures to export.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Throughput (ops/s) and same-run throughput ratios, for customBiggerIsBetter.
+    #[value(name = "github-bigger")]
+    GithubBigger,
+    /// p99 and p99.9 latencies (ns), for customSmallerIsBetter.
+    #[value(name = "github-smaller")]
+    GithubSmaller,
+}
+
+/// One figure as github-action-benchmark reads it.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Entry {
+    /// Stable identity of the figure across runs.
+    pub name: String,
+    /// Unit shown on the dashboard.
+    pub unit: String,
+    /// The figure.
+    pub value: f64,
+    /// Free text the dashboard shows next to the value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra: Option<String>,
+}
+
+/// Writes the export.
+pub fn run(args: &ExportArgs) -> Result<(), String> {
+    let doc = results::load(&args.run)?;
+    let entries = entries(&doc, args.format)?;
+    let mut json = serde_json::to_string_pretty(&entries)
+        .map_err(|e| format!("cannot serialise the export: {e}"))?;
+    json.push('\n');
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, json).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+        }
+        None => {
+            print!("{json}");
+            Ok(())
+        }
+    }
+}
+
+fn case_name(r: &CaseResult) -> String {
+    format!("{}/{}/{}t/{}", r.scenario, r.tier, r.threads, r.pool)
+}
+
+fn case_extra(r: &CaseResult) -> Option<String> {
+    let mut parts = Vec::new();
+    if let (Some(p), Some(c)) = (r.producers, r.consumers) {
+        parts.push(format!("{p} producers, {c} consumers"));
+    }
+    if let Some(cap) = r.capacity {
+        parts.push(format!("capacity {cap}"));
+    }
+    if let (Some(ops), Some(d)) = (r.ops, r.duration_s) {
+        parts.push(format!("{ops} ops in {d:.2} s"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The figures of one format, in document order.
+pub fn entries(doc: &RunDoc, format: ExportFormat) -> Result<Vec<Entry>, String> {
+    let mut out = Vec::new();
+    match format {
+        ExportFormat::GithubBigger => {
+            for r in &doc.results {
+                out.push(Entry {
+                    name: format!("{} throughput", case_name(r)),
+                    unit: "ops/s".into(),
+                    value: r.ops_per_sec,
+                    extra: case_extra(r),
+                });
+            }
+            // Ratios are what stays comparable on a dashboard fed by
+            // different CI machines.
+            for (key, pools) in doc.by_case()? {
+                for (num, den) in GATE_RATIOS {
+                    let (Some(n), Some(d)) = (pools.get(num), pools.get(den)) else {
+                        continue;
+                    };
+                    if d.ops_per_sec > 0.0 {
+                        out.push(Entry {
+                            name: format!("{key}/{num}/{den} throughput ratio"),
+                            unit: "x".into(),
+                            value: n.ops_per_sec / d.ops_per_sec,
+                            extra: None,
+                        });
+                    }
+                }
+            }
+        }
+        ExportFormat::GithubSmaller => {
+            for r in &doc.results {
+                for op in Op::ALL {
+                    let Some(s) = r.summary(op) else { continue };
+                    for (label, value) in [("p99", s.p99), ("p99.9", s.p999)] {
+                        if value.is_finite() {
+                            out.push(Entry {
+                                name: format!("{} {} latency {label}", case_name(r), op.label()),
+                                unit: "ns".into(),
+                                value,
+                                extra: case_extra(r),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "{}: nothing to export (no results{})",
+            doc.path.display(),
+            if format == ExportFormat::GithubSmaller {
+                " with latency summaries"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(out)
+}

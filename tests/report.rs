@@ -1,0 +1,304 @@
+//! `iobuf-bench report`: the HTML page, its SVG plots, and (when Chromium is
+//! installed) that the plots really render in a browser.
+#![cfg(feature = "cli")]
+
+mod run_doc;
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+fn report(files: &[PathBuf], out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::cargo_bin("iobuf-bench")
+        .unwrap()
+        .arg("report")
+        .args(files)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn write_report(dir: &Path, docs: &[(&str, Value)]) -> String {
+    let files: Vec<PathBuf> = docs
+        .iter()
+        .map(|(name, doc)| run_doc::write(dir, name, doc))
+        .collect();
+    let out = dir.join("report.html");
+    let o = report(&files, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out).unwrap()
+}
+
+/// The ids of the page's plots, in order.
+fn figure_ids(html: &str) -> Vec<&str> {
+    html.match_indices("<figure class=\"plot\" id=\"")
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect()
+}
+
+#[test]
+fn one_plot_per_view_and_nothing_external() {
+    let dir = TempDir::new().unwrap();
+    let html = write_report(dir.path(), &[("run.json", run_doc::doc())]);
+    let ids = figure_ids(&html);
+    // Per scenario: a summary and a throughput plot; latency plots per
+    // thread count for get and put, plus end-to-end in handoff.
+    let expected = 2 + 2 + 3 * 2 + 3 * 3;
+    assert_eq!(ids.len(), expected, "{ids:?}");
+    for id in [
+        "summary-pairs",
+        "throughput-pairs-small",
+        "throughput-handoff-small",
+        "latency-pairs-small-4t-get",
+        "latency-handoff-small-1t-end-to-end",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    assert!(!ids.contains(&"latency-pairs-small-1t-end-to-end"));
+    assert_eq!(html.matches("<svg ").count(), expected);
+    assert_eq!(html.matches("</svg>").count(), expected);
+
+    // Self-contained: no fetched script, style, font or image.
+    for needle in ["<link", "src=", "@import", "url(", "@font-face"] {
+        assert!(!html.contains(needle), "page contains {needle:?}");
+    }
+    let external = html
+        .match_indices("http")
+        .filter(|(i, _)| !html[*i..].starts_with("http://www.w3.org/2000/svg"))
+        .count();
+    assert_eq!(external, 0, "only the SVG namespace may be a URL");
+
+    // Every pool is in the legends and the ratio tables.
+    for pool in run_doc::POOLS {
+        assert!(
+            html.contains(&format!(">\n{pool}\n</text>")),
+            "{pool} legend"
+        );
+    }
+    assert!(html.contains("iobuf&thinsp;/&thinsp;crossbeam"));
+    // The fixture's iobuf is 20M/15M of crossbeam's throughput.
+    assert!(html.contains("1.33&times;"));
+    assert!(html.contains("id=\"render-check\""));
+    assert!(!html.contains("Integrity failures"));
+}
+
+#[test]
+fn latency_curves_come_from_the_histograms() {
+    let dir = TempDir::new().unwrap();
+    let doc = run_doc::doc_with(&["pairs"], &["small"], &[2], &["iobuf"]);
+    let html = write_report(dir.path(), &[("run.json", doc.clone())]);
+    // A histogram gives a curve of many points; the summary alone gives 6.
+    let polyline_points = |html: &str| -> Vec<usize> {
+        html.split("<polyline")
+            .skip(1)
+            .filter(|p| p.contains("stroke-width=\"2\""))
+            .map(|p| {
+                let start = p.find("points=\"").unwrap() + 8;
+                p[start..][..p[start..].find('"').unwrap()]
+                    .split_whitespace()
+                    .count()
+            })
+            .collect()
+    };
+    let start = html.find("id=\"latency-pairs-small-2t-get\"").unwrap();
+    let with_histograms = polyline_points(&html[start..]);
+    assert!(with_histograms[0] > 20, "{with_histograms:?}");
+
+    let mut summaries_only = doc;
+    summaries_only["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("histograms");
+    let html = write_report(dir.path(), &[("run.json", summaries_only)]);
+    let start = html.find("id=\"latency-pairs-small-2t-get\"").unwrap();
+    assert_eq!(polyline_points(&html[start..])[0], 6);
+}
+
+#[test]
+fn an_undecodable_histogram_falls_back_to_the_summary_with_a_warning() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc_with(&["pairs"], &["small"], &[2], &["iobuf"]);
+    doc["results"][0]["histograms"]["get"] = json!("bm90IGEgaGlzdG9ncmFt");
+    let file = run_doc::write(dir.path(), "run.json", &doc);
+    let out = dir.path().join("report.html");
+    let o = report(&[file], &out, &[]);
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("warning") && stderr.contains("summary percentiles"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(out).unwrap();
+    assert!(figure_ids(&html).contains(&"latency-pairs-small-2t-get"));
+}
+
+#[test]
+fn matrix_parts_merge_and_repeated_runs_go_side_by_side() {
+    let dir = TempDir::new().unwrap();
+    // Two thread counts in two files: one matrix.
+    let one = run_doc::doc_with(&["pairs"], &["small"], &[1], &run_doc::POOLS);
+    let two = run_doc::doc_with(&["pairs"], &["small"], &[2], &run_doc::POOLS);
+    let html = write_report(dir.path(), &[("t1.json", one.clone()), ("t2.json", two)]);
+    assert!(!html.contains("iobuf · t1"));
+    let throughput = figure_ids(&html)
+        .into_iter()
+        .filter(|id| id.starts_with("throughput"))
+        .count();
+    assert_eq!(throughput, 1);
+    // One line per pool (and per tier in the summary) across both files,
+    // drawn in the pool's own colour whichever file a point came from.
+    assert!(html.contains("id=\"summary-pairs\" data-curves=\"1\""));
+    assert!(html.contains("id=\"throughput-pairs-small\" data-curves=\"4\""));
+    let start = html.find("id=\"latency-pairs-small-2t-get\"").unwrap();
+    let figure = &html[start..start + html[start..].find("</figure>").unwrap()];
+    assert!(figure.contains("stroke=\"#1F77B4\""), "iobuf's blue");
+
+    // The same cases twice: two runs to compare, labelled by file.
+    let mut slower = one.clone();
+    run_doc::scale_pool(&mut slower, "iobuf", 0.5);
+    let html = write_report(dir.path(), &[("before.json", one), ("after.json", slower)]);
+    assert!(html.contains("iobuf · before"));
+    assert!(html.contains("iobuf · after"));
+    assert!(html.contains("1.33&times;") && html.contains("0.67&times;"));
+}
+
+#[test]
+fn integrity_failures_are_shown() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc_with(&["pairs"], &["small"], &[2], &run_doc::POOLS);
+    doc["results"][0]["integrity"]["corrupted"] = json!(7);
+    let html = write_report(dir.path(), &[("run.json", doc)]);
+    assert!(html.contains("Integrity failures"));
+    assert!(html.contains("7 corrupted buffers"));
+}
+
+#[test]
+fn svg_dir_gets_every_plot_as_a_standalone_file() {
+    let dir = TempDir::new().unwrap();
+    let file = run_doc::write(dir.path(), "run.json", &run_doc::doc());
+    let out = dir.path().join("report.html");
+    let svg_dir = dir.path().join("svg");
+    let o = report(&[file], &out, &["--svg-dir", svg_dir.to_str().unwrap()]);
+    assert!(o.status.success());
+    let html = std::fs::read_to_string(out).unwrap();
+    for id in figure_ids(&html) {
+        let svg = std::fs::read_to_string(svg_dir.join(format!("{id}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg ") && svg.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        // The same drawing as the page's.
+        assert!(html.contains(svg.as_str()), "{id}");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_writes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{\"schema\": \"iobuf-bench/1\", \"results\": 5}").unwrap();
+    let good = run_doc::write(dir.path(), "run.json", &run_doc::doc());
+    let out = dir.path().join("report.html");
+    for files in [
+        vec![good.clone(), garbage.clone()],
+        vec![dir.path().join("nope.json")],
+    ] {
+        let o = report(&files, &out, &[]);
+        assert_eq!(o.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!out.exists());
+    }
+    let empty = run_doc::write(
+        dir.path(),
+        "empty.json",
+        &json!({"schema": "iobuf-bench/1", "meta": {}, "config": {}, "results": []}),
+    );
+    let o = report(&[empty], &out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to report"));
+}
+
+/// Opens the page in headless Chromium through the same script CI runs.
+/// Skips (passes, with the reason printed) where Chromium is not installed.
+#[test]
+fn plots_render_in_a_real_browser() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc();
+    // One case drawn from summaries only, to cover that path in the browser too.
+    doc["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("histograms");
+    write_report(dir.path(), &[("run.json", doc)]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-report-in-browser.sh");
+    let screenshot = dir.path().join("report.png");
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(dir.path().join("report.html"))
+        .arg(&screenshot)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if o.status.code() == Some(77) {
+        println!("skipped: {}", stdout.trim());
+        return;
+    }
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("render check: 19 of 19 plots rendered"),
+        "{stdout}"
+    );
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+
+    // The check has teeth: a plot whose curves are gone fails it.
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let start = html.find("id=\"throughput-pairs-small\"").unwrap();
+    let end = start + html[start..].find("</figure>").unwrap();
+    let broken = format!(
+        "{}{}{}",
+        &html[..start],
+        html[start..end].replace("<polyline", "<desc"),
+        &html[end..]
+    );
+    let broken_path = dir.path().join("broken.html");
+    std::fs::write(&broken_path, broken).unwrap();
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&broken_path)
+        .arg(dir.path().join("broken.png"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("18 of 19 plots rendered"), "{stdout}");
+    assert!(stderr.contains("throughput-pairs-small"), "{stderr}");
+}
+
+#[test]
+fn scenario_names_that_slug_alike_keep_their_own_plots() {
+    let dir = TempDir::new().unwrap();
+    let doc = run_doc::doc_with(
+        &["burst_x", "burst-x"],
+        &["small"],
+        &[2],
+        &["iobuf", "crossbeam"],
+    );
+    let file = run_doc::write(dir.path(), "run.json", &doc);
+    let out = dir.path().join("report.html");
+    let svg_dir = dir.path().join("svg");
+    let o = report(&[file], &out, &["--svg-dir", svg_dir.to_str().unwrap()]);
+    assert!(o.status.success());
+    let html = std::fs::read_to_string(out).unwrap();
+    let ids = figure_ids(&html);
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    assert_eq!(std::fs::read_dir(svg_dir).unwrap().count(), ids.len());
+}
