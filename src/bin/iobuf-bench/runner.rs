@@ -743,7 +743,6 @@ fn submit_and_wait(ring: &mut io_uring::IoUring) -> Result<(), String> {
 /// The reads that have completed: check each buffer against the file,
 /// give up its claim and return it. `count`: while measuring (not while
 /// draining after the window).
-#[allow(clippy::too_many_arguments)]
 fn reap<H: PoolHandle>(
     io: &mut IoThread<'_>,
     slots: &mut [Option<InFlight<H::Item>>],
