@@ -7,6 +7,7 @@
 mod cli;
 mod compare;
 mod export;
+mod io;
 mod measure;
 mod output;
 mod pools;
@@ -200,6 +201,12 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         PoolChoice::One(p) => vec![*p],
     }));
     let scenarios = resolve_scenarios(args)?;
+    if scenarios
+        .iter()
+        .any(|s| matches!(s.kind, ScenarioKind::Io(_)))
+    {
+        io::probe().map_err(Failure::Input)?;
+    }
     let logical = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.unwrap_or(logical);
     let memory = physical_memory();
@@ -229,6 +236,23 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             let mut targets: Vec<Target> = pools.iter().map(|&p| Target::Pool(p)).collect();
             if matches!(s.kind, ScenarioKind::Handoff(_)) {
                 targets.insert(0, Target::Transport);
+            }
+            if let ScenarioKind::Io(p) = &s.kind {
+                if p.fixed_buffers {
+                    // Each -fixed row right after its plain one.
+                    targets = targets
+                        .into_iter()
+                        .flat_map(|t| match t {
+                            Target::Pool(PoolKind::Iobuf) => {
+                                vec![t, Target::Fixed { cached: false }]
+                            }
+                            Target::Pool(PoolKind::IobufCached) => {
+                                vec![t, Target::Fixed { cached: true }]
+                            }
+                            _ => vec![t],
+                        })
+                        .collect();
+                }
             }
             for target in targets {
                 cases.push(Case {
@@ -294,13 +318,20 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     for (i, case) in cases.iter().enumerate() {
         let label = case.label();
         progress.start_case(i, &label);
-        let r = runner::run_case(case, &settings, &mut |f| progress.tick(i, f)).map_err(|e| {
-            progress.finish();
-            match e {
-                CaseError::Pool(msg) => Failure::Input(msg),
-                CaseError::Worker(msg) => Failure::Runtime(msg),
+        let r = match runner::run_case(case, &settings, &mut |f| progress.tick(i, f)) {
+            Ok(r) => r,
+            Err(CaseError::Skipped(why)) => {
+                progress.warn(&format!("warning: {why}"));
+                continue;
             }
-        })?;
+            Err(e) => {
+                progress.finish();
+                return Err(match e {
+                    CaseError::Pool(msg) | CaseError::Setup(msg) => Failure::Input(msg),
+                    CaseError::Worker(msg) | CaseError::Skipped(msg) => Failure::Runtime(msg),
+                });
+            }
+        };
         let starved = r.per_thread_ops.iter().filter(|&&n| n == 0).count();
         if starved > 0 {
             progress.warn(&format!(
@@ -425,6 +456,13 @@ fn list() -> String {
     );
     let _ = writeln!(
         s,
+        "  {:<13} io only, with iobuf / iobuf-cached in --pools: the same pool registered with each ring \
+         (iobuf::uring::FixedBuffers), reading with READ_FIXED; also {}",
+        pools::IOBUF_FIXED,
+        pools::IOBUF_CACHED_FIXED
+    );
+    let _ = writeln!(
+        s,
         "\nScenarios (--scenario NAME, or --scenario-file PATH in the same JSON format):"
     );
     for sc in scenario::builtins() {
@@ -482,6 +520,7 @@ mod tests {
         for n in scenario::builtin_names() {
             assert!(text.contains(n));
         }
+        assert!(text.contains(pools::IOBUF_FIXED) && text.contains(pools::IOBUF_CACHED_FIXED));
         assert!(text.contains("pairs/s"));
     }
 }

@@ -87,8 +87,11 @@ pub struct Recorder {
     /// A buffer handed to a second holder, or returned twice; counted over
     /// the whole case, warm-up included.
     pub duplicates: u64,
-    /// A buffer whose stamp was overwritten while held.
+    /// A buffer whose stamp was overwritten while held (io: whose read did
+    /// not bring the file's bytes).
     pub corrupted: u64,
+    /// Why the worker stopped early: the case failed (an I/O error, say).
+    pub error: Option<String>,
 }
 
 impl Default for Recorder {
@@ -101,6 +104,7 @@ impl Default for Recorder {
             dry_gets: 0,
             duplicates: 0,
             corrupted: 0,
+            error: None,
         }
     }
 }

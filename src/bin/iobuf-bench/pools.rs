@@ -27,6 +27,12 @@ pub enum PoolKind {
 /// producers and consumers with no pool at all.
 pub const TRANSPORT: &str = "transport";
 
+/// The `io` rows of iobuf's pools registered with each ring as fixed
+/// buffers, reading with READ_FIXED.
+pub const IOBUF_FIXED: &str = "iobuf-fixed";
+/// As [`IOBUF_FIXED`], through a `LocalCache` per thread.
+pub const IOBUF_CACHED_FIXED: &str = "iobuf-cached-fixed";
+
 impl PoolKind {
     pub const ALL: [PoolKind; 4] = [
         PoolKind::Iobuf,
@@ -105,6 +111,11 @@ pub trait BenchPool: Sync {
     /// Takes every free buffer out and gives their indices, for the
     /// exactly-once check after a case (when no thread holds anything).
     fn drain(&self) -> Vec<usize>;
+    /// The iobuf pool underneath, for registering its buffers with io_uring
+    /// (the `io` scenario's `-fixed` rows); `None` for the others.
+    fn buffer_pool(&self) -> Option<&BufferPool> {
+        None
+    }
 }
 
 // ---------------------------------------------------------------- iobuf
@@ -152,6 +163,9 @@ impl BenchPool for BufferPool {
     fn drain(&self) -> Vec<usize> {
         drain_buffer_pool(self)
     }
+    fn buffer_pool(&self) -> Option<&BufferPool> {
+        Some(self)
+    }
 }
 
 /// A [`BufferPool`] used through one [`LocalCache`] per thread.
@@ -185,6 +199,9 @@ impl BenchPool for CachedPool {
     }
     fn drain(&self) -> Vec<usize> {
         drain_buffer_pool(&self.0)
+    }
+    fn buffer_pool(&self) -> Option<&BufferPool> {
+        Some(&self.0)
     }
 }
 

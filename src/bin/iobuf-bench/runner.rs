@@ -9,15 +9,16 @@
 
 use crate::cli::PinMode;
 use crate::export::json::{CaseResult, Histograms, Integrity, Latencies};
+use crate::io::{IoThread, SetupError};
 use crate::measure::{
     check_stamp, encode_histogram, record, stamp, write_stamp, LatencyStats, Ownership, Recorder,
     Sampler,
 };
 use crate::pools::{
     BenchItem, BenchPool, CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolHandle,
-    PoolKind, TRANSPORT,
+    PoolKind, IOBUF_CACHED_FIXED, IOBUF_FIXED, TRANSPORT,
 };
-use crate::scenario::{HoldParams, Scenario, ScenarioKind};
+use crate::scenario::{HoldParams, IoParams, Scenario, ScenarioKind};
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::Backoff;
 use crossbeam_utils::CachePadded;
@@ -35,11 +36,18 @@ const STOP: u8 = 2;
 const WAIT_SLICE: Duration = Duration::from_millis(5);
 
 /// What a case runs against: one of the pools, or (handoff only) nothing,
-/// to measure the queue between threads alone.
+/// to measure the queue between threads alone, or (io only) an iobuf pool
+/// registered with each ring as fixed buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Pool(PoolKind),
     Transport,
+    /// `BufferPool` (through a `LocalCache` per thread when `cached`),
+    /// registered with `iobuf::uring::FixedBuffers`, reading with
+    /// READ_FIXED.
+    Fixed {
+        cached: bool,
+    },
 }
 
 impl Target {
@@ -47,6 +55,8 @@ impl Target {
         match self {
             Target::Pool(p) => p.name(),
             Target::Transport => TRANSPORT,
+            Target::Fixed { cached: false } => IOBUF_FIXED,
+            Target::Fixed { cached: true } => IOBUF_CACHED_FIXED,
         }
     }
 }
@@ -98,7 +108,14 @@ pub struct Settings {
 pub enum CaseError {
     /// The pool could not be built (memory refused, capacity too large).
     Pool(String),
-    /// A worker thread panicked (a bug in the harness or a pool).
+    /// What the case needs from the system is missing: io_uring, a
+    /// writable temporary directory.
+    Setup(String),
+    /// This case cannot run here, but the others can (an io `-fixed` row
+    /// whose pool the kernel will not register): say why and go on.
+    Skipped(String),
+    /// A worker thread panicked (a bug in the harness or a pool), or its
+    /// I/O failed.
     Worker(String),
 }
 
@@ -167,8 +184,12 @@ pub fn run_case(
             let pool = BufferPool::new(tier, cap).map_err(pool_err)?;
             drive(&pool, case, settings, tick)
         }
-        Target::Pool(PoolKind::IobufCached) => {
+        Target::Pool(PoolKind::IobufCached) | Target::Fixed { cached: true } => {
             let pool = CachedPool(BufferPool::new(tier, cap).map_err(pool_err)?);
+            drive(&pool, case, settings, tick)
+        }
+        Target::Fixed { cached: false } => {
+            let pool = BufferPool::new(tier, cap).map_err(pool_err)?;
             drive(&pool, case, settings, tick)
         }
         Target::Pool(PoolKind::Mutex) => {
@@ -387,6 +408,10 @@ fn drive<'p, P: BenchPool>(
         ScenarioKind::Handoff(p) => Transport::new(case.producers, case.consumers, p.queue_depth),
         _ => Transport::new(0, 0, 1),
     };
+    let mut io_threads = match &case.scenario.kind {
+        ScenarioKind::Io(p) => io_setup(pool, case, p)?,
+        _ => Vec::new(),
+    };
 
     let joined: Vec<std::thread::Result<Recorder>> = std::thread::scope(|s| {
         let sh = &sh;
@@ -402,6 +427,11 @@ fn drive<'p, P: BenchPool>(
             }
             ScenarioKind::Hold(p) => (0..case.threads)
                 .map(|id| s.spawn(move || hold_worker(pool, id, sh, p)))
+                .collect(),
+            ScenarioKind::Io(p) => std::mem::take(&mut io_threads)
+                .into_iter()
+                .enumerate()
+                .map(|(id, io)| s.spawn(move || io_worker(pool, id, sh, io, p.queue_depth)))
                 .collect(),
             ScenarioKind::Handoff(_) => {
                 let t = &transport;
@@ -442,6 +472,9 @@ fn drive<'p, P: BenchPool>(
             }
         }
     }
+    if let Some(why) = recs.iter().find_map(|r| r.error.as_deref()) {
+        return Err(CaseError::Worker(format!("{}: {why}", case.label())));
+    }
     Ok(summarise(pool, case, window, &recs))
 }
 
@@ -465,6 +498,7 @@ fn summarise<P: BenchPool>(
     recs: &[Recorder],
 ) -> CaseResult {
     let handoff = matches!(case.scenario.kind, ScenarioKind::Handoff(_));
+    let timed_through = case.scenario.kind.has_end_to_end();
     let mut get = crate::measure::new_histogram();
     let mut put = crate::measure::new_histogram();
     let mut e2e = crate::measure::new_histogram();
@@ -515,12 +549,12 @@ fn summarise<P: BenchPool>(
         latency_ns: Latencies {
             get: LatencyStats::of(&get),
             put: LatencyStats::of(&put),
-            end_to_end: handoff.then(|| LatencyStats::of(&e2e)),
+            end_to_end: timed_through.then(|| LatencyStats::of(&e2e)),
         },
         histograms: Histograms {
             get: encode_histogram(&get),
             put: encode_histogram(&put),
-            end_to_end: handoff.then(|| encode_histogram(&e2e)),
+            end_to_end: timed_through.then(|| encode_histogram(&e2e)),
         },
         per_thread_ops,
         integrity,
@@ -648,6 +682,214 @@ fn touch(bytes: &mut [u8], params: &HoldParams) {
             return;
         }
     }
+}
+
+/// Each io worker's ring and scratch file, made before the threads start
+/// so that a failure is an error of the case, not of a thread, and writing
+/// the files stays out of the measured time.
+fn io_setup<'p, P: BenchPool>(
+    pool: &'p P,
+    case: &Case,
+    params: &IoParams,
+) -> Result<Vec<IoThread<'p>>, CaseError> {
+    let fixed = match case.target {
+        Target::Fixed { .. } => Some(pool.buffer_pool().ok_or_else(|| {
+            CaseError::Setup(format!("{}: this pool has no fixed buffers", case.label()))
+        })?),
+        _ => None,
+    };
+    // Differs per case, so no two scratch files of a run hold the same words.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (0..case.threads)
+        .map(|id| {
+            IoThread::new(params, case.tier.size(), id, nonce, fixed).map_err(|e| match e {
+                SetupError::Unavailable(why) | SetupError::Other(why) => CaseError::Setup(why),
+                SetupError::Fixed(why) => {
+                    CaseError::Skipped(format!("{} skipped: {why}", case.label()))
+                }
+            })
+        })
+        .collect()
+}
+
+/// A read in flight. Its buffer stays here, owned, until the completion
+/// has been reaped: the kernel writes into it until then.
+struct InFlight<I> {
+    item: I,
+    offset: u64,
+    t0: Option<Instant>,
+}
+
+/// Submits what is queued and waits for a completion, through signals.
+fn submit_and_wait(ring: &mut io_uring::IoUring) -> Result<(), String> {
+    loop {
+        match ring.submit_and_wait(1) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // The kernel is short of room for completions: reap what is there.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EAGAIN)) => {
+                if !ring.completion().is_empty() {
+                    return Ok(());
+                }
+                std::thread::yield_now();
+            }
+            Err(e) => return Err(format!("io_uring_enter failed: {e}")),
+        }
+    }
+}
+
+/// The reads that have completed: check each buffer against the file,
+/// give up its claim and return it. `count`: while measuring (not while
+/// draining after the window).
+fn reap<H: PoolHandle>(
+    io: &mut IoThread<'_>,
+    slots: &mut [Option<InFlight<H::Item>>],
+    free: &mut Vec<usize>,
+    h: &mut H,
+    sh: &Shared<'_>,
+    rec: &mut Recorder,
+    count: bool,
+) {
+    let (seed, len) = (io.seed(), io.read_len());
+    for cqe in io.ring.completion() {
+        let k = cqe.user_data() as usize;
+        let Some(InFlight {
+            mut item,
+            offset,
+            t0,
+        }) = slots.get_mut(k).and_then(Option::take)
+        else {
+            rec.error.get_or_insert_with(|| {
+                format!("a completion for read {k}, which is not in flight")
+            });
+            continue;
+        };
+        free.push(k);
+        match iobuf::uring::cqe_result(cqe.result()) {
+            Ok(n) => {
+                if !crate::io::verify(item.bytes(), seed, offset, len, n as usize) {
+                    rec.corrupted += 1;
+                }
+            }
+            Err(e) => {
+                rec.error
+                    .get_or_insert_with(|| format!("a read of the scratch file failed: {e}"));
+            }
+        }
+        if !sh.ownership.release(item.index()) {
+            rec.duplicates += 1;
+        }
+        let timed = count && t0.is_some();
+        put_timed(h, item, timed, rec);
+        if count {
+            if let Some(t0) = t0 {
+                record(&mut rec.end_to_end, t0.elapsed());
+            }
+            rec.ops += 1;
+        }
+    }
+}
+
+/// Gets a buffer, reads part of this thread's file into it through its
+/// ring, waits for the completion, checks it and returns the buffer;
+/// `depth` reads in flight at most. Only the first get of a round may wait
+/// for a buffer, so a thread never waits while holding some (as in burst).
+fn io_worker<P: BenchPool>(
+    pool: &P,
+    id: usize,
+    sh: &Shared<'_>,
+    mut io: IoThread<'_>,
+    depth: usize,
+) -> Recorder {
+    let mut h = pool.handle();
+    let mut rec = Recorder::default();
+    let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
+    let mut pacer = Pacer::for_rate(sh.rate);
+    let mut watch = PhaseWatch { measuring: false };
+    let mut slots: Vec<Option<InFlight<ItemOf<'_, P>>>> = (0..depth).map(|_| None).collect();
+    let mut free: Vec<usize> = (0..depth).rev().collect();
+    sh.start(id);
+    while watch.poll(sh, &mut rec, &mut pacer) != STOP && rec.error.is_none() {
+        while let Some(&k) = free.last() {
+            let first = free.len() == depth;
+            let t0 = start_time(&mut pacer, &mut sampler, sh);
+            let got = if first {
+                acquire(&mut h, sh, &mut rec)
+            } else {
+                let got = h.try_get();
+                rec.dry_gets += u64::from(got.is_none());
+                got
+            };
+            let Some(mut item) = got else {
+                break;
+            };
+            if let Some(t0) = t0 {
+                record(&mut rec.get, t0.elapsed());
+            }
+            if !sh.ownership.take(item.index()) {
+                rec.duplicates += 1;
+            }
+            let offset = io.next_offset();
+            let bytes = item.bytes();
+            crate::io::poison(bytes, io.seed(), offset, io.read_len());
+            let pushed = io
+                .read_entry(bytes.as_mut_ptr(), item.index(), offset, k as u64)
+                .and_then(|entry| {
+                    // SAFETY: the buffer's bytes stay valid until the
+                    // completion is reaped: its owner (`item`) goes into
+                    // slots[k] and leaves it only in `reap`, after the
+                    // completion, or is leaked below if the ring fails; the
+                    // file lives in `io` as long as the ring.
+                    unsafe { io.ring.submission().push(&entry) }
+                        .map_err(|_| "the submission queue is full".to_string())
+                });
+            if let Err(why) = pushed {
+                // Never submitted: the buffer goes back as it is.
+                sh.ownership.release(item.index());
+                h.put(item);
+                rec.error.get_or_insert(why);
+                break;
+            }
+            free.pop();
+            slots[k] = Some(InFlight { item, offset, t0 });
+        }
+        if free.len() == depth {
+            // Nothing in flight: the case stopped while waiting for a buffer.
+            break;
+        }
+        if let Err(why) = submit_and_wait(&mut io.ring) {
+            return abandon(rec, why, io, slots);
+        }
+        reap(&mut io, &mut slots, &mut free, &mut h, sh, &mut rec, true);
+    }
+    // Every read in flight completes before its buffer goes back.
+    while free.len() < depth {
+        if let Err(why) = submit_and_wait(&mut io.ring) {
+            return abandon(rec, why, io, slots);
+        }
+        reap(&mut io, &mut slots, &mut free, &mut h, sh, &mut rec, false);
+    }
+    drop(h);
+    rec
+}
+
+/// The ring failed with reads in flight: whether the kernel will still
+/// write into their buffers is unknown, so the buffers and the ring are
+/// leaked rather than reused or freed, and the case fails (the run stops
+/// at once).
+#[cold]
+fn abandon<I>(
+    mut rec: Recorder,
+    why: String,
+    io: IoThread<'_>,
+    slots: Vec<Option<InFlight<I>>>,
+) -> Recorder {
+    std::mem::forget(slots);
+    std::mem::forget(io);
+    rec.error.get_or_insert(why);
+    rec
 }
 
 /// A buffer on its way from a producer to a consumer.
@@ -791,7 +1033,7 @@ fn consumer<'env, P: BenchPool>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::builtin;
+    use crate::scenario::{builtin, IoParams};
 
     fn quick(scenario: &str, target: Target, threads: usize, capacity: usize) -> CaseResult {
         let scenario = builtin(scenario).unwrap();
@@ -880,6 +1122,107 @@ mod tests {
         let r = drive(&pool, &case, &settings, &mut |_| {}).unwrap();
         assert!(r.integrity.duplicates > 0, "{:?}", r.integrity);
         assert!(!r.integrity.ok());
+    }
+
+    fn short_settings() -> Settings {
+        Settings {
+            warmup: Duration::from_millis(5),
+            duration: Duration::from_millis(40),
+            cpus: Vec::new(),
+            rate: None,
+            sample_every: 4,
+            fault_every: None,
+        }
+    }
+
+    fn io_case(params: IoParams, target: Target, threads: usize, capacity: usize) -> Case {
+        Case {
+            scenario: Scenario {
+                name: "io".into(),
+                description: String::new(),
+                kind: ScenarioKind::Io(params),
+                file: None,
+            },
+            tier: Tier::Small,
+            capacity,
+            threads,
+            producers: threads,
+            consumers: threads,
+            target,
+        }
+    }
+
+    /// Runs an io case; `None` (with a notice) where io_uring is missing.
+    fn run_io(case: &Case) -> Option<CaseResult> {
+        match run_case(case, &short_settings(), &mut |_| {}) {
+            Ok(r) => Some(r),
+            Err(CaseError::Setup(why)) if why.contains("unavailable") => {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "skipped: io case because {why}");
+                None
+            }
+            Err(e) => panic!("{}: {e:?}", case.label()),
+        }
+    }
+
+    #[test]
+    fn io_reads_check_and_return_through_every_pool() {
+        let mut targets: Vec<Target> = PoolKind::ALL.iter().map(|&p| Target::Pool(p)).collect();
+        targets.push(Target::Fixed { cached: false });
+        targets.push(Target::Fixed { cached: true });
+        for target in targets {
+            let Some(r) = run_io(&io_case(IoParams::default(), target, 2, 16)) else {
+                return;
+            };
+            assert_eq!(r.pool, target.name());
+            assert!(r.integrity.ok(), "{}: {:?}", r.pool, r.integrity);
+            assert!(r.ops > 0, "{} read nothing", r.pool);
+            assert_eq!(r.per_thread_ops.iter().sum::<u64>(), r.ops);
+            let e2e = r.latency_ns.end_to_end.expect("io times end to end");
+            assert!(e2e.samples > 0 && r.latency_ns.get.samples > 0);
+            // The whole pair includes the read, so it cannot be shorter than
+            // the get and the put together (medians, on the same samples).
+            assert!(e2e.p50 >= r.latency_ns.get.p50, "{}: {e2e:?}", r.pool);
+            assert!(r.histograms.end_to_end.is_some());
+        }
+    }
+
+    #[test]
+    fn io_keeps_several_reads_in_flight_even_from_a_small_pool() {
+        let deep = IoParams {
+            queue_depth: 8,
+            read_size: Some(512),
+            ..IoParams::default()
+        };
+        for (target, capacity) in [
+            (Target::Pool(PoolKind::Crossbeam), 64),
+            (Target::Fixed { cached: true }, 64),
+            // Fewer buffers than 2 threads × 8 reads: gets run dry, and no
+            // thread waits for a buffer while holding others.
+            (Target::Pool(PoolKind::Iobuf), 5),
+        ] {
+            let Some(r) = run_io(&io_case(deep.clone(), target, 2, capacity)) else {
+                return;
+            };
+            assert!(r.integrity.ok() && r.ops > 0, "{}: {r:?}", r.pool);
+            if capacity == 5 {
+                assert!(r.dry_gets > 0, "a pool of 5 never ran dry");
+            }
+        }
+    }
+
+    /// A buffer handed to two threads at once gets two reads into it: the
+    /// io checks must notice, or they are decoration.
+    #[test]
+    fn io_with_a_pool_that_returns_twice_is_caught() {
+        let case = io_case(IoParams::default(), Target::Pool(PoolKind::Crossbeam), 2, 8);
+        let pool = DoubleReturn::new(Tier::Small, 8, 3).unwrap();
+        let r = match drive(&pool, &case, &short_settings(), &mut |_| {}) {
+            Ok(r) => r,
+            Err(CaseError::Setup(why)) if why.contains("unavailable") => return,
+            Err(e) => panic!("{e:?}"),
+        };
+        assert!(r.integrity.duplicates > 0, "{:?}", r.integrity);
     }
 
     #[test]

@@ -16,11 +16,12 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The built-in scenarios, in the order `list` shows them.
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 5] = [
     ("pairs", include_str!("../../../scenarios/pairs.json")),
     ("handoff", include_str!("../../../scenarios/handoff.json")),
     ("burst", include_str!("../../../scenarios/burst.json")),
     ("hold", include_str!("../../../scenarios/hold.json")),
+    ("io", include_str!("../../../scenarios/io.json")),
 ];
 
 /// The scenarios `run` uses when neither --scenario nor --scenario-file is
@@ -142,8 +143,55 @@ impl Default for HoldParams {
     }
 }
 
-/// What the threads do. New kinds (io_uring I/O, …) add a variant here, a
-/// parse arm in [`Scenario::from_json`] and a worker in the runner.
+/// The largest scratch file of the `io` scenario, per thread.
+pub const MAX_IO_FILE_SIZE: u64 = 1 << 30;
+
+/// The most reads in flight per thread in the `io` scenario.
+pub const MAX_IO_QUEUE_DEPTH: usize = 4096;
+
+/// `io`: get a buffer, read part of a scratch file into it through
+/// io_uring, check it, return it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IoParams {
+    /// Bytes of each thread's scratch file (whole pages).
+    pub file_size: u64,
+    /// Bytes per read (a multiple of 8, at least 16); `None`: the tier's
+    /// buffer size. Capped to the buffer size and to the file.
+    pub read_size: Option<usize>,
+    /// Reads in flight per thread, each in its own buffer.
+    pub queue_depth: usize,
+    /// Also run iobuf's pools registered with each ring as fixed buffers
+    /// (READ_FIXED), as extra `-fixed` rows.
+    pub fixed_buffers: bool,
+}
+
+impl Default for IoParams {
+    fn default() -> Self {
+        IoParams {
+            file_size: 4 << 20,
+            read_size: None,
+            queue_depth: 1,
+            fixed_buffers: true,
+        }
+    }
+}
+
+impl IoParams {
+    /// Bytes per read with buffers of `buffer_size` bytes: `read_size` (or
+    /// the whole buffer), at most the buffer and the file. A multiple of 8
+    /// (tier sizes, `read_size` and `file_size` all are).
+    pub fn read_len(&self, buffer_size: usize) -> usize {
+        let file = usize::try_from(self.file_size).unwrap_or(usize::MAX);
+        self.read_size
+            .unwrap_or(buffer_size)
+            .min(buffer_size)
+            .min(file)
+    }
+}
+
+/// What the threads do. New kinds add a variant here, a parse arm in
+/// [`Scenario::from_json`] and a worker in the runner.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "params", rename_all = "lowercase")]
 pub enum ScenarioKind {
@@ -151,10 +199,11 @@ pub enum ScenarioKind {
     Handoff(HandoffParams),
     Burst(BurstParams),
     Hold(HoldParams),
+    Io(IoParams),
 }
 
 impl ScenarioKind {
-    const NAMES: [&'static str; 4] = ["pairs", "handoff", "burst", "hold"];
+    const NAMES: [&'static str; 5] = ["pairs", "handoff", "burst", "hold", "io"];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -162,7 +211,14 @@ impl ScenarioKind {
             ScenarioKind::Handoff(_) => "handoff",
             ScenarioKind::Burst(_) => "burst",
             ScenarioKind::Hold(_) => "hold",
+            ScenarioKind::Io(_) => "io",
         }
+    }
+
+    /// Whether cases time each buffer from its get to its return
+    /// (`end_to_end`): handoff across threads, io across the read.
+    pub fn has_end_to_end(&self) -> bool {
+        matches!(self, ScenarioKind::Handoff(_) | ScenarioKind::Io(_))
     }
 }
 
@@ -230,6 +286,7 @@ impl Scenario {
             "handoff" => ScenarioKind::Handoff(params(raw.params)?),
             "burst" => ScenarioKind::Burst(params(raw.params)?),
             "hold" => ScenarioKind::Hold(params(raw.params)?),
+            "io" => ScenarioKind::Io(params(raw.params)?),
             other => {
                 return Err(format!(
                     "unknown \"kind\" '{other}'; expected one of {}",
@@ -289,6 +346,20 @@ fn validate(kind: &ScenarioKind) -> Result<(), String> {
             }
             Ok(())
         }
+        ScenarioKind::Io(p) => {
+            if p.file_size < 4096 || p.file_size > MAX_IO_FILE_SIZE || p.file_size % 4096 != 0 {
+                return bad("file_size must be a multiple of 4096 from 4096 to 1073741824");
+            }
+            if let Some(r) = p.read_size {
+                if r < 16 || r % 8 != 0 || r as u64 > MAX_IO_FILE_SIZE {
+                    return bad("read_size must be a multiple of 8 from 16 to 1073741824");
+                }
+            }
+            if p.queue_depth == 0 || p.queue_depth > MAX_IO_QUEUE_DEPTH {
+                return bad("queue_depth must be between 1 and 4096");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -337,6 +408,55 @@ mod tests {
         assert!(16 * p.batch_size(16, 1024) > 1024);
         assert_eq!(p.batch_size(1, 1024), 1024);
         assert_eq!(p.batch_size(4, 1), 1);
+    }
+
+    #[test]
+    fn io_params_check_sizes_and_cap_the_read() {
+        let s = builtin("io").unwrap();
+        let ScenarioKind::Io(p) = &s.kind else {
+            panic!("io is {:?}", s.kind)
+        };
+        assert_eq!(p, &IoParams::default());
+        assert!(s.kind.has_end_to_end());
+        assert!(!builtin("pairs").unwrap().kind.has_end_to_end());
+        assert!(
+            !DEFAULT_SCENARIOS.contains(&"io"),
+            "io must stay out of the default run"
+        );
+        // The whole buffer by default, at most the file.
+        assert_eq!(p.read_len(2048), 2048);
+        assert_eq!(p.read_len(128 << 20), 4 << 20);
+        let small = IoParams {
+            read_size: Some(512),
+            ..IoParams::default()
+        };
+        assert_eq!(small.read_len(2048), 512);
+        assert_eq!(small.read_len(32), 32);
+        for (params, what) in [
+            (r#"{"file_size":1000}"#, "file_size"),
+            (r#"{"file_size":0}"#, "file_size"),
+            (r#"{"read_size":12}"#, "read_size"),
+            (r#"{"read_size":100}"#, "read_size"),
+            (r#"{"queue_depth":0}"#, "queue_depth"),
+            (r#"{"depth":2}"#, "depth"),
+        ] {
+            let text = format!(r#"{{"name":"x","kind":"io","params":{params}}}"#);
+            let e = Scenario::from_json(&text).unwrap_err();
+            assert!(e.contains(what), "{params}: {e}");
+        }
+        let ok = Scenario::from_json(
+            r#"{"name":"x","kind":"io","params":{"read_size":4096,"queue_depth":8,"fixed_buffers":false}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ok.kind,
+            ScenarioKind::Io(IoParams {
+                read_size: Some(4096),
+                queue_depth: 8,
+                fixed_buffers: false,
+                ..IoParams::default()
+            })
+        );
     }
 
     #[test]

@@ -43,10 +43,16 @@ pub fn best_baseline(rows: &[&CaseResult]) -> Option<f64> {
         .fold(None, |best, x| Some(best.map_or(x, |b: f64| b.max(x))))
 }
 
+/// Whether threads have two roles (handoff's producers and consumers);
+/// in the other scenarios every thread takes and returns.
+fn has_roles(r: &CaseResult) -> bool {
+    r.has_end_to_end() && r.producers < r.per_thread_ops.len()
+}
+
 /// Fairness within each role: handoff producers and consumers are
 /// compared among themselves, not with each other.
 pub fn case_fairness(r: &CaseResult) -> f64 {
-    if r.has_end_to_end() && r.producers < r.per_thread_ops.len() {
+    if has_roles(r) {
         let (p, c) = r.per_thread_ops.split_at(r.producers);
         fairness(p).min(fairness(c))
     } else {
@@ -60,7 +66,7 @@ fn group_title(r: &CaseResult) -> String {
         .parse::<Tier>()
         .map(|t| format!(" ({})", human_bytes(t.size() as u64)))
         .unwrap_or_default();
-    let threads = if r.has_end_to_end() {
+    let threads = if has_roles(r) {
         format!(
             "{} producer{} → {} consumer{}",
             r.producers,
@@ -121,6 +127,19 @@ pub fn render(doc: &BenchDocument) -> String {
         "vs best baseline: throughput ÷ the faster of mutex and crossbeam. \
          fairness: the least-served thread's operations ÷ the most-served one's (handoff: within producers and within consumers)."
     );
+    if doc
+        .results
+        .iter()
+        .any(|r| r.scenario == "io" || r.pool.ends_with("-fixed"))
+    {
+        let _ = writeln!(
+            out,
+            "io: one pair = get a buffer, read into it through io_uring, wait for the completion, \
+             check it, return it; e2e times that whole pair. Every pool reads with a plain READ; \
+             a -fixed row is the same iobuf pool registered as fixed buffers (READ_FIXED), \
+             so compare it with its own plain row: the baselines have no such registration here."
+        );
+    }
     if doc.results.iter().any(|r| r.pool == TRANSPORT) {
         let _ = writeln!(
             out,
@@ -134,8 +153,10 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     let handoff = rows.iter().any(|r| r.has_end_to_end());
     let best = best_baseline(rows);
     let _ = writeln!(out, "{title}");
+    // Wide enough for every pool name of the group (iobuf-cached-fixed).
+    let w = rows.iter().map(|r| r.pool.len()).fold(13, usize::max);
     let mut header = format!(
-        "  {:<13} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+        "  {:<w$} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
         "pool", "pairs/s", "vs base", "get p50", "p99", "p99.9", "put p50", "p99", "p99.9"
     );
     if handoff {
@@ -151,7 +172,7 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
         };
         let l = &r.latency_ns;
         let mut line = format!(
-            "  {:<13} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+            "  {:<w$} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
             r.pool,
             fmt_rate(r.ops_per_sec),
             ratio,
