@@ -48,18 +48,34 @@
 //!
 //! # Memory ordering
 //!
-//! * A slot CAS that publishes an index is `AcqRel`/`Release`: every byte the
-//!   returning thread wrote to the buffer happens-before it.
-//! * A pop that finds its entry reads the slot with `Acquire` (the load or
-//!   the failed CAS that produced the value), so the next holder sees those
-//!   bytes; marking the slot consumed is an `AcqRel` fetch-or.
-//! * `head` and `tail` are advanced with `AcqRel` read-modify-writes, and
-//!   read with `Acquire`: the emptiness checks compare them with slot
-//!   contents and need the slot writes that preceded them (the reference
-//!   code uses acquire-release throughout; on x86 every RMW is a full fence
-//!   anyway, so nothing is gained by relaxing them).
-//! * `threshold` is `SeqCst`, as in the paper, since its reset by a producer
-//!   must not be reordered with the emptiness test of a consumer.
+//! Every atomic access of the ring is `SeqCst`. The SCQ argument is made for
+//! a sequentially consistent memory: its emptiness tests compare `head`,
+//! `tail`, `threshold` and slot contents written by other threads (a consumer
+//! that advanced `head` and then reads `tail`, a producer that read a slot and
+//! then reads `head`: store-buffering patterns that acquire/release alone
+//! does not order). A program whose atomics are all `SeqCst` has only
+//! sequentially consistent executions (C11's SC-DRF guarantee), so the proof
+//! applies as it stands. The price is nil where it matters: on x86-64 every
+//! read-modify-write is a locked instruction whatever its ordering and a
+//! `SeqCst` load is a plain load; on AArch64 a `SeqCst` load is the same
+//! `ldar` as an acquire load. The one plain store (the threshold reset) is
+//! rare.
+//!
+//! The guarantee a pool needs follows: the slot CAS that returns an index
+//! is a release and the read that takes it an acquire, so every byte the
+//! returning thread wrote to the buffer happens-before the next holder's
+//! first access.
+//!
+//! loom models `SeqCst` loads as acquire loads, which may return values
+//! that the sequentially consistent order rules out, and lets a plain store
+//! land before a concurrent read-modify-write that the same thread's earlier
+//! load had already seen. Under `cfg(loom)` the ring therefore reads through
+//! a read-modify-write that changes nothing (`fetch_add(0)`) and makes its
+//! one store a `swap`: read-modify-writes always act on the latest value,
+//! which is what sequentially consistent loads and stores do. So the loom
+//! models check the ring in the executions production code can have, and
+//! no others (a model failing on an execution that `SeqCst` forbids would
+//! only be noise).
 //!
 //! # Example
 //!
@@ -101,6 +117,38 @@ const REMAP_BITS: u32 = (crate::mem::CACHE_LINE_SIZE / std::mem::size_of::<u64>(
 const EMPTY_SLOT_REREADS: u32 = 64;
 #[cfg(loom)]
 const EMPTY_SLOT_REREADS: u32 = 0;
+
+/// The ring's one memory ordering (see the module docs).
+const SC: Ordering = Ordering::SeqCst;
+
+/// Reads `a` as the sequentially consistent order has it (see the module
+/// docs for why loom needs a read-modify-write for that).
+#[inline]
+fn read(a: &AtomicU64) -> u64 {
+    #[cfg(loom)]
+    return a.fetch_add(0, SC);
+    #[cfg(not(loom))]
+    a.load(SC)
+}
+
+/// [`read`] for the threshold.
+#[inline]
+fn read_threshold(a: &AtomicI64) -> i64 {
+    #[cfg(loom)]
+    return a.fetch_add(0, SC);
+    #[cfg(not(loom))]
+    a.load(SC)
+}
+
+/// Stores `v` into the threshold at the end of its modification order, as
+/// a sequentially consistent store does (loom: through a swap).
+#[inline]
+fn write_threshold(a: &AtomicI64, v: i64) {
+    #[cfg(loom)]
+    a.swap(v, SC);
+    #[cfg(not(loom))]
+    a.store(v, SC)
+}
 
 /// Wrap-around comparison of positions and cycle tags: `a` comes before `b`.
 #[inline]
@@ -244,22 +292,22 @@ impl IndexRing {
 
     /// Takes an index out of the ring, or `None` if it is empty. Lock-free.
     pub fn pop(&self) -> Option<usize> {
-        if self.threshold.load(Ordering::SeqCst) < 0 {
+        if read_threshold(&self.threshold) < 0 {
             return None;
         }
         let safe = self.safe_bit();
         let low = self.low_mask();
         loop {
-            let head = self.head.fetch_add(1, Ordering::AcqRel);
+            let head = self.head.fetch_add(1, SC);
             let my_cycle = self.cycle_tag(head);
             let slot = &self.slots[self.slot_of(head)];
             let mut rereads = 0;
-            let mut entry = slot.load(Ordering::Acquire);
+            let mut entry = read(slot);
             loop {
                 let entry_cycle = entry | low;
                 if entry_cycle == my_cycle {
                     // Our entry: take the index, leave ⊥ with the same cycle.
-                    slot.fetch_or(self.index_mask(), Ordering::AcqRel);
+                    slot.fetch_or(self.index_mask(), SC);
                     return Some((entry & self.index_mask()) as usize);
                 }
                 let replacement = if (entry | safe) != entry_cycle {
@@ -275,7 +323,7 @@ impl IndexRing {
                     if rereads < EMPTY_SLOT_REREADS {
                         rereads += 1;
                         std::hint::spin_loop();
-                        entry = slot.load(Ordering::Acquire);
+                        entry = read(slot);
                         continue;
                     }
                     // Advance the slot to our cycle (keeping its safe bit) so
@@ -285,24 +333,19 @@ impl IndexRing {
                 if !before(entry_cycle, my_cycle) {
                     break;
                 }
-                match slot.compare_exchange_weak(
-                    entry,
-                    replacement,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
+                match slot.compare_exchange_weak(entry, replacement, SC, SC) {
                     Ok(_) => break,
                     Err(current) => entry = current,
                 }
             }
             // Nothing for us at this position. Is the ring empty?
-            let tail = self.tail.load(Ordering::Acquire);
+            let tail = read(&self.tail);
             if !before(head.wrapping_add(1), tail) {
                 self.catch_up(tail, head.wrapping_add(1));
-                self.threshold.fetch_sub(1, Ordering::SeqCst);
+                self.threshold.fetch_sub(1, SC);
                 return None;
             }
-            if self.threshold.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            if self.threshold.fetch_sub(1, SC) <= 0 {
                 return None;
             }
         }
@@ -311,12 +354,9 @@ impl IndexRing {
     /// Pulls `tail` up to `head` after consumers ran past it, so that the
     /// next producer does not fill a position nobody will read.
     fn catch_up(&self, mut tail: u64, mut head: u64) {
-        while let Err(current) =
-            self.tail
-                .compare_exchange_weak(tail, head, Ordering::AcqRel, Ordering::Acquire)
-        {
+        while let Err(current) = self.tail.compare_exchange_weak(tail, head, SC, SC) {
             tail = current;
-            head = self.head.load(Ordering::Acquire);
+            head = read(&self.head);
             if !before(tail, head) {
                 break;
             }
@@ -338,10 +378,10 @@ impl IndexRing {
         let low = self.low_mask();
         let index_bits = index as u64 ^ self.index_mask();
         loop {
-            let tail = self.tail.fetch_add(1, Ordering::AcqRel);
+            let tail = self.tail.fetch_add(1, SC);
             let my_cycle = self.cycle_tag(tail);
             let slot = &self.slots[self.slot_of(tail)];
-            let mut entry = slot.load(Ordering::Acquire);
+            let mut entry = read(slot);
             loop {
                 let entry_cycle = entry | low;
                 let older = before(entry_cycle, my_cycle);
@@ -349,21 +389,16 @@ impl IndexRing {
                 // An unsafe empty slot may be used only if no consumer can
                 // still be heading for it: head has not passed our position.
                 let empty_unsafe_but_usable =
-                    entry == entry_cycle ^ safe && !before(tail, self.head.load(Ordering::Acquire));
+                    entry == entry_cycle ^ safe && !before(tail, read(&self.head));
                 if !(older && (empty_and_safe || empty_unsafe_but_usable)) {
                     break;
                 }
                 // my_cycle has index bits all ones; xor puts `index` there.
-                match slot.compare_exchange_weak(
-                    entry,
-                    my_cycle ^ index_bits,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
+                match slot.compare_exchange_weak(entry, my_cycle ^ index_bits, SC, SC) {
                     Ok(_) => {
                         let max = self.threshold_max();
-                        if self.threshold.load(Ordering::SeqCst) != max {
-                            self.threshold.store(max, Ordering::SeqCst);
+                        if read_threshold(&self.threshold) != max {
+                            write_threshold(&self.threshold, max);
                         }
                         return Ok(());
                     }
