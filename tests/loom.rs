@@ -1,0 +1,392 @@
+//! Exhaustive interleaving checks of the index ring and the per-thread
+//! cache, under loom's model of the C11 memory model.
+//!
+//! Run with `scripts/loom.sh` (or
+//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom --no-default-features`).
+//!
+//! Each model runs a few threads that take indices and give them back, and
+//! checks two things on every explored interleaving:
+//!
+//! * exactly-once ownership: a per-index flag is swapped to "held" after a
+//!   take and must have been clear; it is cleared before the give-back;
+//! * memory ordering: every index has a payload cell (loom's `UnsafeCell`,
+//!   which reports any pair of accesses not ordered by happens-before) that
+//!   the holder writes and reads back. A ring whose give-back were not a
+//!   release, or whose take were not an acquire, makes loom report a data
+//!   race here, which is the "bytes written before return are visible to the
+//!   next holder" guarantee;
+//!
+//! and, after every thread is joined, that draining the ring yields every
+//! index exactly once: nothing was lost or duplicated.
+//!
+//! The preemption bound keeps each model small enough for a 2-core machine
+//! (see `builder`); `LOOM_MAX_PREEMPTIONS` overrides it.
+#![cfg(loom)]
+
+use iobuf::{BufferPool, IndexRing, LocalCache, Tier};
+use loom::cell::UnsafeCell;
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+/// A model runner with a preemption bound unless the environment sets one.
+///
+/// Bugs in lock-free code almost always need only a couple of preemptions
+/// to show (the loom and CHESS papers' observation); 2 explores every
+/// schedule in which at most two context switches happen at a point where
+/// the running thread could have continued, which covers a thread stalling
+/// between any two of its atomic steps while another completes whole
+/// operations, and both orders of every conflicting pair of steps. Three
+/// threads with bound 3 take many minutes on 2 cores, so the 3-thread
+/// models use 2 as well.
+fn builder(default_bound: usize) -> loom::model::Builder {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(default_bound);
+    }
+    b
+}
+
+/// Per-index ownership flag and payload, shared by the threads of a model.
+struct Owners {
+    held: Vec<AtomicBool>,
+    payload: Vec<UnsafeCell<usize>>,
+}
+
+impl Owners {
+    fn new(capacity: usize) -> Self {
+        Owners {
+            held: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            payload: (0..capacity).map(|_| UnsafeCell::new(usize::MAX)).collect(),
+        }
+    }
+
+    /// Records that `who` now holds `index`; fails if someone else does.
+    fn acquire(&self, index: usize, who: usize) {
+        assert!(
+            !self.held[index].swap(true, Ordering::Relaxed),
+            "index {index} handed out while still held"
+        );
+        // Write a stamp and read it back: the previous holder's accesses
+        // must happen-before these, or loom reports a race on the cell.
+        self.payload[index].with_mut(|p| {
+            // SAFETY: loom's cell checks this access itself; the pointer is
+            // valid for the cell's lifetime.
+            unsafe { *p = who };
+        });
+        let seen = self.payload[index].with(|p| {
+            // SAFETY: as above.
+            unsafe { *p }
+        });
+        assert_eq!(
+            seen, who,
+            "payload of index {index} changed under its holder"
+        );
+    }
+
+    /// Records that `index` is being given back.
+    fn release(&self, index: usize) {
+        self.held[index].store(false, Ordering::Relaxed);
+    }
+
+    /// Every index exactly once in `drained`, and nothing still held.
+    fn check_all_back(&self, mut drained: Vec<usize>) {
+        drained.sort_unstable();
+        let expected: Vec<usize> = (0..self.held.len()).collect();
+        assert_eq!(drained, expected, "indices lost or duplicated");
+        for (i, h) in self.held.iter().enumerate() {
+            assert!(!h.load(Ordering::Relaxed), "index {i} still marked held");
+        }
+    }
+}
+
+fn drain(ring: &IndexRing) -> Vec<usize> {
+    std::iter::from_fn(|| ring.pop()).collect()
+}
+
+/// Thread `t` takes an index and gives it back `rounds[t]` times.
+///
+/// Unequal rounds let one thread stall inside an operation while another
+/// laps the ring (a capacity-1 ring has 4 slots; 5 rounds move head and tail
+/// past all of them): the stalled thread then meets slots of a newer cycle,
+/// which is where a missing cycle check would let it take or overwrite an
+/// entry that is not its own.
+fn take_and_return(capacity: usize, rounds: &'static [usize], bound: usize) {
+    builder(bound).check(move || {
+        let ring = Arc::new(IndexRing::full(capacity).unwrap());
+        let owners = Arc::new(Owners::new(capacity));
+        let work = move |ring: &IndexRing, owners: &Owners, who: usize| {
+            for _ in 0..rounds[who] {
+                if let Some(i) = ring.pop() {
+                    owners.acquire(i, who);
+                    owners.release(i);
+                    ring.push(i).unwrap();
+                }
+            }
+        };
+        let handles: Vec<_> = (1..rounds.len())
+            .map(|who| {
+                let (ring, owners) = (Arc::clone(&ring), Arc::clone(&owners));
+                thread::spawn(move || work(&ring, &owners, who))
+            })
+            .collect();
+        work(&ring, &owners, 0);
+        for h in handles {
+            h.join().unwrap();
+        }
+        let d = drain(&ring);
+
+        owners.check_all_back(d);
+    });
+}
+
+/// Every thread takes two indices before giving either back (when the ring
+/// has them), so positions of the ring are passed over, consumed out of
+/// order, and slots of an older cycle meet consumers of a newer one: the
+/// paths that clear the safe bit and advance an empty slot's cycle.
+fn take_two_then_return(threads: usize, capacity: usize, bound: usize) {
+    builder(bound).check(move || {
+        let ring = Arc::new(IndexRing::full(capacity).unwrap());
+        let owners = Arc::new(Owners::new(capacity));
+        let work = move |ring: &IndexRing, owners: &Owners, who: usize| {
+            let a = ring.pop();
+            let b = ring.pop();
+            for i in [a, b].into_iter().flatten() {
+                owners.acquire(i, who);
+            }
+            for i in [b, a].into_iter().flatten() {
+                owners.release(i);
+                ring.push(i).unwrap();
+            }
+        };
+        let handles: Vec<_> = (1..threads)
+            .map(|who| {
+                let (ring, owners) = (Arc::clone(&ring), Arc::clone(&owners));
+                thread::spawn(move || work(&ring, &owners, who))
+            })
+            .collect();
+        work(&ring, &owners, 0);
+        for h in handles {
+            h.join().unwrap();
+        }
+        owners.check_all_back(drain(&ring));
+    });
+}
+
+/// One thread only takes and passes the indices on; the other only gives
+/// them back: returns from another thread, with the ring empty in between.
+fn handoff(capacity: usize, items: usize, bound: usize) {
+    builder(bound).check(move || {
+        let ring = Arc::new(IndexRing::full(capacity).unwrap());
+        let owners = Arc::new(Owners::new(capacity));
+        let (tx, rx) = loom::sync::mpsc::channel::<usize>();
+        let returner = {
+            let (ring, owners) = (Arc::clone(&ring), Arc::clone(&owners));
+            thread::spawn(move || {
+                for _ in 0..items {
+                    let i = rx.recv().unwrap();
+                    owners.release(i);
+                    ring.push(i).unwrap();
+                }
+            })
+        };
+        let mut sent = 0;
+        while sent < items {
+            match ring.pop() {
+                Some(i) => {
+                    owners.acquire(i, 0);
+                    tx.send(i).unwrap();
+                    sent += 1;
+                }
+                // Ring dry: the returner has them all; let it run.
+                None => thread::yield_now(),
+            }
+        }
+        returner.join().unwrap();
+        owners.check_all_back(drain(&ring));
+    });
+}
+
+/// An empty ring filled by one thread while another polls it: a pop that
+/// runs ahead of the tail must not make a later push unreachable.
+fn fill_while_polling(capacity: usize, bound: usize) {
+    builder(bound).check(move || {
+        let ring = Arc::new(IndexRing::empty(capacity).unwrap());
+        let owners = Arc::new(Owners::new(capacity));
+        let poller = {
+            let (ring, owners) = (Arc::clone(&ring), Arc::clone(&owners));
+            thread::spawn(move || {
+                let mut got = Vec::new();
+                for _ in 0..2 {
+                    if let Some(i) = ring.pop() {
+                        owners.acquire(i, 1);
+                        got.push(i);
+                    }
+                }
+                got
+            })
+        };
+        for i in 0..capacity {
+            ring.push(i).unwrap();
+        }
+        let got = poller.join().unwrap();
+        for &i in &got {
+            owners.release(i);
+        }
+        let mut all = drain(&ring);
+        all.extend(got);
+        owners.check_all_back(all);
+    });
+}
+
+#[test]
+fn two_threads_capacity_1() {
+    take_and_return(1, &[2, 2], 3);
+}
+
+#[test]
+fn two_threads_capacity_2() {
+    take_and_return(2, &[2, 2], 3);
+}
+
+#[test]
+fn two_threads_capacity_4() {
+    take_and_return(4, &[2, 2], 3);
+}
+
+#[test]
+fn three_threads_capacity_1() {
+    take_and_return(1, &[1, 1, 1], 2);
+}
+
+#[test]
+fn three_threads_capacity_2() {
+    take_and_return(2, &[1, 1, 1], 2);
+}
+
+#[test]
+fn three_threads_capacity_4() {
+    take_and_return(4, &[1, 1, 1], 2);
+}
+
+#[test]
+fn two_threads_take_two_capacity_1() {
+    take_two_then_return(2, 1, 3);
+}
+
+#[test]
+fn two_threads_take_two_capacity_2() {
+    take_two_then_return(2, 2, 3);
+}
+
+#[test]
+fn two_threads_take_two_capacity_4() {
+    take_two_then_return(2, 4, 3);
+}
+
+#[test]
+fn three_threads_take_two_capacity_2() {
+    take_two_then_return(3, 2, 2);
+}
+
+#[test]
+fn three_threads_take_two_capacity_4() {
+    take_two_then_return(3, 4, 2);
+}
+
+#[test]
+fn handoff_capacity_1() {
+    handoff(1, 3, 3);
+}
+
+#[test]
+fn handoff_capacity_2() {
+    handoff(2, 4, 3);
+}
+
+#[test]
+fn fill_while_polling_capacity_1() {
+    fill_while_polling(1, 3);
+}
+
+#[test]
+fn fill_while_polling_capacity_2() {
+    fill_while_polling(2, 3);
+}
+
+#[test]
+fn lapped_capacity_1() {
+    take_and_return(1, &[1, 5], 2);
+}
+
+#[test]
+fn lapped_capacity_2() {
+    take_and_return(2, &[1, 5], 2);
+}
+
+#[test]
+fn lapped_capacity_4() {
+    take_and_return(4, &[1, 9], 2);
+}
+
+/// Three threads, one of which laps the ring while the other two may stall
+/// inside an operation: a stalled producer meets a slot whose cycle moved on
+/// (the case that exposed the need for sequentially consistent reads in the
+/// model; see the ring's module docs).
+#[test]
+fn lapped_three_threads_capacity_1() {
+    take_and_return(1, &[1, 1, 6], 3);
+}
+
+#[test]
+fn lapped_three_threads_capacity_2() {
+    take_and_return(2, &[1, 1, 6], 3);
+}
+
+#[test]
+fn lapped_three_threads_capacity_2_longer() {
+    take_and_return(2, &[1, 1, 8], 2);
+}
+
+#[test]
+fn lapped_three_threads_capacity_4() {
+    take_and_return(4, &[1, 1, 10], 2);
+}
+
+/// Per-thread caches over one pool: each thread takes through its cache,
+/// stamps the buffer, and puts it back into its cache; dropping the caches
+/// must bring every buffer home exactly once.
+fn caches(capacity: usize, cache_size: usize, rounds: usize, bound: usize) {
+    builder(bound).check(move || {
+        let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
+        let owners = Arc::new(Owners::new(capacity));
+        let work = move |pool: &BufferPool, owners: &Owners, who: usize| {
+            let mut cache = LocalCache::new(pool, cache_size);
+            for _ in 0..rounds {
+                if let Some(buf) = cache.try_get() {
+                    owners.acquire(buf.index(), who);
+                    owners.release(buf.index());
+                    cache.put(buf);
+                }
+            }
+        };
+        let other = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || work(&pool, &owners, 1))
+        };
+        work(&pool, &owners, 0);
+        other.join().unwrap();
+        let back: Vec<usize> = std::iter::from_fn(|| pool.take_index()).collect();
+        owners.check_all_back(back);
+    });
+}
+
+#[test]
+fn caches_capacity_2() {
+    caches(2, 2, 2, 2);
+}
+
+#[test]
+fn caches_capacity_4() {
+    caches(4, 2, 3, 2);
+}

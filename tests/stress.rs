@@ -1,0 +1,666 @@
+//! Multi-threaded stress tests with an exactly-once ownership checker.
+//!
+//! Every scenario keeps one flag per buffer index: it is swapped to "held"
+//! right after a get (and must have been clear) and swapped back right
+//! before the buffer is returned (and must have been set). The holder also
+//! fills the buffer with a stamp of its own and checks it is intact before
+//! returning it, and a new holder checks that the buffer still carries the
+//! last holder's stamp, so that two holders at once, a lost write, or bytes
+//! not yet visible to the next holder all fail a test. After the threads
+//! stop, draining the pool must give every index exactly once.
+//!
+//! The work is a fixed number of operations per case (not a duration), so a
+//! run does the same work on any machine; `IOBUF_STRESS_OPS` scales it (the
+//! default suits a debug build on 2 cores). Thread counts go up to 8× the
+//! cores. Each case runs under a generous deadline that only exists to turn
+//! a deadlock into a failure instead of a hung CI job.
+
+use iobuf::{BoundedPool, Buf, BufferPool, LocalCache, PicoBufferPool, Tier};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+const CAPACITIES: [usize; 7] = [1, 2, 3, 4, 7, 16, 1024];
+
+/// How long a case may take before it is declared deadlocked. Not a speed
+/// check: every case finishes in a small fraction of this.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Total operations of one case, shared among its threads.
+fn total_ops() -> usize {
+    std::env::var("IOBUF_STRESS_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(120_000)
+}
+
+fn cores() -> usize {
+    thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Two threads, and eight times as many threads as cores.
+fn thread_counts() -> [usize; 2] {
+    [2, (8 * cores()).min(64)]
+}
+
+/// Runs `case` on its own thread and fails if it does not finish in time.
+fn with_deadline(name: &str, case: impl FnOnce() + Send + 'static) {
+    let (done_tx, done_rx) = mpsc::channel();
+    let worker = thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            case();
+            let _ = done_tx.send(());
+        })
+        .unwrap();
+    match done_rx.recv_timeout(DEADLINE) {
+        Ok(()) => worker.join().unwrap(),
+        // The case panicked: join to re-raise its message.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(e) = worker.join() {
+                std::panic::resume_unwind(e);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{name}: not finished after {DEADLINE:?}: deadlock or starvation")
+        }
+    }
+}
+
+/// The exactly-once checker and the last stamp written to every index.
+struct Ledger {
+    held: Vec<AtomicBool>,
+    /// What the last holder left in the buffer, published before the return.
+    last_stamp: Vec<AtomicU64>,
+    /// Stamps are never reused, so a stale buffer is told apart.
+    next_stamp: AtomicU64,
+}
+
+impl Ledger {
+    fn new(capacity: usize) -> Self {
+        Ledger {
+            held: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            last_stamp: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            next_stamp: AtomicU64::new(1),
+        }
+    }
+
+    /// Records a get of `index` whose bytes are `bytes`, then stamps them.
+    /// Returns the stamp to check before the return.
+    fn took(&self, index: usize, bytes: &mut [u8]) -> u64 {
+        assert!(
+            !self.held[index].swap(true, Ordering::AcqRel),
+            "index {index} handed out while still held"
+        );
+        // Relaxed is enough: the pool's return/get pair orders this load
+        // after the previous holder's store, which is what is under test.
+        let previous = self.last_stamp[index].load(Ordering::Relaxed);
+        check_stamp(
+            bytes,
+            previous,
+            index,
+            "at get: the last holder's bytes are not visible",
+        );
+        let stamp = self.next_stamp.fetch_add(1, Ordering::Relaxed);
+        fill_stamp(bytes, stamp);
+        stamp
+    }
+
+    /// Checks the holder's stamp is intact and records the return.
+    fn giving_back(&self, index: usize, bytes: &[u8], stamp: u64) {
+        check_stamp(
+            bytes,
+            stamp,
+            index,
+            "before return: written by someone else",
+        );
+        self.last_stamp[index].store(stamp, Ordering::Relaxed);
+        assert!(
+            self.held[index].swap(false, Ordering::AcqRel),
+            "index {index} returned while not held"
+        );
+    }
+
+    /// Every index came back: `drained` holds each exactly once and no flag
+    /// is left set.
+    fn all_back(&self, mut drained: Vec<usize>) {
+        drained.sort_unstable();
+        let expected: Vec<usize> = (0..self.held.len()).collect();
+        assert_eq!(drained, expected, "indices lost or duplicated");
+        for (i, h) in self.held.iter().enumerate() {
+            assert!(!h.load(Ordering::Relaxed), "index {i} still marked held");
+        }
+    }
+}
+
+/// Stamps the first and last 8 bytes (all of a 32-byte buffer twice over
+/// is needless; the ends catch overlapping holders as well).
+fn fill_stamp(bytes: &mut [u8], stamp: u64) {
+    let n = bytes.len();
+    let s = stamp.to_le_bytes();
+    bytes[..8].copy_from_slice(&s);
+    bytes[n - 8..].copy_from_slice(&(!stamp).to_le_bytes());
+}
+
+fn check_stamp(bytes: &[u8], stamp: u64, index: usize, what: &str) {
+    let n = bytes.len();
+    let head = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+    let tail = u64::from_le_bytes(bytes[n - 8..].try_into().unwrap());
+    // A fresh slab is zeroed: stamp 0 means "never held", whose tail is 0.
+    let want_tail = if stamp == 0 { 0 } else { !stamp };
+    assert!(
+        head == stamp && tail == want_tail,
+        "index {index}: {what} (want stamp {stamp}, found {head}/{})",
+        !tail
+    );
+}
+
+/// A buffer in someone's hands, with the stamp its holder wrote.
+struct Held<'a> {
+    buf: Buf<'a>,
+    stamp: u64,
+}
+
+fn take<'a>(ledger: &Ledger, mut buf: Buf<'a>) -> Held<'a> {
+    let stamp = ledger.took(buf.index(), &mut buf);
+    Held { buf, stamp }
+}
+
+fn give_back(ledger: &Ledger, held: Held<'_>) {
+    ledger.giving_back(held.buf.index(), &held.buf, held.stamp);
+    drop(held.buf);
+}
+
+fn put_in_cache<'p>(ledger: &Ledger, cache: &mut LocalCache<'p>, held: Held<'p>) {
+    ledger.giving_back(held.buf.index(), &held.buf, held.stamp);
+    cache.put(held.buf);
+}
+
+fn drain(pool: &BufferPool) -> Vec<usize> {
+    let bufs: Vec<Buf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
+    bufs.iter().map(Buf::index).collect()
+}
+
+/// xorshift64: cheap per-thread choices without a shared generator.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: usize) -> Self {
+        Rng(0x9E37_79B9_7F4A_7C15 ^ (seed as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D))
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Every thread holds up to three buffers at a time (blocking `get` only
+/// while it holds none, so it never waits on itself), returns them in
+/// random order, and each capacity and thread count is covered.
+#[test]
+fn guards_are_exclusive_and_all_come_back() {
+    for capacity in CAPACITIES {
+        for threads in thread_counts() {
+            with_deadline("guards", move || {
+                let pool = BufferPool::new(Tier::Pico, capacity).unwrap();
+                let ledger = Ledger::new(capacity);
+                let ops = total_ops() / threads;
+                let start = Barrier::new(threads);
+                thread::scope(|s| {
+                    for t in 0..threads {
+                        let (pool, ledger, start) = (&pool, &ledger, &start);
+                        s.spawn(move || {
+                            start.wait();
+                            let mut rng = Rng::new(t);
+                            let mut mine: Vec<Held<'_>> = Vec::new();
+                            for _ in 0..ops {
+                                if mine.is_empty() {
+                                    mine.push(take(ledger, pool.get()));
+                                } else if mine.len() < 3 && rng.below(2) == 0 {
+                                    if let Some(b) = pool.try_get() {
+                                        mine.push(take(ledger, b));
+                                    }
+                                } else {
+                                    let k = rng.below(mine.len());
+                                    give_back(ledger, mine.swap_remove(k));
+                                }
+                            }
+                            for h in mine {
+                                give_back(ledger, h);
+                            }
+                        });
+                    }
+                });
+                ledger.all_back(drain(&pool));
+            });
+        }
+    }
+}
+
+/// Buffers are returned by a different thread than the one that took them:
+/// each thread passes what it takes to the next thread in a circle, which
+/// checks and drops it. Takers never block on the pool (a taker blocked
+/// while its own mailbox holds the last buffer would wait forever); they
+/// empty their mailbox and retry.
+#[test]
+fn returns_from_other_threads() {
+    for capacity in CAPACITIES {
+        for threads in thread_counts() {
+            with_deadline("cross-thread", move || {
+                let pool = BufferPool::new(Tier::Pico, capacity).unwrap();
+                let ledger = Ledger::new(capacity);
+                let ops = total_ops() / threads;
+                let (txs, rxs): (Vec<_>, Vec<_>) =
+                    (0..threads).map(|_| mpsc::channel::<Held<'_>>()).unzip();
+                let finished = AtomicUsize::new(0);
+                let start = Barrier::new(threads);
+                thread::scope(|s| {
+                    for (t, rx) in rxs.into_iter().enumerate() {
+                        let tx = txs[(t + 1) % threads].clone();
+                        let (pool, ledger, finished) = (&pool, &ledger, &finished);
+                        let start = &start;
+                        s.spawn(move || {
+                            start.wait();
+                            let drain_mailbox = || {
+                                for h in rx.try_iter() {
+                                    give_back(ledger, h);
+                                }
+                            };
+                            for _ in 0..ops {
+                                let b = loop {
+                                    match pool.try_get() {
+                                        Some(b) => break b,
+                                        None => {
+                                            drain_mailbox();
+                                            thread::yield_now();
+                                        }
+                                    }
+                                };
+                                tx.send(take(ledger, b)).unwrap();
+                                drain_mailbox();
+                            }
+                            drop(tx);
+                            // Keep returning what others pass on until every
+                            // thread has finished taking.
+                            finished.fetch_add(1, Ordering::AcqRel);
+                            while finished.load(Ordering::Acquire) < threads {
+                                drain_mailbox();
+                                thread::yield_now();
+                            }
+                            drain_mailbox();
+                        });
+                    }
+                    drop(txs);
+                });
+                ledger.all_back(drain(&pool));
+            });
+        }
+    }
+}
+
+/// Blocking `get` with far more threads than buffers finishes: every
+/// waiter is eventually served, and every buffer is back at the end.
+#[test]
+fn blocking_get_with_more_threads_than_buffers_finishes() {
+    for capacity in [1, 2, 3, 4, 7] {
+        let threads = (8 * cores()).min(64).max(capacity + 1);
+        with_deadline("blocking get", move || {
+            let pool = BufferPool::new(Tier::Pico, capacity).unwrap();
+            let ledger = Ledger::new(capacity);
+            let ops = total_ops() / 4 / threads;
+            let served = AtomicUsize::new(0);
+            let start = Barrier::new(threads);
+            thread::scope(|s| {
+                for _ in 0..threads {
+                    let (pool, ledger, served) = (&pool, &ledger, &served);
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        for _ in 0..ops {
+                            let h = take(ledger, pool.get());
+                            // Hold it across a reschedule, so the others
+                            // really find the pool dry and wait.
+                            thread::yield_now();
+                            give_back(ledger, h);
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
+                    });
+                }
+            });
+            assert_eq!(served.load(Ordering::Relaxed), threads * ops);
+            ledger.all_back(drain(&pool));
+        });
+    }
+}
+
+/// The raw index API under contention: indices taken on one thread and
+/// returned (or turned back into guards) on another, with the double-return
+/// check never firing on a correct program.
+#[test]
+fn raw_indices_cross_threads() {
+    for capacity in [1, 3, 16] {
+        let threads = 4;
+        with_deadline("raw", move || {
+            let pool = BufferPool::new(Tier::Pico, capacity).unwrap();
+            let ledger = Ledger::new(capacity);
+            let ops = total_ops() / 2 / threads;
+            let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads)
+                .map(|_| mpsc::channel::<(usize, u64)>())
+                .unzip();
+            let finished = AtomicUsize::new(0);
+            let start = Barrier::new(threads);
+            thread::scope(|s| {
+                for (t, rx) in rxs.into_iter().enumerate() {
+                    let tx = txs[(t + 1) % threads].clone();
+                    let (pool, ledger, finished) = (&pool, &ledger, &finished);
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        let mut rng = Rng::new(t);
+                        let mut drain_mailbox = || {
+                            for (i, stamp) in rx.try_iter() {
+                                // SAFETY: index i was passed to this thread
+                                // alone and no other reference to it lives.
+                                let bytes = unsafe { pool.buffer_mut(i) }.unwrap();
+                                ledger.giving_back(i, bytes, stamp);
+                                if rng.below(2) == 0 {
+                                    pool.return_index(i).unwrap();
+                                } else {
+                                    drop(pool.buf_from_index(i).unwrap());
+                                }
+                            }
+                        };
+                        for _ in 0..ops {
+                            let i = loop {
+                                match pool.take_index() {
+                                    Some(i) => break i,
+                                    None => {
+                                        drain_mailbox();
+                                        thread::yield_now();
+                                    }
+                                }
+                            };
+                            // SAFETY: this thread holds index i and makes no
+                            // other reference to its bytes.
+                            let bytes = unsafe { pool.buffer_mut(i) }.unwrap();
+                            let stamp = ledger.took(i, bytes);
+                            tx.send((i, stamp)).unwrap();
+                            drain_mailbox();
+                        }
+                        drop(tx);
+                        finished.fetch_add(1, Ordering::AcqRel);
+                        while finished.load(Ordering::Acquire) < threads {
+                            drain_mailbox();
+                            thread::yield_now();
+                        }
+                        drain_mailbox();
+                    });
+                }
+                drop(txs);
+            });
+            for i in 0..capacity {
+                assert!(pool.return_index(i).is_err(), "index {i} still raw-held");
+            }
+            ledger.all_back(drain(&pool));
+        });
+    }
+}
+
+/// Threads with their own caches take and keep buffers, put them back into
+/// their cache, and also pass some to a neighbour that puts them into *its*
+/// cache: buffers migrate between caches and the ring. Dropping the caches
+/// must bring every buffer home.
+#[test]
+fn caches_are_exclusive_and_flush_everything_home() {
+    for capacity in CAPACITIES {
+        for threads in thread_counts() {
+            with_deadline("caches", move || {
+                let pool = BufferPool::new(Tier::Pico, capacity).unwrap();
+                let ledger = Ledger::new(capacity);
+                let ops = total_ops() / threads;
+                let (txs, rxs): (Vec<_>, Vec<_>) =
+                    (0..threads).map(|_| mpsc::channel::<Held<'_>>()).unzip();
+                let finished = AtomicUsize::new(0);
+                let start = Barrier::new(threads);
+                thread::scope(|s| {
+                    for (t, rx) in rxs.into_iter().enumerate() {
+                        let tx = txs[(t + 1) % threads].clone();
+                        let (pool, ledger, finished) = (&pool, &ledger, &finished);
+                        let start = &start;
+                        s.spawn(move || {
+                            start.wait();
+                            let mut rng = Rng::new(t);
+                            // Sizes vary so that full, empty and zero-sized
+                            // caches all occur.
+                            let mut cache = LocalCache::new(pool, [0, 1, 2, 8, 64][t % 5]);
+                            for _ in 0..ops {
+                                for h in rx.try_iter() {
+                                    put_in_cache(ledger, &mut cache, h);
+                                }
+                                let Some(b) = cache.try_get() else {
+                                    thread::yield_now();
+                                    continue;
+                                };
+                                let h = take(ledger, b);
+                                match rng.below(3) {
+                                    0 => tx.send(h).unwrap(),
+                                    1 => give_back(ledger, h),
+                                    _ => put_in_cache(ledger, &mut cache, h),
+                                }
+                            }
+                            drop(tx);
+                            finished.fetch_add(1, Ordering::AcqRel);
+                            while finished.load(Ordering::Acquire) < threads {
+                                for h in rx.try_iter() {
+                                    put_in_cache(ledger, &mut cache, h);
+                                }
+                                thread::yield_now();
+                            }
+                            for h in rx.try_iter() {
+                                put_in_cache(ledger, &mut cache, h);
+                            }
+                            drop(cache);
+                        });
+                    }
+                    drop(txs);
+                });
+                ledger.all_back(drain(&pool));
+            });
+        }
+    }
+}
+
+/// The handoff pattern through caches: takers only take (blocking `get` on
+/// their cache) and send; returners only receive and `put` into theirs. The
+/// returners' caches fill and flush to the ring, so the takers never starve
+/// while buffers sit idle in a cache.
+#[test]
+fn cache_handoff_does_not_starve() {
+    for capacity in CAPACITIES {
+        for pairs in [1, (4 * cores()).min(32)] {
+            with_deadline("handoff", move || {
+                let pool = BufferPool::new(Tier::Pico, capacity).unwrap();
+                let ledger = Ledger::new(capacity);
+                let items = total_ops() / 2 / pairs;
+                let start = Barrier::new(2 * pairs);
+                thread::scope(|s| {
+                    for _ in 0..pairs {
+                        let (tx, rx) = mpsc::channel::<Held<'_>>();
+                        let (pool, ledger, start) = (&pool, &ledger, &start);
+                        s.spawn(move || {
+                            start.wait();
+                            let mut cache = LocalCache::new(pool, 16);
+                            for _ in 0..items {
+                                tx.send(take(ledger, cache.get())).unwrap();
+                            }
+                        });
+                        s.spawn(move || {
+                            start.wait();
+                            let mut cache = LocalCache::new(pool, 16);
+                            for h in rx {
+                                ledger.giving_back(h.buf.index(), &h.buf, h.stamp);
+                                cache.put(h.buf);
+                            }
+                        });
+                    }
+                });
+                ledger.all_back(drain(&pool));
+            });
+        }
+    }
+}
+
+/// A typed pool's array view is the same exclusive buffer.
+#[test]
+fn tier_pool_arrays_are_exclusive() {
+    for capacity in [1, 4, 16] {
+        let threads = (8 * cores()).min(64);
+        with_deadline("tier pool", move || {
+            let pool = PicoBufferPool::new(capacity).unwrap();
+            let ledger = Ledger::new(capacity);
+            let ops = total_ops() / 2 / threads;
+            let start = Barrier::new(threads);
+            thread::scope(|s| {
+                for _ in 0..threads {
+                    let (pool, ledger, start) = (&pool, &ledger, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        for _ in 0..ops {
+                            let mut b = pool.get();
+                            let i = b.index();
+                            let arr: &mut [u8; 32] = b.as_array_mut();
+                            let stamp = ledger.took(i, arr);
+                            thread::yield_now();
+                            ledger.giving_back(i, b.as_array(), stamp);
+                        }
+                    });
+                }
+            });
+            ledger.all_back(drain(&pool));
+        });
+    }
+}
+
+/// `BoundedPool<T>` under the same checks, with values that notice being
+/// touched by two holders (a stamp and its complement) and guards returned
+/// from other threads.
+#[test]
+fn bounded_pool_values_are_exclusive() {
+    struct Slot {
+        stamp: u64,
+        check: u64,
+        uses: u64,
+    }
+    for capacity in CAPACITIES {
+        for threads in thread_counts() {
+            with_deadline("bounded", move || {
+                let pool = BoundedPool::new(capacity, |_| Slot {
+                    stamp: 0,
+                    check: !0,
+                    uses: 0,
+                })
+                .unwrap();
+                let held: Vec<AtomicBool> = (0..capacity).map(|_| AtomicBool::new(false)).collect();
+                let next = AtomicU64::new(1);
+                let ops = total_ops() / threads;
+                let (tx, rx) = mpsc::channel();
+                let rx = std::sync::Mutex::new(rx);
+                let start = Barrier::new(threads);
+                thread::scope(|s| {
+                    for t in 0..threads {
+                        let (pool, held, next, tx, rx) = (&pool, &held, &next, tx.clone(), &rx);
+                        let start = &start;
+                        s.spawn(move || {
+                            start.wait();
+                            let mut rng = Rng::new(t);
+                            let give = |g: iobuf::PoolGuard<'_, Slot>, stamp: u64| {
+                                assert!(g.stamp == stamp && g.check == !stamp, "value touched");
+                                assert!(held[g.index()].swap(false, Ordering::AcqRel));
+                                drop(g);
+                            };
+                            for _ in 0..ops {
+                                let Some(mut g) = pool.try_get() else {
+                                    // Dry: return what others passed on.
+                                    if let Ok((g, stamp)) = rx.lock().unwrap().try_recv() {
+                                        give(g, stamp);
+                                    }
+                                    thread::yield_now();
+                                    continue;
+                                };
+                                assert!(!held[g.index()].swap(true, Ordering::AcqRel));
+                                assert_eq!(g.check, !g.stamp, "previous holder's write lost");
+                                let stamp = next.fetch_add(1, Ordering::Relaxed);
+                                g.stamp = stamp;
+                                g.check = !stamp;
+                                g.uses += 1;
+                                if rng.below(2) == 0 {
+                                    tx.send((g, stamp)).unwrap();
+                                } else {
+                                    give(g, stamp);
+                                }
+                            }
+                        });
+                    }
+                    drop(tx);
+                });
+                // Everything passed on and not yet returned comes back now.
+                for (g, stamp) in rx.into_inner().unwrap().try_iter() {
+                    assert!(g.stamp == stamp && g.check == !stamp);
+                    assert!(held[g.index()].swap(false, Ordering::AcqRel));
+                }
+                let guards: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
+                let mut got: Vec<usize> = guards.iter().map(|g| g.index()).collect();
+                got.sort_unstable();
+                assert_eq!(got, (0..capacity).collect::<Vec<_>>());
+                drop(guards);
+                let uses: u64 = pool.into_inner().iter().map(|v| v.uses).sum();
+                assert!(uses > 0);
+            });
+        }
+    }
+}
+
+/// The ring alone, shared through an `Arc` and driven with `push`/`pop`
+/// from many threads; a sanity check of the payload-free path.
+#[test]
+fn ring_alone_under_contention() {
+    for capacity in CAPACITIES {
+        let threads = (8 * cores()).min(64);
+        with_deadline("ring", move || {
+            let ring = Arc::new(iobuf::IndexRing::full(capacity).unwrap());
+            let held: Arc<Vec<AtomicBool>> =
+                Arc::new((0..capacity).map(|_| AtomicBool::new(false)).collect());
+            let ops = total_ops() / threads;
+            let start = Arc::new(Barrier::new(threads));
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (ring, held) = (Arc::clone(&ring), Arc::clone(&held));
+                    let start = Arc::clone(&start);
+                    thread::spawn(move || {
+                        start.wait();
+                        for _ in 0..ops {
+                            if let Some(i) = ring.pop() {
+                                assert!(!held[i].swap(true, Ordering::AcqRel));
+                                assert!(held[i].swap(false, Ordering::AcqRel));
+                                ring.push(i).unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            let mut all: Vec<usize> = std::iter::from_fn(|| ring.pop()).collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..capacity).collect::<Vec<_>>());
+        });
+    }
+}
