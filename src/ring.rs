@@ -319,8 +319,11 @@ impl IndexRing {
                     }
                     unsafe_entry
                 } else {
-                    // Empty. A producer of our cycle may be about to fill it.
-                    if rereads < EMPTY_SLOT_REREADS {
+                    // Empty. If a producer has taken this position (tail is
+                    // past it), it is about to fill the slot: wait a moment
+                    // rather than give the position up. If none has, the ring
+                    // is simply empty here and waiting would only add latency.
+                    if rereads < EMPTY_SLOT_REREADS && before(head, read(&self.tail)) {
                         rereads += 1;
                         std::hint::spin_loop();
                         entry = read(slot);
