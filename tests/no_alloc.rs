@@ -66,7 +66,9 @@ fn buffer_pool_get_and_return_allocate_nothing() {
             a[0] = i as u8;
             drop(b);
             drop(a);
-            let t = pool.get_timeout(std::time::Duration::from_millis(1)).unwrap();
+            let t = pool
+                .get_timeout(std::time::Duration::from_millis(1))
+                .unwrap();
             drop(t);
         }
     });
