@@ -462,3 +462,155 @@ pub type VastBufferPool = TierPool<{ crate::tier::VAST_SIZE }>;
 pub type GiantBufferPool = TierPool<{ crate::tier::GIANT_SIZE }>;
 /// A pool of [`Tier::Titan`] buffers (128 MiB).
 pub type TitanBufferPool = TierPool<{ crate::tier::TITAN_SIZE }>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tier::{PICO_SIZE, TITAN_SIZE};
+
+    #[test]
+    fn capacity_is_exact_and_only_the_ring_rounds_up() {
+        let pool = BufferPool::new(Tier::Pico, 3).unwrap();
+        assert_eq!(pool.capacity(), 3);
+        assert_eq!(pool.buffer_size(), PICO_SIZE);
+        assert_eq!(pool.slab_iovec().len(), 3 * PICO_SIZE);
+        assert_eq!(pool.iovecs().len(), 3);
+        let held: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
+        assert_eq!(held.len(), 3);
+    }
+
+    #[cfg(not(miri))]
+    #[test]
+    fn three_titan_buffers_are_three_times_128_mib() {
+        // The slab is mapped lazily, so this costs no real memory.
+        let pool = BufferPool::new(Tier::Titan, 3).unwrap();
+        assert_eq!(pool.slab_iovec().len(), 3 * TITAN_SIZE);
+        assert_eq!(pool.slab_iovec().as_ptr() as usize % crate::page_size(), 0);
+    }
+
+    #[test]
+    fn bad_capacities_are_errors() {
+        assert_eq!(
+            BufferPool::new(Tier::Small, 0).unwrap_err(),
+            Error::ZeroCapacity
+        );
+        assert_eq!(
+            BufferPool::new(Tier::Titan, usize::MAX / 2).unwrap_err(),
+            Error::Overflow
+        );
+        assert!(matches!(
+            BufferPool::new(Tier::Pico, crate::ring::MAX_CAPACITY + 1),
+            Err(Error::CapacityTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn buffers_are_disjoint_aligned_and_keep_their_bytes() {
+        let pool = BufferPool::new(Tier::Nano, 4).unwrap();
+        let mut bufs: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
+        for b in &mut bufs {
+            let i = b.index() as u8;
+            b.fill(i);
+            assert_eq!(b.as_ptr() as usize % 128, 0);
+        }
+        for b in &bufs {
+            assert!(b.iter().all(|&x| x == b.index() as u8));
+        }
+        let vecs = pool.iovecs();
+        for b in &bufs {
+            assert_eq!(vecs[b.index()].as_ptr() as *const u8, b.as_ptr());
+        }
+    }
+
+    #[test]
+    fn a_buffer_can_be_returned_from_another_thread() {
+        let pool = BufferPool::new(Tier::Pico, 1).unwrap();
+        let mut buf = pool.get();
+        buf[0] = 42;
+        std::thread::scope(|s| {
+            s.spawn(move || drop(buf));
+        });
+        let again = pool.try_get().unwrap();
+        assert_eq!(again[0], 42);
+    }
+
+    #[test]
+    fn raw_index_misuse_is_caught_and_changes_nothing() {
+        let pool = BufferPool::new(Tier::Pico, 2).unwrap();
+        assert_eq!(
+            pool.return_index(2),
+            Err(Error::IndexOutOfRange {
+                index: 2,
+                capacity: 2
+            })
+        );
+        // Never taken: free in the ring.
+        assert_eq!(pool.return_index(0), Err(Error::NotHeld { index: 0 }));
+        let guard = pool.try_get().unwrap();
+        // Owned by a guard, not raw-held.
+        assert_eq!(
+            pool.return_index(guard.index()),
+            Err(Error::NotHeld {
+                index: guard.index()
+            })
+        );
+        let raw = pool.take_index().unwrap();
+        assert!(pool.take_index().is_none());
+        // SAFETY: we hold `raw` and make no other reference to its bytes.
+        unsafe { pool.buffer_mut(raw).unwrap()[0] = 7 };
+        // SAFETY: the guard's index is not raw-held, so this must fail
+        // before making any reference.
+        assert!(unsafe { pool.buffer_mut(guard.index()) }.is_err());
+        pool.return_index(raw).unwrap();
+        assert_eq!(pool.return_index(raw), Err(Error::NotHeld { index: raw }));
+        assert!(pool.buf_from_index(raw).is_err());
+        drop(guard);
+        // Exactly two buffers in the pool, whatever happened above.
+        let all: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
+        assert_eq!(all.len(), 2);
+    }
+
+    #[test]
+    fn into_index_and_back_to_a_guard() {
+        let pool = BufferPool::new(Tier::Pico, 1).unwrap();
+        let i = pool.get().into_index();
+        assert!(pool.try_get().is_none());
+        assert_eq!(
+            pool.buffer_ptr(i).unwrap().as_ptr(),
+            pool.slab_iovec().as_ptr()
+        );
+        assert!(pool.buffer_ptr(1).is_err());
+        let guard = pool.buf_from_index(i).unwrap();
+        drop(guard);
+        assert!(pool.try_get().is_some());
+    }
+
+    #[cfg(not(miri))]
+    #[test]
+    fn get_timeout_gives_up_on_a_dry_pool() {
+        let pool = BufferPool::new(Tier::Pico, 1).unwrap();
+        let _held = pool.get();
+        assert!(pool.get_timeout(Duration::from_millis(5)).is_none());
+    }
+
+    #[test]
+    fn typed_pools_give_arrays_of_their_tier() {
+        let pool = crate::PicoBufferPool::new(2).unwrap();
+        assert_eq!(crate::PicoBufferPool::TIER, Tier::Pico);
+        let mut b = pool.try_get().unwrap();
+        let arr: &mut [u8; 32] = b.as_array_mut();
+        arr[31] = 5;
+        assert_eq!(b.as_array()[31], 5);
+        assert_eq!(b.into_buf().len(), 32);
+        assert_eq!(crate::TitanBufferPool::TIER.size(), TITAN_SIZE);
+    }
+
+    #[test]
+    fn guards_are_send_and_pools_sync() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<Buf<'static>>();
+        sync::<BufferPool>();
+        send::<BufferPool>();
+    }
+}
