@@ -563,6 +563,18 @@ fn summarise<P: BenchPool>(
 }
 
 fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recorder {
+    take_and_return_worker(pool, id, sh, |_| {})
+}
+
+/// One buffer at a time: take it, stamp it, `while_held` on its bytes,
+/// check the stamp, return it (`pairs` does nothing while holding, `hold`
+/// simulates I/O).
+fn take_and_return_worker<P: BenchPool>(
+    pool: &P,
+    id: usize,
+    sh: &Shared<'_>,
+    mut while_held: impl FnMut(&mut [u8]),
+) -> Recorder {
     let mut h = pool.handle();
     let mut rec = Recorder::default();
     let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
@@ -581,6 +593,7 @@ fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recorder 
         let s = stamp(id, seq);
         seq += 1;
         claim(&mut item, s, sh, &mut rec);
+        while_held(item.bytes());
         unclaim(&mut item, s, sh, &mut rec);
         put_timed(&mut h, item, t0.is_some(), &mut rec);
         rec.ops += 1;
@@ -640,31 +653,7 @@ fn hold_worker<P: BenchPool>(
     sh: &Shared<'_>,
     params: &HoldParams,
 ) -> Recorder {
-    let mut h = pool.handle();
-    let mut rec = Recorder::default();
-    let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
-    let mut pacer = Pacer::for_rate(sh.rate);
-    let mut watch = PhaseWatch { measuring: false };
-    let mut seq = 0u64;
-    sh.start(id);
-    while watch.poll(sh, &mut rec, &mut pacer) != STOP {
-        let t0 = start_time(&mut pacer, &mut sampler, sh);
-        let Some(mut item) = acquire(&mut h, sh, &mut rec) else {
-            break;
-        };
-        if let Some(t0) = t0 {
-            record(&mut rec.get, t0.elapsed());
-        }
-        let s = stamp(id, seq);
-        seq += 1;
-        claim(&mut item, s, sh, &mut rec);
-        touch(item.bytes(), params);
-        unclaim(&mut item, s, sh, &mut rec);
-        put_timed(&mut h, item, t0.is_some(), &mut rec);
-        rec.ops += 1;
-    }
-    drop(h);
-    rec
+    take_and_return_worker(pool, id, sh, |bytes| touch(bytes, params))
 }
 
 /// Writes one byte in `touch_stride` between the two stamps, pass after
