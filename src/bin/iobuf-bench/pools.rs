@@ -266,10 +266,10 @@ impl BenchItem for Slot<'_> {
     #[inline]
     fn bytes(&mut self) -> &mut [u8] {
         let offset = self.index as usize * self.slab.size;
+        // The free list hands each index to one holder until it is put back,
+        // and this Slot is that holder.
         // SAFETY: index < capacity, so [offset, offset + size) lies in the
-        // slab; this Slot is the index's only holder (the free list hands
-        // each index to one holder until it is put back), and &mut self makes
-        // this the only borrow of its bytes.
+        // slab; the Slot owns the index and &mut self is the only borrow.
         unsafe {
             std::slice::from_raw_parts_mut(self.slab.base.as_ptr().add(offset), self.slab.size)
         }

@@ -826,11 +826,11 @@ fn io_worker<P: BenchPool>(
             let pushed = io
                 .read_entry(bytes.as_mut_ptr(), item.index(), offset, k as u64)
                 .and_then(|entry| {
-                    // SAFETY: the buffer's bytes stay valid until the
-                    // completion is reaped: its owner (`item`) goes into
-                    // slots[k] and leaves it only in `reap`, after the
-                    // completion, or is leaked below if the ring fails; the
-                    // file lives in `io` as long as the ring.
+                    // The buffer's owner (`item`) goes into slots[k] and
+                    // leaves it only in `reap`, after the completion, or is
+                    // leaked below if the ring fails.
+                    // SAFETY: so the bytes stay valid until the completion is
+                    // reaped; the file lives in `io` as long as the ring.
                     unsafe { io.ring.submission().push(&entry) }
                         .map_err(|_| "the submission queue is full".to_string())
                 });
