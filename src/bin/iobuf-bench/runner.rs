@@ -338,6 +338,23 @@ fn acquire<H: PoolHandle>(h: &mut H, sh: &Shared<'_>, rec: &mut Recorder) -> Opt
     acquire_slow(h, sh)
 }
 
+/// The first buffer of a batch waits ([`acquire`]); later ones only try,
+/// counting a miss, so a thread never waits while it holds buffers.
+#[inline]
+fn acquire_in_batch<H: PoolHandle>(
+    h: &mut H,
+    first: bool,
+    sh: &Shared<'_>,
+    rec: &mut Recorder,
+) -> Option<H::Item> {
+    if first {
+        return acquire(h, sh, rec);
+    }
+    let got = h.try_get();
+    rec.dry_gets += u64::from(got.is_none());
+    got
+}
+
 #[cold]
 fn acquire_slow<H: PoolHandle>(h: &mut H, sh: &Shared<'_>) -> Option<H::Item> {
     loop {
@@ -619,14 +636,7 @@ fn burst_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>, batch: usize
     while watch.poll(sh, &mut rec, &mut pacer) != STOP {
         for k in 0..batch {
             let t0 = start_time(&mut pacer, &mut sampler, sh);
-            let got = if k == 0 {
-                acquire(&mut h, sh, &mut rec)
-            } else {
-                let got = h.try_get();
-                rec.dry_gets += u64::from(got.is_none());
-                got
-            };
-            let Some(mut item) = got else {
+            let Some(mut item) = acquire_in_batch(&mut h, k == 0, sh, &mut rec) else {
                 break;
             };
             if let Some(t0) = t0 {
@@ -804,14 +814,7 @@ fn io_worker<P: BenchPool>(
         while let Some(&k) = free.last() {
             let first = free.len() == depth;
             let t0 = start_time(&mut pacer, &mut sampler, sh);
-            let got = if first {
-                acquire(&mut h, sh, &mut rec)
-            } else {
-                let got = h.try_get();
-                rec.dry_gets += u64::from(got.is_none());
-                got
-            };
-            let Some(mut item) = got else {
+            let Some(mut item) = acquire_in_batch(&mut h, first, sh, &mut rec) else {
                 break;
             };
             if let Some(t0) = t0 {
