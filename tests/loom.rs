@@ -390,3 +390,122 @@ fn caches_capacity_2() {
 fn caches_capacity_4() {
     caches(4, 2, 3, 2);
 }
+
+/// Caches that miss and overflow every round: a pool of 4, whose caches
+/// together may hold 2, so the first two threads get a cache of one buffer
+/// and a third (if any) none, going straight to the ring. Each round takes
+/// two buffers and puts both back, so a cache refills from the ring and
+/// flushes to it every round (with one get and one put per round, a cache
+/// would hit after its first miss and the ring would see almost no
+/// traffic).
+fn caches_miss_and_flush(threads: usize, rounds: usize, bound: usize) {
+    builder(bound).check(move || {
+        let capacity = 4;
+        let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
+        let owners = Arc::new(Owners::new(capacity));
+        let work = move |pool: &BufferPool, owners: &Owners, who: usize| {
+            let mut cache = LocalCache::new(pool, 1);
+            for _ in 0..rounds {
+                let a = cache.try_get();
+                let b = cache.try_get();
+                for buf in [&a, &b].into_iter().flatten() {
+                    owners.acquire(buf.index(), who);
+                }
+                for buf in [b, a].into_iter().flatten() {
+                    owners.release(buf.index());
+                    cache.put(buf);
+                }
+            }
+        };
+        let others: Vec<_> = (1..threads)
+            .map(|who| {
+                let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+                thread::spawn(move || work(&pool, &owners, who))
+            })
+            .collect();
+        work(&pool, &owners, 0);
+        for h in others {
+            h.join().unwrap();
+        }
+        let back: Vec<usize> = std::iter::from_fn(|| pool.take_index()).collect();
+        owners.check_all_back(back);
+    });
+}
+
+#[test]
+fn caches_miss_and_flush_two_threads() {
+    caches_miss_and_flush(2, 2, 3);
+}
+
+#[test]
+fn caches_miss_and_flush_three_threads() {
+    caches_miss_and_flush(3, 1, 2);
+}
+
+/// The handoff pattern through caches (issue 7): one thread only takes,
+/// from its cache (refilled from the ring), and passes the indices on; the
+/// other only returns them, into its own cache, which flushes to the ring
+/// when full. The taker must get all `items` buffers: none may starve in
+/// the returner's cache.
+fn cache_handoff(capacity: usize, items: usize, bound: usize) {
+    builder(bound).check(move || {
+        let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
+        let owners = Arc::new(Owners::new(capacity));
+        let (tx, rx) = loom::sync::mpsc::channel::<usize>();
+        let returner = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                let mut cache = LocalCache::new(&pool, 1);
+                for _ in 0..items {
+                    let i = rx.recv().unwrap();
+                    owners.release(i);
+                    cache.put(pool.buf_from_index(i).unwrap());
+                }
+            })
+        };
+        let mut cache = LocalCache::new(&pool, 1);
+        let mut sent = 0;
+        while sent < items {
+            match cache.try_get() {
+                Some(buf) => {
+                    owners.acquire(buf.index(), 0);
+                    tx.send(buf.into_index()).unwrap();
+                    sent += 1;
+                }
+                // Dry: the returner holds them; let it run.
+                None => thread::yield_now(),
+            }
+        }
+        drop(cache);
+        returner.join().unwrap();
+        let back: Vec<usize> = std::iter::from_fn(|| pool.take_index()).collect();
+        owners.check_all_back(back);
+    });
+}
+
+#[test]
+fn cache_handoff_capacity_2() {
+    cache_handoff(2, 4, 3);
+}
+
+#[test]
+fn cache_handoff_capacity_4() {
+    cache_handoff(4, 4, 3);
+}
+
+/// Three threads that each take and return twice: every thread can be both
+/// the one that stalls and the one that moves on.
+#[test]
+fn three_threads_two_rounds_capacity_1() {
+    take_and_return(1, &[2, 2, 2], 2);
+}
+
+#[test]
+fn three_threads_two_rounds_capacity_2() {
+    take_and_return(2, &[2, 2, 2], 2);
+}
+
+#[test]
+fn three_threads_two_rounds_capacity_4() {
+    take_and_return(4, &[2, 2, 2], 2);
+}

@@ -4,7 +4,7 @@
 //! Only this thread's allocations are counted, so the test harness's own
 //! threads cannot disturb the count.
 
-use iobuf::{BoundedPool, BufferPool, IndexRing, LocalCache, SmallBufferPool, Tier};
+use iobuf::{BoundedPool, BufferPool, IndexRing, LocalCache, SmallBufferPool, Tier, TieredPool};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -124,6 +124,42 @@ fn typed_and_generic_pools_allocate_nothing() {
             drop(g);
             let i = ring.pop().unwrap();
             ring.push(i).unwrap();
+        }
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn waiting_on_a_dry_pool_allocates_nothing() {
+    // The backoff path: spin, yield, then jittered sleeps, until the
+    // deadline. A few rounds, since each sleeps through the whole schedule.
+    let pool = BufferPool::new(Tier::Pico, 1).unwrap();
+    let held = pool.get();
+    let n = allocations_in(|| {
+        for _ in 0..5 {
+            let got = pool.get_timeout(std::time::Duration::from_micros(300));
+            assert!(got.is_none());
+        }
+    });
+    assert_eq!(n, 0);
+    drop(held);
+}
+
+#[test]
+fn tiered_pool_get_for_allocates_nothing() {
+    let tiered = TieredPool::builder()
+        .tier(Tier::Pico, 4)
+        .tier(Tier::Small, 4)
+        .fallback(true)
+        .build()
+        .unwrap();
+    // Warm-up, in case anything is set up on first use.
+    drop(tiered.get_for(100).unwrap());
+    let n = allocations_in(|| {
+        for _ in 0..ROUNDS {
+            let a = tiered.get_for(100).unwrap();
+            let b = tiered.try_get_for(10).unwrap().unwrap();
+            assert!(a.len() >= 100 && b.len() >= 10);
         }
     });
     assert_eq!(n, 0);
