@@ -177,6 +177,12 @@ impl BufferPool {
     /// Errors: an index out of range, or one not held through this API
     /// (returned twice, never taken, or owned by a live guard); the pool is
     /// unchanged by the failed call.
+    ///
+    /// A plain index carries no generation: a second return is caught only
+    /// while nobody has taken the index again. Once another holder has taken
+    /// it through this API, a stale return looks like that holder's own and
+    /// hands the buffer out twice. Keep each raw index in one owner (an
+    /// io_uring `user_data`, say) until it is given back.
     pub fn return_index(&self, index: usize) -> Result<(), Error> {
         self.unmark_raw(index)?;
         self.ring.push(index)
