@@ -355,6 +355,25 @@ fn acquire_in_batch<H: PoolHandle>(
     got
 }
 
+/// Takes a buffer ([`acquire_in_batch`]), timing the get when this
+/// operation is sampled; gives the buffer and the operation's start time.
+#[inline]
+fn timed_get<H: PoolHandle>(
+    h: &mut H,
+    wait: bool,
+    pacer: &mut Option<Pacer>,
+    sampler: &mut Sampler,
+    sh: &Shared<'_>,
+    rec: &mut Recorder,
+) -> Option<(H::Item, Option<Instant>)> {
+    let t0 = start_time(pacer, sampler, sh);
+    let item = acquire_in_batch(h, wait, sh, rec)?;
+    if let Some(t0) = t0 {
+        record(&mut rec.get, t0.elapsed());
+    }
+    Some((item, t0))
+}
+
 #[cold]
 fn acquire_slow<H: PoolHandle>(h: &mut H, sh: &Shared<'_>) -> Option<H::Item> {
     loop {
@@ -600,13 +619,10 @@ fn take_and_return_worker<P: BenchPool>(
     let mut seq = 0u64;
     sh.start(id);
     while watch.poll(sh, &mut rec, &mut pacer) != STOP {
-        let t0 = start_time(&mut pacer, &mut sampler, sh);
-        let Some(mut item) = acquire(&mut h, sh, &mut rec) else {
+        let Some((mut item, t0)) = timed_get(&mut h, true, &mut pacer, &mut sampler, sh, &mut rec)
+        else {
             break;
         };
-        if let Some(t0) = t0 {
-            record(&mut rec.get, t0.elapsed());
-        }
         let s = stamp(id, seq);
         seq += 1;
         claim(&mut item, s, sh, &mut rec);
@@ -635,13 +651,11 @@ fn burst_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>, batch: usize
     sh.start(id);
     while watch.poll(sh, &mut rec, &mut pacer) != STOP {
         for k in 0..batch {
-            let t0 = start_time(&mut pacer, &mut sampler, sh);
-            let Some(mut item) = acquire_in_batch(&mut h, k == 0, sh, &mut rec) else {
+            let Some((mut item, _)) =
+                timed_get(&mut h, k == 0, &mut pacer, &mut sampler, sh, &mut rec)
+            else {
                 break;
             };
-            if let Some(t0) = t0 {
-                record(&mut rec.get, t0.elapsed());
-            }
             let s = stamp(id, seq);
             seq += 1;
             claim(&mut item, s, sh, &mut rec);
@@ -813,13 +827,11 @@ fn io_worker<P: BenchPool>(
     while watch.poll(sh, &mut rec, &mut pacer) != STOP && rec.error.is_none() {
         while let Some(&k) = free.last() {
             let first = free.len() == depth;
-            let t0 = start_time(&mut pacer, &mut sampler, sh);
-            let Some(mut item) = acquire_in_batch(&mut h, first, sh, &mut rec) else {
+            let Some((mut item, t0)) =
+                timed_get(&mut h, first, &mut pacer, &mut sampler, sh, &mut rec)
+            else {
                 break;
             };
-            if let Some(t0) = t0 {
-                record(&mut rec.get, t0.elapsed());
-            }
             if !sh.ownership.take(item.index()) {
                 rec.duplicates += 1;
             }
@@ -927,13 +939,10 @@ fn producer<'env, P: BenchPool>(
     let mut next = id % queues.len();
     sh.start(id);
     'run: while watch.poll(sh, &mut rec, &mut pacer) != STOP {
-        let t0 = start_time(&mut pacer, &mut sampler, sh);
-        let Some(mut item) = acquire(&mut h, sh, &mut rec) else {
+        let Some((mut item, t0)) = timed_get(&mut h, true, &mut pacer, &mut sampler, sh, &mut rec)
+        else {
             break;
         };
-        if let Some(t0) = t0 {
-            record(&mut rec.get, t0.elapsed());
-        }
         let s = stamp(id, seq);
         seq += 1;
         claim(&mut item, s, sh, &mut rec);
