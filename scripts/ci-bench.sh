@@ -5,7 +5,7 @@
 # What it measures: the pairs scenario (take a buffer, return it) on the
 # small and big tiers, one thread, every pool, three times. The gate is on
 # ratios measured in the same session (iobuf / crossbeam, iobuf / mutex,
-# iobuf-cached / crossbeam), which survive a slower CI machine; each pool's
+# iobuf-fifo / crossbeam, iobuf-cached / crossbeam), which survive a slower CI machine; each pool's
 # figure is its best of the three runs, because noise on a shared machine
 # only ever slows a run down. Contended cases (2+ threads) are not gated: on
 # a 2-core CI machine they measure the scheduler (the same binary's ratios

@@ -1,7 +1,7 @@
 //! [`BoundedPool<T>`]: the same lock-free index ring over any `T`.
 
 use crate::backoff::{retry_until, wait_for};
-use crate::ring::IndexRing;
+use crate::freelist::FreeList;
 use crate::Error;
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 /// # drop(b);
 /// ```
 pub struct BoundedPool<T> {
-    /// Free indices into `items`.
-    ring: IndexRing,
+    /// Free indices into `items` (a reuse slot in front of the ring, as in
+    /// [`BufferPool`](crate::BufferPool)).
+    free: FreeList,
     /// The values; `items[i]` is accessed only by the owner of index `i`.
     items: Box<[UnsafeCell<T>]>,
 }
@@ -42,9 +43,9 @@ impl<T> BoundedPool<T> {
     ///
     /// Errors: zero capacity, or above the ring's maximum.
     pub fn new(capacity: usize, mut fill: impl FnMut(usize) -> T) -> Result<Self, Error> {
-        let ring = IndexRing::full(capacity)?;
+        let free = FreeList::full(capacity)?;
         let items = (0..capacity).map(|i| UnsafeCell::new(fill(i))).collect();
-        Ok(BoundedPool { ring, items })
+        Ok(BoundedPool { free, items })
     }
 
     /// Number of values.
@@ -54,7 +55,7 @@ impl<T> BoundedPool<T> {
 
     /// Takes a free value, or `None` at once.
     pub fn try_get(&self) -> Option<PoolGuard<'_, T>> {
-        self.ring.pop().map(|index| PoolGuard { pool: self, index })
+        self.free.pop().map(|index| PoolGuard { pool: self, index })
     }
 
     /// Takes a free value, waiting with backoff.
@@ -122,7 +123,7 @@ impl<T> DerefMut for PoolGuard<'_, T> {
 impl<T> Drop for PoolGuard<'_, T> {
     fn drop(&mut self) {
         // Cannot fail: the index is in range and owned by this guard.
-        let _ = self.pool.ring.push(self.index);
+        let _ = self.pool.free.push(self.index);
     }
 }
 

@@ -107,15 +107,11 @@ impl<'p> LocalCache<'p> {
         if let Some(index) = self.stack.pop() {
             return Some(Buf::from_owned_index(self.pool, index));
         }
-        let ring = self.pool.ring();
-        let first = ring.pop()?;
+        let free = self.pool.free_list();
+        let first = free.pop()?;
         let batch = self.size / 2;
-        while self.stack.len() < batch {
-            match ring.pop() {
-                Some(i) => self.stack.push(i),
-                None => break,
-            }
-        }
+        // The stack is empty here: the pop above found nothing.
+        free.pop_into(&mut self.stack, batch);
         Some(Buf::from_owned_index(self.pool, first))
     }
 
@@ -153,11 +149,11 @@ impl<'p> LocalCache<'p> {
     }
 
     fn flush_to(&mut self, keep: usize) {
-        let ring = self.pool.ring();
+        let free = self.pool.free_list();
         while self.stack.len() > keep {
             if let Some(i) = self.stack.pop() {
                 // Cannot fail: the cache owned the index, which is in range.
-                let _ = ring.push(i);
+                let _ = free.push_to_ring(i);
             }
         }
     }

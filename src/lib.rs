@@ -31,6 +31,7 @@ pub mod backoff;
 mod bounded;
 mod cache;
 mod error;
+mod freelist;
 mod iovec;
 pub mod mem;
 mod pool;

@@ -166,7 +166,7 @@ fn default_scenarios_and_pools_produce_a_valid_document() {
         .clone();
     let doc = stdout_json(&out);
     check_document(&doc);
-    let all = ["iobuf", "iobuf-cached", "mutex", "crossbeam"];
+    let all = ["iobuf", "iobuf-fifo", "iobuf-cached", "mutex", "crossbeam"];
     assert_eq!(pools_of(&doc, "pairs"), all);
     let mut handoff = vec!["transport"];
     handoff.extend(all);
@@ -194,6 +194,7 @@ fn the_table_compares_every_pool_and_out_writes_the_same_run() {
         "vs base",
         "get p50",
         "p99.9",
+        "iobuf-fifo",
         "iobuf-cached",
         "mutex",
         "crossbeam",
@@ -207,7 +208,7 @@ fn the_table_compares_every_pool_and_out_writes_the_same_run() {
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     check_document(&doc);
-    assert_eq!(pools_of(&doc, "pairs").len(), 4);
+    assert_eq!(pools_of(&doc, "pairs").len(), 5);
 }
 
 #[test]

@@ -103,6 +103,7 @@ fn io_reads_into_every_pool_and_checks_every_read() {
         [
             "iobuf",
             "iobuf-fixed",
+            "iobuf-fifo",
             "iobuf-cached",
             "iobuf-cached-fixed",
             "mutex",

@@ -219,13 +219,19 @@ impl Rng {
 
 /// Every thread holds up to three buffers at a time (blocking `get` only
 /// while it holds none, so it never waits on itself), returns them in
-/// random order, and each capacity and thread count is covered.
+/// random order, and each capacity and thread count is covered, with the
+/// reuse slot (`new`) and without it (`new_fifo`).
 #[test]
 fn guards_are_exclusive_and_all_come_back() {
+    type Make = fn(Tier, usize) -> Result<BufferPool, iobuf::Error>;
+    let makers: [Make; 2] = [BufferPool::new, BufferPool::new_fifo];
     for capacity in CAPACITIES {
-        for threads in thread_counts() {
+        for (threads, make) in thread_counts()
+            .into_iter()
+            .flat_map(|t| makers.map(|m| (t, m)))
+        {
             with_deadline("guards", move || {
-                let pool = BufferPool::new(Tier::Pico, capacity).unwrap();
+                let pool = make(Tier::Pico, capacity).unwrap();
                 let ledger = Ledger::new(capacity);
                 let ops = total_ops() / threads;
                 let start = Barrier::new(threads);

@@ -15,9 +15,10 @@ use std::path::PathBuf;
 use crate::results::{self, fmt_change, fmt_ns, fmt_rate, CaseKey, CaseResult, RunDoc};
 
 /// Same-run throughput ratios the default gate uses: (ours, baseline).
-pub const GATE_RATIOS: [(&str, &str); 3] = [
+pub const GATE_RATIOS: [(&str, &str); 4] = [
     ("iobuf", "crossbeam"),
     ("iobuf", "mutex"),
+    ("iobuf-fifo", "crossbeam"),
     ("iobuf-cached", "crossbeam"),
 ];
 
@@ -48,7 +49,7 @@ pub struct CompareArgs {
 /// The figure the gate decides on.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
-    /// iobuf / crossbeam, iobuf / mutex, iobuf-cached / crossbeam, measured in the same run.
+    /// iobuf / crossbeam, iobuf / mutex, iobuf-fifo / crossbeam, iobuf-cached / crossbeam, measured in the same run.
     Ratio,
     /// Absolute throughput of iobuf's pools.
     Absolute,

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PoolKind {
     Iobuf,
+    IobufFifo,
     IobufCached,
     Mutex,
     Crossbeam,
@@ -34,8 +35,9 @@ pub const IOBUF_FIXED: &str = "iobuf-fixed";
 pub const IOBUF_CACHED_FIXED: &str = "iobuf-cached-fixed";
 
 impl PoolKind {
-    pub const ALL: [PoolKind; 4] = [
+    pub const ALL: [PoolKind; 5] = [
         PoolKind::Iobuf,
+        PoolKind::IobufFifo,
         PoolKind::IobufCached,
         PoolKind::Mutex,
         PoolKind::Crossbeam,
@@ -44,6 +46,7 @@ impl PoolKind {
     pub fn name(self) -> &'static str {
         match self {
             PoolKind::Iobuf => "iobuf",
+            PoolKind::IobufFifo => "iobuf-fifo",
             PoolKind::IobufCached => "iobuf-cached",
             PoolKind::Mutex => "mutex",
             PoolKind::Crossbeam => "crossbeam",
@@ -64,7 +67,10 @@ impl PoolKind {
     pub fn description(self) -> &'static str {
         match self {
             PoolKind::Iobuf => {
-                "iobuf::BufferPool: lock-free SCQ ring of indices; Buf guards, returned on drop"
+                "iobuf::BufferPool: lock-free SCQ ring of indices behind a one-entry reuse slot; Buf guards, returned on drop"
+            }
+            PoolKind::IobufFifo => {
+                "iobuf::BufferPool::new_fifo: the SCQ ring alone, no reuse slot (what the slot adds or costs)"
             }
             PoolKind::IobufCached => {
                 "iobuf::BufferPool behind a LocalCache per thread (DEFAULT_CACHE_SIZE = 64); returns go through the returning thread's cache"
@@ -541,6 +547,7 @@ mod tests {
     #[test]
     fn every_pool_hands_out_each_buffer_once_and_drains() {
         cycle(&BufferPool::new(Tier::Pico, 2).unwrap());
+        cycle(&BufferPool::new_fifo(Tier::Pico, 2).unwrap());
         cycle(&MutexPool::new(Tier::Pico, 2).unwrap());
         cycle(&CrossbeamPool::new(Tier::Pico, 2).unwrap());
     }

@@ -108,8 +108,9 @@ struct Entry<'a> {
     series: String,
 }
 
-const POOL_COLORS: [(&str, RGBColor); 4] = [
+const POOL_COLORS: [(&str, RGBColor); 5] = [
     ("iobuf", RGBColor(31, 119, 180)),
+    ("iobuf-fifo", RGBColor(23, 190, 207)),
     ("iobuf-cached", RGBColor(44, 160, 44)),
     ("crossbeam", RGBColor(148, 103, 189)),
     ("mutex", RGBColor(214, 39, 40)),
@@ -422,6 +423,7 @@ fn ratio_table(group: &Group, labels: &[String], side_by_side: bool) -> String {
     let ratios: Vec<(&str, &str)> = [
         ("iobuf", "crossbeam"),
         ("iobuf", "mutex"),
+        ("iobuf-fifo", "crossbeam"),
         ("iobuf-cached", "crossbeam"),
         ("iobuf-cached", "mutex"),
     ]

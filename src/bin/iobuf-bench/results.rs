@@ -85,7 +85,7 @@ pub struct CaseResult {
     /// Buffers in the pool.
     #[serde(default)]
     pub capacity: Option<u64>,
-    /// Pool implementation: "iobuf", "iobuf-cached", "mutex", "crossbeam", ...
+    /// Pool implementation: "iobuf", "iobuf-fifo", "iobuf-cached", "mutex", "crossbeam", ...
     pub pool: String,
     /// Measured wall time.
     #[serde(default)]
@@ -311,10 +311,11 @@ pub fn is_iobuf_pool(pool: &str) -> bool {
 pub fn pool_rank(pool: &str) -> (usize, &str) {
     match pool {
         "iobuf" => (0, ""),
-        "iobuf-cached" => (1, ""),
-        "crossbeam" => (2, ""),
-        "mutex" => (3, ""),
-        other => (4, other),
+        "iobuf-fifo" => (1, ""),
+        "iobuf-cached" => (2, ""),
+        "crossbeam" => (3, ""),
+        "mutex" => (4, ""),
+        other => (5, other),
     }
 }
 

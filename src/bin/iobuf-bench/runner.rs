@@ -184,6 +184,10 @@ pub fn run_case(
             let pool = BufferPool::new(tier, cap).map_err(pool_err)?;
             drive(&pool, case, settings, tick)
         }
+        Target::Pool(PoolKind::IobufFifo) => {
+            let pool = BufferPool::new_fifo(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
         Target::Pool(PoolKind::IobufCached) | Target::Fixed { cached: true } => {
             let pool = CachedPool(BufferPool::new(tier, cap).map_err(pool_err)?);
             drive(&pool, case, settings, tick)

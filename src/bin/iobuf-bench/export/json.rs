@@ -99,7 +99,7 @@ pub struct CaseResult {
     pub producers: usize,
     pub consumers: usize,
     pub capacity: usize,
-    /// iobuf, iobuf-cached, mutex, crossbeam; `transport` for the handoff
+    /// iobuf, iobuf-fifo, iobuf-cached, mutex, crossbeam; `transport` for the handoff
     /// queue measured alone.
     pub pool: String,
     /// The measured window, seconds.

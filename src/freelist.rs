@@ -1,0 +1,229 @@
+//! The free indices of a pool: a one-entry reuse slot in front of the ring.
+//!
+//! The ring ([`IndexRing`]) costs four locked read-modify-writes per get and
+//! put: a fetch-and-add on `head` and on `tail`, and an update of each slot.
+//! That is the price of its scaling (no operation ever retries on another
+//! thread's success), and it is twice what a CAS-based queue such as
+//! crossbeam's `ArrayQueue` pays when nobody contends. Pools are mostly
+//! used the uncontended way: a thread takes a buffer, fills it, hands it to
+//! the kernel and gives it back.
+//!
+//! So a pool keeps the index returned last in one shared word, the *reuse
+//! slot*, and a get tries that word before the ring. A put that finds the
+//! slot empty fills it with one CAS; a get that finds it full empties it with
+//! one swap: two locked instructions per get and put, and the buffer handed
+//! out is the one returned last, likely still in this core's cache. When the
+//! slot is taken (or already full) the operation goes to the ring, so under
+//! contention the slot serves what it can and the ring the rest.
+//!
+//! Every free index is in exactly one of the two places, and moves between
+//! them only through a holder (get, then put): a put makes an index free by
+//! one successful CAS or one ring push, a get takes it by one swap or one
+//! ring pop. A get that finds the ring empty tries the slot once more before
+//! it reports the pool dry, so a buffer parked in the slot is never missed by
+//! a get that looks at both after it was parked.
+//!
+//! The reuse slot changes the order in which buffers come back (the last one
+//! returned goes out first), nothing else; [`FreeList::fifo`] leaves it out
+//! for callers who want the ring's order, and for measuring the ring alone.
+
+use crate::ring::IndexRing;
+use crate::Error;
+use crossbeam_utils::CachePadded;
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The reuse slot's "no index" value; no ring index comes near it.
+const EMPTY: usize = usize::MAX;
+
+/// A pool's free indices: the reuse slot and the ring behind it.
+pub(crate) struct FreeList {
+    /// The index put last, free, or [`EMPTY`]. An index is never both here
+    /// and in `ring`. A successful CAS into it releases the returner's writes
+    /// to the buffer; the swap that takes it acquires them. `None` when the
+    /// list was built without it.
+    reuse: Option<CachePadded<AtomicUsize>>,
+    /// Every other free index.
+    ring: IndexRing,
+}
+
+impl FreeList {
+    /// A list holding every index `0..capacity`, with a reuse slot.
+    pub(crate) fn full(capacity: usize) -> Result<Self, Error> {
+        Ok(FreeList {
+            reuse: Some(CachePadded::new(AtomicUsize::new(EMPTY))),
+            ring: IndexRing::full(capacity)?,
+        })
+    }
+
+    /// A list holding every index `0..capacity`, without a reuse slot: every
+    /// get and put goes through the ring, in its order.
+    pub(crate) fn fifo(capacity: usize) -> Result<Self, Error> {
+        Ok(FreeList {
+            reuse: None,
+            ring: IndexRing::full(capacity)?,
+        })
+    }
+
+    /// The number of indices it manages.
+    pub(crate) fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// Whether it has a reuse slot.
+    pub(crate) fn has_reuse_slot(&self) -> bool {
+        self.reuse.is_some()
+    }
+
+    /// Takes a free index, or `None` if there is none in the slot or the ring.
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<usize> {
+        let Some(slot) = &self.reuse else {
+            return self.ring.pop();
+        };
+        // The plain read keeps a get from writing the line when the slot is
+        // empty, which under contention is most of the time.
+        if slot.load(Ordering::Relaxed) != EMPTY {
+            let index = slot.swap(EMPTY, Ordering::Acquire);
+            if index != EMPTY {
+                return Some(index);
+            }
+        }
+        if let Some(index) = self.ring.pop() {
+            return Some(index);
+        }
+        // The ring is dry; a put may have parked an index in the slot since
+        // the first look.
+        if slot.load(Ordering::Relaxed) == EMPTY {
+            return None;
+        }
+        match slot.swap(EMPTY, Ordering::Acquire) {
+            EMPTY => None,
+            index => Some(index),
+        }
+    }
+
+    /// Gives back an index the caller took from this list and owns.
+    ///
+    /// Errors: `index >= capacity` (nothing changes).
+    #[inline]
+    pub(crate) fn push(&self, index: usize) -> Result<(), Error> {
+        if index >= self.capacity() {
+            return Err(Error::IndexOutOfRange {
+                index,
+                capacity: self.capacity(),
+            });
+        }
+        if let Some(slot) = &self.reuse {
+            if slot.load(Ordering::Relaxed) == EMPTY
+                && slot
+                    .compare_exchange(EMPTY, index, Ordering::Release, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.ring.push(index)
+    }
+
+    /// Takes up to `n` free indices from the ring (then the slot) into `out`,
+    /// for a per-thread cache's refill. Returns how many it took.
+    pub(crate) fn pop_into(&self, out: &mut Vec<usize>, n: usize) -> usize {
+        let mut taken = 0;
+        while taken < n {
+            match self.ring.pop() {
+                Some(i) => out.push(i),
+                None => break,
+            }
+            taken += 1;
+        }
+        if taken < n {
+            if let Some(slot) = &self.reuse {
+                let index = slot.swap(EMPTY, Ordering::Acquire);
+                if index != EMPTY {
+                    out.push(index);
+                    taken += 1;
+                }
+            }
+        }
+        taken
+    }
+
+    /// Gives back an owned index straight to the ring (a cache's batch
+    /// flush: the reuse slot is for the next single get, not a batch).
+    pub(crate) fn push_to_ring(&self, index: usize) -> Result<(), Error> {
+        self.ring.push(index)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn drain(list: &FreeList) -> Vec<usize> {
+        let mut got: Vec<usize> = std::iter::from_fn(|| list.pop()).collect();
+        got.sort();
+        got
+    }
+
+    #[test]
+    fn starts_full_and_hands_each_index_out_once() {
+        for cap in [1, 2, 3, 1024] {
+            for list in [FreeList::full(cap).unwrap(), FreeList::fifo(cap).unwrap()] {
+                assert_eq!(drain(&list), (0..cap).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_index_returned_goes_out_first() {
+        let list = FreeList::full(8).unwrap();
+        let a = list.pop().unwrap();
+        let b = list.pop().unwrap();
+        list.push(b).unwrap();
+        list.push(a).unwrap(); // the slot is full: a goes to the ring
+        assert_eq!(list.pop(), Some(b));
+        // Without the slot the ring's order holds: b was pushed first.
+        let fifo = FreeList::fifo(8).unwrap();
+        let a = fifo.pop().unwrap();
+        let b = fifo.pop().unwrap();
+        fifo.push(b).unwrap();
+        fifo.push(a).unwrap();
+        let order: Vec<usize> = std::iter::from_fn(|| fifo.pop()).collect();
+        assert_eq!(order.len(), 8);
+        assert_eq!(order[6..], [b, a]);
+        assert!(list.has_reuse_slot() && !fifo.has_reuse_slot());
+    }
+
+    #[test]
+    fn a_dry_ring_still_finds_the_parked_index() {
+        let list = FreeList::full(2).unwrap();
+        let a = list.pop().unwrap();
+        let b = list.pop().unwrap();
+        assert_eq!(list.pop(), None);
+        list.push(a).unwrap(); // parked in the slot
+        assert_eq!(list.pop(), Some(a));
+        list.push(a).unwrap();
+        list.push(b).unwrap(); // slot full: b to the ring
+        let mut out = Vec::new();
+        assert_eq!(list.pop_into(&mut out, 4), 2);
+        out.sort();
+        assert_eq!(out, vec![a, b]);
+        assert_eq!(list.pop(), None);
+    }
+
+    #[test]
+    fn out_of_range_push_changes_nothing() {
+        let list = FreeList::full(3).unwrap();
+        let i = list.pop().unwrap();
+        assert!(matches!(
+            list.push(3),
+            Err(Error::IndexOutOfRange { index: 3, .. })
+        ));
+        list.push(i).unwrap();
+        assert_eq!(drain(&list), vec![0, 1, 2]);
+    }
+}
