@@ -46,14 +46,14 @@ for d in docs[1:]:
 merged["config"]["goals_runs"] = files
 json.dump(merged, open(out, "w"), indent=2)
 print(f"wrote {out}\n")
-print("| scenario | threads | iobuf | iobuf-cached | crossbeam | mutex | iobuf / crossbeam | cached / crossbeam | iobuf get p99.9 |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| scenario | threads | iobuf | iobuf-fifo | iobuf-cached | crossbeam | mutex | iobuf / crossbeam | fifo / crossbeam | cached / crossbeam | iobuf get p99.9 |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 cases = {}
 for r in merged["results"]:
     cases.setdefault((r["scenario"], r["threads"]), {})[r["pool"]] = r
 for (sc, th), pools in cases.items():
     m = lambda p: pools[p]["ops_per_sec"] / 1e6 if p in pools else float("nan")
     p999 = pools.get("iobuf", {}).get("latency_ns", {}).get("get", {}).get("p999")
-    print(f"| {sc} | {th} | {m('iobuf'):.1f} M | {m('iobuf-cached'):.1f} M | {m('crossbeam'):.1f} M | {m('mutex'):.1f} M "
-          f"| {m('iobuf')/m('crossbeam'):.2f}× | {m('iobuf-cached')/m('crossbeam'):.2f}× | {p999} ns |")
+    print(f"| {sc} | {th} | {m('iobuf'):.1f} M | {m('iobuf-fifo'):.1f} M | {m('iobuf-cached'):.1f} M | {m('crossbeam'):.1f} M | {m('mutex'):.1f} M "
+          f"| {m('iobuf')/m('crossbeam'):.2f}× | {m('iobuf-fifo')/m('crossbeam'):.2f}× | {m('iobuf-cached')/m('crossbeam'):.2f}× | {p999} ns |")
 PY

@@ -159,8 +159,8 @@ fn before(a: u64, b: u64) -> bool {
 /// A bounded, lock-free, ABA-safe ring of the indices `0..capacity`.
 ///
 /// It is the free list of [`BufferPool`](crate::BufferPool) and
-/// [`BoundedPool`](crate::BoundedPool); it can be used alone as an index
-/// allocator. It never holds more than `capacity` indices, and each index
+/// [`BoundedPool`](crate::BoundedPool) (behind their one-entry reuse slot);
+/// it can be used alone as an index allocator. It never holds more than `capacity` indices, and each index
 /// must be in it at most once: [`push`](IndexRing::push) is for returning an
 /// index that [`pop`](IndexRing::pop) handed out. The pools enforce this;
 /// pushing an index that is already in the ring breaks the exactly-once
