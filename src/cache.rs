@@ -4,8 +4,9 @@
 //! USENIX 2001) and DPDK's per-lcore mempool cache: each thread keeps a small
 //! stack of free indices of its own. A get that finds one there and a put
 //! that has room there touch no shared memory and make no atomic operation.
-//! A miss refills half the stack from the shared ring; a put to a full stack
-//! first flushes half of it back. Dropping the cache flushes everything, so a
+//! A miss refills half the stack from the pool's shared free list (its ring,
+//! then its reuse slot); a put to a full stack first flushes half of it back
+//! to the ring. Dropping the cache flushes everything, so a
 //! thread that exits loses no buffer.
 //!
 //! # Handoff without starvation
@@ -101,8 +102,8 @@ impl<'p> LocalCache<'p> {
         self.pool
     }
 
-    /// A buffer from this cache, else from the ring (refilling half the
-    /// cache on the way), else `None` at once.
+    /// A buffer from this cache, else from the pool's free list (refilling
+    /// half the cache on the way), else `None` at once.
     pub fn try_get(&mut self) -> Option<Buf<'p>> {
         if let Some(index) = self.stack.pop() {
             return Some(Buf::from_owned_index(self.pool, index));

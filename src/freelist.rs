@@ -8,24 +8,33 @@
 //! used the uncontended way: a thread takes a buffer, fills it, hands it to
 //! the kernel and gives it back.
 //!
-//! So a pool keeps the index returned last in one shared word, the *reuse
-//! slot*, and a get tries that word before the ring. A put that finds the
-//! slot empty fills it with one CAS; a get that finds it full empties it with
-//! one swap: two locked instructions per get and put, and the buffer handed
-//! out is the one returned last, likely still in this core's cache. When the
-//! slot is taken (or already full) the operation goes to the ring, so under
-//! contention the slot serves what it can and the ring the rest.
+//! So a pool keeps one free index in a shared word, the *reuse slot*, and a
+//! get tries that word before the ring. A put that finds the slot empty parks
+//! its index there with one CAS; a get that finds it full empties it with one
+//! swap: two locked instructions per get and put. A put that finds the slot
+//! full goes to the ring, so the slot holds the first index returned since it
+//! was last emptied. In the commonest pattern, a thread that takes a buffer
+//! and gives it back before taking the next, that is the buffer it just
+//! returned, still in this core's cache. When the slot is taken (or already
+//! full) the operation goes to the ring, so under contention the slot serves
+//! what it can and the ring the rest.
 //!
 //! Every free index is in exactly one of the two places, and moves between
 //! them only through a holder (get, then put): a put makes an index free by
 //! one successful CAS or one ring push, a get takes it by one swap or one
-//! ring pop. A get that finds the ring empty tries the slot once more before
-//! it reports the pool dry, so a buffer parked in the slot is never missed by
-//! a get that looks at both after it was parked.
+//! ring pop. Every get looks at the slot, so a get that starts after an index
+//! was parked there finds it (or another free index). A get that finds the
+//! ring empty looks at the slot once more before it reports the pool dry,
+//! which catches an index parked while it was in the ring and saves the
+//! caller a retry; a get that overlaps puts and gets of other threads may
+//! still report the pool dry while an index is moving between the two
+//! places, as any concurrent "empty" answer may be stale.
 //!
-//! The reuse slot changes the order in which buffers come back (the last one
-//! returned goes out first), nothing else; [`FreeList::fifo`] leaves it out
-//! for callers who want the ring's order, and for measuring the ring alone.
+//! The reuse slot changes which free buffer a get receives, not how many
+//! are free; [`FreeList::fifo`] leaves it out for callers who want the
+//! ring's order, and for measuring the ring alone. A per-thread cache
+//! refills from the ring first and then the slot, and flushes straight to
+//! the ring (its batches are not the single get the slot is for).
 
 use crate::ring::IndexRing;
 use crate::Error;
@@ -41,8 +50,8 @@ const EMPTY: usize = usize::MAX;
 
 /// A pool's free indices: the reuse slot and the ring behind it.
 pub(crate) struct FreeList {
-    /// The index put last, free, or [`EMPTY`]. An index is never both here
-    /// and in `ring`. A successful CAS into it releases the returner's writes
+    /// A free index, or [`EMPTY`]: the first one put since a get last
+    /// emptied it. An index is never both here and in `ring`. A successful CAS into it releases the returner's writes
     /// to the buffer; the swap that takes it acquires them. `None` when the
     /// list was built without it.
     reuse: Option<CachePadded<AtomicUsize>>,
@@ -179,7 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn the_last_index_returned_goes_out_first() {
+    fn a_parked_index_goes_out_first() {
         let list = FreeList::full(8).unwrap();
         let a = list.pop().unwrap();
         let b = list.pop().unwrap();

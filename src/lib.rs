@@ -3,8 +3,8 @@
 //! * [`Tier`]: twelve buffer sizes, powers of 4 from 32 B to 128 MiB.
 //! * [`BufferPool`]: `capacity` buffers of one tier in one page-aligned
 //!   slab, handed out by index through a lock-free, ABA-safe ring
-//!   ([`IndexRing`], Nikolaev's SCQ) behind a one-entry reuse slot that hands
-//!   out the buffer returned last. [`Buf`] guards give the bytes without a
+//!   ([`IndexRing`], Nikolaev's SCQ) behind a one-entry reuse slot (a
+//!   thread that returns a buffer and takes another gets the same one back). [`Buf`] guards give the bytes without a
 //!   copy and return the buffer on drop, from any thread. Typed per-tier pools
 //!   ([`SmallBufferPool`] and the other eleven) also give `&mut [u8; N]`.
 //! * [`LocalCache`]: a per-thread magazine in front of the ring; a hit makes

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 /// when dropped, from any thread.
 ///
 /// The free indices sit in a lock-free [`IndexRing`](crate::IndexRing)
-/// behind a one-entry *reuse slot*: the buffer returned last is the next one
-/// handed out (still warm in cache), at two locked instructions per get and
-/// put instead of the ring's four. [`new_fifo`](BufferPool::new_fifo) builds
-/// a pool without it, whose buffers go round the ring in order.
+/// behind a one-entry *reuse slot*: a put parks its index there when the
+/// slot is empty and the next get takes it, at two locked instructions per
+/// get and put instead of the ring's four; a thread that gives a buffer back
+/// and takes another gets the same, still warm in cache.
+/// [`new_fifo`](BufferPool::new_fifo) builds a pool without it, whose
+/// buffers go round the ring in order.
 ///
 /// ```
 /// use iobuf::{BufferPool, Tier};

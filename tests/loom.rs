@@ -669,3 +669,52 @@ fn pool_dry_then_returned_capacity_1() {
 fn pool_dry_then_returned_capacity_2() {
     pool_dry_then_returned(2, 3);
 }
+
+/// A cache refill that takes a parked index: another thread gives a buffer
+/// back (parked in the empty reuse slot) while this thread's cache misses
+/// and refills, first from the ring (one index left there), then from the
+/// slot. Whatever the refill takes from the slot, its next holder must see
+/// the returner's writes: a refill whose take from the slot is not an
+/// acquire shows as a race on the payload.
+fn cache_refill_takes_parked(bound: usize) {
+    builder(bound).check(|| {
+        let capacity = 4;
+        let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
+        let owners = Arc::new(Owners::new(capacity));
+        let taken: Vec<usize> = (0..3).map(|_| pool.take_index().unwrap()).collect();
+        let (given_back, kept) = (taken[0], &taken[1..]);
+        for &i in kept {
+            owners.acquire(i, 0);
+        }
+        let returner = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                owners.acquire(given_back, 1);
+                owners.release(given_back);
+                drop(pool.buf_from_index(given_back).unwrap());
+            })
+        };
+        // A cache of 2 (the pool's budget): a miss takes one and refills one.
+        let mut cache = LocalCache::new(&pool, 2);
+        let got: Vec<_> = (0..2).filter_map(|_| cache.try_get()).collect();
+        for buf in &got {
+            owners.acquire(buf.index(), 2);
+        }
+        for buf in got {
+            owners.release(buf.index());
+            cache.put(buf);
+        }
+        drop(cache);
+        returner.join().unwrap();
+        for &i in kept {
+            owners.release(i);
+            pool.return_index(i).unwrap();
+        }
+        owners.check_all_back(drain_pool(&pool));
+    });
+}
+
+#[test]
+fn cache_refill_takes_parked_index() {
+    cache_refill_takes_parked(3);
+}

@@ -122,6 +122,44 @@ pub trait BenchPool: Sync {
     fn buffer_pool(&self) -> Option<&BufferPool> {
         None
     }
+    /// Writes one byte of every page of every buffer, before the clock
+    /// starts (see [`touch_every_page`]).
+    fn prefault(&self)
+    where
+        Self: Sized,
+    {
+        touch_every_page(self);
+    }
+}
+
+/// Takes every buffer of `pool`, writes one byte of each of its pages, and
+/// gives them all back.
+///
+/// Big slabs come from the kernel untouched, and the first write to each
+/// page faults it in (zeroing it, and with transparent huge pages perhaps
+/// compacting memory first). A pool that reuses the buffer returned last
+/// touches one buffer; one that goes round all of them (a FIFO ring,
+/// crossbeam's queue) touches the whole slab, and on a 1 GiB pool spends its
+/// measured window in page faults: a comparison of kernels, not of pools.
+fn touch_every_page<P: BenchPool>(pool: &P) {
+    let mut h = pool.handle();
+    let page = iobuf::page_size();
+    // Bounded by the capacity: the transport stand-in (capacity 0) hands
+    // out items forever and has no buffers.
+    let mut held = Vec::with_capacity(pool.capacity());
+    while held.len() < pool.capacity() {
+        let Some(mut item) = h.try_get() else { break };
+        let bytes = item.bytes();
+        for offset in (0..bytes.len()).step_by(page) {
+            // SAFETY: `offset < bytes.len()`, so the pointer is inside the
+            // buffer this thread holds; volatile so the write is not elided.
+            unsafe { std::ptr::write_volatile(bytes.as_mut_ptr().add(offset), 0) };
+        }
+        held.push(item);
+    }
+    for item in held {
+        h.put(item);
+    }
 }
 
 // ---------------------------------------------------------------- iobuf
@@ -512,6 +550,11 @@ impl BenchPool for DoubleReturn {
     type Handle<'a> = &'a DoubleReturn;
     fn handle(&self) -> &DoubleReturn {
         self
+    }
+    /// Through the sound pool underneath: the injected double returns are
+    /// for the measured case, not for the set-up.
+    fn prefault(&self) {
+        self.inner.prefault();
     }
     fn capacity(&self) -> usize {
         self.inner.capacity()
