@@ -60,12 +60,25 @@ impl<T> BoundedPool<T> {
 
     /// Takes a free value, waiting with backoff.
     pub fn get(&self) -> PoolGuard<'_, T> {
-        wait_for(|| self.try_get())
+        if let Some(guard) = self.try_get() {
+            return guard;
+        }
+        wait_for(|| self.retry_get())
     }
 
     /// Takes a free value, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Option<PoolGuard<'_, T>> {
-        retry_until(Instant::now().checked_add(timeout), || self.try_get())
+        if let Some(guard) = self.try_get() {
+            return Some(guard);
+        }
+        retry_until(Instant::now().checked_add(timeout), || self.retry_get())
+    }
+
+    /// A waiter's retry: reads alone while the pool looks dry.
+    fn retry_get(&self) -> Option<PoolGuard<'_, T>> {
+        self.free
+            .poll()
+            .map(|index| PoolGuard { pool: self, index })
     }
 
     /// The values, once the pool is no longer shared.

@@ -118,12 +118,27 @@ impl<'p> LocalCache<'p> {
 
     /// A buffer, waiting with backoff while the cache and ring are dry.
     pub fn get(&mut self) -> Buf<'p> {
-        wait_for(|| self.try_get())
+        if let Some(buf) = self.try_get() {
+            return buf;
+        }
+        wait_for(|| self.retry_get())
     }
 
     /// A buffer, waiting at most `timeout`.
     pub fn get_timeout(&mut self, timeout: Duration) -> Option<Buf<'p>> {
-        retry_until(Instant::now().checked_add(timeout), || self.try_get())
+        if let Some(buf) = self.try_get() {
+            return Some(buf);
+        }
+        retry_until(Instant::now().checked_add(timeout), || self.retry_get())
+    }
+
+    /// A waiter's retry: reads alone while this cache is empty and the pool
+    /// looks dry.
+    fn retry_get(&mut self) -> Option<Buf<'p>> {
+        if self.stack.is_empty() && self.pool.looks_dry() {
+            return None;
+        }
+        self.try_get()
     }
 
     /// Keeps `buf` in this cache (flushing half the cache to the ring first

@@ -115,6 +115,28 @@ impl FreeList {
         }
     }
 
+    /// Whether the list is empty, by reads alone (the slot, then
+    /// [`IndexRing::looks_empty`]); `false` may be stale at once.
+    #[inline]
+    pub(crate) fn looks_empty(&self) -> bool {
+        let slot_empty = match &self.reuse {
+            Some(slot) => slot.load(Ordering::Relaxed) == EMPTY,
+            None => true,
+        };
+        slot_empty && self.ring.looks_empty()
+    }
+
+    /// [`pop`](Self::pop) for a waiting caller's retries: `None` without a
+    /// write while the list looks empty, so that a waiter does not slow the
+    /// threads that are giving indices back.
+    #[inline]
+    pub(crate) fn poll(&self) -> Option<usize> {
+        if self.looks_empty() {
+            return None;
+        }
+        self.pop()
+    }
+
     /// Gives back an index the caller took from this list and owns.
     ///
     /// Errors: `index >= capacity` (nothing changes).
@@ -222,6 +244,25 @@ mod tests {
         out.sort();
         assert_eq!(out, vec![a, b]);
         assert_eq!(list.pop(), None);
+    }
+
+    #[test]
+    fn looks_empty_exactly_when_nothing_is_free() {
+        for list in [FreeList::full(3).unwrap(), FreeList::fifo(3).unwrap()] {
+            let mut held = Vec::new();
+            while !list.looks_empty() {
+                held.push(list.poll().expect("looked non-empty but gave nothing"));
+            }
+            assert_eq!(held.len(), 3);
+            assert_eq!(list.poll(), None);
+            assert_eq!(list.pop(), None); // runs head past tail
+            assert!(list.looks_empty());
+            for i in held {
+                list.push(i).unwrap(); // the first one parks in the slot
+                assert!(!list.looks_empty());
+            }
+            assert_eq!(drain(&list), vec![0, 1, 2]);
+        }
     }
 
     #[test]

@@ -356,6 +356,34 @@ impl IndexRing {
         }
     }
 
+    /// Whether the ring is empty, by reads alone: the threshold says so, or
+    /// no producer has taken a position that no consumer has taken.
+    ///
+    /// `true` means the ring held no index that a new [`pop`](Self::pop)
+    /// could take at the moment `tail` was read: every index then in the ring
+    /// sat at a position some consumer had already claimed. A failed `pop`
+    /// writes `head`, a slot, `tail` and the threshold, lines that producers
+    /// need; a waiting consumer that polls with this instead leaves them alone
+    /// until there is something to take. `false` may be stale at once.
+    ///
+    /// ```
+    /// let ring = iobuf::IndexRing::full(1).unwrap();
+    /// assert!(!ring.looks_empty());
+    /// let i = ring.pop().unwrap();
+    /// assert!(ring.looks_empty());
+    /// ring.push(i).unwrap();
+    /// assert!(!ring.looks_empty());
+    /// ```
+    pub fn looks_empty(&self) -> bool {
+        if read_threshold(&self.threshold) < 0 {
+            return true;
+        }
+        // head first: it only grows, so a tail read later that is not past
+        // it was not past the head at the moment it was read either.
+        let head = read(&self.head);
+        !before(head, read(&self.tail))
+    }
+
     /// Pulls `tail` up to `head` after consumers ran past it, so that the
     /// next producer does not fill a position nobody will read.
     fn catch_up(&self, mut tail: u64, mut head: u64) {

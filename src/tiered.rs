@@ -103,12 +103,25 @@ impl TieredPool {
             .ok_or(Error::NoTierFits { len })
     }
 
-    fn attempt(&self, first: usize) -> Option<Buf<'_>> {
-        let candidates = if self.fallback {
+    /// The pools a request whose smallest fitting pool is `first` may use.
+    fn candidates(&self, first: usize) -> &[BufferPool] {
+        if self.fallback {
             &self.pools[first..]
         } else {
             &self.pools[first..=first]
-        };
+        }
+    }
+
+    fn attempt(&self, first: usize) -> Option<Buf<'_>> {
+        self.candidates(first).iter().find_map(BufferPool::try_get)
+    }
+
+    /// A waiter's retry: reads alone while every candidate looks dry.
+    fn retry(&self, first: usize) -> Option<Buf<'_>> {
+        let candidates = self.candidates(first);
+        if candidates.iter().all(BufferPool::looks_dry) {
+            return None;
+        }
         candidates.iter().find_map(BufferPool::try_get)
     }
 
@@ -122,14 +135,20 @@ impl TieredPool {
     /// A buffer of at least `len` bytes, waiting with backoff.
     pub fn get_for(&self, len: usize) -> Result<Buf<'_>, Error> {
         let first = self.first_fit(len)?;
-        Ok(wait_for(|| self.attempt(first)))
+        if let Some(buf) = self.attempt(first) {
+            return Ok(buf);
+        }
+        Ok(wait_for(|| self.retry(first)))
     }
 
     /// A buffer of at least `len` bytes, waiting at most `timeout`.
     pub fn get_for_timeout(&self, len: usize, timeout: Duration) -> Result<Option<Buf<'_>>, Error> {
         let first = self.first_fit(len)?;
+        if let Some(buf) = self.attempt(first) {
+            return Ok(Some(buf));
+        }
         Ok(retry_until(Instant::now().checked_add(timeout), || {
-            self.attempt(first)
+            self.retry(first)
         }))
     }
 }

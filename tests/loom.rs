@@ -718,3 +718,41 @@ fn cache_refill_takes_parked(bound: usize) {
 fn cache_refill_takes_parked_index() {
     cache_refill_takes_parked(3);
 }
+
+/// A consumer that polls with `looks_empty` (the read-only check waiting
+/// gets retry with) while a producer fills an empty ring, after a failed
+/// pop of its own has run `head` ahead of `tail`: the check must stop
+/// saying "empty" once the push is done (a check stuck at "empty" would
+/// make loom's spin loop exceed its branch limit), and the pop it lets
+/// through must find the index.
+fn poll_until_filled(capacity: usize, bound: usize) {
+    builder(bound).check(move || {
+        let ring = Arc::new(IndexRing::empty(capacity).unwrap());
+        let producer = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || ring.push(capacity - 1).unwrap())
+        };
+        let mut got = ring.pop();
+        while got.is_none() {
+            if !ring.looks_empty() {
+                got = ring.pop();
+            } else {
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(got, Some(capacity - 1));
+        assert!(ring.looks_empty());
+        assert_eq!(ring.pop(), None);
+    });
+}
+
+#[test]
+fn poll_until_filled_capacity_1() {
+    poll_until_filled(1, 3);
+}
+
+#[test]
+fn poll_until_filled_capacity_2() {
+    poll_until_filled(2, 3);
+}
