@@ -90,24 +90,27 @@ impl Backoff {
 }
 
 /// Calls `attempt` until it gives a value, backing off between tries.
-pub(crate) fn wait_for<T>(mut attempt: impl FnMut() -> Option<T>) -> T {
-    if let Some(v) = attempt() {
-        return v;
-    }
-    let mut backoff = Backoff::new();
+///
+/// The first try always runs `attempt`; later ones run it only when
+/// `looks_dry` (reads alone) says there may be something to take, so that
+/// a waiter does not keep writing the lines that returning threads need.
+pub(crate) fn wait_for<T>(
+    mut attempt: impl FnMut() -> Option<T>,
+    mut looks_dry: impl FnMut() -> bool,
+) -> T {
     loop {
-        backoff.wait();
-        if let Some(v) = attempt() {
+        // Without a deadline, retry_until returns only with a value.
+        if let Some(v) = retry_until(None, &mut attempt, &mut looks_dry) {
             return v;
         }
     }
 }
 
-/// Calls `attempt` until it gives a value, backing off between tries;
-/// gives up at `deadline` (never, for `None`).
+/// [`wait_for`] that gives up at `deadline` (never, for `None`).
 pub(crate) fn retry_until<T>(
     deadline: Option<Instant>,
     mut attempt: impl FnMut() -> Option<T>,
+    mut looks_dry: impl FnMut() -> bool,
 ) -> Option<T> {
     if let Some(v) = attempt() {
         return Some(v);
@@ -125,6 +128,9 @@ pub(crate) fn retry_until<T>(
             }
         };
         backoff.wait_at_most(limit);
+        if looks_dry() {
+            continue;
+        }
         if let Some(v) = attempt() {
             return Some(v);
         }
@@ -150,18 +156,41 @@ mod tests {
     #[test]
     fn retry_until_returns_the_first_success() {
         let mut n = 0;
-        let got = retry_until(None, || {
-            n += 1;
-            (n == 5).then_some(n)
-        });
+        let got = retry_until(
+            None,
+            || {
+                n += 1;
+                (n == 5).then_some(n)
+            },
+            || false,
+        );
         assert_eq!(got, Some(5));
+    }
+
+    #[test]
+    fn retries_only_once_the_pool_no_longer_looks_dry() {
+        // The first attempt always runs; the next ones wait for the check.
+        let (attempts, checks) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+        let got = wait_for(
+            || {
+                attempts.set(attempts.get() + 1);
+                (checks.get() > 3).then_some(attempts.get())
+            },
+            || {
+                checks.set(checks.get() + 1);
+                checks.get() <= 3
+            },
+        );
+        assert_eq!(got, 2, "attempted while the check said dry");
+        assert_eq!(checks.get(), 4);
     }
 
     #[cfg(not(miri))]
     #[test]
     fn retry_until_gives_up_at_the_deadline() {
         let start = Instant::now();
-        let got: Option<()> = retry_until(Some(start + Duration::from_millis(20)), || None);
+        let got: Option<()> =
+            retry_until(Some(start + Duration::from_millis(20)), || None, || false);
         assert_eq!(got, None);
         assert!(start.elapsed() >= Duration::from_millis(20));
     }

@@ -60,25 +60,16 @@ impl<T> BoundedPool<T> {
 
     /// Takes a free value, waiting with backoff.
     pub fn get(&self) -> PoolGuard<'_, T> {
-        if let Some(guard) = self.try_get() {
-            return guard;
-        }
-        wait_for(|| self.retry_get())
+        wait_for(|| self.try_get(), || self.free.looks_empty())
     }
 
     /// Takes a free value, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Option<PoolGuard<'_, T>> {
-        if let Some(guard) = self.try_get() {
-            return Some(guard);
-        }
-        retry_until(Instant::now().checked_add(timeout), || self.retry_get())
-    }
-
-    /// A waiter's retry: reads alone while the pool looks dry.
-    fn retry_get(&self) -> Option<PoolGuard<'_, T>> {
-        self.free
-            .poll()
-            .map(|index| PoolGuard { pool: self, index })
+        retry_until(
+            Instant::now().checked_add(timeout),
+            || self.try_get(),
+            || self.free.looks_empty(),
+        )
     }
 
     /// The values, once the pool is no longer shared.

@@ -118,27 +118,20 @@ impl<'p> LocalCache<'p> {
 
     /// A buffer, waiting with backoff while the cache and ring are dry.
     pub fn get(&mut self) -> Buf<'p> {
-        if let Some(buf) = self.try_get() {
-            return buf;
-        }
-        wait_for(|| self.retry_get())
+        // While it waits the stack stays empty (the cache is this thread's),
+        // so only the pool can end the wait.
+        let pool = self.pool;
+        wait_for(|| self.try_get(), || pool.looks_dry())
     }
 
     /// A buffer, waiting at most `timeout`.
     pub fn get_timeout(&mut self, timeout: Duration) -> Option<Buf<'p>> {
-        if let Some(buf) = self.try_get() {
-            return Some(buf);
-        }
-        retry_until(Instant::now().checked_add(timeout), || self.retry_get())
-    }
-
-    /// A waiter's retry: reads alone while this cache is empty and the pool
-    /// looks dry.
-    fn retry_get(&mut self) -> Option<Buf<'p>> {
-        if self.stack.is_empty() && self.pool.looks_dry() {
-            return None;
-        }
-        self.try_get()
+        let pool = self.pool;
+        retry_until(
+            Instant::now().checked_add(timeout),
+            || self.try_get(),
+            || pool.looks_dry(),
+        )
     }
 
     /// Keeps `buf` in this cache (flushing half the cache to the ring first

@@ -90,22 +90,19 @@ impl FreeList {
     /// Takes a free index, or `None` if there is none in the slot or the ring.
     #[inline]
     pub(crate) fn pop(&self) -> Option<usize> {
-        let Some(slot) = &self.reuse else {
-            return self.ring.pop();
-        };
-        // The plain read keeps a get from writing the line when the slot is
-        // empty, which under contention is most of the time.
-        if slot.load(Ordering::Relaxed) != EMPTY {
-            let index = slot.swap(EMPTY, Ordering::Acquire);
-            if index != EMPTY {
-                return Some(index);
-            }
-        }
-        if let Some(index) = self.ring.pop() {
-            return Some(index);
-        }
-        // The ring is dry; a put may have parked an index in the slot since
-        // the first look.
+        // A second look at the slot after a dry ring: a put may have parked
+        // an index there since the first.
+        self.take_parked()
+            .or_else(|| self.ring.pop())
+            .or_else(|| self.take_parked())
+    }
+
+    /// Takes the parked index, if the list has a slot and it holds one. The
+    /// plain read first keeps a look at an empty slot from writing its line,
+    /// which under contention is most looks.
+    #[inline]
+    fn take_parked(&self) -> Option<usize> {
+        let slot = self.reuse.as_ref()?;
         if slot.load(Ordering::Relaxed) == EMPTY {
             return None;
         }
@@ -116,7 +113,9 @@ impl FreeList {
     }
 
     /// Whether the list is empty, by reads alone (the slot, then
-    /// [`IndexRing::looks_empty`]); `false` may be stale at once.
+    /// [`IndexRing::looks_empty`]); `false` may be stale at once. Waiting
+    /// gets retry only when this says no, so that a waiter does not slow
+    /// the threads that are giving indices back.
     #[inline]
     pub(crate) fn looks_empty(&self) -> bool {
         let slot_empty = match &self.reuse {
@@ -124,17 +123,6 @@ impl FreeList {
             None => true,
         };
         slot_empty && self.ring.looks_empty()
-    }
-
-    /// [`pop`](Self::pop) for a waiting caller's retries: `None` without a
-    /// write while the list looks empty, so that a waiter does not slow the
-    /// threads that are giving indices back.
-    #[inline]
-    pub(crate) fn poll(&self) -> Option<usize> {
-        if self.looks_empty() {
-            return None;
-        }
-        self.pop()
     }
 
     /// Gives back an index the caller took from this list and owns.
@@ -163,24 +151,12 @@ impl FreeList {
     /// Takes up to `n` free indices from the ring (then the slot) into `out`,
     /// for a per-thread cache's refill. Returns how many it took.
     pub(crate) fn pop_into(&self, out: &mut Vec<usize>, n: usize) -> usize {
-        let mut taken = 0;
-        while taken < n {
-            match self.ring.pop() {
-                Some(i) => out.push(i),
-                None => break,
-            }
-            taken += 1;
+        let before = out.len();
+        out.extend(std::iter::from_fn(|| self.ring.pop()).take(n));
+        if out.len() - before < n {
+            out.extend(self.take_parked());
         }
-        if taken < n {
-            if let Some(slot) = &self.reuse {
-                let index = slot.swap(EMPTY, Ordering::Acquire);
-                if index != EMPTY {
-                    out.push(index);
-                    taken += 1;
-                }
-            }
-        }
-        taken
+        out.len() - before
     }
 
     /// Gives back an owned index straight to the ring (a cache's batch
@@ -251,10 +227,9 @@ mod tests {
         for list in [FreeList::full(3).unwrap(), FreeList::fifo(3).unwrap()] {
             let mut held = Vec::new();
             while !list.looks_empty() {
-                held.push(list.poll().expect("looked non-empty but gave nothing"));
+                held.push(list.pop().expect("looked non-empty but gave nothing"));
             }
             assert_eq!(held.len(), 3);
-            assert_eq!(list.poll(), None);
             assert_eq!(list.pop(), None); // runs head past tail
             assert!(list.looks_empty());
             for i in held {

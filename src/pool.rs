@@ -147,23 +147,16 @@ impl BufferPool {
     /// Takes a free buffer, waiting (spin, yield, then capped jittered
     /// sleep) until one is returned.
     pub fn get(&self) -> Buf<'_> {
-        if let Some(buf) = self.try_get() {
-            return buf;
-        }
-        wait_for(|| self.retry_get())
+        wait_for(|| self.try_get(), || self.looks_dry())
     }
 
     /// Takes a free buffer, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Option<Buf<'_>> {
-        if let Some(buf) = self.try_get() {
-            return Some(buf);
-        }
-        retry_until(Instant::now().checked_add(timeout), || self.retry_get())
-    }
-
-    /// A waiter's retry: reads alone while the pool looks dry.
-    fn retry_get(&self) -> Option<Buf<'_>> {
-        self.free.poll().map(|index| Buf { pool: self, index })
+        retry_until(
+            Instant::now().checked_add(timeout),
+            || self.try_get(),
+            || self.looks_dry(),
+        )
     }
 
     /// Whether the pool looks dry, by reads alone (for waiting loops).

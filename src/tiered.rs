@@ -116,13 +116,9 @@ impl TieredPool {
         self.candidates(first).iter().find_map(BufferPool::try_get)
     }
 
-    /// A waiter's retry: reads alone while every candidate looks dry.
-    fn retry(&self, first: usize) -> Option<Buf<'_>> {
-        let candidates = self.candidates(first);
-        if candidates.iter().all(BufferPool::looks_dry) {
-            return None;
-        }
-        candidates.iter().find_map(BufferPool::try_get)
+    /// Whether every pool a request may use looks dry, by reads alone.
+    fn looks_dry(&self, first: usize) -> bool {
+        self.candidates(first).iter().all(BufferPool::looks_dry)
     }
 
     /// A buffer of at least `len` bytes, or `Ok(None)` at once if none is
@@ -135,21 +131,17 @@ impl TieredPool {
     /// A buffer of at least `len` bytes, waiting with backoff.
     pub fn get_for(&self, len: usize) -> Result<Buf<'_>, Error> {
         let first = self.first_fit(len)?;
-        if let Some(buf) = self.attempt(first) {
-            return Ok(buf);
-        }
-        Ok(wait_for(|| self.retry(first)))
+        Ok(wait_for(|| self.attempt(first), || self.looks_dry(first)))
     }
 
     /// A buffer of at least `len` bytes, waiting at most `timeout`.
     pub fn get_for_timeout(&self, len: usize, timeout: Duration) -> Result<Option<Buf<'_>>, Error> {
         let first = self.first_fit(len)?;
-        if let Some(buf) = self.attempt(first) {
-            return Ok(Some(buf));
-        }
-        Ok(retry_until(Instant::now().checked_add(timeout), || {
-            self.retry(first)
-        }))
+        Ok(retry_until(
+            Instant::now().checked_add(timeout),
+            || self.attempt(first),
+            || self.looks_dry(first),
+        ))
     }
 }
 
