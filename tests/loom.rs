@@ -23,7 +23,7 @@
 //! (see `builder`); `LOOM_MAX_PREEMPTIONS` overrides it.
 #![cfg(loom)]
 
-use iobuf::{BufferPool, IndexRing, LocalCache, Tier};
+use iobuf::{Buf, BufferPool, IndexRing, LocalCache, Tier};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
@@ -100,8 +100,63 @@ impl Owners {
     }
 }
 
-fn drain(ring: &IndexRing) -> Vec<usize> {
-    std::iter::from_fn(|| ring.pop()).collect()
+/// What a model takes indices from and gives them back to: the bare ring,
+/// or a pool through its `Buf` guards, which puts the pool's one-entry reuse
+/// slot (src/freelist.rs) in front of the ring. Through guards the only
+/// synchronisation between holders is the pool's own: a slot whose park were
+/// not a release, or whose take were not an acquire, shows as a race on the
+/// payload cells.
+trait Free: Send + Sync + 'static {
+    /// An index while a thread holds it.
+    type Held<'a>
+    where
+        Self: 'a;
+    fn full(capacity: usize) -> Self;
+    fn take(&self) -> Option<Self::Held<'_>>;
+    fn index(held: &Self::Held<'_>) -> usize;
+    fn give_back(&self, held: Self::Held<'_>);
+    /// Takes every free index out, for the exactly-once check at the end.
+    fn drain(&self) -> Vec<usize>;
+}
+
+impl Free for IndexRing {
+    type Held<'a> = usize;
+    fn full(capacity: usize) -> Self {
+        IndexRing::full(capacity).unwrap()
+    }
+    fn take(&self) -> Option<usize> {
+        self.pop()
+    }
+    fn index(held: &usize) -> usize {
+        *held
+    }
+    fn give_back(&self, held: usize) {
+        self.push(held).unwrap();
+    }
+    fn drain(&self) -> Vec<usize> {
+        std::iter::from_fn(|| self.pop()).collect()
+    }
+}
+
+impl Free for BufferPool {
+    type Held<'a> = Buf<'a>;
+    fn full(capacity: usize) -> Self {
+        BufferPool::new(Tier::Pico, capacity).unwrap()
+    }
+    fn take(&self) -> Option<Buf<'_>> {
+        self.try_get()
+    }
+    fn index(held: &Buf<'_>) -> usize {
+        held.index()
+    }
+    fn give_back(&self, held: Buf<'_>) {
+        drop(held);
+    }
+    fn drain(&self) -> Vec<usize> {
+        // Hold every guard until all are taken, or they would come straight back.
+        let held: Vec<_> = std::iter::from_fn(|| self.try_get()).collect();
+        held.iter().map(Buf::index).collect()
+    }
 }
 
 /// Thread `t` takes an index and gives it back `rounds[t]` times.
@@ -111,65 +166,65 @@ fn drain(ring: &IndexRing) -> Vec<usize> {
 /// past all of them): the stalled thread then meets slots of a newer cycle,
 /// which is where a missing cycle check would let it take or overwrite an
 /// entry that is not its own.
-fn take_and_return(capacity: usize, rounds: &'static [usize], bound: usize) {
+fn take_and_return<F: Free>(capacity: usize, rounds: &'static [usize], bound: usize) {
     builder(bound).check(move || {
-        let ring = Arc::new(IndexRing::full(capacity).unwrap());
+        let free = Arc::new(F::full(capacity));
         let owners = Arc::new(Owners::new(capacity));
-        let work = move |ring: &IndexRing, owners: &Owners, who: usize| {
+        let work = move |free: &F, owners: &Owners, who: usize| {
             for _ in 0..rounds[who] {
-                if let Some(i) = ring.pop() {
-                    owners.acquire(i, who);
-                    owners.release(i);
-                    ring.push(i).unwrap();
+                if let Some(held) = free.take() {
+                    owners.acquire(F::index(&held), who);
+                    owners.release(F::index(&held));
+                    free.give_back(held);
                 }
             }
         };
         let handles: Vec<_> = (1..rounds.len())
             .map(|who| {
-                let (ring, owners) = (Arc::clone(&ring), Arc::clone(&owners));
-                thread::spawn(move || work(&ring, &owners, who))
+                let (free, owners) = (Arc::clone(&free), Arc::clone(&owners));
+                thread::spawn(move || work(&free, &owners, who))
             })
             .collect();
-        work(&ring, &owners, 0);
+        work(&free, &owners, 0);
         for h in handles {
             h.join().unwrap();
         }
-        let d = drain(&ring);
-
-        owners.check_all_back(d);
+        owners.check_all_back(free.drain());
     });
 }
 
-/// Every thread takes two indices before giving either back (when the ring
-/// has them), so positions of the ring are passed over, consumed out of
-/// order, and slots of an older cycle meet consumers of a newer one: the
-/// paths that clear the safe bit and advance an empty slot's cycle.
-fn take_two_then_return(threads: usize, capacity: usize, bound: usize) {
+/// Every thread takes two indices before giving either back (when there are
+/// two), so positions of the ring are passed over, consumed out of order,
+/// and slots of an older cycle meet consumers of a newer one: the paths that
+/// clear the safe bit and advance an empty slot's cycle. Through a pool, the
+/// second return of a round finds the reuse slot full (or taken) and goes to
+/// the ring.
+fn take_two_then_return<F: Free>(threads: usize, capacity: usize, bound: usize) {
     builder(bound).check(move || {
-        let ring = Arc::new(IndexRing::full(capacity).unwrap());
+        let free = Arc::new(F::full(capacity));
         let owners = Arc::new(Owners::new(capacity));
-        let work = move |ring: &IndexRing, owners: &Owners, who: usize| {
-            let a = ring.pop();
-            let b = ring.pop();
-            for i in [a, b].into_iter().flatten() {
-                owners.acquire(i, who);
+        let work = move |free: &F, owners: &Owners, who: usize| {
+            let a = free.take();
+            let b = free.take();
+            for held in [&a, &b].into_iter().flatten() {
+                owners.acquire(F::index(held), who);
             }
-            for i in [b, a].into_iter().flatten() {
-                owners.release(i);
-                ring.push(i).unwrap();
+            for held in [b, a].into_iter().flatten() {
+                owners.release(F::index(&held));
+                free.give_back(held);
             }
         };
         let handles: Vec<_> = (1..threads)
             .map(|who| {
-                let (ring, owners) = (Arc::clone(&ring), Arc::clone(&owners));
-                thread::spawn(move || work(&ring, &owners, who))
+                let (free, owners) = (Arc::clone(&free), Arc::clone(&owners));
+                thread::spawn(move || work(&free, &owners, who))
             })
             .collect();
-        work(&ring, &owners, 0);
+        work(&free, &owners, 0);
         for h in handles {
             h.join().unwrap();
         }
-        owners.check_all_back(drain(&ring));
+        owners.check_all_back(free.drain());
     });
 }
 
@@ -203,7 +258,7 @@ fn handoff(capacity: usize, items: usize, bound: usize) {
             }
         }
         returner.join().unwrap();
-        owners.check_all_back(drain(&ring));
+        owners.check_all_back(ring.drain());
     });
 }
 
@@ -233,7 +288,7 @@ fn fill_while_polling(capacity: usize, bound: usize) {
         for &i in &got {
             owners.release(i);
         }
-        let mut all = drain(&ring);
+        let mut all = ring.drain();
         all.extend(got);
         owners.check_all_back(all);
     });
@@ -241,57 +296,57 @@ fn fill_while_polling(capacity: usize, bound: usize) {
 
 #[test]
 fn two_threads_capacity_1() {
-    take_and_return(1, &[2, 2], 3);
+    take_and_return::<IndexRing>(1, &[2, 2], 3);
 }
 
 #[test]
 fn two_threads_capacity_2() {
-    take_and_return(2, &[2, 2], 3);
+    take_and_return::<IndexRing>(2, &[2, 2], 3);
 }
 
 #[test]
 fn two_threads_capacity_4() {
-    take_and_return(4, &[2, 2], 3);
+    take_and_return::<IndexRing>(4, &[2, 2], 3);
 }
 
 #[test]
 fn three_threads_capacity_1() {
-    take_and_return(1, &[1, 1, 1], 2);
+    take_and_return::<IndexRing>(1, &[1, 1, 1], 2);
 }
 
 #[test]
 fn three_threads_capacity_2() {
-    take_and_return(2, &[1, 1, 1], 2);
+    take_and_return::<IndexRing>(2, &[1, 1, 1], 2);
 }
 
 #[test]
 fn three_threads_capacity_4() {
-    take_and_return(4, &[1, 1, 1], 2);
+    take_and_return::<IndexRing>(4, &[1, 1, 1], 2);
 }
 
 #[test]
 fn two_threads_take_two_capacity_1() {
-    take_two_then_return(2, 1, 3);
+    take_two_then_return::<IndexRing>(2, 1, 3);
 }
 
 #[test]
 fn two_threads_take_two_capacity_2() {
-    take_two_then_return(2, 2, 3);
+    take_two_then_return::<IndexRing>(2, 2, 3);
 }
 
 #[test]
 fn two_threads_take_two_capacity_4() {
-    take_two_then_return(2, 4, 3);
+    take_two_then_return::<IndexRing>(2, 4, 3);
 }
 
 #[test]
 fn three_threads_take_two_capacity_2() {
-    take_two_then_return(3, 2, 2);
+    take_two_then_return::<IndexRing>(3, 2, 2);
 }
 
 #[test]
 fn three_threads_take_two_capacity_4() {
-    take_two_then_return(3, 4, 2);
+    take_two_then_return::<IndexRing>(3, 4, 2);
 }
 
 #[test]
@@ -316,17 +371,17 @@ fn fill_while_polling_capacity_2() {
 
 #[test]
 fn lapped_capacity_1() {
-    take_and_return(1, &[1, 5], 2);
+    take_and_return::<IndexRing>(1, &[1, 5], 2);
 }
 
 #[test]
 fn lapped_capacity_2() {
-    take_and_return(2, &[1, 5], 2);
+    take_and_return::<IndexRing>(2, &[1, 5], 2);
 }
 
 #[test]
 fn lapped_capacity_4() {
-    take_and_return(4, &[1, 9], 2);
+    take_and_return::<IndexRing>(4, &[1, 9], 2);
 }
 
 /// Three threads, one of which laps the ring while the other two may stall
@@ -335,22 +390,22 @@ fn lapped_capacity_4() {
 /// model; see the ring's module docs).
 #[test]
 fn lapped_three_threads_capacity_1() {
-    take_and_return(1, &[1, 1, 6], 3);
+    take_and_return::<IndexRing>(1, &[1, 1, 6], 3);
 }
 
 #[test]
 fn lapped_three_threads_capacity_2() {
-    take_and_return(2, &[1, 1, 6], 3);
+    take_and_return::<IndexRing>(2, &[1, 1, 6], 3);
 }
 
 #[test]
 fn lapped_three_threads_capacity_2_longer() {
-    take_and_return(2, &[1, 1, 8], 2);
+    take_and_return::<IndexRing>(2, &[1, 1, 8], 2);
 }
 
 #[test]
 fn lapped_three_threads_capacity_4() {
-    take_and_return(4, &[1, 1, 10], 2);
+    take_and_return::<IndexRing>(4, &[1, 1, 10], 2);
 }
 
 /// Per-thread caches over one pool: each thread takes through its cache,
@@ -497,91 +552,20 @@ fn cache_handoff_capacity_4() {
 /// the one that stalls and the one that moves on.
 #[test]
 fn three_threads_two_rounds_capacity_1() {
-    take_and_return(1, &[2, 2, 2], 2);
+    take_and_return::<IndexRing>(1, &[2, 2, 2], 2);
 }
 
 #[test]
 fn three_threads_two_rounds_capacity_2() {
-    take_and_return(2, &[2, 2, 2], 2);
+    take_and_return::<IndexRing>(2, &[2, 2, 2], 2);
 }
 
 #[test]
 fn three_threads_two_rounds_capacity_4() {
-    take_and_return(4, &[2, 2, 2], 2);
+    take_and_return::<IndexRing>(4, &[2, 2, 2], 2);
 }
 
 // ------------------------------------------------------------ the pool
-//
-// A `BufferPool` keeps a one-entry reuse slot in front of its ring (see
-// src/freelist.rs). These models take and return through `Buf` guards, so
-// the only synchronisation between holders is the pool's own: a reuse slot
-// whose park were not a release, or whose take were not an acquire, shows
-// as a race on the payload cells.
-
-fn drain_pool(pool: &BufferPool) -> Vec<usize> {
-    // Hold every guard until all are taken, or they would come straight back.
-    let held: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
-    held.iter().map(|b| b.index()).collect()
-}
-
-/// [`take_and_return`] through a pool's guards.
-fn pool_take_and_return(capacity: usize, rounds: &'static [usize], bound: usize) {
-    builder(bound).check(move || {
-        let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
-        let owners = Arc::new(Owners::new(capacity));
-        let work = move |pool: &BufferPool, owners: &Owners, who: usize| {
-            for _ in 0..rounds[who] {
-                if let Some(buf) = pool.try_get() {
-                    owners.acquire(buf.index(), who);
-                    owners.release(buf.index());
-                    drop(buf);
-                }
-            }
-        };
-        let handles: Vec<_> = (1..rounds.len())
-            .map(|who| {
-                let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
-                thread::spawn(move || work(&pool, &owners, who))
-            })
-            .collect();
-        work(&pool, &owners, 0);
-        for h in handles {
-            h.join().unwrap();
-        }
-        owners.check_all_back(drain_pool(&pool));
-    });
-}
-
-/// [`take_two_then_return`] through a pool's guards: the second return of
-/// each round finds the reuse slot full (or taken) and goes to the ring.
-fn pool_take_two_then_return(threads: usize, capacity: usize, bound: usize) {
-    builder(bound).check(move || {
-        let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
-        let owners = Arc::new(Owners::new(capacity));
-        let work = move |pool: &BufferPool, owners: &Owners, who: usize| {
-            let a = pool.try_get();
-            let b = pool.try_get();
-            for buf in [&a, &b].into_iter().flatten() {
-                owners.acquire(buf.index(), who);
-            }
-            for buf in [b, a].into_iter().flatten() {
-                owners.release(buf.index());
-                drop(buf);
-            }
-        };
-        let handles: Vec<_> = (1..threads)
-            .map(|who| {
-                let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
-                thread::spawn(move || work(&pool, &owners, who))
-            })
-            .collect();
-        work(&pool, &owners, 0);
-        for h in handles {
-            h.join().unwrap();
-        }
-        owners.check_all_back(drain_pool(&pool));
-    });
-}
 
 /// A dry pool: the main thread holds every buffer but one, another thread
 /// takes and returns that one while the main thread polls. Whatever the
@@ -626,38 +610,38 @@ fn pool_dry_then_returned(capacity: usize, bound: usize) {
             owners.release(b.index());
         }
         drop(held);
-        owners.check_all_back(drain_pool(&pool));
+        owners.check_all_back(pool.drain());
     });
 }
 
 #[test]
 fn pool_two_threads_capacity_1() {
-    pool_take_and_return(1, &[2, 2], 3);
+    take_and_return::<BufferPool>(1, &[2, 2], 3);
 }
 
 #[test]
 fn pool_two_threads_capacity_2() {
-    pool_take_and_return(2, &[3, 2], 3);
+    take_and_return::<BufferPool>(2, &[3, 2], 3);
 }
 
 #[test]
 fn pool_three_threads_capacity_1() {
-    pool_take_and_return(1, &[2, 1, 1], 2);
+    take_and_return::<BufferPool>(1, &[2, 1, 1], 2);
 }
 
 #[test]
 fn pool_three_threads_capacity_2() {
-    pool_take_and_return(2, &[2, 2, 1], 2);
+    take_and_return::<BufferPool>(2, &[2, 2, 1], 2);
 }
 
 #[test]
 fn pool_two_threads_take_two_capacity_2() {
-    pool_take_two_then_return(2, 2, 3);
+    take_two_then_return::<BufferPool>(2, 2, 3);
 }
 
 #[test]
 fn pool_three_threads_take_two_capacity_4() {
-    pool_take_two_then_return(3, 4, 2);
+    take_two_then_return::<BufferPool>(3, 4, 2);
 }
 
 #[test]
@@ -710,7 +694,7 @@ fn cache_refill_takes_parked(bound: usize) {
             owners.release(i);
             pool.return_index(i).unwrap();
         }
-        owners.check_all_back(drain_pool(&pool));
+        owners.check_all_back(pool.drain());
     });
 }
 
