@@ -408,6 +408,14 @@ fn sources_table(docs: &[RunDoc], labels: &[String]) -> String {
     s
 }
 
+/// Throughput of `pool` in run file `file` among one case's entries.
+fn ops_per_sec(entries: &[Entry<'_>], file: usize, pool: &str) -> Option<f64> {
+    entries
+        .iter()
+        .find(|e| e.file == file && e.result.pool == pool)
+        .map(|e| e.result.ops_per_sec)
+}
+
 fn ratio_table(group: &Group, labels: &[String], side_by_side: bool) -> String {
     let pools: Vec<String> = {
         let mut set: Vec<String> = group
@@ -444,12 +452,7 @@ fn ratio_table(group: &Group, labels: &[String], side_by_side: bool) -> String {
     for (threads, entries) in group {
         let files: BTreeSet<usize> = entries.iter().map(|e| e.file).collect();
         for file in files {
-            let find = |pool: &str| {
-                entries
-                    .iter()
-                    .find(|e| e.file == file && e.result.pool == pool)
-                    .map(|e| e.result.ops_per_sec)
-            };
+            let find = |pool: &str| ops_per_sec(entries, file, pool);
             let _ = write!(s, "<tr><td class=\"num\">{threads}</td>");
             if side_by_side {
                 let _ = write!(s, "<td>{}</td>", esc(&labels[file]));
@@ -788,12 +791,7 @@ fn summary_plot(
         for (t, entries) in group {
             let files: BTreeSet<usize> = entries.iter().map(|e| e.file).collect();
             for file in files {
-                let find = |pool: &str| {
-                    entries
-                        .iter()
-                        .find(|e| e.file == file && e.result.pool == pool)
-                        .map(|e| e.result.ops_per_sec)
-                };
+                let find = |pool: &str| ops_per_sec(entries, file, pool);
                 if let (Some(a), Some(b)) = (find("iobuf"), find("crossbeam")) {
                     if b > 0.0 {
                         threads.insert(*t);
