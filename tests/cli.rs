@@ -2,16 +2,12 @@
 //! it writes, and every kind of bad input (exit 2, one line, no panic).
 #![cfg(feature = "cli")]
 
+mod json_checks;
+
 use assert_cmd::Command;
-use base64::Engine as _;
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::Histogram;
+use json_checks::{bench, check_latency, count, num};
 use serde_json::Value;
 use std::path::Path;
-
-fn bench() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_iobuf-bench"))
-}
 
 /// `run` with short cases; `extra` decides the rest.
 fn quick(extra: &[&str]) -> Command {
@@ -28,37 +24,6 @@ fn stdout_json(out: &std::process::Output) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
-}
-
-fn num(v: &Value, key: &str) -> f64 {
-    v[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} is not a number in {v}"))
-}
-
-fn count(v: &Value, key: &str) -> u64 {
-    v[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} is not a whole number in {v}"))
-}
-
-fn decode(b64: &Value) -> Histogram<u64> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.as_str().expect("histogram is a string"))
-        .expect("histogram is base64");
-    Deserializer::new()
-        .deserialize(&mut &bytes[..])
-        .expect("histogram is HdrHistogram V2")
-}
-
-fn check_latency(l: &Value, hist: &Value) {
-    let keys = ["p50", "p90", "p99", "p999", "p9999", "max"];
-    let vals: Vec<u64> = keys.iter().map(|k| count(l, k)).collect();
-    assert!(vals.windows(2).all(|w| w[0] <= w[1]), "not monotone: {l}");
-    assert!(num(l, "mean") >= 0.0);
-    let h = decode(hist);
-    assert_eq!(h.len(), count(l, "samples"), "histogram and stats disagree");
-    assert_eq!(h.max(), count(l, "max"));
 }
 
 /// Checks the whole document against schema iobuf-bench/1.

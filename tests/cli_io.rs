@@ -6,16 +6,11 @@
 //! stderr and return.
 #![cfg(all(feature = "cli", target_os = "linux", not(miri)))]
 
-use assert_cmd::Command;
-use base64::Engine as _;
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::Histogram;
+mod json_checks;
+
+use json_checks::{bench, check_latency, count};
 use serde_json::Value;
 use std::io::Write as _;
-
-fn bench() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_iobuf-bench"))
-}
 
 /// Runs `args`; `None` (after checking the refusal) where io_uring is
 /// unavailable, else the finished process's output.
@@ -33,32 +28,6 @@ fn run_or_skip(what: &str, args: &[&str]) -> Option<std::process::Output> {
     }
     assert!(out.status.success(), "{args:?} failed: {err}");
     Some(out)
-}
-
-fn count(v: &Value, key: &str) -> u64 {
-    v[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} is not a whole number in {v}"))
-}
-
-fn decode(b64: &Value) -> Histogram<u64> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.as_str().expect("histogram is a string"))
-        .expect("histogram is base64");
-    Deserializer::new()
-        .deserialize(&mut &bytes[..])
-        .expect("histogram is HdrHistogram V2")
-}
-
-/// Percentiles in order, and the histogram behind them agrees.
-fn check_latency(l: &Value, hist: &Value) -> u64 {
-    let keys = ["p50", "p90", "p99", "p999", "p9999", "max"];
-    let vals: Vec<u64> = keys.iter().map(|k| count(l, k)).collect();
-    assert!(vals.windows(2).all(|w| w[0] <= w[1]), "not monotone: {l}");
-    let h = decode(hist);
-    assert_eq!(h.len(), count(l, "samples"), "histogram and stats disagree");
-    assert_eq!(h.max(), count(l, "max"));
-    count(l, "samples")
 }
 
 fn pools(doc: &Value) -> Vec<&str> {
