@@ -607,6 +607,18 @@ fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recorder 
     take_and_return_worker(pool, id, sh, |_| {})
 }
 
+/// A timed worker's own state: its recorder, the sampler that picks the
+/// operations to time, the open-loop pacer (with `--rate`), and its view of
+/// the phase.
+fn worker_state(sh: &Shared<'_>, id: usize) -> (Recorder, Sampler, Option<Pacer>, PhaseWatch) {
+    (
+        Recorder::default(),
+        Sampler::new(sh.sample_every, id as u64 + 1),
+        Pacer::for_rate(sh.rate),
+        PhaseWatch { measuring: false },
+    )
+}
+
 /// One buffer at a time: take it, stamp it, `while_held` on its bytes,
 /// check the stamp, return it (`pairs` does nothing while holding, `hold`
 /// simulates I/O).
@@ -617,10 +629,7 @@ fn take_and_return_worker<P: BenchPool>(
     mut while_held: impl FnMut(&mut [u8]),
 ) -> Recorder {
     let mut h = pool.handle();
-    let mut rec = Recorder::default();
-    let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
-    let mut pacer = Pacer::for_rate(sh.rate);
-    let mut watch = PhaseWatch { measuring: false };
+    let (mut rec, mut sampler, mut pacer, mut watch) = worker_state(sh, id);
     let mut seq = 0u64;
     sh.start(id);
     while watch.poll(sh, &mut rec, &mut pacer) != STOP {
@@ -647,10 +656,7 @@ fn take_and_return_worker<P: BenchPool>(
 /// wait for each other for ever.
 fn burst_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>, batch: usize) -> Recorder {
     let mut h = pool.handle();
-    let mut rec = Recorder::default();
-    let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
-    let mut pacer = Pacer::for_rate(sh.rate);
-    let mut watch = PhaseWatch { measuring: false };
+    let (mut rec, mut sampler, mut pacer, mut watch) = worker_state(sh, id);
     let mut seq = 0u64;
     let mut held = Vec::with_capacity(batch);
     sh.start(id);
@@ -822,10 +828,7 @@ fn io_worker<P: BenchPool>(
     depth: usize,
 ) -> Recorder {
     let mut h = pool.handle();
-    let mut rec = Recorder::default();
-    let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
-    let mut pacer = Pacer::for_rate(sh.rate);
-    let mut watch = PhaseWatch { measuring: false };
+    let (mut rec, mut sampler, mut pacer, mut watch) = worker_state(sh, id);
     let mut slots: Vec<Option<InFlight<ItemOf<'_, P>>>> = (0..depth).map(|_| None).collect();
     let mut free: Vec<usize> = (0..depth).rev().collect();
     sh.start(id);
@@ -936,10 +939,7 @@ fn producer<'env, P: BenchPool>(
     active: &AtomicUsize,
 ) -> Recorder {
     let mut h = pool.handle();
-    let mut rec = Recorder::default();
-    let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
-    let mut pacer = Pacer::for_rate(sh.rate);
-    let mut watch = PhaseWatch { measuring: false };
+    let (mut rec, mut sampler, mut pacer, mut watch) = worker_state(sh, id);
     let mut seq = 0u64;
     let mut next = id % queues.len();
     sh.start(id);
