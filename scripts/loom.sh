@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 # Its own target directory: --cfg loom rebuilds everything, and sharing
 # target/ would throw away the ordinary build each time.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-    cargo test --release --test loom --no-default-features "$@"
+    cargo test -p iobuf --release --test loom --no-default-features "$@"

@@ -12,9 +12,9 @@ fi
 export CARGO_TARGET_DIR=target/miri
 # Real threads and the clock are used by the blocking-get paths.
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
-cargo +nightly miri test --no-default-features --lib
+cargo +nightly miri test -p iobuf --no-default-features --lib
 # Every stress case, shrunk under Miri (fewer operations, capacities 1 and
 # 3, at most 4 threads; see tests/stress.rs): Miri runs each thread
 # interleaving it picks at the instruction level, about 10^4 times slower,
 # and checks every access to the buffers for data races.
-cargo +nightly miri test --no-default-features --test stress
+cargo +nightly miri test -p iobuf --no-default-features --test stress

@@ -4,7 +4,7 @@
 //! Where io_uring is unavailable (ENOSYS, EPERM), the binary must say so in
 //! one line and exit 2; the tests check that, print "skipped: ..." on
 //! stderr and return.
-#![cfg(all(feature = "cli", target_os = "linux", not(miri)))]
+#![cfg(all(target_os = "linux", not(miri)))]
 
 mod json_checks;
 

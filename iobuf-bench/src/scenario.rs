@@ -17,11 +17,11 @@ use std::time::Duration;
 
 /// The built-in scenarios, in the order `list` shows them.
 const BUILTIN: [(&str, &str); 5] = [
-    ("pairs", include_str!("../../../scenarios/pairs.json")),
-    ("handoff", include_str!("../../../scenarios/handoff.json")),
-    ("burst", include_str!("../../../scenarios/burst.json")),
-    ("hold", include_str!("../../../scenarios/hold.json")),
-    ("io", include_str!("../../../scenarios/io.json")),
+    ("pairs", include_str!("../../scenarios/pairs.json")),
+    ("handoff", include_str!("../../scenarios/handoff.json")),
+    ("burst", include_str!("../../scenarios/burst.json")),
+    ("hold", include_str!("../../scenarios/hold.json")),
+    ("io", include_str!("../../scenarios/io.json")),
 ];
 
 /// The scenarios `run` uses when neither --scenario nor --scenario-file is

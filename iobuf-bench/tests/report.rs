@@ -1,6 +1,5 @@
 //! `iobuf-bench report`: the HTML page, its SVG plots, and (when Chromium is
 //! installed) that the plots really render in a browser.
-#![cfg(feature = "cli")]
 
 mod run_doc;
 
@@ -235,7 +234,8 @@ fn plots_render_in_a_real_browser() {
         .unwrap()
         .remove("histograms");
     write_report(dir.path(), &[("run.json", doc)]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-report-in-browser.sh");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/check-report-in-browser.sh");
     let screenshot = dir.path().join("report.png");
     let o = std::process::Command::new("bash")
         .arg(&script)

@@ -1,6 +1,5 @@
 //! The real iobuf-bench binary, run end to end: the happy paths, the JSON
 //! it writes, and every kind of bad input (exit 2, one line, no panic).
-#![cfg(feature = "cli")]
 
 mod json_checks;
 

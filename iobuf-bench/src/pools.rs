@@ -539,7 +539,7 @@ impl<'a> PoolHandle for &'a DoubleReturn {
     }
     fn put(&mut self, item: Slot<'a>) {
         let n = self.puts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n % self.every == 0 {
+        if n.is_multiple_of(self.every) {
             let _ = self.inner.free.push(item.index);
         }
         let _ = self.inner.free.push(item.index);

@@ -1,5 +1,4 @@
 //! `iobuf-bench compare`: the regression gate, run as the real binary.
-#![cfg(feature = "cli")]
 
 mod run_doc;
 

@@ -1,6 +1,5 @@
 //! `iobuf-bench export --format github-bigger|github-smaller`: the JSON
 //! github-action-benchmark's custom tools read.
-#![cfg(feature = "cli")]
 
 mod run_doc;
 
