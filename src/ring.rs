@@ -780,6 +780,11 @@ mod tests {
             assert_eq!(got, (0..cap).collect::<Vec<_>>());
             assert_eq!(ring.pop_many(&mut out), 0);
             assert_eq!(ring.pop(), None);
+            assert_eq!(
+                ring.tail.load(SC),
+                ring.head.load(SC),
+                "catch_up pulled tail up"
+            );
             // The consumers ran past tail; catch_up must leave the next
             // pushes reachable.
             ring.push_many(&got).unwrap();
