@@ -268,7 +268,7 @@ fn batches_cross_threads() {
                     let (ring, ledger, finished, start) = (&ring, &ledger, &finished, &start);
                     s.spawn(move || {
                         let mut rng = Rng::new(t);
-                        let mut drain_mailbox = |rng: &mut Rng| {
+                        let drain_mailbox = |rng: &mut Rng| {
                             for mut batch in rx.try_iter() {
                                 if rng.below(2) == 0 {
                                     let n = batch.len();
