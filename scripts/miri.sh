@@ -18,3 +18,5 @@ cargo +nightly miri test -p iobuf --no-default-features --lib
 # interleaving it picks at the instruction level, about 10^4 times slower,
 # and checks every access to the buffers for data races.
 cargo +nightly miri test -p iobuf --no-default-features --test stress
+# The batch operations' stress cases, shrunk the same way (tests/stress_batch.rs).
+cargo +nightly miri test -p iobuf --no-default-features --test stress_batch

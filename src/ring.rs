@@ -46,6 +46,52 @@
 //! positions do not contend on one line. `head`, `threshold` and `tail` each
 //! sit on their own cache line.
 //!
+//! # Batches
+//!
+//! [`pop_many`](IndexRing::pop_many) and [`push_many`](IndexRing::push_many)
+//! claim a run of `k` consecutive positions with one fetch-and-add of `k`
+//! on `head` (resp. `tail`), where `k` single operations would take one
+//! each. The thread then owns every position of the run and gives each the
+//! step a single operation that had taken it would: a batch *is* `k` single
+//! operations whose fetch-and-adds happened back to back and whose slot
+//! steps then ran one after another, an interleaving the ring already
+//! allows with `k` threads. So every argument above (cycles, the safe bit,
+//! the threshold, lock-freedom) covers batches as it stands, provided the
+//! batch keeps these invariants:
+//!
+//! * **Every claimed position gets its step.** A consumer takes the entry
+//!   of its cycle, or else marks the slot exactly as `pop` does (advances
+//!   an empty slot's cycle, or clears the safe bit of an older entry), even
+//!   when it already has all it wanted: a position left unmarked could
+//!   still be filled by its late producer, and no consumer would ever read
+//!   that index (lost). A producer writes its index only into a usable slot
+//!   (empty, of an older cycle, safe or with `head` not past the position).
+//! * **An unusable position costs its index a fresh one.** A producer whose
+//!   position a consumer passed retries that index alone, at new positions
+//!   from single fetch-and-adds (the loop of `push`), until a slot takes it.
+//!   No index is dropped and none is written twice.
+//! * **The threshold sees what `k` pops would.** A consumer decrements it
+//!   once per position that yielded nothing, after the run: `missed`
+//!   decrements back to back. If no producer holds a position past the run
+//!   (`tail <= end`), the ring was empty for any new consumer at that read
+//!   (each entry left lies at a position some other consumer claimed), so
+//!   the batch pulls `tail` up to `end` (`catch_up`) and stops. Otherwise,
+//!   of the `missed` pops that decremented from `left`, the ones that saw a
+//!   positive value go on: the next round claims `min(missed, left)`
+//!   positions, and none if `left <= 0`. A producer batch resets the
+//!   threshold once, after its last index is in, which is `k` pushes that
+//!   each stalled between their slot write and their reset; a push counts
+//!   as done only when it returns.
+//! * **A run is at most `capacity <= n` positions**, so the positions of one
+//!   run fall on distinct slots, and a large request cannot wind `head` far
+//!   past `tail` (a consumer round that took every position it claimed
+//!   starts the next afresh, with the threshold check a new pop makes).
+//!   A producer batch longer than `capacity` is refused: it would hold an
+//!   index twice.
+//!
+//! A batch is not one atomic step: concurrent operations may see part of
+//! it. What it returns is what its single operations would have.
+//!
 //! # Memory ordering
 //!
 //! Every atomic access of the ring is `SeqCst`. The SCQ argument is made for
@@ -291,57 +337,14 @@ impl IndexRing {
     }
 
     /// Takes an index out of the ring, or `None` if it is empty. Lock-free.
-    // Under loom EMPTY_SLOT_REREADS is 0, which makes its test always false.
-    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))]
     pub fn pop(&self) -> Option<usize> {
         if read_threshold(&self.threshold) < 0 {
             return None;
         }
-        let safe = self.safe_bit();
-        let low = self.low_mask();
         loop {
             let head = self.head.fetch_add(1, SC);
-            let my_cycle = self.cycle_tag(head);
-            let slot = &self.slots[self.slot_of(head)];
-            let mut rereads = 0;
-            let mut entry = read(slot);
-            loop {
-                let entry_cycle = entry | low;
-                if entry_cycle == my_cycle {
-                    // Our entry: take the index, leave ⊥ with the same cycle.
-                    slot.fetch_or(self.index_mask(), SC);
-                    return Some((entry & self.index_mask()) as usize);
-                }
-                let replacement = if (entry | safe) != entry_cycle {
-                    // Holds an index of another cycle. If older, its consumer
-                    // is late: clear the safe bit so producers skip this slot.
-                    let unsafe_entry = entry & !safe;
-                    if unsafe_entry == entry {
-                        break;
-                    }
-                    unsafe_entry
-                } else {
-                    // Empty. If a producer has taken this position (tail is
-                    // past it), it is about to fill the slot: wait a moment
-                    // rather than give the position up. If none has, the ring
-                    // is simply empty here and waiting would only add latency.
-                    if rereads < EMPTY_SLOT_REREADS && before(head, read(&self.tail)) {
-                        rereads += 1;
-                        std::hint::spin_loop();
-                        entry = read(slot);
-                        continue;
-                    }
-                    // Advance the slot to our cycle (keeping its safe bit) so
-                    // that the producer of our position fails and moves on.
-                    my_cycle ^ (!entry & safe)
-                };
-                if !before(entry_cycle, my_cycle) {
-                    break;
-                }
-                match slot.compare_exchange_weak(entry, replacement, SC, SC) {
-                    Ok(_) => break,
-                    Err(current) => entry = current,
-                }
+            if let Some(index) = self.take_at(head) {
+                return Some(index);
             }
             // Nothing for us at this position. Is the ring empty?
             let tail = read(&self.tail);
@@ -354,6 +357,61 @@ impl IndexRing {
                 return None;
             }
         }
+    }
+
+    /// A consumer's step at position `head`, which this thread alone took
+    /// from `head`: takes the index written for this position, or marks the
+    /// slot so that no producer can fill it for this position any more (its
+    /// cycle moved on, or its safe bit cleared). `None`: nothing here.
+    // Under loom EMPTY_SLOT_REREADS is 0, which makes its test always false.
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))]
+    #[inline]
+    fn take_at(&self, head: u64) -> Option<usize> {
+        let safe = self.safe_bit();
+        let low = self.low_mask();
+        let my_cycle = self.cycle_tag(head);
+        let slot = &self.slots[self.slot_of(head)];
+        let mut rereads = 0;
+        let mut entry = read(slot);
+        loop {
+            let entry_cycle = entry | low;
+            if entry_cycle == my_cycle {
+                // Our entry: take the index, leave ⊥ with the same cycle.
+                slot.fetch_or(self.index_mask(), SC);
+                return Some((entry & self.index_mask()) as usize);
+            }
+            let replacement = if (entry | safe) != entry_cycle {
+                // Holds an index of another cycle. If older, its consumer
+                // is late: clear the safe bit so producers skip this slot.
+                let unsafe_entry = entry & !safe;
+                if unsafe_entry == entry {
+                    break;
+                }
+                unsafe_entry
+            } else {
+                // Empty. If a producer has taken this position (tail is
+                // past it), it is about to fill the slot: wait a moment
+                // rather than give the position up. If none has, the ring
+                // is simply empty here and waiting would only add latency.
+                if rereads < EMPTY_SLOT_REREADS && before(head, read(&self.tail)) {
+                    rereads += 1;
+                    std::hint::spin_loop();
+                    entry = read(slot);
+                    continue;
+                }
+                // Advance the slot to our cycle (keeping its safe bit) so
+                // that the producer of our position fails and moves on.
+                my_cycle ^ (!entry & safe)
+            };
+            if !before(entry_cycle, my_cycle) {
+                break;
+            }
+            match slot.compare_exchange_weak(entry, replacement, SC, SC) {
+                Ok(_) => break,
+                Err(current) => entry = current,
+            }
+        }
+        None
     }
 
     /// Whether the ring is empty, by reads alone: the threshold says so, or
@@ -407,37 +465,185 @@ impl IndexRing {
                 capacity: self.capacity,
             });
         }
+        self.put_retrying(index);
+        self.reset_threshold();
+        Ok(())
+    }
+
+    /// Takes up to `out.len()` indices out of the ring into the front of
+    /// `out` and returns how many it took. Lock-free.
+    ///
+    /// One fetch-and-add on `head` claims a run of positions for the whole
+    /// batch (at most `capacity` positions a round; see the module docs,
+    /// "Batches"), so a batch costs one contended read-modify-write on
+    /// `head` instead of one per index. It returns fewer than `out.len()`
+    /// only when it found the ring empty on the way, as a [`pop`](Self::pop)
+    /// returning `None` would: 0 means the ring was empty. `out[got..]` is
+    /// left as it was.
+    ///
+    /// ```
+    /// use iobuf::IndexRing;
+    /// let ring = IndexRing::full(4).unwrap();
+    /// let mut out = [0; 3];
+    /// assert_eq!(ring.pop_many(&mut out), 3);
+    /// // More asked for than is left: only what there is.
+    /// let mut rest = [0; 8];
+    /// assert_eq!(ring.pop_many(&mut rest), 1);
+    /// let mut all = [out[0], out[1], out[2], rest[0]];
+    /// all.sort();
+    /// assert_eq!(all, [0, 1, 2, 3]);
+    /// assert_eq!(ring.pop_many(&mut rest), 0);
+    /// ```
+    pub fn pop_many(&self, out: &mut [usize]) -> usize {
+        let mut got = 0;
+        // Positions the next round claims; 0: start afresh, as a new pop
+        // would. Always got + want <= out.len().
+        let mut want = 0;
+        while got < out.len() {
+            if want == 0 {
+                if read_threshold(&self.threshold) < 0 {
+                    break;
+                }
+                want = (out.len() - got).min(self.capacity);
+            }
+            let first = self.head.fetch_add(want as u64, SC);
+            let end = first.wrapping_add(want as u64);
+            // Every position of the run is ours and gets the consumer's step,
+            // taken or not: a position left alone could still be filled by
+            // its producer, and nobody would read it.
+            let mut missed = 0;
+            for k in 0..want as u64 {
+                match self.take_at(first.wrapping_add(k)) {
+                    Some(index) => {
+                        out[got] = index;
+                        got += 1;
+                    }
+                    None => missed += 1,
+                }
+            }
+            if missed == 0 {
+                want = 0;
+                continue;
+            }
+            // Nothing at `missed` positions. As `missed` pops would: is the
+            // ring empty? One threshold decrement per empty position.
+            let tail = read(&self.tail);
+            if !before(end, tail) {
+                self.catch_up(tail, end);
+                self.threshold.fetch_sub(missed as i64, SC);
+                break;
+            }
+            let left = self.threshold.fetch_sub(missed as i64, SC);
+            if left <= 0 {
+                break;
+            }
+            // Of `missed` pops decrementing one after another from `left`,
+            // those that saw it positive go on, each with a new position.
+            want = missed.min(left as usize);
+        }
+        got
+    }
+
+    /// Puts every index of `indices` back. Lock-free.
+    ///
+    /// One fetch-and-add on `tail` claims a run of `indices.len()` positions
+    /// for the whole batch; an index whose position turns out unusable
+    /// (a consumer passed it) goes in alone at a fresh position, as
+    /// [`push`](Self::push) does (see the module docs, "Batches").
+    ///
+    /// Errors, with the ring left untouched: an index `>= capacity`
+    /// ([`Error::IndexOutOfRange`], the first one), or more indices than
+    /// `capacity` ([`Error::CapacityTooLarge`]), which cannot all be out of
+    /// the ring at once. Each index must be pushed only while it is out of
+    /// the ring, and at most once in `indices` (see the type docs).
+    ///
+    /// ```
+    /// use iobuf::IndexRing;
+    /// let ring = IndexRing::empty(8).unwrap();
+    /// ring.push_many(&[5, 1, 7]).unwrap();
+    /// let mut out = [0; 8];
+    /// assert_eq!(ring.pop_many(&mut out), 3);
+    /// assert_eq!(out[..3], [5, 1, 7]);
+    /// assert!(ring.push_many(&[2, 8]).is_err()); // 8 is out of range
+    /// assert_eq!(ring.pop(), None); // and 2 did not go in either
+    /// ```
+    pub fn push_many(&self, indices: &[usize]) -> Result<(), Error> {
+        if indices.len() > self.capacity {
+            return Err(Error::CapacityTooLarge {
+                requested: indices.len(),
+                max: self.capacity,
+            });
+        }
+        if let Some(&index) = indices.iter().find(|&&i| i >= self.capacity) {
+            return Err(Error::IndexOutOfRange {
+                index,
+                capacity: self.capacity,
+            });
+        }
+        if indices.is_empty() {
+            return Ok(());
+        }
+        let first = self.tail.fetch_add(indices.len() as u64, SC);
+        for (k, &index) in indices.iter().enumerate() {
+            if !self.put_at(first.wrapping_add(k as u64), index) {
+                self.put_retrying(index);
+            }
+        }
+        // Once, after the last index is in: as k pushes that each stalled
+        // between their slot write and their reset.
+        self.reset_threshold();
+        Ok(())
+    }
+
+    /// Puts `index` at fresh tail positions, one at a time, until a slot
+    /// takes it.
+    fn put_retrying(&self, index: usize) {
+        loop {
+            let tail = self.tail.fetch_add(1, SC);
+            if self.put_at(tail, index) {
+                return;
+            }
+        }
+    }
+
+    /// A producer's step at position `tail`, which this thread alone took
+    /// from `tail`: writes `index` into the position's slot if the slot is
+    /// usable for it (empty, of an older cycle, and safe or with no consumer
+    /// heading for it). `false`: unusable; the index needs a new position.
+    #[inline]
+    fn put_at(&self, tail: u64, index: usize) -> bool {
         let safe = self.safe_bit();
         let low = self.low_mask();
         let index_bits = index as u64 ^ self.index_mask();
+        let my_cycle = self.cycle_tag(tail);
+        let slot = &self.slots[self.slot_of(tail)];
+        let mut entry = read(slot);
         loop {
-            let tail = self.tail.fetch_add(1, SC);
-            let my_cycle = self.cycle_tag(tail);
-            let slot = &self.slots[self.slot_of(tail)];
-            let mut entry = read(slot);
-            loop {
-                let entry_cycle = entry | low;
-                let older = before(entry_cycle, my_cycle);
-                let empty_and_safe = entry == entry_cycle;
-                // An unsafe empty slot may be used only if no consumer can
-                // still be heading for it: head has not passed our position.
-                let empty_unsafe_but_usable =
-                    entry == entry_cycle ^ safe && !before(tail, read(&self.head));
-                if !(older && (empty_and_safe || empty_unsafe_but_usable)) {
-                    break;
-                }
-                // my_cycle has index bits all ones; xor puts `index` there.
-                match slot.compare_exchange_weak(entry, my_cycle ^ index_bits, SC, SC) {
-                    Ok(_) => {
-                        let max = self.threshold_max();
-                        if read_threshold(&self.threshold) != max {
-                            write_threshold(&self.threshold, max);
-                        }
-                        return Ok(());
-                    }
-                    Err(current) => entry = current,
-                }
+            let entry_cycle = entry | low;
+            let older = before(entry_cycle, my_cycle);
+            let empty_and_safe = entry == entry_cycle;
+            // An unsafe empty slot may be used only if no consumer can
+            // still be heading for it: head has not passed our position.
+            let empty_unsafe_but_usable =
+                entry == entry_cycle ^ safe && !before(tail, read(&self.head));
+            if !(older && (empty_and_safe || empty_unsafe_but_usable)) {
+                return false;
             }
+            // my_cycle has index bits all ones; xor puts `index` there.
+            match slot.compare_exchange_weak(entry, my_cycle ^ index_bits, SC, SC) {
+                Ok(_) => return true,
+                Err(current) => entry = current,
+            }
+        }
+    }
+
+    /// Sets the threshold back to `3n - 1` after an index went in (a store
+    /// only when it is not already there).
+    #[inline]
+    fn reset_threshold(&self) {
+        let max = self.threshold_max();
+        if read_threshold(&self.threshold) != max {
+            write_threshold(&self.threshold, max);
         }
     }
 }
@@ -532,6 +738,147 @@ mod tests {
         let mut got = drain(&ring);
         got.sort();
         assert_eq!(got, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn empty_batches_touch_nothing() {
+        let ring = IndexRing::full(3).unwrap();
+        let (head, tail) = (ring.head.load(SC), ring.tail.load(SC));
+        assert_eq!(ring.pop_many(&mut []), 0);
+        assert_eq!(ring.push_many(&[]), Ok(()));
+        assert_eq!((ring.head.load(SC), ring.tail.load(SC)), (head, tail));
+        let mut got = drain(&ring);
+        got.sort();
+        assert_eq!(got, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_batch_takes_one_fetch_and_add() {
+        let ring = IndexRing::full(8).unwrap();
+        let mut out = [usize::MAX; 5];
+        assert_eq!(ring.pop_many(&mut out), 5);
+        assert_eq!(ring.head.load(SC), 5, "one run of 5 positions");
+        assert_eq!(out, [0, 1, 2, 3, 4]);
+        let tail = ring.tail.load(SC);
+        ring.push_many(&[4, 2, 0]).unwrap();
+        assert_eq!(ring.tail.load(SC), tail + 3, "one run of 3 positions");
+        assert_eq!(drain(&ring), vec![5, 6, 7, 4, 2, 0]);
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_ring_gets_what_there_is() {
+        for cap in [1, 2, 3, 4, 7, 16] {
+            let ring = IndexRing::full(cap).unwrap();
+            let mut out = vec![usize::MAX; 3 * cap + 1];
+            assert_eq!(ring.pop_many(&mut out), cap, "capacity {cap}");
+            assert!(
+                out[cap..].iter().all(|&i| i == usize::MAX),
+                "tail of out untouched"
+            );
+            let mut got = out[..cap].to_vec();
+            got.sort();
+            assert_eq!(got, (0..cap).collect::<Vec<_>>());
+            assert_eq!(ring.pop_many(&mut out), 0);
+            assert_eq!(ring.pop(), None);
+            assert_eq!(
+                ring.tail.load(SC),
+                ring.head.load(SC),
+                "catch_up pulled tail up"
+            );
+            // The consumers ran past tail; catch_up must leave the next
+            // pushes reachable.
+            ring.push_many(&got).unwrap();
+            let mut again = drain(&ring);
+            again.sort();
+            assert_eq!(again, got, "capacity {cap}");
+        }
+    }
+
+    #[test]
+    fn a_partial_batch_leaves_the_ring_usable() {
+        let ring = IndexRing::full(4).unwrap();
+        let a = ring.pop().unwrap();
+        let b = ring.pop().unwrap();
+        let mut out = [0; 4];
+        assert_eq!(ring.pop_many(&mut out), 2);
+        ring.push(b).unwrap();
+        assert_eq!(ring.pop(), Some(b));
+        ring.push_many(&[a, b]).unwrap();
+        assert_eq!(ring.pop_many(&mut out), 2);
+        assert_eq!(out[..2], [a, b]);
+    }
+
+    #[test]
+    fn batch_errors_change_nothing() {
+        let ring = IndexRing::empty(3).unwrap();
+        assert_eq!(
+            ring.push_many(&[0, 3, 1]),
+            Err(Error::IndexOutOfRange {
+                index: 3,
+                capacity: 3
+            })
+        );
+        assert_eq!(
+            ring.push_many(&[0, 1, 2, 0]),
+            Err(Error::CapacityTooLarge {
+                requested: 4,
+                max: 3
+            })
+        );
+        assert_eq!(ring.tail.load(SC), 0);
+        assert_eq!(ring.pop(), None);
+        ring.push_many(&[2, 0, 1]).unwrap();
+        assert_eq!(drain(&ring), vec![2, 0, 1]);
+    }
+
+    #[test]
+    fn batches_survive_many_laps() {
+        // Batches and single operations mixed over many laps, with pops on
+        // an empty ring, against a model of what is held.
+        for cap in [1, 2, 3, 5, 8, 33] {
+            let ring = IndexRing::full(cap).unwrap();
+            let mut held: Vec<usize> = Vec::new();
+            let mut rng = 0x2545_F491_4F6C_DD1Du64;
+            let mut out = vec![0; cap + 2];
+            for _ in 0..if cfg!(miri) { 300 } else { 5000 } {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let k = (rng >> 32) as usize % (cap + 2) + 1;
+                match rng % 4 {
+                    0 => {
+                        let free = cap - held.len();
+                        let got = ring.pop_many(&mut out[..k]);
+                        assert_eq!(got, k.min(free), "capacity {cap}: batch of {k}");
+                        for &i in &out[..got] {
+                            assert!(!held.contains(&i), "index {i} handed out twice");
+                            held.push(i);
+                        }
+                    }
+                    1 => {
+                        let k = k.min(held.len());
+                        let back: Vec<usize> = held.drain(..k).collect();
+                        ring.push_many(&back).unwrap();
+                    }
+                    2 => match ring.pop() {
+                        Some(i) => {
+                            assert!(!held.contains(&i), "index {i} handed out twice");
+                            held.push(i);
+                        }
+                        None => assert_eq!(held.len(), cap, "pop failed with free indices"),
+                    },
+                    _ => {
+                        if let Some(i) = held.pop() {
+                            ring.push(i).unwrap();
+                        }
+                    }
+                }
+            }
+            let mut all: Vec<usize> = drain(&ring);
+            all.extend(held);
+            all.sort();
+            assert_eq!(all, (0..cap).collect::<Vec<_>>());
+        }
     }
 
     #[test]
