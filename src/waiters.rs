@@ -1,153 +1,7 @@
 //! Waiting for a free index: the wait list behind an async acquire.
 //!
-//! A [`WaitList`] queues the tasks that found a free list dry, and an
-//! [`Acquire`] future is one such task's place in it. Whoever returns an
-//! index calls [`WaitList::release`] (or pushes the index itself and then
-//! calls [`WaitList::notify`]); the index goes *directly* to the waiter at
-//! the front of the queue, which is then woken. The free list itself is
-//! anything that implements [`Source`]: an [`IndexRing`](crate::IndexRing),
-//! a pool's free list, a mutex-guarded `Vec`. Only `std::task` and
-//! `std::future` are used, so any executor can drive the future.
-//!
-//! # Integration contract
-//!
-//! A pool that wants an async acquire
-//!
-//! 1. holds a `WaitList` and implements [`Source`] for itself (or for a
-//!    handle to itself, such as `&Pool` or `Arc<Pool>`): `wait_list` returns
-//!    that list (always the same one), `try_take` is its non-waiting take of
-//!    a free index (`try_get` without the guard), `put` is its plain return
-//!    of an index to the free list, *without* notifying;
-//! 2. makes every return of an index (the guard's drop, `return_index`)
-//!    call [`WaitList::release`]`(source, index)`, or do its own `put` and
-//!    then call [`WaitList::notify`]`(source)`. When nobody waits that adds
-//!    one atomic load to the return;
-//! 3. returns [`Acquire::new`]`(source)` from its `acquire()`, or a future
-//!    of its own that wraps it and turns the `usize` it yields into a
-//!    buffer guard. Whatever the future yields, the caller owns: it goes
-//!    back through step 2.
-//!
-//! The non-waiting `try_get` and the blocking `get` need no change: they
-//! take from the free list as before (a blocking `get` simply competes with
-//! the waiters, it never sleeps in this list).
-//!
-//! Two obligations come with `Source`, and the proofs depend on them:
-//!
-//! * **Sequentially consistent free list.** The write that makes an index
-//!   free in `put`, and the reads of `try_take` that find it, must be
-//!   `SeqCst` operations (or be ordered by a `SeqCst` fence). This is the
-//!   store-buffering pattern of every "check for sleepers" protocol: the
-//!   returner writes the free list then reads the waiter count, the waiter
-//!   writes the count then reads the free list, and only a total order
-//!   guarantees that at least one of the two sees the other's write.
-//!   [`IndexRing`](crate::IndexRing) qualifies (every access is `SeqCst`).
-//!   A free list whose put is a `Release` CAS and whose take starts with a
-//!   `Relaxed` load does not, on weakly ordered CPUs: make those `SeqCst`
-//!   (on x86-64 a CAS is a locked instruction whatever its ordering and a
-//!   `SeqCst` load is a plain load, so it costs nothing there), or put a
-//!   `fence(SeqCst)` between the put and `notify`.
-//! * **No re-entry.** `try_take` and `put` are called with the list's mutex
-//!   held; they must not call back into the same `WaitList`.
-//!
-//! # How it works
-//!
-//! The fast check, [`WaitList::has_waiters`], is one load of a counter of
-//! queued waiters. Everything else happens under a `std::sync::Mutex` that
-//! guards a FIFO of entries, each with its waiter's [`Waker`] and a slot for
-//! an index handed to it.
-//!
-//! * **Return** ([`WaitList::release`]): put the index on the free list,
-//!   *then* read the counter. If it is not zero, lock, take an index from
-//!   the free list (it may be gone, taken by a non-waiting get: then
-//!   nothing is owed to anyone) and hand it to the front entry, which
-//!   leaves the queue; wake its waker after unlocking. Repeat while there
-//!   are both waiters and free indices.
-//! * **Wait** (the first poll of [`Acquire`] that finds nothing): lock,
-//!   enqueue an entry, increment the counter, unlock, and then run the same
-//!   serving loop as a return. This second look at the free list, after the
-//!   counter went up, closes the race with a returner that read the counter
-//!   before the increment: that returner's index was on the free list
-//!   before the read, so the look finds it. The index found goes to the
-//!   front of the queue, which is this waiter only if nobody was ahead of
-//!   it: a new waiter never overtakes older ones.
-//! * **Later polls** read the entry's slot: an index there is the result;
-//!   otherwise the stored waker is replaced if the new one would not wake
-//!   the same task.
-//! * **Cancel** (dropping the future): an entry still queued is removed
-//!   and the counter decremented; an index already handed to it goes
-//!   straight to the next waiter (woken), or back through
-//!   [`WaitList::release`] if there is none. A cancelled waiter loses
-//!   neither an index nor a wake-up.
-//!
-//! A first poll skips its fast take from the free list when the counter
-//! says others are waiting, and queues behind them instead, so among
-//! `Acquire` futures service is first come, first served: handing indices
-//! over directly (rather than waking someone to race for the free list)
-//! means a woken waiter never finds its index stolen. Non-waiting takes
-//! (`try_get`, a blocking `get`) can still take an index in the short
-//! window between a return's put and its serving loop; every return that
-//! such a take does not intercept goes to the front waiter, so a waiter
-//! moves forward with every such return and is served after at most as
-//! many of them as there are waiters ahead of it.
-//!
-//! # Memory ordering
-//!
-//! The counter is read and written `SeqCst` (see the contract above). An
-//! index handed over moves under the mutex: the returner's writes to the
-//! buffer happen-before its put, the put happens-before the serving loop's
-//! take (the free list's release and acquire), and the mutex orders the
-//! hand-over before the waiter's read of its slot. loom models a `SeqCst`
-//! load as an acquire load, which may return values that the sequentially
-//! consistent order rules out; under `cfg(loom)` the counter is therefore
-//! read with a `fetch_add(0)`, as [`IndexRing`](crate::IndexRing) does,
-//! so the models check the executions real hardware can have.
-//!
-//! # Allocation
-//!
-//! Entries live in a table inside the list, reused through a vacancy chain:
-//! the table grows (with `try_reserve`) only when more futures wait at once
-//! than ever before, and never shrinks. Polling allocates nothing, beyond
-//! cloning the waker when it is first stored or replaced. If the table
-//! cannot grow because an allocation is refused, the future does not fail
-//! and does not panic: it tries the free list, and if that is dry asks to
-//! be polled again at once (a busy wait through the executor) until an
-//! index is free or the table can grow.
-//!
-//! # Example
-//!
-//! ```
-//! use iobuf::{Acquire, IndexRing, Source, WaitList};
-//!
-//! struct Pool {
-//!     ring: IndexRing,
-//!     waiters: WaitList,
-//! }
-//!
-//! impl Source for Pool {
-//!     fn wait_list(&self) -> &WaitList {
-//!         &self.waiters
-//!     }
-//!     fn try_take(&self) -> Option<usize> {
-//!         self.ring.pop()
-//!     }
-//!     fn put(&self, index: usize) {
-//!         self.ring.push(index).expect("an index this pool handed out");
-//!     }
-//! }
-//!
-//! let pool = std::sync::Arc::new(Pool { ring: IndexRing::full(1)?, waiters: WaitList::new() });
-//! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-//! rt.block_on(async {
-//!     let held = Acquire::new(pool.clone()).await;
-//!     // Dry: this task waits until the index comes back.
-//!     let waiter = tokio::spawn(Acquire::new(pool.clone()));
-//!     tokio::task::yield_now().await;
-//!     assert!(pool.waiters.has_waiters());
-//!     pool.waiters.release(&*pool, held); // the pool's put
-//!     assert_eq!(waiter.await.unwrap(), held);
-//! });
-//! # Ok::<(), iobuf::Error>(())
-//! ```
+//! The design, the integration contract and the proofs are in the docs of
+//! [`WaitList`].
 
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -163,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-/// The counter's one ordering (see the module docs).
+/// The counter's one ordering (see the docs of [`WaitList`]).
 const SC: Ordering = Ordering::SeqCst;
 
 /// "No entry": the end of a chain, or a future not in the queue.
@@ -171,7 +25,7 @@ const NIL: usize = usize::MAX;
 
 /// A free list that [`Acquire`] futures wait on.
 ///
-/// See the [module docs](self) for the two obligations: `put` and
+/// See [`WaitList`] for the two obligations: `put` and
 /// `try_take` must be sequentially consistent where they make an index free
 /// and find it, and must not call back into the wait list.
 pub trait Source {
@@ -293,8 +147,158 @@ impl Queue {
     }
 }
 
-/// The queue of tasks waiting for a free index (see the [module
-/// docs](self)).
+/// The queue of tasks waiting for a free index.
+///
+/// A [`WaitList`] queues the tasks that found a free list dry, and an
+/// [`Acquire`] future is one such task's place in it. Whoever returns an
+/// index calls [`WaitList::release`] (or pushes the index itself and then
+/// calls [`WaitList::notify`]); the index goes *directly* to the waiter at
+/// the front of the queue, which is then woken. The free list itself is
+/// anything that implements [`Source`]: an [`IndexRing`](crate::IndexRing),
+/// a pool's free list, a mutex-guarded `Vec`. Only `std::task` and
+/// `std::future` are used, so any executor can drive the future.
+///
+/// # Integration contract
+///
+/// A pool that wants an async acquire
+///
+/// 1. holds a `WaitList` and implements [`Source`] for itself (or for a
+///    handle to itself, such as `&Pool` or `Arc<Pool>`): `wait_list` returns
+///    that list (always the same one), `try_take` is its non-waiting take of
+///    a free index (`try_get` without the guard), `put` is its plain return
+///    of an index to the free list, *without* notifying;
+/// 2. makes every return of an index (the guard's drop, `return_index`)
+///    call [`WaitList::release`]`(source, index)`, or do its own `put` and
+///    then call [`WaitList::notify`]`(source)`. When nobody waits that adds
+///    one atomic load to the return;
+/// 3. returns [`Acquire::new`]`(source)` from its `acquire()`, or a future
+///    of its own that wraps it and turns the `usize` it yields into a
+///    buffer guard. Whatever the future yields, the caller owns: it goes
+///    back through step 2.
+///
+/// The non-waiting `try_get` and the blocking `get` need no change: they
+/// take from the free list as before (a blocking `get` simply competes with
+/// the waiters, it never sleeps in this list).
+///
+/// Two obligations come with `Source`, and the proofs depend on them:
+///
+/// * **Sequentially consistent free list.** The write that makes an index
+///   free in `put`, and the reads of `try_take` that find it, must be
+///   `SeqCst` operations (or be ordered by a `SeqCst` fence). This is the
+///   store-buffering pattern of every "check for sleepers" protocol: the
+///   returner writes the free list then reads the waiter count, the waiter
+///   writes the count then reads the free list, and only a total order
+///   guarantees that at least one of the two sees the other's write.
+///   [`IndexRing`](crate::IndexRing) qualifies (every access is `SeqCst`).
+///   A free list whose put is a `Release` CAS and whose take starts with a
+///   `Relaxed` load does not, on weakly ordered CPUs: make those `SeqCst`
+///   (on x86-64 a CAS is a locked instruction whatever its ordering and a
+///   `SeqCst` load is a plain load, so it costs nothing there), or put a
+///   `fence(SeqCst)` between the put and `notify`.
+/// * **No re-entry.** `try_take` and `put` are called with the list's mutex
+///   held; they must not call back into the same `WaitList`.
+///
+/// # How it works
+///
+/// The fast check, [`WaitList::has_waiters`], is one load of a counter of
+/// queued waiters. Everything else happens under a `std::sync::Mutex` that
+/// guards a FIFO of entries, each with its waiter's [`Waker`] and a slot for
+/// an index handed to it.
+///
+/// * **Return** ([`WaitList::release`]): put the index on the free list,
+///   *then* read the counter. If it is not zero, lock, take an index from
+///   the free list (it may be gone, taken by a non-waiting get: then
+///   nothing is owed to anyone) and hand it to the front entry, which
+///   leaves the queue; wake its waker after unlocking. Repeat while there
+///   are both waiters and free indices.
+/// * **Wait** (the first poll of [`Acquire`] that finds nothing): lock,
+///   enqueue an entry, increment the counter, unlock, and then run the same
+///   serving loop as a return. This second look at the free list, after the
+///   counter went up, closes the race with a returner that read the counter
+///   before the increment: that returner's index was on the free list
+///   before the read, so the look finds it. The index found goes to the
+///   front of the queue, which is this waiter only if nobody was ahead of
+///   it: a new waiter never overtakes older ones.
+/// * **Later polls** read the entry's slot: an index there is the result;
+///   otherwise the stored waker is replaced if the new one would not wake
+///   the same task.
+/// * **Cancel** (dropping the future): an entry still queued is removed
+///   and the counter decremented; an index already handed to it goes
+///   straight to the next waiter (woken), or back through
+///   [`WaitList::release`] if there is none. A cancelled waiter loses
+///   neither an index nor a wake-up.
+///
+/// A first poll skips its fast take from the free list when the counter
+/// says others are waiting, and queues behind them instead, so among
+/// `Acquire` futures service is first come, first served: handing indices
+/// over directly (rather than waking someone to race for the free list)
+/// means a woken waiter never finds its index stolen. Non-waiting takes
+/// (`try_get`, a blocking `get`) can still take an index in the short
+/// window between a return's put and its serving loop; every return that
+/// such a take does not intercept goes to the front waiter, so a waiter
+/// moves forward with every such return and is served after at most as
+/// many of them as there are waiters ahead of it.
+///
+/// # Memory ordering
+///
+/// The counter is read and written `SeqCst` (see the contract above). An
+/// index handed over moves under the mutex: the returner's writes to the
+/// buffer happen-before its put, the put happens-before the serving loop's
+/// take (the free list's release and acquire), and the mutex orders the
+/// hand-over before the waiter's read of its slot. loom models a `SeqCst`
+/// load as an acquire load, which may return values that the sequentially
+/// consistent order rules out; under `cfg(loom)` the counter is therefore
+/// read with a `fetch_add(0)`, as [`IndexRing`](crate::IndexRing) does,
+/// so the models check the executions real hardware can have.
+///
+/// # Allocation
+///
+/// Entries live in a table inside the list, reused through a vacancy chain:
+/// the table grows (with `try_reserve`) only when more futures wait at once
+/// than ever before, and never shrinks. Polling allocates nothing, beyond
+/// cloning the waker when it is first stored or replaced. If the table
+/// cannot grow because an allocation is refused, the future does not fail
+/// and does not panic: it tries the free list, and if that is dry asks to
+/// be polled again at once (a busy wait through the executor) until an
+/// index is free or the table can grow.
+///
+/// # Example
+///
+/// ```
+/// use iobuf::{Acquire, IndexRing, Source, WaitList};
+///
+/// struct Pool {
+///     ring: IndexRing,
+///     waiters: WaitList,
+/// }
+///
+/// impl Source for Pool {
+///     fn wait_list(&self) -> &WaitList {
+///         &self.waiters
+///     }
+///     fn try_take(&self) -> Option<usize> {
+///         self.ring.pop()
+///     }
+///     fn put(&self, index: usize) {
+///         self.ring.push(index).expect("an index this pool handed out");
+///     }
+/// }
+///
+/// let pool = std::sync::Arc::new(Pool { ring: IndexRing::full(1)?, waiters: WaitList::new() });
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// rt.block_on(async {
+///     let held = Acquire::new(pool.clone()).await;
+///     // Dry: this task waits until the index comes back.
+///     let waiter = tokio::spawn(Acquire::new(pool.clone()));
+///     tokio::task::yield_now().await;
+///     assert!(pool.waiters.has_waiters());
+///     pool.waiters.release(&*pool, held); // the pool's put
+///     assert_eq!(waiter.await.unwrap(), held);
+/// });
+/// # Ok::<(), iobuf::Error>(())
+/// ```
+///
+/// # A first look
 ///
 /// ```
 /// use iobuf::WaitList;
@@ -514,10 +518,15 @@ impl<S: Source> Acquire<S> {
             }
         }
         let waker = cx.waker().clone();
-        let queued = list.lock().push_back(waker).map(|id| {
-            list.waiting.fetch_add(1, SC);
-            id
-        });
+        let queued = {
+            let mut q = list.lock();
+            let queued = q.push_back(waker);
+            if queued.is_ok() {
+                // Under the lock, so the count matches the queue.
+                list.waiting.fetch_add(1, SC);
+            }
+            queued
+        };
         match queued {
             Ok(id) => self.node = id,
             Err(waker) => {

@@ -17,6 +17,17 @@
 //!   did not carry the returner's writes to the next holder is a race;
 //! * after every thread is joined, nobody is queued and draining the ring
 //!   yields every index exactly once: a cancellation lost nothing.
+//!
+//! Mutations these models catch (each made by hand, each failing): dropping
+//! the waiter's look at the free list after it queues (every model
+//! deadlocks: the lost wake-up), a cancelled waiter that drops the index it
+//! was handed (the drain finds it missing), and one that puts it back
+//! without notifying (the other waiter deadlocks). What they cannot catch:
+//! weakening the waiter counter's `SeqCst` orderings. The counter's reads
+//! are read-modify-writes under loom (see `WaitList`'s docs), which always
+//! see the latest value, and even a plain `Relaxed` load passed these
+//! models; that the counter and the free list must be sequentially
+//! consistent rests on the C11 argument in `WaitList`'s docs, not on loom.
 #![cfg(loom)]
 
 use iobuf::{Acquire, IndexRing, Source, WaitList};
