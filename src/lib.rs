@@ -41,6 +41,7 @@ pub mod tier;
 mod tiered;
 #[cfg(feature = "io-uring")]
 pub mod uring;
+mod waiters;
 
 pub use backoff::Backoff;
 pub use bounded::{BoundedPool, PoolGuard};
@@ -59,6 +60,7 @@ pub use pool::{
 pub use ring::IndexRing;
 pub use tier::Tier;
 pub use tiered::{TieredPool, TieredPoolBuilder};
+pub use waiters::{Acquire, Source, WaitList};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,0 +1,920 @@
+//! Waiting for a free index: the wait list behind an async acquire.
+//!
+//! The design, the integration contract and the proofs are in the docs of
+//! [`WaitList`].
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(not(loom))]
+use std::sync::{Mutex, MutexGuard};
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// The counter's one ordering (see the docs of [`WaitList`]).
+const SC: Ordering = Ordering::SeqCst;
+
+/// "No entry": the end of a chain, or a future not in the queue.
+const NIL: usize = usize::MAX;
+
+/// A free list that [`Acquire`] futures wait on.
+///
+/// See [`WaitList`] for the two obligations: `put` and
+/// `try_take` must be sequentially consistent where they make an index free
+/// and find it, and must not call back into the wait list.
+pub trait Source {
+    /// The wait list of this free list; the same one on every call.
+    fn wait_list(&self) -> &WaitList;
+    /// Takes a free index without waiting, or `None` when there is none.
+    fn try_take(&self) -> Option<usize>;
+    /// Makes `index` free again, without waking anyone (the wait list does
+    /// that).
+    fn put(&self, index: usize);
+}
+
+impl<T: Source + ?Sized> Source for &T {
+    fn wait_list(&self) -> &WaitList {
+        (**self).wait_list()
+    }
+    fn try_take(&self) -> Option<usize> {
+        (**self).try_take()
+    }
+    fn put(&self, index: usize) {
+        (**self).put(index)
+    }
+}
+
+impl<T: Source + ?Sized> Source for std::sync::Arc<T> {
+    fn wait_list(&self) -> &WaitList {
+        (**self).wait_list()
+    }
+    fn try_take(&self) -> Option<usize> {
+        (**self).try_take()
+    }
+    fn put(&self, index: usize) {
+        (**self).put(index)
+    }
+}
+
+/// One waiter's entry: queued (it has a waker, no index) or served (an
+/// index, out of the queue), or vacant (on the vacancy chain).
+struct Node {
+    prev: usize,
+    /// The next queued entry, or for a vacant one the next vacant entry.
+    next: usize,
+    waker: Option<Waker>,
+    handed: Option<usize>,
+}
+
+/// The FIFO of waiters, as a doubly linked list inside a reusable table.
+struct Queue {
+    nodes: Vec<Node>,
+    head: usize,
+    tail: usize,
+    /// First vacant entry.
+    vacant: usize,
+    /// Most entries the table may hold (a test hook for refused
+    /// allocations; `usize::MAX` otherwise).
+    limit: usize,
+}
+
+impl Queue {
+    /// Queues a new entry at the back; gives the waker back if the table
+    /// cannot grow.
+    fn push_back(&mut self, waker: Waker) -> Result<usize, Waker> {
+        let id = if self.vacant != NIL {
+            let id = self.vacant;
+            self.vacant = self.nodes[id].next;
+            id
+        } else {
+            if self.nodes.len() >= self.limit || self.nodes.try_reserve(1).is_err() {
+                return Err(waker);
+            }
+            self.nodes.push(Node {
+                prev: NIL,
+                next: NIL,
+                waker: None,
+                handed: None,
+            });
+            self.nodes.len() - 1
+        };
+        let tail = self.tail;
+        let node = &mut self.nodes[id];
+        node.prev = tail;
+        node.next = NIL;
+        node.waker = Some(waker);
+        node.handed = None;
+        if tail == NIL {
+            self.head = id;
+        } else {
+            self.nodes[tail].next = id;
+        }
+        self.tail = id;
+        Ok(id)
+    }
+
+    /// Takes a queued entry out of the queue.
+    fn unlink(&mut self, id: usize) {
+        let (prev, next) = (self.nodes[id].prev, self.nodes[id].next);
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.nodes[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.nodes[next].prev = prev;
+        }
+    }
+
+    /// Puts an entry that is out of the queue on the vacancy chain; returns
+    /// its waker, to be dropped after the lock is released.
+    fn vacate(&mut self, id: usize) -> Option<Waker> {
+        let vacant = self.vacant;
+        let node = &mut self.nodes[id];
+        node.handed = None;
+        node.prev = NIL;
+        node.next = vacant;
+        self.vacant = id;
+        node.waker.take()
+    }
+}
+
+/// The queue of tasks waiting for a free index.
+///
+/// A [`WaitList`] queues the tasks that found a free list dry, and an
+/// [`Acquire`] future is one such task's place in it. Whoever returns an
+/// index calls [`WaitList::release`] (or pushes the index itself and then
+/// calls [`WaitList::notify`]); the index goes *directly* to the waiter at
+/// the front of the queue, which is then woken. The free list itself is
+/// anything that implements [`Source`]: an [`IndexRing`](crate::IndexRing),
+/// a pool's free list, a mutex-guarded `Vec`. Only `std::task` and
+/// `std::future` are used, so any executor can drive the future.
+///
+/// # Integration contract
+///
+/// A pool that wants an async acquire
+///
+/// 1. holds a `WaitList` and implements [`Source`] for itself (or for a
+///    handle to itself, such as `&Pool` or `Arc<Pool>`): `wait_list` returns
+///    that list (always the same one), `try_take` is its non-waiting take of
+///    a free index (`try_get` without the guard), `put` is its plain return
+///    of an index to the free list, *without* notifying;
+/// 2. makes every return of an index (the guard's drop, `return_index`)
+///    call [`WaitList::release`]`(source, index)`, or do its own `put` and
+///    then call [`WaitList::notify`]`(source)`. When nobody waits that adds
+///    one atomic load to the return;
+/// 3. returns [`Acquire::new`]`(source)` from its `acquire()`, or a future
+///    of its own that wraps it and turns the `usize` it yields into a
+///    buffer guard. Whatever the future yields, the caller owns: it goes
+///    back through step 2.
+///
+/// The non-waiting `try_get` and the blocking `get` need no change: they
+/// take from the free list as before (a blocking `get` simply competes with
+/// the waiters, it never sleeps in this list).
+///
+/// Two obligations come with `Source`, and the proofs depend on them:
+///
+/// * **Sequentially consistent free list.** The write that makes an index
+///   free in `put`, and the reads of `try_take` that find it, must be
+///   `SeqCst` operations (or be ordered by a `SeqCst` fence). This is the
+///   store-buffering pattern of every "check for sleepers" protocol: the
+///   returner writes the free list then reads the waiter count, the waiter
+///   writes the count then reads the free list, and only a total order
+///   guarantees that at least one of the two sees the other's write.
+///   [`IndexRing`](crate::IndexRing) qualifies (every access is `SeqCst`).
+///   A free list whose put is a `Release` CAS and whose take starts with a
+///   `Relaxed` load does not, on weakly ordered CPUs: make those `SeqCst`
+///   (on x86-64 a CAS is a locked instruction whatever its ordering and a
+///   `SeqCst` load is a plain load, so it costs nothing there), or put a
+///   `fence(SeqCst)` between the put and `notify`.
+/// * **No re-entry.** `try_take` and `put` are called with the list's mutex
+///   held; they must not call back into the same `WaitList`.
+///
+/// # How it works
+///
+/// The fast check, [`WaitList::has_waiters`], is one load of a counter of
+/// queued waiters. Everything else happens under a `std::sync::Mutex` that
+/// guards a FIFO of entries, each with its waiter's [`Waker`] and a slot for
+/// an index handed to it.
+///
+/// * **Return** ([`WaitList::release`]): put the index on the free list,
+///   *then* read the counter. If it is not zero, lock, take an index from
+///   the free list (it may be gone, taken by a non-waiting get: then
+///   nothing is owed to anyone) and hand it to the front entry, which
+///   leaves the queue; wake its waker after unlocking. Repeat while there
+///   are both waiters and free indices.
+/// * **Wait** (the first poll of [`Acquire`] that finds nothing): lock,
+///   enqueue an entry, increment the counter, unlock, and then run the same
+///   serving loop as a return. This second look at the free list, after the
+///   counter went up, closes the race with a returner that read the counter
+///   before the increment: that returner's index was on the free list
+///   before the read, so the look finds it. The index found goes to the
+///   front of the queue, which is this waiter only if nobody was ahead of
+///   it: a new waiter never overtakes older ones.
+/// * **Later polls** read the entry's slot: an index there is the result;
+///   otherwise the stored waker is replaced if the new one would not wake
+///   the same task.
+/// * **Cancel** (dropping the future): an entry still queued is removed
+///   and the counter decremented; an index already handed to it goes
+///   straight to the next waiter (woken), or back through
+///   [`WaitList::release`] if there is none. A cancelled waiter loses
+///   neither an index nor a wake-up.
+///
+/// A first poll skips its fast take from the free list when the counter
+/// says others are waiting, and queues behind them instead, so among
+/// `Acquire` futures service is first come, first served: handing indices
+/// over directly (rather than waking someone to race for the free list)
+/// means a woken waiter never finds its index stolen. Non-waiting takes
+/// (`try_get`, a blocking `get`) can still take an index in the short
+/// window between a return's put and its serving loop; every return that
+/// such a take does not intercept goes to the front waiter, so a waiter
+/// moves forward with every such return and is served after at most as
+/// many of them as there are waiters ahead of it.
+///
+/// # Memory ordering
+///
+/// The counter is read and written `SeqCst` (see the contract above). An
+/// index handed over moves under the mutex: the returner's writes to the
+/// buffer happen-before its put, the put happens-before the serving loop's
+/// take (the free list's release and acquire), and the mutex orders the
+/// hand-over before the waiter's read of its slot. loom models a `SeqCst`
+/// load as an acquire load, which may return values that the sequentially
+/// consistent order rules out; under `cfg(loom)` the counter is therefore
+/// read with a `fetch_add(0)`, as [`IndexRing`](crate::IndexRing) does,
+/// so the models check the executions real hardware can have.
+///
+/// # Allocation
+///
+/// Entries live in a table inside the list, reused through a vacancy chain:
+/// the table grows (with `try_reserve`) only when more futures wait at once
+/// than ever before, and never shrinks. Polling allocates nothing, beyond
+/// cloning the waker when it is first stored or replaced. If the table
+/// cannot grow because an allocation is refused, the future does not fail
+/// and does not panic: it tries the free list, and if that is dry asks to
+/// be polled again at once (a busy wait through the executor) until an
+/// index is free or the table can grow.
+///
+/// # Example
+///
+/// ```
+/// use iobuf::{Acquire, IndexRing, Source, WaitList};
+///
+/// struct Pool {
+///     ring: IndexRing,
+///     waiters: WaitList,
+/// }
+///
+/// impl Source for Pool {
+///     fn wait_list(&self) -> &WaitList {
+///         &self.waiters
+///     }
+///     fn try_take(&self) -> Option<usize> {
+///         self.ring.pop()
+///     }
+///     fn put(&self, index: usize) {
+///         self.ring.push(index).expect("an index this pool handed out");
+///     }
+/// }
+///
+/// let pool = std::sync::Arc::new(Pool { ring: IndexRing::full(1)?, waiters: WaitList::new() });
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// rt.block_on(async {
+///     let held = Acquire::new(pool.clone()).await;
+///     // Dry: this task waits until the index comes back.
+///     let waiter = tokio::spawn(Acquire::new(pool.clone()));
+///     tokio::task::yield_now().await;
+///     assert!(pool.waiters.has_waiters());
+///     pool.waiters.release(&*pool, held); // the pool's put
+///     assert_eq!(waiter.await.unwrap(), held);
+/// });
+/// # Ok::<(), iobuf::Error>(())
+/// ```
+///
+/// # A first look
+///
+/// ```
+/// use iobuf::WaitList;
+/// let list = WaitList::new();
+/// assert!(!list.has_waiters());
+/// assert_eq!(list.waiters(), 0);
+/// ```
+pub struct WaitList {
+    /// Entries in the queue (waiting, not yet served). Written under the
+    /// lock, read without it by [`WaitList::has_waiters`].
+    waiting: AtomicUsize,
+    queue: Mutex<Queue>,
+}
+
+impl Default for WaitList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for WaitList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitList")
+            .field("waiters", &self.waiters())
+            .finish()
+    }
+}
+
+impl WaitList {
+    /// An empty wait list. Allocates nothing until a task waits.
+    pub fn new() -> Self {
+        Self::with_limit(usize::MAX)
+    }
+
+    fn with_limit(limit: usize) -> Self {
+        WaitList {
+            waiting: AtomicUsize::new(0),
+            queue: Mutex::new(Queue {
+                nodes: Vec::new(),
+                head: NIL,
+                tail: NIL,
+                vacant: NIL,
+                limit,
+            }),
+        }
+    }
+
+    /// Whether any task is queued: one atomic load, the whole cost of a
+    /// return when nobody waits.
+    #[inline]
+    pub fn has_waiters(&self) -> bool {
+        #[cfg(loom)]
+        return self.waiting.fetch_add(0, SC) != 0;
+        #[cfg(not(loom))]
+        return self.waiting.load(SC) != 0;
+    }
+
+    /// How many tasks are queued now (a snapshot, for statistics).
+    pub fn waiters(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Returns `index`: puts it on `source`'s free list, then, if anyone
+    /// waits, hands a free index to the longest-waiting task and wakes it.
+    ///
+    /// This is what a pool's put calls. `source.wait_list()` must be this
+    /// list.
+    ///
+    /// ```
+    /// use iobuf::{Acquire, IndexRing, Source, WaitList};
+    /// struct Ring(IndexRing, WaitList);
+    /// impl Source for Ring {
+    ///     fn wait_list(&self) -> &WaitList { &self.1 }
+    ///     fn try_take(&self) -> Option<usize> { self.0.pop() }
+    ///     fn put(&self, i: usize) { self.0.push(i).unwrap() }
+    /// }
+    /// let ring = Ring(IndexRing::full(2)?, WaitList::new());
+    /// let i = ring.try_take().unwrap();
+    /// ring.1.release(&ring, i); // nobody waits: a push and one load
+    /// assert!(ring.try_take().is_some() && ring.try_take().is_some());
+    /// # Ok::<(), iobuf::Error>(())
+    /// ```
+    #[inline]
+    pub fn release<S: Source + ?Sized>(&self, source: &S, index: usize) {
+        source.put(index);
+        self.notify(source);
+    }
+
+    /// For a caller that has already put an index on `source`'s free list
+    /// (with a sequentially consistent write): if anyone waits, hands free
+    /// indices to the waiters, longest-waiting first, and wakes them.
+    #[inline]
+    pub fn notify<S: Source + ?Sized>(&self, source: &S) {
+        if self.has_waiters() {
+            self.serve(source);
+        }
+    }
+
+    /// The lock; a poisoned one is taken as it is (no code that can panic
+    /// runs while the queue is half-updated).
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands `index` to the front entry, if there is one; returns the
+    /// waker to wake after unlocking, or gives the index back.
+    fn hand_front(&self, q: &mut Queue, index: usize) -> Result<Option<Waker>, usize> {
+        let id = q.head;
+        if id == NIL {
+            return Err(index);
+        }
+        q.unlink(id);
+        self.waiting.fetch_sub(1, SC);
+        let node = &mut q.nodes[id];
+        node.handed = Some(index);
+        Ok(node.waker.take())
+    }
+
+    /// While there are both waiters and free indices: hand one over, wake
+    /// its waiter (outside the lock).
+    #[cold]
+    fn serve<S: Source + ?Sized>(&self, source: &S) {
+        loop {
+            let waker = {
+                let mut q = self.lock();
+                if q.head == NIL {
+                    return;
+                }
+                let Some(index) = source.try_take() else {
+                    return;
+                };
+                match self.hand_front(&mut q, index) {
+                    Ok(waker) => waker,
+                    // Unreachable (the queue was checked under this lock),
+                    // but never lose an index.
+                    Err(index) => {
+                        source.put(index);
+                        return;
+                    }
+                }
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// A future that yields a free index of its [`Source`], waiting in the
+/// source's [`WaitList`] while there is none.
+///
+/// Cancel-safe: dropping it before it completes loses no index and no
+/// wake-up (an index already handed to it goes to the next waiter). It
+/// yields the index once; polling it again after that starts a new
+/// acquisition. The index is the caller's: give it back with
+/// [`WaitList::release`].
+///
+/// ```
+/// use iobuf::{Acquire, IndexRing, Source, WaitList};
+/// use std::sync::Arc;
+///
+/// struct Ring(IndexRing, WaitList);
+/// impl Source for Ring {
+///     fn wait_list(&self) -> &WaitList { &self.1 }
+///     fn try_take(&self) -> Option<usize> { self.0.pop() }
+///     fn put(&self, i: usize) { self.0.push(i).unwrap() }
+/// }
+///
+/// let ring = Arc::new(Ring(IndexRing::full(1)?, WaitList::new()));
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// rt.block_on(async {
+///     let held = Acquire::new(ring.clone()).await;
+///     // The ring is dry: this task waits until the index comes back.
+///     let waiter = tokio::spawn(Acquire::new(ring.clone()));
+///     tokio::task::yield_now().await;
+///     assert_eq!(ring.1.waiters(), 1);
+///     ring.1.release(&*ring, held);
+///     assert_eq!(waiter.await.unwrap(), held);
+/// });
+/// # Ok::<(), iobuf::Error>(())
+/// ```
+pub struct Acquire<S: Source> {
+    source: S,
+    /// Our entry in the wait list, or [`NIL`] while not queued.
+    node: usize,
+}
+
+// No field is structurally pinned: `poll` only ever uses `&S`.
+impl<S: Source> Unpin for Acquire<S> {}
+
+impl<S: Source> fmt::Debug for Acquire<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("queued", &(self.node != NIL))
+            .finish()
+    }
+}
+
+impl<S: Source> Acquire<S> {
+    /// A future for a free index of `source`. Does nothing until polled.
+    pub fn new(source: S) -> Self {
+        Acquire { source, node: NIL }
+    }
+
+    /// The source this future takes from.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// First poll (or first after completion): take, or queue and look again.
+    fn start(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
+        let list = self.source.wait_list();
+        // Queue behind waiters that are already there rather than overtake them.
+        if !list.has_waiters() {
+            if let Some(index) = self.source.try_take() {
+                return Poll::Ready(index);
+            }
+        }
+        let waker = cx.waker().clone();
+        let queued = {
+            let mut q = list.lock();
+            let queued = q.push_back(waker);
+            if queued.is_ok() {
+                // Under the lock, so the count matches the queue.
+                list.waiting.fetch_add(1, SC);
+            }
+            queued
+        };
+        match queued {
+            Ok(id) => self.node = id,
+            Err(waker) => {
+                drop(waker);
+                // The table cannot grow: retry through the executor.
+                if let Some(index) = self.source.try_take() {
+                    return Poll::Ready(index);
+                }
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        // The look after the counter went up: serves the front waiter (us,
+        // if nobody is ahead) from any index a returner put before it read
+        // the counter.
+        list.serve(&self.source);
+        self.check(cx)
+    }
+
+    /// A queued future's poll: an index handed to us, or wait on.
+    fn check(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
+        let list = self.source.wait_list();
+        let mut q = list.lock();
+        let id = self.node;
+        if let Some(index) = q.nodes[id].handed {
+            let old = q.vacate(id);
+            drop(q);
+            drop(old);
+            self.node = NIL;
+            return Poll::Ready(index);
+        }
+        let node = &mut q.nodes[id];
+        let stale = match &node.waker {
+            Some(w) => !w.will_wake(cx.waker()),
+            None => true,
+        };
+        let old = if stale {
+            node.waker.replace(cx.waker().clone())
+        } else {
+            None
+        };
+        drop(q);
+        drop(old);
+        Poll::Pending
+    }
+}
+
+impl<S: Source> Future for Acquire<S> {
+    type Output = usize;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let this = self.get_mut();
+        if this.node == NIL {
+            this.start(cx)
+        } else {
+            this.check(cx)
+        }
+    }
+}
+
+impl<S: Source> Drop for Acquire<S> {
+    fn drop(&mut self) {
+        let id = self.node;
+        if id == NIL {
+            return;
+        }
+        self.node = NIL;
+        let list = self.source.wait_list();
+        let mut q = list.lock();
+        let handed = q.nodes[id].handed;
+        if handed.is_none() {
+            q.unlink(id);
+            list.waiting.fetch_sub(1, SC);
+        }
+        let old = q.vacate(id);
+        // An index handed to us but never yielded: straight to the next
+        // waiter, or back to the free list if there is none.
+        let pass_on = handed.map(|index| list.hand_front(&mut q, index));
+        drop(q);
+        drop(old);
+        match pass_on {
+            Some(Ok(Some(waker))) => waker.wake(),
+            Some(Err(index)) => list.release(&self.source, index),
+            Some(Ok(None)) | None => {}
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as StdCount;
+    use std::sync::{Arc, Mutex as StdMutex};
+    use std::task::Wake;
+
+    /// A free list of a `Vec` under a mutex (sequentially consistent, as
+    /// the contract asks: a mutex is).
+    struct VecSource {
+        free: StdMutex<Vec<usize>>,
+        list: WaitList,
+    }
+
+    impl VecSource {
+        fn new(free: Vec<usize>) -> Self {
+            Self::with_list(free, WaitList::new())
+        }
+        fn with_list(free: Vec<usize>, list: WaitList) -> Self {
+            VecSource {
+                free: StdMutex::new(free),
+                list,
+            }
+        }
+        fn free_now(&self) -> Vec<usize> {
+            let mut v = self.free.lock().unwrap().clone();
+            v.sort_unstable();
+            v
+        }
+        fn table_len(&self) -> usize {
+            self.list.lock().nodes.len()
+        }
+    }
+
+    impl Source for VecSource {
+        fn wait_list(&self) -> &WaitList {
+            &self.list
+        }
+        fn try_take(&self) -> Option<usize> {
+            self.free.lock().unwrap().pop()
+        }
+        fn put(&self, index: usize) {
+            self.free.lock().unwrap().push(index);
+        }
+    }
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Counter(StdCount);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counter() -> (Arc<Counter>, Waker) {
+        let c = Arc::new(Counter::default());
+        (c.clone(), Waker::from(c))
+    }
+
+    fn wakes(c: &Counter) -> usize {
+        c.0.load(Ordering::SeqCst)
+    }
+
+    fn poll<S: Source>(f: &mut Acquire<S>, w: &Waker) -> Poll<usize> {
+        Pin::new(f).poll(&mut Context::from_waker(w))
+    }
+
+    #[test]
+    fn a_free_index_is_taken_at_once_without_queueing() {
+        let s = VecSource::new(vec![7]);
+        let (c, w) = counter();
+        let mut f = Acquire::new(&s);
+        assert_eq!(poll(&mut f, &w), Poll::Ready(7));
+        assert_eq!(s.list.waiters(), 0);
+        assert_eq!(s.table_len(), 0, "no entry allocated on the fast path");
+        assert_eq!(wakes(&c), 0);
+    }
+
+    #[test]
+    fn a_dry_source_queues_and_a_release_hands_over_and_wakes() {
+        let s = VecSource::new(vec![]);
+        let (c, w) = counter();
+        let mut f = Acquire::new(&s);
+        assert_eq!(poll(&mut f, &w), Poll::Pending);
+        assert!(s.list.has_waiters());
+        assert_eq!(s.list.waiters(), 1);
+        assert_eq!(poll(&mut f, &w), Poll::Pending, "a spurious poll waits on");
+        s.list.release(&s, 3);
+        assert_eq!(wakes(&c), 1);
+        assert_eq!(s.free_now(), Vec::<usize>::new(), "handed over directly");
+        assert!(!s.list.has_waiters());
+        assert_eq!(poll(&mut f, &w), Poll::Ready(3));
+        drop(f);
+        assert_eq!(s.free_now(), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_release_with_nobody_waiting_only_puts() {
+        let s = VecSource::new(vec![]);
+        s.list.release(&s, 1);
+        s.list.release(&s, 0);
+        assert_eq!(s.free_now(), vec![0, 1]);
+        assert_eq!(s.table_len(), 0);
+    }
+
+    #[test]
+    fn waiters_are_served_first_come_first_served() {
+        let s = VecSource::new(vec![]);
+        let ws: Vec<_> = (0..3).map(|_| counter()).collect();
+        let mut fs: Vec<_> = (0..3).map(|_| Acquire::new(&s)).collect();
+        for (f, (_, w)) in fs.iter_mut().zip(&ws) {
+            assert_eq!(poll(f, w), Poll::Pending);
+        }
+        assert_eq!(s.list.waiters(), 3);
+        for (k, index) in [10, 11, 12].into_iter().enumerate() {
+            s.list.release(&s, index);
+            for (j, (c, _)) in ws.iter().enumerate() {
+                assert_eq!(wakes(c), usize::from(j <= k), "after release {k}");
+            }
+        }
+        for ((f, (_, w)), index) in fs.iter_mut().zip(&ws).zip([10, 11, 12]) {
+            assert_eq!(poll(f, w), Poll::Ready(index));
+        }
+    }
+
+    #[test]
+    fn a_new_future_does_not_overtake_a_queued_one() {
+        let s = VecSource::new(vec![]);
+        let (ca, wa) = counter();
+        let (cb, wb) = counter();
+        let mut a = Acquire::new(&s);
+        assert_eq!(poll(&mut a, &wa), Poll::Pending);
+        // An index appears without a notify (as from a racing returner
+        // that read the counter before `a` queued).
+        s.put(5);
+        let mut b = Acquire::new(&s);
+        assert_eq!(poll(&mut b, &wb), Poll::Pending, "b queues behind a");
+        assert_eq!(wakes(&ca), 1, "b's look served a");
+        assert_eq!(wakes(&cb), 0);
+        assert_eq!(poll(&mut a, &wa), Poll::Ready(5));
+        s.list.release(&s, 5);
+        assert_eq!(wakes(&cb), 1);
+        assert_eq!(poll(&mut b, &wb), Poll::Ready(5));
+    }
+
+    #[test]
+    fn the_look_after_queueing_finds_an_index_put_unnotified() {
+        let s = VecSource::new(vec![]);
+        let (c, w) = counter();
+        let mut f = Acquire::new(&s);
+        // Simulate the interleaving: the fast take fails, then a returner
+        // puts and reads a zero counter, then we queue. The look after
+        // queueing must find the index.
+        assert!(s.try_take().is_none());
+        s.put(9);
+        let list = &s.list;
+        let id = list.lock().push_back(w.clone()).unwrap();
+        list.waiting.fetch_add(1, SC);
+        f.node = id;
+        list.serve(&s);
+        assert_eq!(poll(&mut f, &w), Poll::Ready(9));
+        assert_eq!(wakes(&c), 1);
+        assert!(!list.has_waiters());
+    }
+
+    #[test]
+    fn cancelling_a_queued_future_dequeues_it() {
+        let s = VecSource::new(vec![]);
+        let (c, w) = counter();
+        let mut f = Acquire::new(&s);
+        assert_eq!(poll(&mut f, &w), Poll::Pending);
+        drop(f);
+        assert!(!s.list.has_waiters());
+        s.list.release(&s, 2);
+        assert_eq!(s.free_now(), vec![2]);
+        assert_eq!(wakes(&c), 0);
+    }
+
+    #[test]
+    fn cancelling_a_served_future_passes_the_index_on() {
+        let s = VecSource::new(vec![]);
+        let (ca, wa) = counter();
+        let (cb, wb) = counter();
+        let mut a = Acquire::new(&s);
+        let mut b = Acquire::new(&s);
+        assert_eq!(poll(&mut a, &wa), Poll::Pending);
+        assert_eq!(poll(&mut b, &wb), Poll::Pending);
+        s.list.release(&s, 4);
+        assert_eq!(wakes(&ca), 1);
+        drop(a); // served but never polled again
+        assert_eq!(wakes(&cb), 1, "the index went on to b");
+        assert_eq!(s.free_now(), Vec::<usize>::new());
+        s.list.release(&s, 6);
+        assert_eq!(s.free_now(), vec![6], "b is served, not queued");
+        drop(b); // served with 4, nobody waits: 4 goes back
+        assert_eq!(s.free_now(), vec![4, 6]);
+        assert!(!s.list.has_waiters());
+    }
+
+    #[test]
+    fn a_changed_waker_replaces_the_stored_one() {
+        let s = VecSource::new(vec![]);
+        let (c1, w1) = counter();
+        let (c2, w2) = counter();
+        let mut f = Acquire::new(&s);
+        assert_eq!(poll(&mut f, &w1), Poll::Pending);
+        assert_eq!(poll(&mut f, &w2), Poll::Pending);
+        s.list.release(&s, 0);
+        assert_eq!((wakes(&c1), wakes(&c2)), (0, 1));
+        assert_eq!(poll(&mut f, &w2), Poll::Ready(0));
+    }
+
+    #[test]
+    fn entries_are_reused_not_reallocated() {
+        let s = VecSource::new(vec![]);
+        let (_, w) = counter();
+        for round in 0..100 {
+            let mut a = Acquire::new(&s);
+            let mut b = Acquire::new(&s);
+            assert_eq!(poll(&mut a, &w), Poll::Pending);
+            assert_eq!(poll(&mut b, &w), Poll::Pending);
+            if round % 2 == 0 {
+                s.list.release(&s, round);
+                assert_eq!(poll(&mut a, &w), Poll::Ready(round));
+                // The index stays out, so every round starts dry.
+            }
+        }
+        assert_eq!(s.table_len(), 2, "the most that ever waited at once");
+        assert!(!s.list.has_waiters());
+        assert_eq!(s.free_now(), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_refused_table_growth_busy_polls_instead_of_failing() {
+        let s = VecSource::with_list(vec![], WaitList::with_limit(0));
+        let (c, w) = counter();
+        let mut f = Acquire::new(&s);
+        assert_eq!(poll(&mut f, &w), Poll::Pending);
+        assert_eq!(wakes(&c), 1, "asks to be polled again at once");
+        assert!(!s.list.has_waiters());
+        s.list.release(&s, 8);
+        assert_eq!(poll(&mut f, &w), Poll::Ready(8));
+    }
+
+    #[test]
+    fn polling_after_completion_acquires_again() {
+        let s = VecSource::new(vec![1, 2]);
+        let (_, w) = counter();
+        let mut f = Acquire::new(&s);
+        let a = poll(&mut f, &w);
+        let b = poll(&mut f, &w);
+        assert_eq!((a, b), (Poll::Ready(2), Poll::Ready(1)));
+        assert_eq!(poll(&mut f, &w), Poll::Pending);
+        drop(f);
+        assert!(!s.list.has_waiters());
+    }
+
+    #[test]
+    fn threads_sharing_one_index_all_finish() {
+        // A tiny executor per thread: poll, park until woken.
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        fn block_on<F: Future + Unpin>(mut f: F) -> F::Output {
+            let w = Waker::from(Arc::new(Unpark(std::thread::current())));
+            loop {
+                if let Poll::Ready(v) = Pin::new(&mut f).poll(&mut Context::from_waker(&w)) {
+                    return v;
+                }
+                std::thread::park();
+            }
+        }
+        let s = Arc::new(VecSource::new(vec![0]));
+        let rounds = if cfg!(miri) { 3 } else { 200 };
+        let held = Arc::new(StdCount::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (s, held) = (s.clone(), held.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..rounds {
+                        let i = block_on(Acquire::new(&*s));
+                        assert_eq!(held.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                        held.fetch_sub(1, Ordering::SeqCst);
+                        s.list.release(&*s, i);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(s.free_now(), vec![0]);
+        assert!(!s.list.has_waiters());
+    }
+}

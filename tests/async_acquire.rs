@@ -1,0 +1,238 @@
+//! The async acquire under tokio: 1,000 tasks share 4 indices of an
+//! [`IndexRing`] through [`Acquire`] and [`WaitList::release`], on a
+//! current-thread and on a multi-thread runtime, with and without
+//! cancellations. Every task must finish, no index may have two holders,
+//! and afterwards every index is free exactly once and nobody is queued.
+#![cfg(not(loom))]
+
+use iobuf::{Acquire, IndexRing, Source, WaitList};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const TASKS: usize = 1000;
+const BUFFERS: usize = 4;
+
+/// Four "buffers": their free list, their wait list, and who holds them.
+struct Shared {
+    ring: IndexRing,
+    waiters: WaitList,
+    held: Vec<AtomicBool>,
+    /// Completed acquisitions.
+    served: AtomicUsize,
+    /// Futures dropped before they completed.
+    cancelled: AtomicUsize,
+}
+
+impl Source for Shared {
+    fn wait_list(&self) -> &WaitList {
+        &self.waiters
+    }
+    fn try_take(&self) -> Option<usize> {
+        self.ring.pop()
+    }
+    fn put(&self, index: usize) {
+        self.ring.push(index).unwrap();
+    }
+}
+
+impl Shared {
+    fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            ring: IndexRing::full(BUFFERS).unwrap(),
+            waiters: WaitList::new(),
+            held: (0..BUFFERS).map(|_| AtomicBool::new(false)).collect(),
+            served: AtomicUsize::new(0),
+            cancelled: AtomicUsize::new(0),
+        })
+    }
+
+    fn hold(&self, index: usize) {
+        assert!(
+            !self.held[index].swap(true, Ordering::SeqCst),
+            "index {index} has two holders"
+        );
+        self.served.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn give_back(&self, index: usize) {
+        assert!(self.held[index].swap(false, Ordering::SeqCst));
+        self.waiters.release(self, index);
+    }
+
+    fn check_all_back(&self, served_at_least: usize) {
+        assert!(!self.waiters.has_waiters(), "a waiter is still queued");
+        assert_eq!(self.waiters.waiters(), 0);
+        let mut free: Vec<usize> = std::iter::from_fn(|| self.ring.pop()).collect();
+        free.sort_unstable();
+        assert_eq!(
+            free,
+            (0..BUFFERS).collect::<Vec<_>>(),
+            "indices lost or duplicated"
+        );
+        assert!(self.held.iter().all(|h| !h.load(Ordering::SeqCst)));
+        assert!(self.served.load(Ordering::SeqCst) >= served_at_least);
+    }
+}
+
+/// Takes an index, holds it across a yield (so others must wait), returns it.
+async fn use_once(shared: Arc<Shared>) {
+    let index = Acquire::new(Arc::clone(&shared)).await;
+    shared.hold(index);
+    tokio::task::yield_now().await;
+    shared.give_back(index);
+}
+
+async fn thousand_tasks() {
+    let shared = Shared::new();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| tokio::spawn(use_once(Arc::clone(&shared))))
+        .collect();
+    for t in tasks {
+        t.await.expect("a task panicked");
+    }
+    shared.check_all_back(TASKS);
+    assert_eq!(shared.served.load(Ordering::SeqCst), TASKS);
+}
+
+#[test]
+fn thousand_tasks_four_buffers_current_thread() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), thousand_tasks()).await })
+        .expect("tasks hung: a lost wake-up");
+}
+
+#[test]
+fn thousand_tasks_four_buffers_multi_thread() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), thousand_tasks()).await })
+        .expect("tasks hung: a lost wake-up");
+}
+
+/// Each task races its acquire against a yield (`select!` drops whichever
+/// loses, including an acquire that was already handed an index) or a
+/// short timeout, until it gets an index; holders keep it for a moment so
+/// that returns happen while futures are being dropped.
+async fn cancelling_tasks(timeouts: bool) {
+    let shared = Shared::new();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|n| {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let index = loop {
+                    let acquire = Acquire::new(Arc::clone(&shared));
+                    let got = if timeouts {
+                        let wait = Duration::from_micros(50 + (n as u64 % 7) * 100);
+                        tokio::time::timeout(wait, acquire).await.ok()
+                    } else {
+                        tokio::select! {
+                            i = acquire => Some(i),
+                            _ = tokio::task::yield_now() => None,
+                        }
+                    };
+                    match got {
+                        Some(i) => break i,
+                        None => {
+                            shared.cancelled.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                };
+                shared.hold(index);
+                if timeouts {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                } else {
+                    tokio::task::yield_now().await;
+                }
+                shared.give_back(index);
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("a task panicked");
+    }
+    shared.check_all_back(TASKS);
+    assert!(
+        shared.cancelled.load(Ordering::SeqCst) > 0,
+        "no future was cancelled: the test did not exercise cancellation"
+    );
+}
+
+fn run_cancelling(multi_thread: bool, timeouts: bool) {
+    let rt = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_time()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+    }
+    .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(120), cancelling_tasks(timeouts)).await
+    })
+    .expect("tasks hung: a lost wake-up or a lost index");
+}
+
+#[test]
+fn cancelled_by_select_current_thread() {
+    run_cancelling(false, false);
+}
+
+#[test]
+fn cancelled_by_select_multi_thread() {
+    run_cancelling(true, false);
+}
+
+#[test]
+fn cancelled_by_timeout_current_thread() {
+    run_cancelling(false, true);
+}
+
+#[test]
+fn cancelled_by_timeout_multi_thread() {
+    run_cancelling(true, true);
+}
+
+/// A waiter handed an index and dropped before it runs again passes the
+/// index to the next waiter: with one index, two queued waiters, and the
+/// first one aborted after the return, the second still gets it.
+#[test]
+fn an_aborted_waiter_passes_its_index_on() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let shared = Shared::new();
+        let mut all: Vec<usize> = (0..BUFFERS).map(|_| shared.ring.pop().unwrap()).collect();
+        for &i in &all {
+            shared.hold(i);
+        }
+        let first = tokio::spawn(Acquire::new(Arc::clone(&shared)));
+        tokio::task::yield_now().await;
+        let second = tokio::spawn(Acquire::new(Arc::clone(&shared)));
+        tokio::task::yield_now().await;
+        assert_eq!(shared.waiters.waiters(), 2);
+        let returned = all.pop().unwrap();
+        shared.give_back(returned);
+        // `first` was handed the index and woken, but has not run yet.
+        assert_eq!(shared.waiters.waiters(), 1);
+        first.abort();
+        assert!(first.await.unwrap_err().is_cancelled());
+        assert_eq!(second.await.unwrap(), returned);
+        shared.hold(returned);
+        all.push(returned);
+        for i in all {
+            shared.give_back(i);
+        }
+        shared.check_all_back(BUFFERS + 1);
+    });
+}
