@@ -7,8 +7,7 @@
 //! stop. Then the pool is drained and every index must come back exactly
 //! once.
 
-use crate::cli::PinMode;
-use crate::export::json::{CaseResult, Histograms, Integrity, Latencies};
+use crate::document::{CaseResult, Histograms, Integrity, Latencies};
 use crate::io::{IoThread, SetupError};
 use crate::measure::{
     check_stamp, encode_histogram, record, stamp, write_stamp, LatencyStats, Ownership, Recorder,
@@ -119,19 +118,24 @@ pub enum CaseError {
     Worker(String),
 }
 
+/// How worker threads are placed on CPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pin {
+    /// Neighbouring threads on neighbouring logical CPUs.
+    Compact,
+    /// One thread per physical core (and socket) before any sibling.
+    Spread,
+    /// No pinning.
+    None,
+}
+
 /// The CPUs this process may run on, ordered for `mode`.
-pub fn placement(mode: PinMode) -> Vec<core_affinity::CoreId> {
-    if mode == PinMode::None {
+pub fn placement(mode: Pin) -> Vec<core_affinity::CoreId> {
+    if mode == Pin::None {
         return Vec::new();
     }
     let ids = core_affinity::get_core_ids().unwrap_or_default();
-    let read = |cpu: usize, what: &str| -> Option<usize> {
-        std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu{cpu}/topology/{what}"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    };
+    let read = crate::host::cpu_topology;
     // (package, core, cpu): siblings of one physical core share the first two.
     let mut topo: Vec<(usize, usize, core_affinity::CoreId)> = ids
         .into_iter()
@@ -145,8 +149,8 @@ pub fn placement(mode: PinMode) -> Vec<core_affinity::CoreId> {
         .collect();
     topo.sort_by_key(|&(pkg, core, c)| (pkg, core, c.id));
     match mode {
-        PinMode::Compact | PinMode::None => topo.into_iter().map(|t| t.2).collect(),
-        PinMode::Spread => {
+        Pin::Compact | Pin::None => topo.into_iter().map(|t| t.2).collect(),
+        Pin::Spread => {
             // Rank each CPU among its core's siblings, then take every core's
             // first sibling (alternating packages) before any second one.
             let mut ranked = Vec::with_capacity(topo.len());
@@ -174,7 +178,7 @@ pub fn run_case(
             "cannot build a pool of {} {} buffers ({} each): {e}",
             case.capacity,
             case.tier,
-            human_bytes(case.tier.size() as u64)
+            crate::format::human_bytes(case.tier.size() as u64)
         ))
     };
     let (tier, cap) = (case.tier, case.capacity);
@@ -210,22 +214,6 @@ pub fn run_case(
                 drive(&pool, case, settings, tick)
             }
         },
-    }
-}
-
-/// "2 KiB", "128 MiB".
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if v.fract() == 0.0 {
-        format!("{v:.0} {}", UNITS[u])
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }
 
@@ -1255,19 +1243,12 @@ mod tests {
 
     #[test]
     fn spread_and_compact_place_every_allowed_cpu_once() {
-        let mut a: Vec<usize> = placement(PinMode::Compact).iter().map(|c| c.id).collect();
-        let mut b: Vec<usize> = placement(PinMode::Spread).iter().map(|c| c.id).collect();
+        let mut a: Vec<usize> = placement(Pin::Compact).iter().map(|c| c.id).collect();
+        let mut b: Vec<usize> = placement(Pin::Spread).iter().map(|c| c.id).collect();
         a.sort_unstable();
         b.sort_unstable();
         assert_eq!(a, b);
         assert!(!a.is_empty());
-        assert!(placement(PinMode::None).is_empty());
-    }
-
-    #[test]
-    fn bytes_read_as_humans_write_them() {
-        assert_eq!(human_bytes(2048), "2 KiB");
-        assert_eq!(human_bytes(128 << 20), "128 MiB");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert!(placement(Pin::None).is_empty());
     }
 }

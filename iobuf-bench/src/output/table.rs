@@ -2,9 +2,9 @@
 //! row per pool.
 
 use crate::export::json::{BenchDocument, CaseResult};
+use crate::format::human_bytes;
 use crate::measure::fairness;
 use crate::pools::{PoolKind, TRANSPORT};
-use crate::runner::human_bytes;
 use iobuf::Tier;
 use std::fmt::Write as _;
 
