@@ -4,7 +4,8 @@
 //! Fields beyond the agreed names (`samples`, `lost`, `dry_gets`, …) are
 //! additive and default when absent, so older documents still read.
 
-use crate::measure::LatencyStats;
+use crate::bench::Measurement;
+use crate::measure::{encode_histogram, LatencyStats};
 use serde::{Deserialize, Serialize};
 
 /// The value of the `schema` field.
@@ -170,4 +171,44 @@ pub fn to_json(doc: &BenchDocument) -> String {
     let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+impl From<Measurement> for CaseResult {
+    fn from(m: Measurement) -> Self {
+        let case = &m.case;
+        let secs = m.window.as_secs_f64();
+        CaseResult {
+            scenario: case.scenario.name.clone(),
+            tier: case.tier.name().to_string(),
+            threads: case.threads,
+            producers: case.producers,
+            consumers: case.consumers,
+            capacity: case.capacity,
+            pool: case.target.name().to_string(),
+            duration_s: (secs * 1e6).round() / 1e6,
+            ops: m.ops,
+            ops_per_sec: if secs > 0.0 {
+                (m.ops as f64 / secs).round()
+            } else {
+                0.0
+            },
+            latency_ns: Latencies {
+                get: LatencyStats::of(&m.get),
+                put: LatencyStats::of(&m.put),
+                end_to_end: m.end_to_end.as_ref().map(LatencyStats::of),
+            },
+            histograms: Histograms {
+                get: encode_histogram(&m.get),
+                put: encode_histogram(&m.put),
+                end_to_end: m.end_to_end.as_ref().map(encode_histogram),
+            },
+            per_thread_ops: m.per_thread_ops,
+            integrity: Integrity {
+                duplicates: m.duplicates,
+                corrupted: m.corrupted,
+                lost: m.lost,
+            },
+            dry_gets: m.dry_gets,
+        }
+    }
 }

@@ -2,10 +2,11 @@
 //! one would otherwise use.
 //!
 //! The flow: `cli` parses, `plan` resolves the arguments into cases,
-//! `runner` runs them, `document` is what a run writes and the other
+//! `bench` runs them, `document` is what a run writes and the other
 //! commands read, and `output`, `export`, `report` and `compare` present
 //! it. Exit statuses are in `exit`.
 
+mod bench;
 mod cli;
 mod commands;
 mod compare;
@@ -21,7 +22,6 @@ mod plan;
 mod pools;
 mod report;
 mod results;
-mod runner;
 mod scenario;
 
 use cli::Command;

@@ -6,12 +6,12 @@
 //! expanded, each tier's capacity checked against memory, each handoff
 //! scenario's producer/consumer layout, and the case matrix.
 
+use crate::bench::{self, Case, Pin, Settings, Target};
 use crate::cli::{self, PinMode, PoolChoice, RunArgs, TierChoice};
 use crate::format::human_bytes;
 use crate::host;
 use crate::measure;
 use crate::pools::PoolKind;
-use crate::runner::{self, Case, Pin, Settings, Target};
 use crate::scenario::{self, HandoffParams, Scenario, ScenarioKind};
 use iobuf::Tier;
 use std::path::Path;
@@ -92,7 +92,7 @@ pub fn resolve(args: &RunArgs) -> Result<Plan, String> {
         }
     }
 
-    let cpus = runner::placement(pin(args.pin));
+    let cpus = bench::placement(pin(args.pin));
     let cores = host::allowed_cpus();
     let most = cases.iter().map(|c| c.threads).max().unwrap_or(0);
     if most > cores {

@@ -2,12 +2,12 @@
 //! write the document (`--out`, `--json`) or the table, and fail on any
 //! integrity error.
 
+use crate::bench::{self, CaseError};
 use crate::cli::RunArgs;
-use crate::document::{self, BenchDocument, RunConfig, SCHEMA};
+use crate::document::{self, BenchDocument, CaseResult, RunConfig, SCHEMA};
 use crate::exit::Failure;
 use crate::output::progress::Progress;
 use crate::plan::{self, Plan};
-use crate::runner::{self, CaseError};
 use crate::{host, measure, output};
 use std::io::Write as _;
 
@@ -36,8 +36,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     for (i, case) in plan.cases.iter().enumerate() {
         let label = case.label();
         progress.start_case(i, &label);
-        let r = match runner::run_case(case, &plan.settings, &mut |f| progress.tick(i, f)) {
-            Ok(r) => r,
+        let r = match bench::run_case(case, &plan.settings, &mut |f| progress.tick(i, f)) {
+            Ok(m) => CaseResult::from(m),
             Err(CaseError::Skipped(why)) => {
                 progress.warn(&format!("warning: {why}"));
                 continue;
