@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::results::{self, fmt_change, fmt_ns, fmt_rate, CaseKey, CaseResult, RunDoc};
+use crate::format::{fmt_change, fmt_ns, fmt_rate};
+use crate::results::{self, CaseKey, CaseResult, RunDoc};
 
 /// Same-run throughput ratios the default gate uses: (ours, baseline).
 pub const GATE_RATIOS: [(&str, &str); 4] = [
