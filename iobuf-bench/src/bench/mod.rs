@@ -163,7 +163,12 @@ mod tests {
         for scenario in ["pairs", "handoff", "burst", "hold"] {
             for pool in PoolKind::ALL {
                 let r = quick(scenario, Target::Pool(pool), 3, 16);
-                assert!(r.integrity.ok(), "{scenario}/{}: {:?}", r.pool, r.integrity);
+                assert!(
+                    r.integrity.is_clean(),
+                    "{scenario}/{}: {:?}",
+                    r.pool,
+                    r.integrity
+                );
                 assert!(r.ops > 0, "{scenario}/{} did nothing", r.pool);
                 assert_eq!(r.per_thread_ops.len(), 3);
                 assert!(r.latency_ns.get.samples > 0, "{scenario}/{}", r.pool);
@@ -181,7 +186,7 @@ mod tests {
         let r = quick("handoff", Target::Transport, 2, 1);
         assert_eq!(r.pool, "transport");
         assert!(r.ops > 0);
-        assert!(r.integrity.ok());
+        assert!(r.integrity.is_clean());
     }
 
     #[test]
@@ -209,9 +214,9 @@ mod tests {
     #[test]
     fn a_pool_smaller_than_the_threads_still_finishes() {
         let r = quick("pairs", Target::Pool(PoolKind::Iobuf), 4, 1);
-        assert!(r.integrity.ok() && r.ops > 0);
+        assert!(r.integrity.is_clean() && r.ops > 0);
         let r = quick("burst", Target::Pool(PoolKind::IobufCached), 4, 2);
-        assert!(r.integrity.ok() && r.ops > 0);
+        assert!(r.integrity.is_clean() && r.ops > 0);
     }
 
     /// A pool that sometimes returns a buffer twice must fail the checks,
@@ -238,7 +243,7 @@ mod tests {
         };
         let r = CaseResult::from(drive(&pool, &case, &settings, &mut |_| {}).unwrap());
         assert!(r.integrity.duplicates > 0, "{:?}", r.integrity);
-        assert!(!r.integrity.ok());
+        assert!(!r.integrity.is_clean());
     }
 
     fn short_settings() -> Settings {
@@ -292,7 +297,7 @@ mod tests {
                 return;
             };
             assert_eq!(r.pool, target.name());
-            assert!(r.integrity.ok(), "{}: {:?}", r.pool, r.integrity);
+            assert!(r.integrity.is_clean(), "{}: {:?}", r.pool, r.integrity);
             assert!(r.ops > 0, "{} read nothing", r.pool);
             assert_eq!(r.per_thread_ops.iter().sum::<u64>(), r.ops);
             let e2e = r.latency_ns.end_to_end.expect("io times end to end");
@@ -321,7 +326,7 @@ mod tests {
             let Some(r) = run_io(&io_case(deep.clone(), target, 2, capacity)) else {
                 return;
             };
-            assert!(r.integrity.ok() && r.ops > 0, "{}: {r:?}", r.pool);
+            assert!(r.integrity.is_clean() && r.ops > 0, "{}: {r:?}", r.pool);
             if capacity == 5 {
                 assert!(r.dry_gets > 0, "a pool of 5 never ran dry");
             }

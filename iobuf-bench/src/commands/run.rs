@@ -79,7 +79,11 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         crate::print_out(&output::table::render(&doc));
     }
 
-    let failed: Vec<_> = doc.results.iter().filter(|r| !r.integrity.ok()).collect();
+    let failed: Vec<_> = doc
+        .results
+        .iter()
+        .filter(|r| !r.integrity.is_clean())
+        .collect();
     for r in &failed {
         let i = r.integrity;
         eprintln!(
@@ -98,7 +102,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 fn config(args: &RunArgs, plan: &Plan, clock_cost_ns: f64) -> RunConfig {
     RunConfig {
         tiers: plan.tiers.iter().map(|t| t.name().to_string()).collect(),
-        threads: plan.threads,
+        // At most cli::MAX_THREADS.
+        threads: plan.threads as u32,
         cores: plan.cores,
         pools: plan.pools.iter().map(|p| p.name().to_string()).collect(),
         scenarios: plan

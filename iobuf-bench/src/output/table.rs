@@ -48,7 +48,7 @@ fn group_title(r: &CaseResult) -> String {
             plural(r.consumers)
         )
     } else {
-        format!("{} thread{}", r.threads, plural(r.threads))
+        format!("{} thread{}", r.threads, plural(r.threads as usize))
     };
     format!(
         "{} · {}{} · {} · {} buffers",
@@ -166,7 +166,7 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
             );
         }
         let _ = write!(line, "   {:>7.0}%", case_fairness(r) * 100.0);
-        if !r.integrity.ok() {
+        if !r.integrity.is_clean() {
             let i = r.integrity;
             let _ = write!(
                 line,

@@ -1,5 +1,8 @@
-//! The run document, schema `iobuf-bench/1`: the types `run` writes, and
-//! [`to_json`]. These types are the schema.
+//! The run document, schema `iobuf-bench/1`, written and read here: the
+//! types `run` writes (this file, with [`to_json`] and the conversion from
+//! a [`Measurement`]), and [`read`], the lenient reader that compare,
+//! export and report load documents with (old documents lack fields).
+//! [`SCHEMA`] and [`Integrity`] are shared by both.
 //!
 //! Fields beyond the agreed names (`samples`, `lost`, `dry_gets`, …) are
 //! additive and default when absent, so older documents still read.
@@ -7,6 +10,8 @@
 use crate::bench::Measurement;
 use crate::measure::{encode_histogram, LatencyStats};
 use serde::{Deserialize, Serialize};
+
+pub mod read;
 
 /// The value of the `schema` field.
 pub const SCHEMA: &str = "iobuf-bench/1";
@@ -53,7 +58,7 @@ pub struct RunConfig {
     /// Lower-case tier names.
     pub tiers: Vec<String>,
     /// Worker threads per case (handoff: producers + consumers).
-    pub threads: usize,
+    pub threads: u32,
     /// CPUs the run could use (its affinity mask).
     #[serde(default)]
     pub cores: usize,
@@ -94,7 +99,8 @@ pub struct CaseResult {
     pub scenario: String,
     /// Lower-case tier name.
     pub tier: String,
-    pub threads: usize,
+    /// Worker threads in total.
+    pub threads: u32,
     /// Handoff: producer threads. Other scenarios: every thread both takes
     /// and returns, so producers = consumers = threads.
     pub producers: usize,
@@ -159,7 +165,8 @@ pub struct Integrity {
 }
 
 impl Integrity {
-    pub fn ok(&self) -> bool {
+    /// Whether the run saw no double hand-out, corruption or loss.
+    pub fn is_clean(&self) -> bool {
         self.duplicates == 0 && self.corrupted == 0 && self.lost == 0
     }
 }
@@ -180,7 +187,8 @@ impl From<Measurement> for CaseResult {
         CaseResult {
             scenario: case.scenario.name.clone(),
             tier: case.tier.name().to_string(),
-            threads: case.threads,
+            // At most cli::MAX_THREADS.
+            threads: case.threads as u32,
             producers: case.producers,
             consumers: case.consumers,
             capacity: case.capacity,
