@@ -289,22 +289,8 @@ impl CaseResult {
     }
 }
 
-/// Whether `pool` is one of ours (gated) rather than a baseline (context).
-pub fn is_iobuf_pool(pool: &str) -> bool {
-    pool == "iobuf" || pool.starts_with("iobuf-")
-}
-
-/// Display order of pools: ours first, then the baselines, then the rest.
-pub fn pool_rank(pool: &str) -> (usize, &str) {
-    match pool {
-        "iobuf" => (0, ""),
-        "iobuf-fifo" => (1, ""),
-        "iobuf-cached" => (2, ""),
-        "crossbeam" => (3, ""),
-        "mutex" => (4, ""),
-        other => (5, other),
-    }
-}
+// Row identities live in `crate::pools`; these names stay for the report.
+pub use crate::pools::rank as pool_rank;
 
 /// Pool names of a case in display order.
 pub fn sorted_pools<'a, I: IntoIterator<Item = &'a String>>(pools: I) -> Vec<&'a String> {
