@@ -144,7 +144,7 @@ impl Plan {
     }
 }
 
-/// The runner's pinning for the command line's.
+/// The bench's pinning for the command line's.
 fn pin(mode: PinMode) -> Pin {
     match mode {
         PinMode::Compact => Pin::Compact,
