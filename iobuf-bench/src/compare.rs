@@ -12,15 +12,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::results::{self, fmt_change, fmt_ns, fmt_rate, CaseKey, CaseResult, RunDoc};
+use crate::format::{fmt_change, fmt_ns, fmt_rate};
+use crate::results::{self, CaseKey, CaseResult, RunDoc};
 
-/// Same-run throughput ratios the default gate uses: (ours, baseline).
-pub const GATE_RATIOS: [(&str, &str); 4] = [
-    ("iobuf", "crossbeam"),
-    ("iobuf", "mutex"),
-    ("iobuf-fifo", "crossbeam"),
-    ("iobuf-cached", "crossbeam"),
-];
+/// Kept at this path for the exporters; defined in [`crate::pools`].
+pub use crate::pools::GATE_RATIOS;
 
 /// Compare a run against a baseline run; exit 1 on a regression.
 #[derive(clap::Args, Debug, Clone)]
@@ -285,7 +281,7 @@ pub fn compare(
         for pool in results::sorted_pools(bpools.keys()) {
             let b = bpools[pool];
             let Some(c) = cpools.get(pool) else { continue };
-            let ours = results::is_iobuf_pool(pool);
+            let ours = crate::pools::is_iobuf(pool);
             let fallback =
                 gate == Gate::Ratio && !has_ratio.contains_key(&(key.clone(), pool.as_str()));
             let gated = ours && (gate.absolute() || fallback);

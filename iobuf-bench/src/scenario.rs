@@ -191,7 +191,7 @@ impl IoParams {
 }
 
 /// What the threads do. New kinds add a variant here, a parse arm in
-/// [`Scenario::from_json`] and a worker in the runner.
+/// [`Scenario::from_json`] and a worker file in `bench/`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "params", rename_all = "lowercase")]
 pub enum ScenarioKind {

@@ -2,38 +2,11 @@
 //! row per pool.
 
 use crate::export::json::{BenchDocument, CaseResult};
+use crate::format::{fmt_count, fmt_ns, human_bytes};
 use crate::measure::fairness;
 use crate::pools::{PoolKind, TRANSPORT};
-use crate::runner::human_bytes;
 use iobuf::Tier;
 use std::fmt::Write as _;
-
-/// "12.3 M", "850 k".
-pub fn fmt_rate(x: f64) -> String {
-    if x >= 1e9 {
-        format!("{:.2} G", x / 1e9)
-    } else if x >= 1e6 {
-        format!("{:.2} M", x / 1e6)
-    } else if x >= 1e3 {
-        format!("{:.1} k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-/// "25 ns", "1.2 µs", "3.4 ms".
-pub fn fmt_ns(n: u64) -> String {
-    let v = n as f64;
-    if n < 1_000 {
-        format!("{n} ns")
-    } else if n < 1_000_000 {
-        format!("{:.1} µs", v / 1e3)
-    } else if n < 1_000_000_000 {
-        format!("{:.1} ms", v / 1e6)
-    } else {
-        format!("{:.2} s", v / 1e9)
-    }
-}
 
 /// Throughput of the fastest baseline among `rows`.
 pub fn best_baseline(rows: &[&CaseResult]) -> Option<f64> {
@@ -75,7 +48,7 @@ fn group_title(r: &CaseResult) -> String {
             plural(r.consumers)
         )
     } else {
-        format!("{} thread{}", r.threads, plural(r.threads))
+        format!("{} thread{}", r.threads, plural(r.threads as usize))
     };
     format!(
         "{} · {}{} · {} · {} buffers",
@@ -174,21 +147,26 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
         let mut line = format!(
             "  {:<w$} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
             r.pool,
-            fmt_rate(r.ops_per_sec),
+            fmt_count(r.ops_per_sec),
             ratio,
-            fmt_ns(l.get.p50),
-            fmt_ns(l.get.p99),
-            fmt_ns(l.get.p999),
-            fmt_ns(l.put.p50),
-            fmt_ns(l.put.p99),
-            fmt_ns(l.put.p999),
+            fmt_ns(l.get.p50 as f64),
+            fmt_ns(l.get.p99 as f64),
+            fmt_ns(l.get.p999 as f64),
+            fmt_ns(l.put.p50 as f64),
+            fmt_ns(l.put.p99 as f64),
+            fmt_ns(l.put.p999 as f64),
         );
         if handoff {
             let e = l.end_to_end.unwrap_or_default();
-            let _ = write!(line, "   {:>8} {:>8}", fmt_ns(e.p50), fmt_ns(e.p99));
+            let _ = write!(
+                line,
+                "   {:>8} {:>8}",
+                fmt_ns(e.p50 as f64),
+                fmt_ns(e.p99 as f64)
+            );
         }
         let _ = write!(line, "   {:>7.0}%", case_fairness(r) * 100.0);
-        if !r.integrity.ok() {
+        if !r.integrity.is_clean() {
             let i = r.integrity;
             let _ = write!(
                 line,
@@ -203,20 +181,5 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     }
     if !dry.is_empty() {
         let _ = writeln!(out, "  gets that found the pool empty: {}", dry.join(", "));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_as_humans_write_them() {
-        assert_eq!(fmt_rate(12_345_678.0), "12.35 M");
-        assert_eq!(fmt_rate(850.0), "850");
-        assert_eq!(fmt_rate(2_500.0), "2.5 k");
-        assert_eq!(fmt_ns(25), "25 ns");
-        assert_eq!(fmt_ns(1_250), "1.2 µs");
-        assert_eq!(fmt_ns(3_400_000), "3.4 ms");
     }
 }

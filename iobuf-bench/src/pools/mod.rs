@@ -14,76 +14,10 @@ use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The pools `run` can compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PoolKind {
-    Iobuf,
-    IobufFifo,
-    IobufCached,
-    Mutex,
-    Crossbeam,
-}
+/// Row identities (also `ids::DISPLAY_ORDER`, the pools in display order).
+pub mod ids;
 
-/// The name of the handoff-only row that measures the queue between
-/// producers and consumers with no pool at all.
-pub const TRANSPORT: &str = "transport";
-
-/// The `io` rows of iobuf's pools registered with each ring as fixed
-/// buffers, reading with READ_FIXED.
-pub const IOBUF_FIXED: &str = "iobuf-fixed";
-/// As [`IOBUF_FIXED`], through a `LocalCache` per thread.
-pub const IOBUF_CACHED_FIXED: &str = "iobuf-cached-fixed";
-
-impl PoolKind {
-    pub const ALL: [PoolKind; 5] = [
-        PoolKind::Iobuf,
-        PoolKind::IobufFifo,
-        PoolKind::IobufCached,
-        PoolKind::Mutex,
-        PoolKind::Crossbeam,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PoolKind::Iobuf => "iobuf",
-            PoolKind::IobufFifo => "iobuf-fifo",
-            PoolKind::IobufCached => "iobuf-cached",
-            PoolKind::Mutex => "mutex",
-            PoolKind::Crossbeam => "crossbeam",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<PoolKind> {
-        PoolKind::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
-    }
-
-    /// A baseline is what a user would write without iobuf.
-    pub fn is_baseline(self) -> bool {
-        matches!(self, PoolKind::Mutex | PoolKind::Crossbeam)
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            PoolKind::Iobuf => {
-                "iobuf::BufferPool: lock-free SCQ ring of indices behind a one-entry reuse slot; Buf guards, returned on drop"
-            }
-            PoolKind::IobufFifo => {
-                "iobuf::BufferPool::new_fifo: the SCQ ring alone, no reuse slot (what the slot adds or costs)"
-            }
-            PoolKind::IobufCached => {
-                "iobuf::BufferPool behind a LocalCache per thread (DEFAULT_CACHE_SIZE = 64); returns go through the returning thread's cache"
-            }
-            PoolKind::Mutex => {
-                "baseline: std Mutex<Vec<u32>> of free indices over the same page-aligned slab"
-            }
-            PoolKind::Crossbeam => {
-                "baseline: crossbeam-queue ArrayQueue<u32> of free indices over the same slab"
-            }
-        }
-    }
-}
+pub use ids::{is_iobuf, rank, PoolKind, GATE_RATIOS, IOBUF_CACHED_FIXED, IOBUF_FIXED, TRANSPORT};
 
 /// A buffer while a thread holds it.
 pub trait BenchItem: Send {

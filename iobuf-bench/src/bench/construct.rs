@@ -1,0 +1,57 @@
+//! The pool of a case's target, built anew for every case.
+
+use super::drive::drive;
+use super::{Case, CaseError, Measurement, Settings, Target};
+use crate::format::human_bytes;
+use crate::pools::{CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind};
+use iobuf::BufferPool;
+
+/// Runs one case; `tick` gets the fraction of the case's time elapsed.
+pub fn run_case(
+    case: &Case,
+    settings: &Settings,
+    tick: &mut dyn FnMut(f64),
+) -> Result<Measurement, CaseError> {
+    let pool_err = |e: iobuf::Error| {
+        CaseError::Pool(format!(
+            "cannot build a pool of {} {} buffers ({} each): {e}",
+            case.capacity,
+            case.tier,
+            human_bytes(case.tier.size() as u64)
+        ))
+    };
+    let (tier, cap) = (case.tier, case.capacity);
+    match case.target {
+        Target::Transport => drive(&NoPool, case, settings, tick),
+        Target::Pool(PoolKind::Iobuf) => {
+            let pool = BufferPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::IobufFifo) => {
+            let pool = BufferPool::new_fifo(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::IobufCached) | Target::Fixed { cached: true } => {
+            let pool = CachedPool(BufferPool::new(tier, cap).map_err(pool_err)?);
+            drive(&pool, case, settings, tick)
+        }
+        Target::Fixed { cached: false } => {
+            let pool = BufferPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::Mutex) => {
+            let pool = MutexPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::Crossbeam) => match settings.fault_every {
+            Some(every) => {
+                let pool = DoubleReturn::new(tier, cap, every).map_err(pool_err)?;
+                drive(&pool, case, settings, tick)
+            }
+            None => {
+                let pool = CrossbeamPool::new(tier, cap).map_err(pool_err)?;
+                drive(&pool, case, settings, tick)
+            }
+        },
+    }
+}

@@ -1,0 +1,113 @@
+//! One case from start to end: prefault the pool, spawn and pin the
+//! workers of its scenario, run the warm-up and the measured window,
+//! stop, join, and add up what they recorded.
+
+use super::handoff::{self, Transport};
+use super::phase::{sleep_ticking, Shared, MEASURE, STOP, WARMUP};
+use super::worker::ItemOf;
+use super::{aggregate, burst, io, pairs, Case, CaseError, Measurement, Settings};
+use crate::measure::{Ownership, Recorder};
+use crate::pools::BenchPool;
+use crate::scenario::ScenarioKind;
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+pub fn drive<'p, P: BenchPool>(
+    pool: &'p P,
+    case: &Case,
+    settings: &Settings,
+    tick: &mut dyn FnMut(f64),
+) -> Result<Measurement, CaseError> {
+    pool.prefault();
+    let ownership = Ownership::new(pool.capacity());
+    let sample_every = if settings.rate.is_some() {
+        1
+    } else {
+        settings.sample_every
+    };
+    let sh = Shared {
+        phase: CachePadded::new(AtomicU8::new(WARMUP)),
+        barrier: Barrier::new(case.threads + 1),
+        ownership: &ownership,
+        sample_every,
+        rate: settings.rate,
+        cpus: &settings.cpus,
+    };
+    let total = settings.warmup + settings.duration;
+    let mut window = Duration::ZERO;
+    let transport: Transport<ItemOf<'p, P>> = match &case.scenario.kind {
+        ScenarioKind::Handoff(p) => Transport::new(case.producers, case.consumers, p.queue_depth),
+        _ => Transport::new(0, 0, 1),
+    };
+    let mut io_threads = match &case.scenario.kind {
+        ScenarioKind::Io(p) => io::io_setup(pool, case, p)?,
+        _ => Vec::new(),
+    };
+
+    let joined: Vec<std::thread::Result<Recorder>> = std::thread::scope(|s| {
+        let sh = &sh;
+        let handles: Vec<_> = match &case.scenario.kind {
+            ScenarioKind::Pairs(_) => (0..case.threads)
+                .map(|id| s.spawn(move || pairs::pairs_worker(pool, id, sh)))
+                .collect(),
+            ScenarioKind::Burst(p) => {
+                let batch = p.batch_size(case.threads, case.capacity);
+                (0..case.threads)
+                    .map(|id| s.spawn(move || burst::burst_worker(pool, id, sh, batch)))
+                    .collect()
+            }
+            ScenarioKind::Hold(p) => (0..case.threads)
+                .map(|id| s.spawn(move || pairs::hold_worker(pool, id, sh, p)))
+                .collect(),
+            ScenarioKind::Io(p) => std::mem::take(&mut io_threads)
+                .into_iter()
+                .enumerate()
+                .map(|(id, io)| s.spawn(move || io::io_worker(pool, id, sh, io, p.queue_depth)))
+                .collect(),
+            ScenarioKind::Handoff(_) => {
+                let t = &transport;
+                let producers = (0..case.producers).map(|id| {
+                    s.spawn(move || handoff::producer(pool, id, sh, &t.queues, &t.active))
+                });
+                let consumers = (0..case.consumers).map(|c| {
+                    let id = case.producers + c;
+                    s.spawn(move || handoff::consumer(pool, id, sh, &t.queues[c], &t.active))
+                });
+                producers.chain(consumers).collect()
+            }
+        };
+        sh.barrier.wait();
+        let started = Instant::now();
+        sleep_ticking(started, settings.warmup, total, tick);
+        sh.phase.store(MEASURE, Ordering::Relaxed);
+        let measuring = Instant::now();
+        sleep_ticking(started, settings.warmup + settings.duration, total, tick);
+        sh.phase.store(STOP, Ordering::Relaxed);
+        window = measuring.elapsed();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+
+    let mut recs = Vec::with_capacity(joined.len());
+    for r in joined {
+        match r {
+            Ok(rec) => recs.push(rec),
+            Err(e) => {
+                let why = e
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| e.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                return Err(CaseError::Worker(format!(
+                    "a worker thread of {} panicked: {why}",
+                    case.label()
+                )));
+            }
+        }
+    }
+    if let Some(why) = recs.iter().find_map(|r| r.error.as_deref()) {
+        return Err(CaseError::Worker(format!("{}: {why}", case.label())));
+    }
+    Ok(aggregate::summarise(pool, case, window, &recs))
+}

@@ -1,0 +1,170 @@
+//! One worker thread's state and its instrumented calls: get (waiting or
+//! only trying, timed when sampled or paced), claim and unclaim (the
+//! exactly-once and stamp checks), and put.
+
+use super::phase::{Pacer, PhaseWatch, Shared, STOP};
+use crate::measure::{check_stamp, record, stamp, write_stamp, Recorder, Sampler};
+use crate::pools::{BenchItem, BenchPool, PoolHandle};
+use std::time::{Duration, Instant};
+
+/// How long one blocking wait lasts before the stop flag is looked at
+/// again.
+const WAIT_SLICE: Duration = Duration::from_millis(5);
+
+/// The buffers a pool `P` hands out.
+pub type ItemOf<'a, P> = <<P as BenchPool>::Handle<'a> as PoolHandle>::Item;
+
+/// A worker: its handle on the pool, what it recorded, the sampler that
+/// picks the operations to time, the open-loop pacer (with `--rate`), and
+/// its view of the phase.
+pub struct Worker<'s, H: PoolHandle> {
+    pub h: H,
+    pub sh: &'s Shared<'s>,
+    pub rec: Recorder,
+    pub sampler: Sampler,
+    pub pacer: Option<Pacer>,
+    watch: PhaseWatch,
+    id: usize,
+    seq: u64,
+}
+
+impl<'s, H: PoolHandle> Worker<'s, H> {
+    /// Worker `id`, paced when the case has a rate.
+    pub fn new(h: H, id: usize, sh: &'s Shared<'s>) -> Self {
+        Worker {
+            h,
+            sh,
+            rec: Recorder::default(),
+            sampler: Sampler::new(sh.sample_every, id as u64 + 1),
+            pacer: Pacer::for_rate(sh.rate),
+            watch: PhaseWatch { measuring: false },
+            id,
+            seq: 0,
+        }
+    }
+
+    /// A worker that starts nothing on a schedule (handoff's consumers).
+    pub fn unpaced(h: H, id: usize, sh: &'s Shared<'s>) -> Self {
+        Worker {
+            pacer: None,
+            ..Worker::new(h, id, sh)
+        }
+    }
+
+    /// Pins this thread and waits for the others.
+    pub fn start(&self) {
+        self.sh.start(self.id);
+    }
+
+    /// The phase now (resetting what was recorded when measuring starts).
+    #[inline]
+    pub fn phase(&mut self) -> u8 {
+        self.watch.poll(self.sh, &mut self.rec, &mut self.pacer)
+    }
+
+    /// Whether the case still runs.
+    #[inline]
+    pub fn running(&mut self) -> bool {
+        self.phase() != STOP
+    }
+
+    /// When this operation is timed from: its intended start (open loop),
+    /// now (a sampled operation), or not at all.
+    #[inline]
+    fn start_time(&mut self) -> Option<Instant> {
+        match &mut self.pacer {
+            Some(p) => Some(p.next(self.sh)),
+            None if self.sampler.hit() => Some(Instant::now()),
+            None => None,
+        }
+    }
+
+    /// Takes a buffer, timing the get when this operation is sampled;
+    /// gives the buffer and the operation's start time. `wait`: wait for
+    /// one (until the case stops); otherwise only try, counting a miss, so
+    /// that a thread never waits while it holds buffers.
+    #[inline]
+    pub fn get(&mut self, wait: bool) -> Option<(H::Item, Option<Instant>)> {
+        let t0 = self.start_time();
+        let item = match self.h.try_get() {
+            Some(item) => item,
+            None => {
+                self.rec.dry_gets += 1;
+                if !wait {
+                    return None;
+                }
+                self.wait_for_buffer()?
+            }
+        };
+        if let Some(t0) = t0 {
+            record(&mut self.rec.get, t0.elapsed());
+        }
+        Some((item, t0))
+    }
+
+    #[cold]
+    fn wait_for_buffer(&mut self) -> Option<H::Item> {
+        loop {
+            if self.sh.stopped() {
+                return None;
+            }
+            if let Some(item) = self.h.get_timeout(WAIT_SLICE) {
+                return Some(item);
+            }
+        }
+    }
+
+    /// This worker claims `item` and stamps it; gives the stamp.
+    #[inline]
+    pub fn claim(&mut self, item: &mut H::Item) -> u64 {
+        let s = stamp(self.id, self.seq);
+        self.seq += 1;
+        self.take_ownership(item);
+        write_stamp(item.bytes(), s);
+        s
+    }
+
+    /// Marks `item` held, counting a duplicate if it already was.
+    #[inline]
+    pub fn take_ownership(&mut self, item: &H::Item) {
+        if !self.sh.ownership.take(item.index()) {
+            self.rec.duplicates += 1;
+        }
+    }
+
+    /// Marks `item` free, counting a duplicate if it already was.
+    #[inline]
+    pub fn release_ownership(&mut self, item: &H::Item) {
+        if !self.sh.ownership.release(item.index()) {
+            self.rec.duplicates += 1;
+        }
+    }
+
+    /// The last holder checks the stamp and gives up its claim.
+    #[inline]
+    pub fn unclaim(&mut self, item: &mut H::Item, stamp: u64) {
+        if !check_stamp(item.bytes(), stamp) {
+            self.rec.corrupted += 1;
+        }
+        self.release_ownership(item);
+    }
+
+    /// Returns `item`, timing the call when `timed`.
+    #[inline]
+    pub fn put(&mut self, item: H::Item, timed: bool) {
+        if timed {
+            let t = Instant::now();
+            self.h.put(item);
+            record(&mut self.rec.put, t.elapsed());
+        } else {
+            self.h.put(item);
+        }
+    }
+
+    /// Drops the handle (a cache flushes back to the pool) and gives what
+    /// was recorded.
+    pub fn finish(self) -> Recorder {
+        drop(self.h);
+        self.rec
+    }
+}

@@ -1,0 +1,72 @@
+//! `list`: what `run` accepts.
+
+use crate::format::human_bytes;
+use crate::pools::{self, PoolKind};
+use crate::scenario;
+use iobuf::Tier;
+use std::fmt::Write as _;
+
+/// The text `list` prints.
+pub fn text() -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Tiers (--tier NAME, repeatable, or all):");
+    for t in Tier::ALL {
+        let _ = writeln!(s, "  {:<8} {:>8}", t.name(), human_bytes(t.size() as u64));
+    }
+    let _ = writeln!(s, "\nPools (--pools a,b,…, or all):");
+    for p in PoolKind::ALL {
+        let _ = writeln!(s, "  {:<13} {}", p.name(), p.description());
+    }
+    let _ = writeln!(
+        s,
+        "  {:<13} handoff only, always run: the producer→consumer queue with no pool, to subtract",
+        pools::TRANSPORT
+    );
+    let _ = writeln!(
+        s,
+        "  {:<13} io only, with iobuf / iobuf-cached in --pools: the same pool registered with each ring \
+         (iobuf::uring::FixedBuffers), reading with READ_FIXED; also {}",
+        pools::IOBUF_FIXED,
+        pools::IOBUF_CACHED_FIXED
+    );
+    let _ = writeln!(
+        s,
+        "\nScenarios (--scenario NAME, or --scenario-file PATH in the same JSON format):"
+    );
+    for sc in scenario::builtins() {
+        let params = serde_json::to_value(&sc)
+            .ok()
+            .and_then(|v| v.get("params").cloned())
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {:<8} {}", sc.name, sc.description);
+        let _ = writeln!(s, "  {:<8} params: {params}", "");
+    }
+    let _ = writeln!(
+        s,
+        "\nThroughput is in pairs/s: one op is one buffer taken and returned (get + put), \
+         so the numbers compare across pools and scenarios."
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_names_everything_run_accepts() {
+        let text = text();
+        for t in Tier::ALL {
+            assert!(text.contains(t.name()));
+        }
+        for p in PoolKind::ALL {
+            assert!(text.contains(p.name()));
+        }
+        for n in scenario::builtin_names() {
+            assert!(text.contains(n));
+        }
+        assert!(text.contains(pools::IOBUF_FIXED) && text.contains(pools::IOBUF_CACHED_FIXED));
+        assert!(text.contains("pairs/s"));
+    }
+}

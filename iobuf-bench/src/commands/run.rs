@@ -1,0 +1,131 @@
+//! `run`: plan the cases, run them one by one with a progress bar, then
+//! write the document (`--out`, `--json`) or the table, and fail on any
+//! integrity error.
+
+use crate::bench::{self, CaseError};
+use crate::cli::RunArgs;
+use crate::document::{self, BenchDocument, CaseResult, RunConfig, SCHEMA};
+use crate::exit::Failure;
+use crate::output::progress::Progress;
+use crate::plan::{self, Plan};
+use crate::{host, measure, output};
+use std::io::Write as _;
+
+/// Runs `run`.
+pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    let mut plan = plan::resolve(args).map_err(Failure::Input)?;
+
+    // Open --out now, so that an unwritable path fails before the run.
+    let mut out_file = match &args.out {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+            Failure::Input(format!("cannot write --out '{}': {e}", path.display()))
+        })?),
+        None => None,
+    };
+
+    // Sampled while this process is idle, so the CPU time is other work.
+    let meta = host::meta();
+    plan.warn_if_busy(meta.cpu_busy_before);
+    for w in plan.distinct_warnings() {
+        eprintln!("{w}");
+    }
+
+    let clock_cost_ns = measure::clock_cost_ns();
+    let progress = Progress::new(plan.cases.len(), args.quiet);
+    let mut results = Vec::with_capacity(plan.cases.len());
+    for (i, case) in plan.cases.iter().enumerate() {
+        let label = case.label();
+        progress.start_case(i, &label);
+        let r = match bench::run_case(case, &plan.settings, &mut |f| progress.tick(i, f)) {
+            Ok(m) => CaseResult::from(m),
+            Err(CaseError::Skipped(why)) => {
+                progress.warn(&format!("warning: {why}"));
+                continue;
+            }
+            Err(e) => {
+                progress.finish();
+                return Err(match e {
+                    CaseError::Pool(msg) | CaseError::Setup(msg) => Failure::Input(msg),
+                    CaseError::Worker(msg) | CaseError::Skipped(msg) => Failure::Runtime(msg),
+                });
+            }
+        };
+        let starved = r.per_thread_ops.iter().filter(|&&n| n == 0).count();
+        if starved > 0 {
+            progress.warn(&format!(
+                "warning: {label}: {starved} of {} threads completed no operation while measuring (starved)",
+                r.per_thread_ops.len()
+            ));
+        }
+        results.push(r);
+    }
+    progress.finish();
+
+    let doc = BenchDocument {
+        schema: SCHEMA.to_string(),
+        meta,
+        config: config(args, &plan, clock_cost_ns),
+        results,
+    };
+    let json = document::to_json(&doc);
+    if let (Some(file), Some(path)) = (out_file.as_mut(), &args.out) {
+        file.write_all(json.as_bytes())
+            .and_then(|_| file.flush())
+            .map_err(|e| Failure::Runtime(format!("cannot write '{}': {e}", path.display())))?;
+    }
+    if args.json {
+        crate::print_out(&json);
+    } else {
+        crate::print_out(&output::table::render(&doc));
+    }
+
+    let failed: Vec<_> = doc
+        .results
+        .iter()
+        .filter(|r| !r.integrity.is_clean())
+        .collect();
+    for r in &failed {
+        let i = r.integrity;
+        eprintln!(
+            "error: integrity check failed in {}/{}/{}: {} duplicates, {} corrupted, {} lost",
+            r.scenario, r.tier, r.pool, i.duplicates, i.corrupted, i.lost
+        );
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Integrity)
+    }
+}
+
+/// The document's `config`: what the run used.
+fn config(args: &RunArgs, plan: &Plan, clock_cost_ns: f64) -> RunConfig {
+    RunConfig {
+        tiers: plan.tiers.iter().map(|t| t.name().to_string()).collect(),
+        // At most cli::MAX_THREADS.
+        threads: plan.threads as u32,
+        cores: plan.cores,
+        pools: plan.pools.iter().map(|p| p.name().to_string()).collect(),
+        scenarios: plan
+            .scenarios
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap_or_default())
+            .collect(),
+        capacity: args.capacity,
+        duration_s: args.duration.as_secs_f64(),
+        warmup_s: args.warmup.as_secs_f64(),
+        pin: format!("{:?}", args.pin).to_lowercase(),
+        producers: args.producers,
+        consumers: args.consumers,
+        rate: args.rate,
+        sample_every: if args.rate.is_some() {
+            1
+        } else {
+            plan.settings.sample_every
+        },
+        clock_cost_ns: (clock_cost_ns * 10.0).round() / 10.0,
+        clock: "std::time::Instant (CLOCK_MONOTONIC)".into(),
+        ops_unit: "pairs: one buffer taken and returned".into(),
+        fault_every: args.fault_every,
+    }
+}

@@ -1,0 +1,222 @@
+//! The run document, schema `iobuf-bench/1`, written and read here: the
+//! types `run` writes (this file, with [`to_json`] and the conversion from
+//! a [`Measurement`]), and [`read`], the lenient reader that compare,
+//! export and report load documents with (old documents lack fields).
+//! [`SCHEMA`] and [`Integrity`] are shared by both.
+//!
+//! Fields beyond the agreed names (`samples`, `lost`, `dry_gets`, …) are
+//! additive and default when absent, so older documents still read.
+
+use crate::bench::Measurement;
+use crate::measure::{encode_histogram, LatencyStats};
+use serde::{Deserialize, Serialize};
+
+pub mod read;
+
+/// The value of the `schema` field.
+pub const SCHEMA: &str = "iobuf-bench/1";
+
+/// One run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchDocument {
+    pub schema: String,
+    pub meta: Meta,
+    pub config: RunConfig,
+    pub results: Vec<CaseResult>,
+}
+
+/// Where and when it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// iobuf's version.
+    pub version: String,
+    /// The source checkout's commit when the run started, if known.
+    pub git_commit: Option<String>,
+    /// RFC 3339, UTC.
+    pub timestamp: String,
+    pub host: Host,
+    /// The 1-minute load average when the run started.
+    #[serde(default)]
+    pub load_avg_1m: Option<f64>,
+    /// The share of all CPU time that other processes used in the 200 ms
+    /// before the run (0 to 1): above a few percent, the numbers are noisy.
+    #[serde(default)]
+    pub cpu_busy_before: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    pub cpu_model: String,
+    pub logical_cores: usize,
+    pub os: String,
+    pub kernel: String,
+}
+
+/// What the run used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Lower-case tier names.
+    pub tiers: Vec<String>,
+    /// Worker threads per case (handoff: producers + consumers).
+    pub threads: u32,
+    /// CPUs the run could use (its affinity mask).
+    #[serde(default)]
+    pub cores: usize,
+    pub pools: Vec<String>,
+    /// The scenario definitions used, as in scenarios/*.json.
+    pub scenarios: Vec<serde_json::Value>,
+    /// `--capacity` as given; `None`: 1024, cut per tier to 1 GiB a pool
+    /// (each result has the capacity it used).
+    pub capacity: Option<u64>,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    /// compact, spread or none.
+    pub pin: String,
+    pub producers: Option<usize>,
+    pub consumers: Option<usize>,
+    /// Open loop: operations per second per thread; `None`: closed loop.
+    pub rate: Option<f64>,
+    /// One operation in this many is timed (1 in open loop).
+    pub sample_every: u32,
+    /// Nanoseconds one timestamp costs (`Instant::now()`), measured at
+    /// start-up; every timed latency includes about one of these.
+    pub clock_cost_ns: f64,
+    /// The clock used.
+    #[serde(default)]
+    pub clock: String,
+    /// What `ops` counts.
+    #[serde(default)]
+    pub ops_unit: String,
+    /// Set only by the hidden fault-injection switch: such a run's numbers
+    /// are not a benchmark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_every: Option<u64>,
+}
+
+/// One case: one scenario, tier, thread count and pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub scenario: String,
+    /// Lower-case tier name.
+    pub tier: String,
+    /// Worker threads in total.
+    pub threads: u32,
+    /// Handoff: producer threads. Other scenarios: every thread both takes
+    /// and returns, so producers = consumers = threads.
+    pub producers: usize,
+    pub consumers: usize,
+    pub capacity: usize,
+    /// iobuf, iobuf-fifo, iobuf-cached, mutex, crossbeam; `transport` for the handoff
+    /// queue measured alone.
+    pub pool: String,
+    /// The measured window, seconds.
+    pub duration_s: f64,
+    /// Get + put pairs: one buffer taken and returned counts 1.
+    pub ops: u64,
+    /// Pairs per second.
+    pub ops_per_sec: f64,
+    pub latency_ns: Latencies,
+    pub histograms: Histograms,
+    /// Operations per worker thread (handoff: producers first, counting
+    /// buffers sent, then consumers, counting buffers returned).
+    pub per_thread_ops: Vec<u64>,
+    pub integrity: Integrity,
+    /// Gets that found the pool empty: the blocking path ran, or (burst)
+    /// a batch was cut short.
+    #[serde(default)]
+    pub dry_gets: u64,
+}
+
+impl CaseResult {
+    /// Whether buffers went from one thread to another (handoff's shape).
+    pub fn has_end_to_end(&self) -> bool {
+        self.latency_ns.end_to_end.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latencies {
+    pub get: LatencyStats,
+    pub put: LatencyStats,
+    /// Handoff only: from the producer's get to the consumer's put.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_to_end: Option<LatencyStats>,
+}
+
+/// HdrHistogram V2 serialisations, base64.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    pub get: String,
+    pub put: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_to_end: Option<String>,
+}
+
+/// Any non-zero count fails the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integrity {
+    /// A buffer held by two threads at once, or returned twice.
+    pub duplicates: u64,
+    /// A buffer whose payload stamp changed while it was held.
+    pub corrupted: u64,
+    /// Buffers missing from the pool after the case (exactly-once check).
+    #[serde(default)]
+    pub lost: u64,
+}
+
+impl Integrity {
+    /// Whether the run saw no double hand-out, corruption or loss.
+    pub fn is_clean(&self) -> bool {
+        self.duplicates == 0 && self.corrupted == 0 && self.lost == 0
+    }
+}
+
+/// The document as pretty JSON, ending in a newline.
+pub fn to_json(doc: &BenchDocument) -> String {
+    // Serialising these plain types cannot fail (no maps with non-string
+    // keys, no failing Serialize impls).
+    let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+impl From<Measurement> for CaseResult {
+    fn from(m: Measurement) -> Self {
+        let case = &m.case;
+        let secs = m.window.as_secs_f64();
+        CaseResult {
+            scenario: case.scenario.name.clone(),
+            tier: case.tier.name().to_string(),
+            // At most cli::MAX_THREADS.
+            threads: case.threads as u32,
+            producers: case.producers,
+            consumers: case.consumers,
+            capacity: case.capacity,
+            pool: case.target.name().to_string(),
+            duration_s: (secs * 1e6).round() / 1e6,
+            ops: m.ops,
+            ops_per_sec: if secs > 0.0 {
+                (m.ops as f64 / secs).round()
+            } else {
+                0.0
+            },
+            latency_ns: Latencies {
+                get: LatencyStats::of(&m.get),
+                put: LatencyStats::of(&m.put),
+                end_to_end: m.end_to_end.as_ref().map(LatencyStats::of),
+            },
+            histograms: Histograms {
+                get: encode_histogram(&m.get),
+                put: encode_histogram(&m.put),
+                end_to_end: m.end_to_end.as_ref().map(encode_histogram),
+            },
+            per_thread_ops: m.per_thread_ops,
+            integrity: Integrity {
+                duplicates: m.duplicates,
+                corrupted: m.corrupted,
+                lost: m.lost,
+            },
+            dry_gets: m.dry_gets,
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! Read side of the run document that `iobuf-bench run --json` writes
+//! (schema `iobuf-bench/1`), shared by `compare`, `report` and `export`.
+//!
+//! Loading is strict about what the readers compute with (case identity,
+//! throughput, integrity) and lenient about the rest, so a run written by a
+//! newer `run` with extra fields still loads, while a file that is not a run
+//! document is refused with a message naming the file and the field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+use serde_json::Value;
+
+// The number formats moved to `crate::format`; these names stay for the
+// report and the exporters.
+pub use crate::format::{fmt_count, fmt_ns, fmt_rate};
+
+/// The only schema these readers understand.
+pub use super::SCHEMA;
+
+/// One loaded run document.
+#[derive(Debug, Clone)]
+pub struct RunDoc {
+    /// Where it was read from, for messages and report captions.
+    pub path: PathBuf,
+    /// Who ran it, where and when.
+    pub meta: Meta,
+    /// The run's own configuration, kept only for display.
+    pub config: Value,
+    /// One entry per (scenario, tier, threads, pool) measured.
+    pub results: Vec<CaseResult>,
+}
+
+/// `meta` of a run document. Only displayed, so every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Meta {
+    /// iobuf-bench version that wrote the run.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Commit of the measured tree, if known.
+    #[serde(default)]
+    pub git_commit: Option<String>,
+    /// When the run happened; a string or a number depending on the writer.
+    #[serde(default)]
+    pub timestamp: Option<Value>,
+    /// The machine it ran on.
+    #[serde(default)]
+    pub host: Host,
+}
+
+/// The machine a run was measured on.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct Host {
+    /// CPU model name.
+    #[serde(default)]
+    pub cpu_model: Option<String>,
+    /// Logical cores the OS reports.
+    #[serde(default)]
+    pub logical_cores: Option<u64>,
+    /// Operating system.
+    #[serde(default)]
+    pub os: Option<String>,
+    /// Kernel release.
+    #[serde(default)]
+    pub kernel: Option<String>,
+}
+
+/// One measured case.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CaseResult {
+    /// Workload name, e.g. "pairs" or "handoff".
+    pub scenario: String,
+    /// Tier name in lower case, e.g. "small".
+    pub tier: String,
+    /// Worker threads in total.
+    pub threads: u32,
+    /// Producer threads (handoff-style scenarios).
+    #[serde(default)]
+    pub producers: Option<u32>,
+    /// Consumer threads (handoff-style scenarios).
+    #[serde(default)]
+    pub consumers: Option<u32>,
+    /// Buffers in the pool.
+    #[serde(default)]
+    pub capacity: Option<u64>,
+    /// Pool implementation: "iobuf", "iobuf-fifo", "iobuf-cached", "mutex", "crossbeam", ...
+    pub pool: String,
+    /// Measured wall time.
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    /// Completed operations.
+    #[serde(default)]
+    pub ops: Option<u64>,
+    /// Throughput, the figure the regression gate compares.
+    pub ops_per_sec: f64,
+    /// Summary percentiles per operation, in ns.
+    #[serde(default)]
+    pub latency_ns: Latencies,
+    /// Full HdrHistograms per operation (V2, base64).
+    #[serde(default)]
+    pub histograms: Histograms,
+    /// Operations per worker thread, to show imbalance.
+    #[serde(default)]
+    pub per_thread_ops: Vec<u64>,
+    /// Exactly-once checks of the run; anything non-zero is a bug.
+    pub integrity: Integrity,
+}
+
+/// Latency summaries per operation. Any of them may be missing.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Latencies {
+    /// Taking a buffer.
+    #[serde(default)]
+    pub get: Option<Summary>,
+    /// Returning a buffer.
+    #[serde(default)]
+    pub put: Option<Summary>,
+    /// From a producer's get to a consumer's put (handoff scenarios).
+    #[serde(default)]
+    pub end_to_end: Option<Summary>,
+}
+
+/// Summary percentiles of one latency distribution, in ns.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Summary {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// 99.99th percentile.
+    pub p9999: f64,
+    /// Largest value recorded.
+    pub max: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+}
+
+/// Base64 V2 HdrHistogram serialisations per operation.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Histograms {
+    /// Taking a buffer.
+    #[serde(default)]
+    pub get: Option<String>,
+    /// Returning a buffer.
+    #[serde(default)]
+    pub put: Option<String>,
+    /// From a producer's get to a consumer's put.
+    #[serde(default)]
+    pub end_to_end: Option<String>,
+}
+
+pub use super::Integrity;
+
+impl fmt::Display for Integrity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} duplicate hand-outs, {} corrupted buffers, {} lost buffers",
+            self.duplicates, self.corrupted, self.lost
+        )
+    }
+}
+
+/// The latency-measured operations, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    /// Taking a buffer.
+    Get,
+    /// Returning a buffer.
+    Put,
+    /// Producer's get to consumer's put.
+    EndToEnd,
+}
+
+impl Op {
+    /// All operations, in display order.
+    pub const ALL: [Op; 3] = [Op::Get, Op::Put, Op::EndToEnd];
+
+    /// The field name used in the run document.
+    pub fn key(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Put => "put",
+            Op::EndToEnd => "end_to_end",
+        }
+    }
+
+    /// A human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Put => "put",
+            Op::EndToEnd => "end-to-end",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// What identifies a case across runs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CaseKey {
+    /// Workload name.
+    pub scenario: String,
+    /// Tier, ordered by buffer size where the name is a known tier.
+    pub tier: TierName,
+    /// Worker threads.
+    pub threads: u32,
+}
+
+impl fmt::Display for CaseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}t", self.scenario, self.tier, self.threads)
+    }
+}
+
+/// A tier name that sorts by buffer size (unknown names last, by name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TierName(pub String);
+
+impl TierName {
+    fn rank(&self) -> (usize, &str) {
+        match iobuf::Tier::from_str(&self.0) {
+            Ok(tier) => (tier as usize, ""),
+            Err(_) => (usize::MAX, self.0.as_str()),
+        }
+    }
+}
+
+impl Ord for TierName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl PartialOrd for TierName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for TierName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl CaseResult {
+    /// The case this result belongs to (without the pool).
+    pub fn key(&self) -> CaseKey {
+        CaseKey {
+            scenario: self.scenario.clone(),
+            tier: TierName(self.tier.clone()),
+            threads: self.threads,
+        }
+    }
+
+    /// The summary of one operation, if measured.
+    pub fn summary(&self, op: Op) -> Option<&Summary> {
+        match op {
+            Op::Get => self.latency_ns.get.as_ref(),
+            Op::Put => self.latency_ns.put.as_ref(),
+            Op::EndToEnd => self.latency_ns.end_to_end.as_ref(),
+        }
+    }
+
+    /// The serialised histogram of one operation, if present.
+    pub fn histogram_text(&self, op: Op) -> Option<&str> {
+        match op {
+            Op::Get => self.histograms.get.as_deref(),
+            Op::Put => self.histograms.put.as_deref(),
+            Op::EndToEnd => self.histograms.end_to_end.as_deref(),
+        }
+        .filter(|text| !text.is_empty())
+    }
+}
+
+// Row identities live in `crate::pools`; these names stay for the report.
+pub use crate::pools::rank as pool_rank;
+
+/// Pool names of a case in display order.
+pub fn sorted_pools<'a, I: IntoIterator<Item = &'a String>>(pools: I) -> Vec<&'a String> {
+    let mut v: Vec<&String> = pools.into_iter().collect();
+    v.sort_by(|a, b| pool_rank(a).cmp(&pool_rank(b)));
+    v
+}
+
+/// Reads and checks a run document. The error is one line naming the file.
+pub fn load(path: &Path) -> Result<RunDoc, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    parse(path, &text)
+}
+
+/// Checks a run document already in memory; `path` is only for messages.
+pub fn parse(path: &Path, text: &str) -> Result<RunDoc, String> {
+    let shown = path.display();
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("{shown}: not valid JSON: {e}"))?;
+    let Value::Object(mut top) = value else {
+        return Err(format!(
+            "{shown}: not an iobuf-bench run document (the top level is not a JSON object)"
+        ));
+    };
+    match top.get("schema") {
+        Some(Value::String(s)) if s == SCHEMA => {}
+        Some(Value::String(s)) => {
+            return Err(format!(
+                "{shown}: unsupported schema \"{s}\" (this iobuf-bench reads \"{SCHEMA}\")"
+            ))
+        }
+        Some(_) => return Err(format!("{shown}: \"schema\" is not a string")),
+        None => {
+            return Err(format!(
+                "{shown}: not an iobuf-bench run document (no \"schema\" field)"
+            ))
+        }
+    }
+    let meta = match top.remove("meta") {
+        None | Some(Value::Null) => Meta::default(),
+        Some(v) => Meta::deserialize(v).map_err(|e| format!("{shown}: meta: {e}"))?,
+    };
+    let config = top.remove("config").unwrap_or(Value::Null);
+    let Some(Value::Array(raw_results)) = top.remove("results") else {
+        return Err(format!("{shown}: \"results\" is missing or not an array"));
+    };
+    let mut results = Vec::with_capacity(raw_results.len());
+    for (i, raw) in raw_results.into_iter().enumerate() {
+        // Deserialising one entry at a time lets the message say which one.
+        let case =
+            CaseResult::deserialize(raw).map_err(|e| format!("{shown}: results[{i}]: {e}"))?;
+        if !case.ops_per_sec.is_finite() || case.ops_per_sec < 0.0 {
+            return Err(format!(
+                "{shown}: results[{i}]: ops_per_sec is {} (must be a finite number >= 0)",
+                case.ops_per_sec
+            ));
+        }
+        if case.threads == 0 {
+            return Err(format!("{shown}: results[{i}]: threads is 0"));
+        }
+        results.push(case);
+    }
+    Ok(RunDoc {
+        path: path.to_path_buf(),
+        meta,
+        config,
+        results,
+    })
+}
+
+impl RunDoc {
+    /// Results indexed by case, then pool. A (case, pool) pair measured twice
+    /// makes the run ambiguous to compare, so it is an error.
+    pub fn by_case(&self) -> Result<BTreeMap<CaseKey, BTreeMap<String, &CaseResult>>, String> {
+        let mut map: BTreeMap<CaseKey, BTreeMap<String, &CaseResult>> = BTreeMap::new();
+        for r in &self.results {
+            let key = r.key();
+            let pools = map.entry(key.clone()).or_default();
+            if pools.insert(r.pool.clone(), r).is_some() {
+                return Err(format!(
+                    "{}: case {key} pool {} appears more than once",
+                    self.path.display(),
+                    r.pool
+                ));
+            }
+        }
+        Ok(map)
+    }
+
+    /// A short description of where and what was measured.
+    pub fn describe(&self) -> String {
+        let m = &self.meta;
+        let mut parts = Vec::new();
+        if let Some(v) = &m.version {
+            parts.push(format!("iobuf-bench {v}"));
+        }
+        if let Some(c) = &m.git_commit {
+            parts.push(format!("commit {}", c.get(..12).unwrap_or(c)));
+        }
+        if let Some(t) = &m.timestamp {
+            parts.push(match t {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+        }
+        if let Some(cpu) = &m.host.cpu_model {
+            match m.host.logical_cores {
+                Some(n) => parts.push(format!("{cpu} ({n} logical cores)")),
+                None => parts.push(cpu.clone()),
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// Decodes a base64 V2 HdrHistogram serialisation.
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram does not decode: {e}"))
+}
