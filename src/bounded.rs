@@ -8,8 +8,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
-/// A bounded, lock-free pool of `capacity` values of any `T`, built once by
-/// a closure (the seed's generic pool with `Fill`).
+/// A bounded, lock-free pool of `capacity` values of any `T`, each built
+/// once by a closure and reused from then on.
 ///
 /// ```
 /// use iobuf::BoundedPool;
@@ -41,11 +41,22 @@ unsafe impl<T: Send> Sync for BoundedPool<T> {}
 impl<T> BoundedPool<T> {
     /// A pool of `capacity` values, value `i` built by `fill(i)`.
     ///
-    /// Errors: zero capacity, or above the ring's maximum.
+    /// Errors: zero capacity, above [`MAX_CAPACITY`](crate::MAX_CAPACITY),
+    /// or memory refused for the ring or the values (checked before `fill`
+    /// is called at all).
     pub fn new(capacity: usize, mut fill: impl FnMut(usize) -> T) -> Result<Self, Error> {
         let free = FreeList::full(capacity)?;
-        let items = (0..capacity).map(|i| UnsafeCell::new(fill(i))).collect();
-        Ok(BoundedPool { free, items })
+        let mut items = Vec::new();
+        items
+            .try_reserve_exact(capacity)
+            .map_err(|_| Error::AllocFailed {
+                size: capacity.saturating_mul(std::mem::size_of::<T>()),
+            })?;
+        items.extend((0..capacity).map(|i| UnsafeCell::new(fill(i))));
+        Ok(BoundedPool {
+            free,
+            items: items.into_boxed_slice(),
+        })
     }
 
     /// Number of values.
@@ -54,16 +65,19 @@ impl<T> BoundedPool<T> {
     }
 
     /// Takes a free value, or `None` at once.
+    #[must_use = "dropping the guard returns the value at once"]
     pub fn try_get(&self) -> Option<PoolGuard<'_, T>> {
         self.free.pop().map(|index| PoolGuard { pool: self, index })
     }
 
     /// Takes a free value, waiting with backoff.
+    #[must_use = "dropping the guard returns the value at once"]
     pub fn get(&self) -> PoolGuard<'_, T> {
         wait_for(|| self.try_get(), || self.free.looks_empty())
     }
 
     /// Takes a free value, waiting at most `timeout`.
+    #[must_use = "dropping the guard returns the value at once"]
     pub fn get_timeout(&self, timeout: Duration) -> Option<PoolGuard<'_, T>> {
         retry_until(
             Instant::now().checked_add(timeout),
@@ -91,6 +105,7 @@ impl<T> fmt::Debug for BoundedPool<T> {
 }
 
 /// A value taken from a [`BoundedPool`]; goes back when dropped.
+#[must_use = "dropping the guard returns the value at once"]
 pub struct PoolGuard<'a, T> {
     pool: &'a BoundedPool<T>,
     /// Owned by this guard alone.
@@ -126,8 +141,9 @@ impl<T> DerefMut for PoolGuard<'_, T> {
 
 impl<T> Drop for PoolGuard<'_, T> {
     fn drop(&mut self) {
-        // Cannot fail: the index is in range and owned by this guard.
-        let _ = self.pool.free.push(self.index);
+        // SAFETY: the index is in range and owned by this guard alone, which
+        // gives it up here.
+        unsafe { self.pool.free.push(self.index) };
     }
 }
 

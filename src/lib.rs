@@ -52,13 +52,64 @@ pub use mem::{
     page_aligned_blocks, page_size, AlignedBlocks, AlignedBuf, CACHE_LINE_SIZE,
 };
 pub use pool::{
-    BigBufferPool, Buf, BufferPool, GiantBufferPool, GreatBufferPool, HugeBufferPool,
-    LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool,
+    BigBufferPool, Buf, BufferPool, GiantBufferPool, GreatBufferPool, Held, HugeBufferPool,
+    LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool, RawBuf,
     SmallBufferPool, TierBuf, TierPool, TitanBufferPool, VastBufferPool,
 };
-pub use ring::IndexRing;
+pub use ring::{IndexRing, MAX_CAPACITY};
 pub use tier::Tier;
 pub use tiered::{TieredPool, TieredPoolBuilder};
+
+/// What the types forbid, as doctests that must fail to compile. Each one
+/// below compiles once the marked line is removed or changed as its comment
+/// says; the `compile_fail` checks that the line itself is refused.
+///
+/// A [`RawBuf`] cannot be copied or cloned, so one token cannot be given
+/// back twice:
+/// ```compile_fail,E0599
+/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let raw = pool.take_raw().unwrap();
+/// let copy = raw.clone(); // no Clone
+/// # let _ = (pool.put_raw(raw), copy);
+/// ```
+///
+/// A [`TierBuf`] derefs to bytes, not to a guard that could be swapped:
+/// ```compile_fail,E0308
+/// let huge = iobuf::HugeBufferPool::new(1).unwrap();
+/// let pico = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let mut big = huge.get();
+/// *big = pico.get(); // `*big` is [u8]
+/// ```
+///
+/// A [`TierPool`] is not a [`BufferPool`] by `Deref`; `pool()` gives it:
+/// ```compile_fail,E0308
+/// let typed = iobuf::SmallBufferPool::new(1).unwrap();
+/// let pool: &iobuf::BufferPool = &typed; // use typed.pool()
+/// ```
+///
+/// Pushing into an [`IndexRing`] is `unsafe` (it trusts that the index is
+/// out of the ring):
+/// ```compile_fail,E0133
+/// let ring = iobuf::IndexRing::empty(2).unwrap();
+/// ring.push(0).unwrap(); // needs unsafe { ... }
+/// ```
+///
+/// A guard cannot outlive its pool:
+/// ```compile_fail,E0597
+/// let buf = {
+///     let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+///     pool.get()
+/// };
+/// ```
+///
+/// Unused guards, tokens and builders are warned about (`must_use`):
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// pool.take_raw(); // leaks the buffer
+/// ```
+#[cfg(doctest)]
+pub struct CompileFailDoctests;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

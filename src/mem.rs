@@ -203,6 +203,18 @@ impl AlignedBuf {
         Self::new(size, CACHE_LINE_SIZE)
     }
 
+    /// Bytes in the block, read from its layout: no reference to the bytes
+    /// is made (a pool asks this while guards borrow parts of its slab).
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Always false: a block has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     /// The alignment this block was allocated with.
     pub fn align(&self) -> usize {
         self.layout.align()

@@ -89,7 +89,8 @@
 //! let mut got = [a, b, c];
 //! got.sort();
 //! assert_eq!(got, [0, 1, 2]);
-//! ring.push(b).unwrap();
+//! // SAFETY: `b` came from pop and is not in the ring.
+//! unsafe { ring.push(b) }.unwrap();
 //! assert_eq!(ring.pop(), Some(b));
 //! ```
 
@@ -160,11 +161,14 @@ fn before(a: u64, b: u64) -> bool {
 ///
 /// It is the free list of [`BufferPool`](crate::BufferPool) and
 /// [`BoundedPool`](crate::BoundedPool) (behind their one-entry reuse slot);
-/// it can be used alone as an index allocator. It never holds more than `capacity` indices, and each index
-/// must be in it at most once: [`push`](IndexRing::push) is for returning an
-/// index that [`pop`](IndexRing::pop) handed out. The pools enforce this;
-/// pushing an index that is already in the ring breaks the exactly-once
-/// guarantee, and pushing more than `capacity` indices can make `push` spin.
+/// it can be used alone as an index allocator. It never holds more than
+/// `capacity` indices, and each index must be in it at most once:
+/// [`push`](IndexRing::push) is for returning an index that
+/// [`pop`](IndexRing::pop) handed out, and is `unsafe` for that reason
+/// (pushing an index that is already in the ring breaks the exactly-once
+/// guarantee, and pushing more than `capacity` indices can make `push` spin
+/// forever). The pools keep that contract through their guards and tokens;
+/// every safe call of the ring keeps it by itself.
 pub struct IndexRing {
     /// Next position a consumer takes. Grows by one per pop attempt; may run
     /// ahead of `tail` on an empty ring, until `catch_up` pulls tail forward.
@@ -211,11 +215,20 @@ impl IndexRing {
         let n = capacity.next_power_of_two().max(2);
         let slot_count = 2 * n;
         let slot_order = slot_count.trailing_zeros();
+        // Reserve the slots before writing any: a refusal is an error, not
+        // an abort, and nothing large has been touched.
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(slot_count)
+            .map_err(|_| Error::AllocFailed {
+                size: slot_count.saturating_mul(std::mem::size_of::<u64>()),
+            })?;
+        slots.extend((0..slot_count).map(|_| AtomicU64::new(u64::MAX)));
         let mut ring = IndexRing {
             head: CachePadded::new(AtomicU64::new(0)),
             threshold: CachePadded::new(AtomicI64::new(-1)),
             tail: CachePadded::new(AtomicU64::new(filled as u64)),
-            slots: (0..slot_count).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            slots: slots.into_boxed_slice(),
             slot_order,
             capacity,
         };
@@ -371,7 +384,8 @@ impl IndexRing {
     /// assert!(!ring.looks_empty());
     /// let i = ring.pop().unwrap();
     /// assert!(ring.looks_empty());
-    /// ring.push(i).unwrap();
+    /// // SAFETY: `i` was just popped.
+    /// unsafe { ring.push(i) }.unwrap();
     /// assert!(!ring.looks_empty());
     /// ```
     pub fn looks_empty(&self) -> bool {
@@ -398,9 +412,17 @@ impl IndexRing {
 
     /// Puts `index` back. Lock-free.
     ///
-    /// Errors: `index >= capacity` (the ring is left untouched). Each index
-    /// must be pushed only while it is out of the ring (see the type docs).
-    pub fn push(&self, index: usize) -> Result<(), Error> {
+    /// Errors: `index >= capacity` (the ring is left untouched).
+    ///
+    /// # Safety
+    /// `index` is out of the ring: [`pop`](Self::pop) handed it out (or the
+    /// ring started [`empty`](Self::empty) and it was never pushed), and it
+    /// has not been pushed since. So the ring never holds an index twice
+    /// (which would hand one index to two owners) nor more than `capacity`
+    /// indices (where `push` could spin forever). Breaking this is not
+    /// memory-unsafe inside the ring itself, but every pool built on it
+    /// relies on it for exclusive access to its buffers.
+    pub unsafe fn push(&self, index: usize) -> Result<(), Error> {
         if index >= self.capacity {
             return Err(Error::IndexOutOfRange {
                 index,
@@ -455,6 +477,12 @@ impl std::fmt::Debug for IndexRing {
 mod tests {
     use super::*;
 
+    /// Pushes an index the test popped (or never pushed to an empty ring).
+    fn give(ring: &IndexRing, i: usize) -> Result<(), Error> {
+        // SAFETY: every caller passes an index out of the ring.
+        unsafe { ring.push(i) }
+    }
+
     fn drain(ring: &IndexRing) -> Vec<usize> {
         std::iter::from_fn(|| ring.pop()).collect()
     }
@@ -473,7 +501,7 @@ mod tests {
     fn empty_ring_pops_nothing_until_pushed() {
         let ring = IndexRing::empty(4).unwrap();
         assert_eq!(ring.pop(), None);
-        ring.push(2).unwrap();
+        give(&ring, 2).unwrap();
         assert_eq!(ring.pop(), Some(2));
         assert_eq!(ring.pop(), None);
     }
@@ -482,7 +510,7 @@ mod tests {
     fn is_fifo_single_threaded() {
         let ring = IndexRing::empty(8).unwrap();
         for i in [5, 1, 7, 0] {
-            ring.push(i).unwrap();
+            give(&ring, i).unwrap();
         }
         assert_eq!(drain(&ring), vec![5, 1, 7, 0]);
     }
@@ -509,7 +537,7 @@ mod tests {
                     }
                 } else if !held.is_empty() {
                     let i = held.swap_remove((rng as usize / 3) % held.len());
-                    ring.push(i).unwrap();
+                    give(&ring, i).unwrap();
                 }
             }
             let mut all: Vec<usize> = drain(&ring);
@@ -523,7 +551,7 @@ mod tests {
     fn out_of_range_push_is_an_error_and_changes_nothing() {
         let ring = IndexRing::full(3).unwrap();
         assert_eq!(
-            ring.push(3),
+            give(&ring, 3),
             Err(Error::IndexOutOfRange {
                 index: 3,
                 capacity: 3

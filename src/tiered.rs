@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 /// Builds a [`TieredPool`].
 #[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until build() is called"]
 pub struct TieredPoolBuilder {
     tiers: Vec<(Tier, usize)>,
     fallback: bool,
@@ -123,18 +124,21 @@ impl TieredPool {
 
     /// A buffer of at least `len` bytes, or `Ok(None)` at once if none is
     /// free. Errors: no configured tier holds `len` bytes.
+    #[must_use = "dropping the guard returns the buffer at once"]
     pub fn try_get_for(&self, len: usize) -> Result<Option<Buf<'_>>, Error> {
         let first = self.first_fit(len)?;
         Ok(self.attempt(first))
     }
 
     /// A buffer of at least `len` bytes, waiting with backoff.
+    #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_for(&self, len: usize) -> Result<Buf<'_>, Error> {
         let first = self.first_fit(len)?;
         Ok(wait_for(|| self.attempt(first), || self.looks_dry(first)))
     }
 
     /// A buffer of at least `len` bytes, waiting at most `timeout`.
+    #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_for_timeout(&self, len: usize, timeout: Duration) -> Result<Option<Buf<'_>>, Error> {
         let first = self.first_fit(len)?;
         Ok(retry_until(

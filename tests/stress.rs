@@ -374,7 +374,7 @@ fn raw_indices_cross_threads() {
             let ledger = Ledger::new(capacity);
             let ops = total_ops() / 2 / threads;
             let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads)
-                .map(|_| mpsc::channel::<(usize, u64)>())
+                .map(|_| mpsc::channel::<(iobuf::RawBuf, u64)>())
                 .unzip();
             let finished = AtomicUsize::new(0);
             let start = Barrier::new(threads);
@@ -387,33 +387,31 @@ fn raw_indices_cross_threads() {
                         start.wait();
                         let mut rng = Rng::new(t);
                         let mut drain_mailbox = || {
-                            for (i, stamp) in rx.try_iter() {
-                                // SAFETY: index i was passed to this thread
-                                // alone and no other reference to it lives.
-                                let bytes = unsafe { pool.buffer_mut(i) }.unwrap();
+                            for (mut raw, stamp) in rx.try_iter() {
+                                let i = raw.index();
+                                let bytes = pool.raw_bytes_mut(&mut raw).unwrap();
                                 ledger.giving_back(i, bytes, stamp);
                                 if rng.below(2) == 0 {
-                                    pool.return_index(i).unwrap();
+                                    pool.put_raw(raw).unwrap();
                                 } else {
-                                    drop(pool.buf_from_index(i).unwrap());
+                                    drop(pool.guard(raw).unwrap());
                                 }
                             }
                         };
                         for _ in 0..ops {
-                            let i = loop {
-                                match pool.take_index() {
-                                    Some(i) => break i,
+                            let mut raw = loop {
+                                match pool.take_raw() {
+                                    Some(raw) => break raw,
                                     None => {
                                         drain_mailbox();
                                         thread::yield_now();
                                     }
                                 }
                             };
-                            // SAFETY: this thread holds index i and makes no
-                            // other reference to its bytes.
-                            let bytes = unsafe { pool.buffer_mut(i) }.unwrap();
+                            let i = raw.index();
+                            let bytes = pool.raw_bytes_mut(&mut raw).unwrap();
                             let stamp = ledger.took(i, bytes);
-                            tx.send((i, stamp)).unwrap();
+                            tx.send((raw, stamp)).unwrap();
                             drain_mailbox();
                         }
                         drop(tx);
@@ -427,9 +425,6 @@ fn raw_indices_cross_threads() {
                 }
                 drop(txs);
             });
-            for i in 0..capacity {
-                assert!(pool.return_index(i).is_err(), "index {i} still raw-held");
-            }
             ledger.all_back(drain(&pool));
         });
     }
@@ -461,7 +456,7 @@ fn caches_are_exclusive_and_flush_everything_home() {
                             let mut rng = Rng::new(t);
                             // Sizes vary so that full, empty and zero-sized
                             // caches all occur.
-                            let mut cache = LocalCache::new(pool, [0, 1, 2, 8, 64][t % 5]);
+                            let mut cache = LocalCache::new(pool, [0, 1, 2, 8, 64][t % 5]).unwrap();
                             for _ in 0..ops {
                                 for h in rx.try_iter() {
                                     put_in_cache(ledger, &mut cache, h);
@@ -518,14 +513,14 @@ fn cache_handoff_does_not_starve() {
                         let (pool, ledger, start) = (&pool, &ledger, &start);
                         s.spawn(move || {
                             start.wait();
-                            let mut cache = LocalCache::new(pool, 16);
+                            let mut cache = LocalCache::new(pool, 16).unwrap();
                             for _ in 0..items {
                                 tx.send(take(ledger, cache.get())).unwrap();
                             }
                         });
                         s.spawn(move || {
                             start.wait();
-                            let mut cache = LocalCache::new(pool, 16);
+                            let mut cache = LocalCache::new(pool, 16).unwrap();
                             for h in rx {
                                 ledger.giving_back(h.buf.index(), &h.buf, h.stamp);
                                 cache.put(h.buf);
@@ -565,7 +560,7 @@ fn tier_pool_arrays_are_exclusive() {
                     });
                 }
             });
-            ledger.all_back(drain(&pool));
+            ledger.all_back(drain(pool.pool()));
         });
     }
 }
@@ -671,7 +666,8 @@ fn ring_alone_under_contention() {
                             if let Some(i) = ring.pop() {
                                 assert!(!held[i].swap(true, Ordering::AcqRel));
                                 assert!(held[i].swap(false, Ordering::AcqRel));
-                                ring.push(i).unwrap();
+                                // SAFETY: `i` was just popped by this thread.
+                                unsafe { ring.push(i) }.unwrap();
                             }
                         }
                     })

@@ -236,7 +236,10 @@ impl<'a> PoolHandle for CacheHandle<'a> {
 impl BenchPool for CachedPool {
     type Handle<'a> = CacheHandle<'a>;
     fn handle(&self) -> CacheHandle<'_> {
-        CacheHandle(LocalCache::new(&self.0, DEFAULT_CACHE_SIZE))
+        CacheHandle(
+            LocalCache::new(&self.0, DEFAULT_CACHE_SIZE)
+                .expect("a cache stack of DEFAULT_CACHE_SIZE indices (512 bytes)"),
+        )
     }
     fn capacity(&self) -> usize {
         self.0.capacity()
