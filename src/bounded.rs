@@ -66,19 +66,21 @@ impl<T> BoundedPool<T> {
 
     /// Takes a free value, or `None` at once.
     #[must_use = "dropping the guard returns the value at once"]
-    pub fn try_get(&self) -> Option<PoolGuard<'_, T>> {
-        self.free.pop().map(|index| PoolGuard { pool: self, index })
+    pub fn try_get(&self) -> Option<BoundedGuard<'_, T>> {
+        self.free
+            .pop()
+            .map(|index| BoundedGuard { pool: self, index })
     }
 
     /// Takes a free value, waiting with backoff.
     #[must_use = "dropping the guard returns the value at once"]
-    pub fn get(&self) -> PoolGuard<'_, T> {
+    pub fn get(&self) -> BoundedGuard<'_, T> {
         wait_for(|| self.try_get(), || self.free.looks_empty())
     }
 
     /// Takes a free value, waiting at most `timeout`.
     #[must_use = "dropping the guard returns the value at once"]
-    pub fn get_timeout(&self, timeout: Duration) -> Option<PoolGuard<'_, T>> {
+    pub fn get_timeout(&self, timeout: Duration) -> Option<BoundedGuard<'_, T>> {
         retry_until(
             Instant::now().checked_add(timeout),
             || self.try_get(),
@@ -106,25 +108,25 @@ impl<T> fmt::Debug for BoundedPool<T> {
 
 /// A value taken from a [`BoundedPool`]; goes back when dropped.
 #[must_use = "dropping the guard returns the value at once"]
-pub struct PoolGuard<'a, T> {
+pub struct BoundedGuard<'a, T> {
     pool: &'a BoundedPool<T>,
     /// Owned by this guard alone.
     index: usize,
 }
 
 // SAFETY: sending the guard sends exclusive access to one T (T: Send).
-unsafe impl<T: Send> Send for PoolGuard<'_, T> {}
-// SAFETY: &PoolGuard gives only &T, which is shareable when T: Sync.
-unsafe impl<T: Sync> Sync for PoolGuard<'_, T> {}
+unsafe impl<T: Send> Send for BoundedGuard<'_, T> {}
+// SAFETY: &BoundedGuard gives only &T, which is shareable when T: Sync.
+unsafe impl<T: Sync> Sync for BoundedGuard<'_, T> {}
 
-impl<T> PoolGuard<'_, T> {
+impl<T> BoundedGuard<'_, T> {
     /// The value's index in its pool.
     pub fn index(&self) -> usize {
         self.index
     }
 }
 
-impl<T> Deref for PoolGuard<'_, T> {
+impl<T> Deref for BoundedGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: this guard owns `index`; nobody else touches the value.
@@ -132,14 +134,14 @@ impl<T> Deref for PoolGuard<'_, T> {
     }
 }
 
-impl<T> DerefMut for PoolGuard<'_, T> {
+impl<T> DerefMut for BoundedGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in deref, and &mut self makes the borrow unique.
         unsafe { &mut *self.pool.items[self.index].get() }
     }
 }
 
-impl<T> Drop for PoolGuard<'_, T> {
+impl<T> Drop for BoundedGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: the index is in range and owned by this guard alone, which
         // gives it up here.
@@ -147,9 +149,9 @@ impl<T> Drop for PoolGuard<'_, T> {
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for PoolGuard<'_, T> {
+impl<T: fmt::Debug> fmt::Debug for BoundedGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolGuard")
+        f.debug_struct("BoundedGuard")
             .field("index", &self.index)
             .field("value", &**self)
             .finish()

@@ -19,7 +19,7 @@
 //! waits on the ring, never block it forever while buffers sit idle in them.
 
 use crate::backoff::{retry_until, wait_for};
-use crate::pool::{Buf, BufferPool};
+use crate::pool::{BufferPool, PooledBuf};
 use crate::Error;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ pub const DEFAULT_CACHE_SIZE: usize = 64;
 ///
 /// It is `Send` but not `Sync`: it belongs to one thread at a time, which is
 /// what lets a hit skip every atomic operation. Buffers it hands out are
-/// ordinary [`Buf`]s: give them back with [`put`](LocalCache::put) to keep
+/// ordinary [`PooledBuf`]s: give them back with [`put`](LocalCache::put) to keep
 /// them in this cache, or drop them (on any thread) to return them to the
 /// shared ring.
 ///
@@ -119,21 +119,21 @@ impl<'p> LocalCache<'p> {
     /// A buffer from this cache, else from the pool's free list (refilling
     /// half the cache on the way), else `None` at once.
     #[must_use = "dropping the guard returns the buffer to the ring at once"]
-    pub fn try_get(&mut self) -> Option<Buf<'p>> {
+    pub fn try_get(&mut self) -> Option<PooledBuf<'p>> {
         if let Some(index) = self.stack.pop() {
-            return Some(Buf::from_owned_index(self.pool, index));
+            return Some(PooledBuf::from_owned_index(self.pool, index));
         }
         let free = self.pool.free_list();
         let first = free.pop()?;
         let batch = self.size / 2;
         // The stack is empty here: the pop above found nothing.
         free.pop_into(&mut self.stack, batch);
-        Some(Buf::from_owned_index(self.pool, first))
+        Some(PooledBuf::from_owned_index(self.pool, first))
     }
 
     /// A buffer, waiting with backoff while the cache and ring are dry.
     #[must_use = "dropping the guard returns the buffer to the ring at once"]
-    pub fn get(&mut self) -> Buf<'p> {
+    pub fn get(&mut self) -> PooledBuf<'p> {
         // While it waits the stack stays empty (the cache is this thread's),
         // so only the pool can end the wait.
         let pool = self.pool;
@@ -142,7 +142,7 @@ impl<'p> LocalCache<'p> {
 
     /// A buffer, waiting at most `timeout`.
     #[must_use = "dropping the guard returns the buffer to the ring at once"]
-    pub fn get_timeout(&mut self, timeout: Duration) -> Option<Buf<'p>> {
+    pub fn get_timeout(&mut self, timeout: Duration) -> Option<PooledBuf<'p>> {
         let pool = self.pool;
         retry_until(
             Instant::now().checked_add(timeout),
@@ -154,7 +154,7 @@ impl<'p> LocalCache<'p> {
     /// Keeps `buf` in this cache (flushing half the cache to the ring first
     /// when it is full). A buffer of another pool is simply dropped, which
     /// returns it to its own pool.
-    pub fn put(&mut self, buf: Buf<'p>) {
+    pub fn put(&mut self, buf: PooledBuf<'p>) {
         if !std::ptr::eq(buf.pool(), self.pool) {
             drop(buf);
             return;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// A bounded, lock-free pool of `capacity` buffers of one [`Tier`].
 ///
 /// The buffers are one page-aligned slab, allocated once; the pool hands out
-/// their indices. [`Buf`] guards give zero-copy access and return the buffer
+/// their indices. [`PooledBuf`] guards give zero-copy access and return the buffer
 /// when dropped, from any thread.
 ///
 /// The free indices sit in a lock-free [`IndexRing`](crate::IndexRing)
@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 pub struct BufferPool {
     /// The free indices. Every index in `0..capacity` is, at every moment,
     /// in exactly one place: this list (its reuse slot or its ring), a live
-    /// [`Buf`], a [`LocalCache`](crate::LocalCache), or a live [`RawBuf`]
+    /// [`PooledBuf`], a [`LocalCache`](crate::LocalCache), or a live [`RawBuf`]
     /// of this pool.
     free: FreeList,
     /// `capacity * tier.size()` bytes, page aligned. Never dereferenced as a
@@ -158,20 +158,20 @@ impl BufferPool {
 
     /// Takes a free buffer, or `None` at once if there is none.
     #[must_use = "dropping the guard returns the buffer at once"]
-    pub fn try_get(&self) -> Option<Buf<'_>> {
-        self.free.pop().map(|index| Buf { pool: self, index })
+    pub fn try_get(&self) -> Option<PooledBuf<'_>> {
+        self.free.pop().map(|index| PooledBuf { pool: self, index })
     }
 
     /// Takes a free buffer, waiting (spin, yield, then capped jittered
     /// sleep) until one is returned.
     #[must_use = "dropping the guard returns the buffer at once"]
-    pub fn get(&self) -> Buf<'_> {
+    pub fn get(&self) -> PooledBuf<'_> {
         wait_for(|| self.try_get(), || self.looks_dry())
     }
 
     /// Takes a free buffer, waiting at most `timeout`.
     #[must_use = "dropping the guard returns the buffer at once"]
-    pub fn get_timeout(&self, timeout: Duration) -> Option<Buf<'_>> {
+    pub fn get_timeout(&self, timeout: Duration) -> Option<PooledBuf<'_>> {
         retry_until(
             Instant::now().checked_add(timeout),
             || self.try_get(),
@@ -285,7 +285,7 @@ impl BufferPool {
     /// ```
     #[must_use = "a dropped RawBuf keeps its buffer out of the pool for good"]
     pub fn take_raw(&self) -> Option<RawBuf> {
-        self.try_get().map(Buf::into_raw)
+        self.try_get().map(PooledBuf::into_raw)
     }
 
     /// Gives back a buffer held as a [`RawBuf`].
@@ -312,10 +312,10 @@ impl BufferPool {
     ///
     /// Errors: the token belongs to another pool ([`Error::WrongPool`], as
     /// for [`put_raw`](Self::put_raw)).
-    pub fn guard(&self, raw: RawBuf) -> Result<Buf<'_>, Error> {
+    pub fn guard(&self, raw: RawBuf) -> Result<PooledBuf<'_>, Error> {
         self.check_owner(&raw)?;
         // The token owned the index exclusively; now the guard does.
-        Ok(Buf {
+        Ok(PooledBuf {
             pool: self,
             index: raw.index,
         })
@@ -487,14 +487,14 @@ impl RawBuf {
 ///
 /// It is `Send`: one thread may fill it and another return it.
 #[must_use = "dropping the guard returns the buffer at once"]
-pub struct Buf<'a> {
+pub struct PooledBuf<'a> {
     /// The pool it came from.
     pool: &'a BufferPool,
     /// Owned by this guard alone: not in the ring, in no token.
     index: usize,
 }
 
-impl<'a> Buf<'a> {
+impl<'a> PooledBuf<'a> {
     /// The buffer's index in its pool (also its io_uring fixed-buffer index
     /// when the pool's [`iovecs`](BufferPool::iovecs) are registered).
     pub fn index(&self) -> usize {
@@ -534,11 +534,11 @@ impl<'a> Buf<'a> {
     /// A guard for an index the caller owns exclusively (not in the ring,
     /// in no token or guard).
     pub(crate) fn from_owned_index(pool: &'a BufferPool, index: usize) -> Self {
-        Buf { pool, index }
+        PooledBuf { pool, index }
     }
 }
 
-impl Deref for Buf<'_> {
+impl Deref for PooledBuf<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         // SAFETY: this guard owns `index` exclusively, so nothing else reads
@@ -552,7 +552,7 @@ impl Deref for Buf<'_> {
     }
 }
 
-impl DerefMut for Buf<'_> {
+impl DerefMut for PooledBuf<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in deref; &mut self makes this the only borrow.
         unsafe {
@@ -564,7 +564,7 @@ impl DerefMut for Buf<'_> {
     }
 }
 
-impl Drop for Buf<'_> {
+impl Drop for PooledBuf<'_> {
     fn drop(&mut self) {
         // SAFETY: the index is in range and owned by this guard alone, which
         // gives it up here.
@@ -572,9 +572,9 @@ impl Drop for Buf<'_> {
     }
 }
 
-impl fmt::Debug for Buf<'_> {
+impl fmt::Debug for PooledBuf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Buf")
+        f.debug_struct("PooledBuf")
             .field("tier", &self.pool.tier)
             .field("index", &self.index)
             .finish()
@@ -596,8 +596,8 @@ pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
-impl sealed::Sealed for Buf<'_> {}
-impl Held for Buf<'_> {
+impl sealed::Sealed for PooledBuf<'_> {}
+impl Held for PooledBuf<'_> {
     fn held_index(&self) -> usize {
         self.index
     }
@@ -647,13 +647,13 @@ impl<const N: usize> TierPool<N> {
 
     /// The untyped pool underneath (for its capacity, its iovecs, a
     /// [`LocalCache`](crate::LocalCache) or an io_uring registration).
-    /// Its guards are plain [`Buf`]s.
+    /// Its guards are plain [`PooledBuf`]s.
     pub fn pool(&self) -> &BufferPool {
         &self.inner
     }
 
     /// Wraps a guard known to be of `N` bytes.
-    fn wrap(buf: Buf<'_>) -> TierBuf<'_, N> {
+    fn wrap(buf: PooledBuf<'_>) -> TierBuf<'_, N> {
         debug_assert_eq!(buf.len(), N);
         TierBuf(buf)
     }
@@ -698,7 +698,7 @@ impl<const N: usize> fmt::Debug for TierPool<N> {
 /// ```
 #[derive(Debug)]
 #[must_use = "dropping the guard returns the buffer at once"]
-pub struct TierBuf<'a, const N: usize>(Buf<'a>);
+pub struct TierBuf<'a, const N: usize>(PooledBuf<'a>);
 
 impl<'a, const N: usize> TierBuf<'a, N> {
     /// The buffer as an array.
@@ -729,11 +729,11 @@ impl<'a, const N: usize> TierBuf<'a, N> {
     }
 
     /// The untyped guard.
-    pub fn into_buf(self) -> Buf<'a> {
+    pub fn into_buf(self) -> PooledBuf<'a> {
         self.0
     }
 
-    /// Leaves the guard for a [`RawBuf`] token (see [`Buf::into_raw`]).
+    /// Leaves the guard for a [`RawBuf`] token (see [`PooledBuf::into_raw`]).
     pub fn into_raw(self) -> RawBuf {
         self.0.into_raw()
     }
@@ -993,7 +993,7 @@ mod tests {
     fn guards_are_send_and_pools_sync() {
         fn send<T: Send>() {}
         fn sync<T: Sync>() {}
-        send::<Buf<'static>>();
+        send::<PooledBuf<'static>>();
         sync::<BufferPool>();
         send::<BufferPool>();
     }

@@ -8,7 +8,7 @@
 //!   from a pool: **buffer id = pool index**. Operations with
 //!   `IOSQE_BUFFER_SELECT` (a multishot `recv`, say) pick a buffer when data
 //!   arrives, and [`BufRing::take`] turns their completion back into a
-//!   [`Buf`] guard of that index, which returns to the pool on drop or goes
+//!   [`PooledBuf`] guard of that index, which returns to the pool on drop or goes
 //!   back to the ring with [`BufRing::provide`]: exactly once, by move.
 //!   While a buffer is in the ring, the ring holds its [`RawBuf`] token, so
 //!   no safe call (a pool get, [`BufferPool::guard`]) can reach it.
@@ -27,7 +27,7 @@
 //! Pushing an entry onto a submission queue is `unsafe` in the `io-uring`
 //! crate: the caller promises that the memory it names stays valid until
 //! the operation completes. With pool buffers that means: keep the buffer
-//! owned (a live [`Buf`], or a [`RawBuf`] token from
+//! owned (a live [`PooledBuf`], or a [`RawBuf`] token from
 //! [`BufferPool::take_raw`]), and do not touch its bytes through it, until
 //! its completion has been reaped; and do not drop a [`BufRing`] while
 //! operations selecting from its group are in flight.
@@ -60,7 +60,7 @@
 //! ```
 
 use crate::pool::Held;
-use crate::{AlignedBuf, Buf, BufferPool, Error, IoVec, RawBuf};
+use crate::{AlignedBuf, BufferPool, Error, IoVec, PooledBuf, RawBuf};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::fmt;
 use std::io;
@@ -783,7 +783,7 @@ impl<'p> BufRing<'p> {
     /// Errors (the buffer then goes back to its pool as it is dropped): it
     /// belongs to another pool, its index exceeds [`MAX_BUF_RING_INDEX`],
     /// or the ring is full.
-    pub fn provide(&mut self, buf: Buf<'p>) -> Result<(), UringError> {
+    pub fn provide(&mut self, buf: PooledBuf<'p>) -> Result<(), UringError> {
         if buf.pool().id() != self.pool.id() {
             return Err(UringError::ForeignBuffer);
         }
@@ -972,7 +972,7 @@ impl fmt::Debug for BufRing<'_> {
 #[derive(Debug)]
 #[must_use = "dropping it returns the buffer to the pool at once"]
 pub struct Received<'p> {
-    buf: Buf<'p>,
+    buf: PooledBuf<'p>,
     len: usize,
 }
 
@@ -999,12 +999,12 @@ impl<'p> Received<'p> {
 
     /// The whole buffer's guard (its full size, not just the received
     /// bytes).
-    pub fn into_buf(self) -> Buf<'p> {
+    pub fn into_buf(self) -> PooledBuf<'p> {
         self.buf
     }
 
     /// The guard and the received length.
-    pub fn into_parts(self) -> (Buf<'p>, usize) {
+    pub fn into_parts(self) -> (PooledBuf<'p>, usize) {
         (self.buf, self.len)
     }
 }

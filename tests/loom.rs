@@ -23,7 +23,7 @@
 //! (see `builder`); `LOOM_MAX_PREEMPTIONS` overrides it.
 #![cfg(loom)]
 
-use iobuf::{Buf, BufferPool, IndexRing, LocalCache, Tier};
+use iobuf::{BufferPool, IndexRing, LocalCache, PooledBuf, Tier};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
@@ -101,7 +101,7 @@ impl Owners {
 }
 
 /// What a model takes indices from and gives them back to: the bare ring,
-/// or a pool through its `Buf` guards, which puts the pool's one-entry reuse
+/// or a pool through its `PooledBuf` guards, which puts the pool's one-entry reuse
 /// slot (src/freelist.rs) in front of the ring. Through guards the only
 /// synchronisation between holders is the pool's own: a slot whose park were
 /// not a release, or whose take were not an acquire, shows as a race on the
@@ -146,23 +146,23 @@ impl Free for IndexRing {
 }
 
 impl Free for BufferPool {
-    type Held<'a> = Buf<'a>;
+    type Held<'a> = PooledBuf<'a>;
     fn full(capacity: usize) -> Self {
         BufferPool::new(Tier::Pico, capacity).unwrap()
     }
-    fn take(&self) -> Option<Buf<'_>> {
+    fn take(&self) -> Option<PooledBuf<'_>> {
         self.try_get()
     }
-    fn index(held: &Buf<'_>) -> usize {
+    fn index(held: &PooledBuf<'_>) -> usize {
         held.index()
     }
-    fn give_back(&self, held: Buf<'_>) {
+    fn give_back(&self, held: PooledBuf<'_>) {
         drop(held);
     }
     fn drain(&self) -> Vec<usize> {
         // Hold every guard until all are taken, or they would come straight back.
         let held: Vec<_> = std::iter::from_fn(|| self.try_get()).collect();
-        held.iter().map(Buf::index).collect()
+        held.iter().map(PooledBuf::index).collect()
     }
 }
 

@@ -15,7 +15,7 @@
 //! cores. Each case runs under a generous deadline that only exists to turn
 //! a deadlock into a failure instead of a hung CI job.
 
-use iobuf::{BoundedPool, Buf, BufferPool, LocalCache, PicoBufferPool, Tier};
+use iobuf::{BoundedPool, BufferPool, LocalCache, PicoBufferPool, PooledBuf, Tier};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
@@ -175,11 +175,11 @@ fn check_stamp(bytes: &[u8], stamp: u64, index: usize, what: &str) {
 
 /// A buffer in someone's hands, with the stamp its holder wrote.
 struct Held<'a> {
-    buf: Buf<'a>,
+    buf: PooledBuf<'a>,
     stamp: u64,
 }
 
-fn take<'a>(ledger: &Ledger, mut buf: Buf<'a>) -> Held<'a> {
+fn take<'a>(ledger: &Ledger, mut buf: PooledBuf<'a>) -> Held<'a> {
     let stamp = ledger.took(buf.index(), &mut buf);
     Held { buf, stamp }
 }
@@ -195,8 +195,8 @@ fn put_in_cache<'p>(ledger: &Ledger, cache: &mut LocalCache<'p>, held: Held<'p>)
 }
 
 fn drain(pool: &BufferPool) -> Vec<usize> {
-    let bufs: Vec<Buf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
-    bufs.iter().map(Buf::index).collect()
+    let bufs: Vec<PooledBuf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
+    bufs.iter().map(PooledBuf::index).collect()
 }
 
 /// xorshift64: cheap per-thread choices without a shared generator.
@@ -597,7 +597,7 @@ fn bounded_pool_values_are_exclusive() {
                         s.spawn(move || {
                             start.wait();
                             let mut rng = Rng::new(t);
-                            let give = |g: iobuf::PoolGuard<'_, Slot>, stamp: u64| {
+                            let give = |g: iobuf::BoundedGuard<'_, Slot>, stamp: u64| {
                                 assert!(g.stamp == stamp && g.check == !stamp, "value touched");
                                 assert!(held[g.index()].swap(false, Ordering::AcqRel));
                                 drop(g);
