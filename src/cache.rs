@@ -175,13 +175,12 @@ impl<'p> LocalCache<'p> {
     }
 
     fn flush_to(&mut self, keep: usize) {
-        let free = self.pool.free_list();
         while self.stack.len() > keep {
             if let Some(i) = self.stack.pop() {
                 // SAFETY: the cache owned the index (popped from the free
                 // list, or given up by a guard of this pool), in range, and
                 // gives it up here.
-                unsafe { free.push_to_ring(i) };
+                unsafe { self.pool.release_to_ring(i) };
             }
         }
     }

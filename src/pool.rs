@@ -197,6 +197,19 @@ impl BufferPool {
         unsafe { self.free.push(index) }
     }
 
+    /// Puts an owned index straight into the ring, past the reuse slot: the
+    /// return path of a cache's batch flush (the slot is for the next single
+    /// get). With [`release`](Self::release), the only ways a buffer comes
+    /// back to the pool.
+    ///
+    /// # Safety
+    /// As [`release`](Self::release).
+    #[inline]
+    pub(crate) unsafe fn release_to_ring(&self, index: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.free.push_to_ring(index) }
+    }
+
     /// Reserves up to `want` indices of the cache budget, for a new
     /// [`LocalCache`](crate::LocalCache); returns how many it got.
     pub(crate) fn reserve_cache(&self, want: usize) -> usize {

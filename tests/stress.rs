@@ -362,9 +362,9 @@ fn blocking_get_with_more_threads_than_buffers_finishes() {
     }
 }
 
-/// The raw index API under contention: indices taken on one thread and
-/// returned (or turned back into guards) on another, with the double-return
-/// check never firing on a correct program.
+/// Raw tokens under contention: buffers taken as `RawBuf` on one thread,
+/// written through `raw_bytes_mut`, sent to another thread and returned
+/// there (or turned back into guards); the ledger checks each is held once.
 #[test]
 fn raw_indices_cross_threads() {
     for capacity in [1, 3, 16] {
