@@ -152,15 +152,18 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
     let (rfd, wfd) = (types::Fd(input.as_raw_fd()), types::Fd(output.as_raw_fd()));
     // chunks[i]: what pool buffer i is doing; user_data = i.
     let mut chunks = vec![Chunk::default(); depth];
+    // held[i]: the token of pool buffer i while its chunk is in flight.
+    let mut held: Vec<Option<iobuf::RawBuf>> = (0..depth).map(|_| None).collect();
     let mut next_offset = 0u64;
     let mut in_flight = 0usize;
     let start = Instant::now();
     loop {
         // Start a chunk in every free buffer.
         while next_offset < size {
-            let Some(index) = pool.take_index() else {
+            let Some(raw) = pool.take_raw() else {
                 break;
             };
+            let index = raw.index();
             let len = (size - next_offset).min(chunk as u64) as usize;
             chunks[index] = Chunk {
                 offset: next_offset,
@@ -169,11 +172,12 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
             };
             // O_DIRECT wants whole blocks: ask for the full buffer even at the
             // end of the file; the read comes back short there.
-            let read = fixed.read_fixed(rfd, index, 0..chunk, next_offset)?;
+            let read = fixed.read_fixed(rfd, &raw, 0..chunk, next_offset)?;
+            held[index] = Some(raw);
             // The loop ends normally only when nothing is in flight, and the
             // ring holds its own references to the files.
-            // SAFETY: `index` is held raw until this chunk's last completion,
-            // and the pool is never freed.
+            // SAFETY: the buffer's token stays in `held` until this chunk's
+            // last completion, and the pool is never freed.
             unsafe { push(&mut ring, &read.user_data(index as u64))? };
             in_flight += 1;
             next_offset += len as u64;
@@ -190,6 +194,9 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
             let index = user_data as usize;
             let n = cqe_result(result)? as usize;
             let c = &mut chunks[index];
+            let Some(raw) = held.get(index).and_then(Option::as_ref) else {
+                return Err(io::Error::other("a completion for no chunk in flight"));
+            };
             if !c.writing {
                 if n == 0 && c.filled < c.len {
                     return Err(io::Error::new(
@@ -204,15 +211,17 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
             }
             let next = if !c.writing {
                 // A short read before the chunk's end: read the rest.
-                fixed.read_fixed(rfd, index, c.filled..chunk, c.offset + c.filled as u64)?
+                fixed.read_fixed(rfd, raw, c.filled..chunk, c.offset + c.filled as u64)?
             } else if c.written < c.len {
-                fixed.write_fixed(wfd, index, c.written..c.len, c.offset + c.written as u64)?
+                fixed.write_fixed(wfd, raw, c.written..c.len, c.offset + c.written as u64)?
             } else {
-                pool.return_index(index).map_err(invalid)?;
+                if let Some(raw) = held[index].take() {
+                    pool.put_raw(raw).map_err(invalid)?;
+                }
                 in_flight -= 1;
                 continue;
             };
-            // SAFETY: as above: `index` stays held until its chunk is done.
+            // SAFETY: as above: the token stays held until its chunk is done.
             unsafe { push(&mut ring, &next.user_data(user_data))? };
         }
     }

@@ -14,7 +14,7 @@
 
 use io_uring::{cqueue, opcode, types, IoUring};
 use iobuf::uring::{cqe_result, is_unavailable, BufRing, Received};
-use iobuf::{Buf, BufferPool, IoVec, Tier};
+use iobuf::{BufferPool, IoVec, PooledBuf, Tier};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -176,7 +176,7 @@ const MAX_GATHER: usize = 16;
 /// on one TCP socket may complete out of order.
 struct Sending {
     /// The received buffers and their lengths, in stream order.
-    bufs: Vec<(Buf<'static>, usize)>,
+    bufs: Vec<(PooledBuf<'static>, usize)>,
     /// Bytes of `bufs` already sent.
     sent: usize,
     /// The vectors of what is left to send; `msg` points to them.
@@ -186,7 +186,7 @@ struct Sending {
 }
 
 impl Sending {
-    fn new(bufs: Vec<(Buf<'static>, usize)>) -> Self {
+    fn new(bufs: Vec<(PooledBuf<'static>, usize)>) -> Self {
         // SAFETY: msghdr is plain data; all zeroes is an empty message.
         let msg = Box::new(unsafe { std::mem::zeroed::<libc::msghdr>() });
         Sending {
@@ -293,7 +293,10 @@ fn serve(stream: &TcpStream, buffers: u16) -> io::Result<ServerReport> {
             for (user_data, result, flags) in cqes {
                 if user_data == RECV {
                     recv_armed &= cqueue::more(flags);
-                    match br.take(result, flags) {
+                    // SAFETY: result and flags are of this completion, just
+                    // reaped from the ring `br` is registered with, of the
+                    // multishot recv that selects from its group.
+                    match unsafe { br.take(result, flags) } {
                         Ok(Some(rx)) if !rx.is_empty() => {
                             report.recvs += 1;
                             report.bytes += rx.len() as u64;

@@ -1,6 +1,6 @@
 //! Waiting for a dry pool: spin, then yield, then sleep.
 //!
-//! The seed's three-tier progress model: *strike* (the first try, made by
+//! A three-stage progress model: *strike* (the first try, made by
 //! the caller), *spin* (a busy wait that stays on the core, for a buffer
 //! that will be back within nanoseconds), *adapt* (yield the core, then
 //! sleep with an exponentially growing, capped, jittered interval, for a
@@ -10,16 +10,16 @@
 use std::time::{Duration, Instant};
 
 /// The first sleep once spinning and yielding are exhausted.
-pub const MIN_SLEEP: Duration = Duration::from_micros(20);
+pub(crate) const MIN_SLEEP: Duration = Duration::from_micros(20);
 /// The longest single sleep.
-pub const MAX_SLEEP: Duration = Duration::from_millis(1);
+pub(crate) const MAX_SLEEP: Duration = Duration::from_millis(1);
 
 /// A three-stage backoff for one waiter.
 ///
 /// ```
 /// let mut b = iobuf::Backoff::new();
 /// for _ in 0..20 {
-///     b.wait(); // spins, yields, then sleeps at most MAX_SLEEP
+///     b.wait(); // spins, yields, then sleeps at most Backoff::MAX_SLEEP
 /// }
 /// assert!(b.is_sleeping());
 /// ```
@@ -40,6 +40,11 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// The first sleep once spinning and yielding are exhausted: 20 µs.
+    pub const MIN_SLEEP: Duration = MIN_SLEEP;
+    /// The longest single sleep: 1 ms.
+    pub const MAX_SLEEP: Duration = MAX_SLEEP;
+
     /// A fresh backoff, starting with spinning.
     pub fn new() -> Self {
         // Seed the jitter from a global sequence and this frame's address,

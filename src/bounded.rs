@@ -8,8 +8,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
-/// A bounded, lock-free pool of `capacity` values of any `T`, built once by
-/// a closure (the seed's generic pool with `Fill`).
+/// A bounded, lock-free pool of `capacity` values of any `T`, each built
+/// once by a closure and reused from then on.
 ///
 /// ```
 /// use iobuf::BoundedPool;
@@ -41,11 +41,22 @@ unsafe impl<T: Send> Sync for BoundedPool<T> {}
 impl<T> BoundedPool<T> {
     /// A pool of `capacity` values, value `i` built by `fill(i)`.
     ///
-    /// Errors: zero capacity, or above the ring's maximum.
+    /// Errors: zero capacity, above [`MAX_CAPACITY`](crate::MAX_CAPACITY),
+    /// or memory refused for the ring or the values (checked before `fill`
+    /// is called at all).
     pub fn new(capacity: usize, mut fill: impl FnMut(usize) -> T) -> Result<Self, Error> {
         let free = FreeList::full(capacity)?;
-        let items = (0..capacity).map(|i| UnsafeCell::new(fill(i))).collect();
-        Ok(BoundedPool { free, items })
+        let mut items = Vec::new();
+        items
+            .try_reserve_exact(capacity)
+            .map_err(|_| Error::AllocFailed {
+                size: capacity.saturating_mul(std::mem::size_of::<T>()),
+            })?;
+        items.extend((0..capacity).map(|i| UnsafeCell::new(fill(i))));
+        Ok(BoundedPool {
+            free,
+            items: items.into_boxed_slice(),
+        })
     }
 
     /// Number of values.
@@ -54,17 +65,22 @@ impl<T> BoundedPool<T> {
     }
 
     /// Takes a free value, or `None` at once.
-    pub fn try_get(&self) -> Option<PoolGuard<'_, T>> {
-        self.free.pop().map(|index| PoolGuard { pool: self, index })
+    #[must_use = "dropping the guard returns the value at once"]
+    pub fn try_get(&self) -> Option<BoundedGuard<'_, T>> {
+        self.free
+            .pop()
+            .map(|index| BoundedGuard { pool: self, index })
     }
 
     /// Takes a free value, waiting with backoff.
-    pub fn get(&self) -> PoolGuard<'_, T> {
+    #[must_use = "dropping the guard returns the value at once"]
+    pub fn get(&self) -> BoundedGuard<'_, T> {
         wait_for(|| self.try_get(), || self.free.looks_empty())
     }
 
     /// Takes a free value, waiting at most `timeout`.
-    pub fn get_timeout(&self, timeout: Duration) -> Option<PoolGuard<'_, T>> {
+    #[must_use = "dropping the guard returns the value at once"]
+    pub fn get_timeout(&self, timeout: Duration) -> Option<BoundedGuard<'_, T>> {
         retry_until(
             Instant::now().checked_add(timeout),
             || self.try_get(),
@@ -91,25 +107,26 @@ impl<T> fmt::Debug for BoundedPool<T> {
 }
 
 /// A value taken from a [`BoundedPool`]; goes back when dropped.
-pub struct PoolGuard<'a, T> {
+#[must_use = "dropping the guard returns the value at once"]
+pub struct BoundedGuard<'a, T> {
     pool: &'a BoundedPool<T>,
     /// Owned by this guard alone.
     index: usize,
 }
 
 // SAFETY: sending the guard sends exclusive access to one T (T: Send).
-unsafe impl<T: Send> Send for PoolGuard<'_, T> {}
-// SAFETY: &PoolGuard gives only &T, which is shareable when T: Sync.
-unsafe impl<T: Sync> Sync for PoolGuard<'_, T> {}
+unsafe impl<T: Send> Send for BoundedGuard<'_, T> {}
+// SAFETY: &BoundedGuard gives only &T, which is shareable when T: Sync.
+unsafe impl<T: Sync> Sync for BoundedGuard<'_, T> {}
 
-impl<T> PoolGuard<'_, T> {
+impl<T> BoundedGuard<'_, T> {
     /// The value's index in its pool.
     pub fn index(&self) -> usize {
         self.index
     }
 }
 
-impl<T> Deref for PoolGuard<'_, T> {
+impl<T> Deref for BoundedGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: this guard owns `index`; nobody else touches the value.
@@ -117,23 +134,24 @@ impl<T> Deref for PoolGuard<'_, T> {
     }
 }
 
-impl<T> DerefMut for PoolGuard<'_, T> {
+impl<T> DerefMut for BoundedGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in deref, and &mut self makes the borrow unique.
         unsafe { &mut *self.pool.items[self.index].get() }
     }
 }
 
-impl<T> Drop for PoolGuard<'_, T> {
+impl<T> Drop for BoundedGuard<'_, T> {
     fn drop(&mut self) {
-        // Cannot fail: the index is in range and owned by this guard.
-        let _ = self.pool.free.push(self.index);
+        // SAFETY: the index is in range and owned by this guard alone, which
+        // gives it up here.
+        unsafe { self.pool.free.push(self.index) };
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for PoolGuard<'_, T> {
+impl<T: fmt::Debug> fmt::Debug for BoundedGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolGuard")
+        f.debug_struct("BoundedGuard")
             .field("index", &self.index)
             .field("value", &**self)
             .finish()

@@ -19,9 +19,9 @@
 //! waits on the ring, never block it forever while buffers sit idle in them.
 
 use crate::backoff::{retry_until, wait_for};
-use crate::pool::{Buf, BufferPool};
+use crate::pool::{BufferPool, PooledBuf};
+use crate::Error;
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The default number of indices a cache holds.
@@ -31,20 +31,35 @@ pub const DEFAULT_CACHE_SIZE: usize = 64;
 ///
 /// It is `Send` but not `Sync`: it belongs to one thread at a time, which is
 /// what lets a hit skip every atomic operation. Buffers it hands out are
-/// ordinary [`Buf`]s: give them back with [`put`](LocalCache::put) to keep
+/// ordinary [`PooledBuf`]s: give them back with [`put`](LocalCache::put) to keep
 /// them in this cache, or drop them (on any thread) to return them to the
 /// shared ring.
 ///
 /// ```
 /// use iobuf::{BufferPool, LocalCache, Tier};
 /// let pool = BufferPool::new(Tier::Small, 256).unwrap();
-/// let mut cache = LocalCache::new(&pool, 32);
+/// let mut cache = LocalCache::new(&pool, 32)?;
 /// let mut buf = cache.get();
 /// buf[0] = 1;
 /// cache.put(buf); // stays in this thread's cache
 /// assert_eq!(cache.len(), 17); // the miss refilled half the cache; buf came back
 /// drop(cache);    // everything goes back to the shared ring
+/// # Ok::<(), iobuf::Error>(())
 /// ```
+///
+/// # Forgetting a cache
+///
+/// A cache reserves its share of the pool's cache budget when it is made
+/// and gives it back when dropped. A cache that is never dropped
+/// (`std::mem::forget`, a leaked `Box`, a thread-local whose destructor does
+/// not run) keeps that share, and the buffers it holds, for the rest of the
+/// pool's life: later caches of that pool are smaller, down to size zero,
+/// which passes every call straight to the ring. They are slower, never
+/// wrong and never blocked, since the budget is half the pool and the ring
+/// always circulates the other half. Knowing whether a cache was forgotten
+/// would take a per-cache record in the pool that every cache operation
+/// updates, which is the shared write a cache exists to avoid; so the budget
+/// is not reclaimed.
 pub struct LocalCache<'p> {
     /// The pool whose indices this cache holds.
     pool: &'p BufferPool,
@@ -60,26 +75,25 @@ impl<'p> LocalCache<'p> {
     /// A cache of up to `size` buffers of `pool`. The size is cut to what is
     /// left of the pool's cache budget (half the pool in all caches
     /// together); a cache of size zero passes every call to the ring.
-    pub fn new(pool: &'p BufferPool, size: usize) -> Self {
-        let mut left = pool.cache_budget.load(Ordering::Relaxed);
-        let size = loop {
-            let take = size.min(left);
-            match pool.cache_budget.compare_exchange_weak(
-                left,
-                left - take,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break take,
-                Err(now) => left = now,
-            }
-        };
-        LocalCache {
+    ///
+    /// Errors: the stack's memory (8 bytes a buffer, allocated now, so that
+    /// no later get or put allocates) is refused; the budget is then given
+    /// back.
+    pub fn new(pool: &'p BufferPool, size: usize) -> Result<Self, Error> {
+        let size = pool.reserve_cache(size);
+        let mut stack = Vec::new();
+        if stack.try_reserve_exact(size).is_err() {
+            pool.release_cache(size);
+            return Err(Error::AllocFailed {
+                size: size.saturating_mul(std::mem::size_of::<usize>()),
+            });
+        }
+        Ok(LocalCache {
             pool,
-            stack: Vec::with_capacity(size),
+            stack,
             size,
             _not_sync: std::marker::PhantomData,
-        }
+        })
     }
 
     /// How many buffers this cache may hold.
@@ -104,20 +118,22 @@ impl<'p> LocalCache<'p> {
 
     /// A buffer from this cache, else from the pool's free list (refilling
     /// half the cache on the way), else `None` at once.
-    pub fn try_get(&mut self) -> Option<Buf<'p>> {
+    #[must_use = "dropping the guard returns the buffer to the ring at once"]
+    pub fn try_get(&mut self) -> Option<PooledBuf<'p>> {
         if let Some(index) = self.stack.pop() {
-            return Some(Buf::from_owned_index(self.pool, index));
+            return Some(PooledBuf::from_owned_index(self.pool, index));
         }
         let free = self.pool.free_list();
         let first = free.pop()?;
         let batch = self.size / 2;
         // The stack is empty here: the pop above found nothing.
         free.pop_into(&mut self.stack, batch);
-        Some(Buf::from_owned_index(self.pool, first))
+        Some(PooledBuf::from_owned_index(self.pool, first))
     }
 
     /// A buffer, waiting with backoff while the cache and ring are dry.
-    pub fn get(&mut self) -> Buf<'p> {
+    #[must_use = "dropping the guard returns the buffer to the ring at once"]
+    pub fn get(&mut self) -> PooledBuf<'p> {
         // While it waits the stack stays empty (the cache is this thread's),
         // so only the pool can end the wait.
         let pool = self.pool;
@@ -125,7 +141,8 @@ impl<'p> LocalCache<'p> {
     }
 
     /// A buffer, waiting at most `timeout`.
-    pub fn get_timeout(&mut self, timeout: Duration) -> Option<Buf<'p>> {
+    #[must_use = "dropping the guard returns the buffer to the ring at once"]
+    pub fn get_timeout(&mut self, timeout: Duration) -> Option<PooledBuf<'p>> {
         let pool = self.pool;
         retry_until(
             Instant::now().checked_add(timeout),
@@ -137,7 +154,7 @@ impl<'p> LocalCache<'p> {
     /// Keeps `buf` in this cache (flushing half the cache to the ring first
     /// when it is full). A buffer of another pool is simply dropped, which
     /// returns it to its own pool.
-    pub fn put(&mut self, buf: Buf<'p>) {
+    pub fn put(&mut self, buf: PooledBuf<'p>) {
         if !std::ptr::eq(buf.pool(), self.pool) {
             drop(buf);
             return;
@@ -158,11 +175,12 @@ impl<'p> LocalCache<'p> {
     }
 
     fn flush_to(&mut self, keep: usize) {
-        let free = self.pool.free_list();
         while self.stack.len() > keep {
             if let Some(i) = self.stack.pop() {
-                // Cannot fail: the cache owned the index, which is in range.
-                let _ = free.push_to_ring(i);
+                // SAFETY: the cache owned the index (popped from the free
+                // list, or given up by a guard of this pool), in range, and
+                // gives it up here.
+                unsafe { self.pool.release_to_ring(i) };
             }
         }
     }
@@ -171,9 +189,7 @@ impl<'p> LocalCache<'p> {
 impl Drop for LocalCache<'_> {
     fn drop(&mut self) {
         self.flush();
-        self.pool
-            .cache_budget
-            .fetch_add(self.size, Ordering::Relaxed);
+        self.pool.release_cache(self.size);
     }
 }
 
@@ -200,7 +216,7 @@ mod tests {
     #[test]
     fn hits_after_the_first_miss_and_flushes_on_drop() {
         let pool = BufferPool::new(Tier::Pico, 64).unwrap();
-        let mut cache = LocalCache::new(&pool, 16);
+        let mut cache = LocalCache::new(&pool, 16).unwrap();
         assert_eq!(cache.capacity(), 16);
         let b = cache.get();
         assert_eq!(cache.len(), 8);
@@ -213,11 +229,11 @@ mod tests {
     #[test]
     fn caches_together_reserve_at_most_half_the_pool() {
         let pool = BufferPool::new(Tier::Pico, 10).unwrap();
-        let a = LocalCache::new(&pool, 4);
-        let b = LocalCache::new(&pool, 4);
+        let a = LocalCache::new(&pool, 4).unwrap();
+        let b = LocalCache::new(&pool, 4).unwrap();
         assert_eq!(a.capacity() + b.capacity(), 5);
         drop(a);
-        let c = LocalCache::new(&pool, 100);
+        let c = LocalCache::new(&pool, 100).unwrap();
         assert_eq!(c.capacity(), 4);
     }
 
@@ -225,7 +241,7 @@ mod tests {
     fn a_full_cache_flushes_half_to_the_ring() {
         let pool = BufferPool::new(Tier::Pico, 32).unwrap();
         let bufs: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
-        let mut cache = LocalCache::new(&pool, 8);
+        let mut cache = LocalCache::new(&pool, 8).unwrap();
         for b in bufs {
             cache.put(b);
             assert!(cache.len() <= 8);
@@ -239,7 +255,7 @@ mod tests {
     fn buffers_of_another_pool_go_home() {
         let p1 = BufferPool::new(Tier::Pico, 4).unwrap();
         let p2 = BufferPool::new(Tier::Pico, 4).unwrap();
-        let mut cache = LocalCache::new(&p1, 2);
+        let mut cache = LocalCache::new(&p1, 2).unwrap();
         let foreign = p2.try_get().unwrap();
         cache.put(foreign);
         assert_eq!(cache.len(), 0);
@@ -247,9 +263,23 @@ mod tests {
     }
 
     #[test]
+    fn a_forgotten_cache_keeps_only_its_own_share() {
+        let pool = BufferPool::new(Tier::Pico, 16).unwrap();
+        // Forgotten: its Drop never runs (ManuallyDrop is what
+        // mem::forget does, but lets the test free the stack's heap memory
+        // at the end so that Miri's leak check stays meaningful).
+        let mut forgotten = std::mem::ManuallyDrop::new(LocalCache::new(&pool, 3).unwrap());
+        // The budget is 8: the forgotten cache keeps 3, the rest is there.
+        assert_eq!(LocalCache::new(&pool, 100).unwrap().capacity(), 5);
+        // And dropped caches give theirs back.
+        assert_eq!(LocalCache::new(&pool, 100).unwrap().capacity(), 5);
+        drop(std::mem::take(&mut forgotten.stack));
+    }
+
+    #[test]
     fn zero_sized_cache_passes_through() {
         let pool = BufferPool::new(Tier::Pico, 1).unwrap();
-        let mut cache = LocalCache::new(&pool, 8);
+        let mut cache = LocalCache::new(&pool, 8).unwrap();
         assert_eq!(cache.capacity(), 0);
         let b = cache.get();
         assert!(cache.try_get().is_none());

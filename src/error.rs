@@ -45,6 +45,13 @@ pub enum Error {
         /// The index given.
         index: usize,
     },
+    /// A [`RawBuf`](crate::RawBuf) given to a pool it does not belong to.
+    WrongPool {
+        /// The token's buffer index (in its own pool).
+        index: usize,
+        /// The [`id`](crate::BufferPool::id) of the token's pool.
+        pool_id: u64,
+    },
     /// No configured tier holds a request of this many bytes.
     NoTierFits {
         /// Bytes asked for.
@@ -74,6 +81,10 @@ impl fmt::Display for Error {
             Error::NotHeld { index } => write!(
                 f,
                 "index {index} is not held through the raw-index API (returned twice, or never taken)"
+            ),
+            Error::WrongPool { index, pool_id } => write!(
+                f,
+                "buffer {index} belongs to pool {pool_id}, not to the pool it was given to"
             ),
             Error::NoTierFits { len } => {
                 write!(f, "no configured tier holds {len} bytes")

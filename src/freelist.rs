@@ -127,25 +127,24 @@ impl FreeList {
 
     /// Gives back an index the caller took from this list and owns.
     ///
-    /// Errors: `index >= capacity` (nothing changes).
+    /// # Safety
+    /// `index < capacity`, and the caller owns it: it came out of this list
+    /// and is in it neither now nor through anyone else's push.
     #[inline]
-    pub(crate) fn push(&self, index: usize) -> Result<(), Error> {
-        if index >= self.capacity() {
-            return Err(Error::IndexOutOfRange {
-                index,
-                capacity: self.capacity(),
-            });
-        }
+    pub(crate) unsafe fn push(&self, index: usize) {
+        debug_assert!(index < self.capacity());
         if let Some(slot) = &self.reuse {
             if slot.load(Ordering::Relaxed) == EMPTY
                 && slot
                     .compare_exchange(EMPTY, index, Ordering::Release, Ordering::Relaxed)
                     .is_ok()
             {
-                return Ok(());
+                return;
             }
         }
-        self.ring.push(index)
+        // SAFETY: the caller owns `index`, out of the slot and the ring.
+        // Cannot fail: the index is in range (the caller's contract).
+        let _ = unsafe { self.ring.push(index) };
     }
 
     /// Takes up to `n` free indices from the ring (then the slot) into `out`,
@@ -161,14 +160,25 @@ impl FreeList {
 
     /// Gives back an owned index straight to the ring (a cache's batch
     /// flush: the reuse slot is for the next single get, not a batch).
-    pub(crate) fn push_to_ring(&self, index: usize) -> Result<(), Error> {
-        self.ring.push(index)
+    ///
+    /// # Safety
+    /// As [`push`](Self::push).
+    pub(crate) unsafe fn push_to_ring(&self, index: usize) {
+        // SAFETY: forwarded from the caller. Cannot fail: in range.
+        let _ = unsafe { self.ring.push(index) };
     }
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// Gives back an index the test took from `list`.
+    fn give(list: &FreeList, i: usize) {
+        // SAFETY: every caller below passes an index it popped from `list`
+        // and holds.
+        unsafe { list.push(i) }
+    }
 
     fn drain(list: &FreeList) -> Vec<usize> {
         let mut got: Vec<usize> = std::iter::from_fn(|| list.pop()).collect();
@@ -190,15 +200,15 @@ mod tests {
         let list = FreeList::full(8).unwrap();
         let a = list.pop().unwrap();
         let b = list.pop().unwrap();
-        list.push(b).unwrap();
-        list.push(a).unwrap(); // the slot is full: a goes to the ring
+        give(&list, b);
+        give(&list, a); // the slot is full: a goes to the ring
         assert_eq!(list.pop(), Some(b));
         // Without the slot the ring's order holds: b was pushed first.
         let fifo = FreeList::fifo(8).unwrap();
         let a = fifo.pop().unwrap();
         let b = fifo.pop().unwrap();
-        fifo.push(b).unwrap();
-        fifo.push(a).unwrap();
+        give(&fifo, b);
+        give(&fifo, a);
         let order: Vec<usize> = std::iter::from_fn(|| fifo.pop()).collect();
         assert_eq!(order.len(), 8);
         assert_eq!(order[6..], [b, a]);
@@ -211,10 +221,10 @@ mod tests {
         let a = list.pop().unwrap();
         let b = list.pop().unwrap();
         assert_eq!(list.pop(), None);
-        list.push(a).unwrap(); // parked in the slot
+        give(&list, a); // parked in the slot
         assert_eq!(list.pop(), Some(a));
-        list.push(a).unwrap();
-        list.push(b).unwrap(); // slot full: b to the ring
+        give(&list, a);
+        give(&list, b); // slot full: b to the ring
         let mut out = Vec::new();
         assert_eq!(list.pop_into(&mut out, 4), 2);
         out.sort();
@@ -233,22 +243,10 @@ mod tests {
             assert_eq!(list.pop(), None); // runs head past tail
             assert!(list.looks_empty());
             for i in held {
-                list.push(i).unwrap(); // the first one parks in the slot
+                give(&list, i); // the first one parks in the slot
                 assert!(!list.looks_empty());
             }
             assert_eq!(drain(&list), vec![0, 1, 2]);
         }
-    }
-
-    #[test]
-    fn out_of_range_push_changes_nothing() {
-        let list = FreeList::full(3).unwrap();
-        let i = list.pop().unwrap();
-        assert!(matches!(
-            list.push(3),
-            Err(Error::IndexOutOfRange { index: 3, .. })
-        ));
-        list.push(i).unwrap();
-        assert_eq!(drain(&list), vec![0, 1, 2]);
     }
 }

@@ -69,7 +69,7 @@ impl IoVec {
         }
     }
 
-    /// One IoVec per buffer, in order: the seed's `IoVecFrom`.
+    /// One IoVec per buffer, in order.
     ///
     /// ```
     /// let bufs = vec![[0u8; 32]; 4];
@@ -116,7 +116,7 @@ impl IoVec {
     }
 
     /// A pointer to the first vector and their count, for raw `readv`,
-    /// `writev` and io_uring calls (the seed's `IoVecAddrLen`).
+    /// `writev` and io_uring calls.
     pub fn addr_len(vecs: &[IoVec]) -> (*const libc::iovec, usize) {
         (vecs.as_ptr() as *const libc::iovec, vecs.len())
     }

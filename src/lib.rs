@@ -4,7 +4,7 @@
 //! * [`BufferPool`]: `capacity` buffers of one tier in one page-aligned
 //!   slab, handed out by index through a lock-free, ABA-safe ring
 //!   ([`IndexRing`], Nikolaev's SCQ) behind a one-entry reuse slot (a
-//!   thread that returns a buffer and takes another gets the same one back). [`Buf`] guards give the bytes without a
+//!   thread that returns a buffer and takes another gets the same one back). [`PooledBuf`] guards give the bytes without a
 //!   copy and return the buffer on drop, from any thread. Typed per-tier pools
 //!   ([`SmallBufferPool`] and the other eleven) also give `&mut [u8; N]`.
 //! * [`LocalCache`]: a per-thread magazine in front of the ring; a hit makes
@@ -13,6 +13,10 @@
 //! * [`BoundedPool<T>`]: the same ring over any `T`.
 //! * [`AlignedBuf`], [`page_size`], [`CACHE_LINE_SIZE`]: aligned memory.
 //! * [`IoVec`]: the OS `struct iovec`, for readv/writev and io_uring.
+//! * [`RawBuf`]: a buffer held outside a guard (an I/O in flight), an owned
+//!   token that names its pool.
+//! * `uring` (feature `io-uring`): pool buffers as io_uring fixed buffers
+//!   and provided-buffer rings.
 //!
 //! ```
 //! use iobuf::{BufferPool, Tier};
@@ -28,39 +32,96 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod backoff;
+// Every item has one public path: the crate root. Only `uring` (behind its
+// feature) is a public module, and nothing of it is re-exported.
+mod backoff;
 mod bounded;
 mod cache;
 mod error;
 mod freelist;
 mod iovec;
-pub mod mem;
+mod mem;
 mod pool;
-pub mod ring;
-pub mod tier;
+mod ring;
+mod tier;
 mod tiered;
 #[cfg(feature = "io-uring")]
 pub mod uring;
 mod waiters;
 
 pub use backoff::Backoff;
-pub use bounded::{BoundedPool, PoolGuard};
+pub use bounded::{BoundedGuard, BoundedPool};
 pub use cache::{LocalCache, DEFAULT_CACHE_SIZE};
 pub use error::Error;
 pub use iovec::IoVec;
 pub use mem::{
     aligned_block, aligned_mem, cache_line_aligned_blocks, cache_line_aligned_mem,
     page_aligned_blocks, page_size, AlignedBlocks, AlignedBuf, CACHE_LINE_SIZE,
+    HUGE_PAGE_THRESHOLD, MMAP_THRESHOLD,
 };
 pub use pool::{
-    BigBufferPool, Buf, BufferPool, GiantBufferPool, GreatBufferPool, HugeBufferPool,
-    LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool,
-    SmallBufferPool, TierBuf, TierPool, TitanBufferPool, VastBufferPool,
+    BigBufferPool, BufferPool, GiantBufferPool, GreatBufferPool, Held, HugeBufferPool,
+    LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool, PooledBuf,
+    RawBuf, SmallBufferPool, TierBuf, TierPool, TitanBufferPool, VastBufferPool,
 };
-pub use ring::IndexRing;
-pub use tier::Tier;
+pub use ring::{IndexRing, MAX_CAPACITY};
+pub use tier::{
+    ParseTierError, Tier, BIG_SIZE, GIANT_SIZE, GREAT_SIZE, HUGE_SIZE, LARGE_SIZE, MEDIUM_SIZE,
+    MICRO_SIZE, NANO_SIZE, PICO_SIZE, SMALL_SIZE, TITAN_SIZE, VAST_SIZE,
+};
 pub use tiered::{TieredPool, TieredPoolBuilder};
 pub use waiters::{Acquire, Source, WaitList};
+
+/// What the types forbid, as doctests that must fail to compile. Each one
+/// below compiles once the marked line is removed or changed as its comment
+/// says; the `compile_fail` checks that the line itself is refused.
+///
+/// A [`RawBuf`] cannot be copied or cloned, so one token cannot be given
+/// back twice:
+/// ```compile_fail,E0599
+/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let raw = pool.take_raw().unwrap();
+/// let copy = raw.clone(); // no Clone
+/// # let _ = (pool.put_raw(raw), copy);
+/// ```
+///
+/// A [`TierBuf`] derefs to bytes, not to a guard that could be swapped:
+/// ```compile_fail,E0308
+/// let huge = iobuf::HugeBufferPool::new(1).unwrap();
+/// let pico = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let mut big = huge.get();
+/// *big = pico.get(); // `*big` is [u8]
+/// ```
+///
+/// A [`TierPool`] is not a [`BufferPool`] by `Deref`; `pool()` gives it:
+/// ```compile_fail,E0308
+/// let typed = iobuf::SmallBufferPool::new(1).unwrap();
+/// let pool: &iobuf::BufferPool = &typed; // use typed.pool()
+/// ```
+///
+/// Pushing into an [`IndexRing`] is `unsafe` (it trusts that the index is
+/// out of the ring):
+/// ```compile_fail,E0133
+/// let ring = iobuf::IndexRing::empty(2).unwrap();
+/// ring.push(0).unwrap(); // needs unsafe { ... }
+/// ```
+///
+/// A guard cannot outlive its pool:
+/// ```compile_fail,E0597
+/// let buf = {
+///     let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+///     pool.get()
+/// };
+/// ```
+///
+/// Unused guards, tokens and builders are warned about (`must_use`):
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// pool.take_raw(); // leaks the buffer
+/// ```
+#[cfg(doctest)]
+pub struct CompileFailDoctests;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

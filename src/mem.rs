@@ -203,6 +203,18 @@ impl AlignedBuf {
         Self::new(size, CACHE_LINE_SIZE)
     }
 
+    /// Bytes in the block, read from its layout: no reference to the bytes
+    /// is made (a pool asks this while guards borrow parts of its slab).
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Always false: a block has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     /// The alignment this block was allocated with.
     pub fn align(&self) -> usize {
         self.layout.align()
@@ -379,30 +391,28 @@ impl AlignedBlocks {
     }
 }
 
-/// `size` zeroed bytes aligned to `align` (the seed's `AlignedMem`).
+/// `size` zeroed bytes aligned to `align`: [`AlignedBuf::new`].
 pub fn aligned_mem(size: usize, align: usize) -> Result<AlignedBuf, Error> {
     AlignedBuf::new(size, align)
 }
 
-/// One zeroed, page-aligned page (the seed's `AlignedMemBlock`).
+/// One zeroed, page-aligned page.
 pub fn aligned_block() -> Result<AlignedBuf, Error> {
     AlignedBuf::page_aligned(page_size())
 }
 
-/// `count` page-aligned blocks of `block_size` bytes (the seed's
-/// `AlignedMemBlocks`, which fixed the block at one page).
+/// `count` page-aligned blocks of `block_size` bytes (any size; each block
+/// starts on a page).
 pub fn page_aligned_blocks(count: usize, block_size: usize) -> Result<AlignedBlocks, Error> {
     AlignedBlocks::new(count, block_size, page_size())
 }
 
-/// `size` zeroed bytes aligned to [`CACHE_LINE_SIZE`] (the seed's
-/// `CacheLineAlignedMem`).
+/// `size` zeroed bytes aligned to [`CACHE_LINE_SIZE`].
 pub fn cache_line_aligned_mem(size: usize) -> Result<AlignedBuf, Error> {
     AlignedBuf::cache_line_aligned(size)
 }
 
-/// `count` cache-line-aligned blocks of `block_size` bytes (the seed's
-/// `CacheLineAlignedMemBlocks`).
+/// `count` cache-line-aligned blocks of `block_size` bytes.
 pub fn cache_line_aligned_blocks(count: usize, block_size: usize) -> Result<AlignedBlocks, Error> {
     AlignedBlocks::new(count, block_size, CACHE_LINE_SIZE)
 }

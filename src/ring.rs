@@ -135,7 +135,8 @@
 //! let mut got = [a, b, c];
 //! got.sort();
 //! assert_eq!(got, [0, 1, 2]);
-//! ring.push(b).unwrap();
+//! // SAFETY: `b` came from pop and is not in the ring.
+//! unsafe { ring.push(b) }.unwrap();
 //! assert_eq!(ring.pop(), Some(b));
 //! ```
 
@@ -206,11 +207,14 @@ fn before(a: u64, b: u64) -> bool {
 ///
 /// It is the free list of [`BufferPool`](crate::BufferPool) and
 /// [`BoundedPool`](crate::BoundedPool) (behind their one-entry reuse slot);
-/// it can be used alone as an index allocator. It never holds more than `capacity` indices, and each index
-/// must be in it at most once: [`push`](IndexRing::push) is for returning an
-/// index that [`pop`](IndexRing::pop) handed out. The pools enforce this;
-/// pushing an index that is already in the ring breaks the exactly-once
-/// guarantee, and pushing more than `capacity` indices can make `push` spin.
+/// it can be used alone as an index allocator. It never holds more than
+/// `capacity` indices, and each index must be in it at most once:
+/// [`push`](IndexRing::push) is for returning an index that
+/// [`pop`](IndexRing::pop) handed out, and is `unsafe` for that reason
+/// (pushing an index that is already in the ring breaks the exactly-once
+/// guarantee, and pushing more than `capacity` indices can make `push` spin
+/// forever). The pools keep that contract through their guards and tokens;
+/// every safe call of the ring keeps it by itself.
 pub struct IndexRing {
     /// Next position a consumer takes. Grows by one per pop attempt; may run
     /// ahead of `tail` on an empty ring, until `catch_up` pulls tail forward.
@@ -257,11 +261,20 @@ impl IndexRing {
         let n = capacity.next_power_of_two().max(2);
         let slot_count = 2 * n;
         let slot_order = slot_count.trailing_zeros();
+        // Reserve the slots before writing any: a refusal is an error, not
+        // an abort, and nothing large has been touched.
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(slot_count)
+            .map_err(|_| Error::AllocFailed {
+                size: slot_count.saturating_mul(std::mem::size_of::<u64>()),
+            })?;
+        slots.extend((0..slot_count).map(|_| AtomicU64::new(u64::MAX)));
         let mut ring = IndexRing {
             head: CachePadded::new(AtomicU64::new(0)),
             threshold: CachePadded::new(AtomicI64::new(-1)),
             tail: CachePadded::new(AtomicU64::new(filled as u64)),
-            slots: (0..slot_count).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            slots: slots.into_boxed_slice(),
             slot_order,
             capacity,
         };
@@ -429,7 +442,8 @@ impl IndexRing {
     /// assert!(!ring.looks_empty());
     /// let i = ring.pop().unwrap();
     /// assert!(ring.looks_empty());
-    /// ring.push(i).unwrap();
+    /// // SAFETY: `i` was just popped.
+    /// unsafe { ring.push(i) }.unwrap();
     /// assert!(!ring.looks_empty());
     /// ```
     pub fn looks_empty(&self) -> bool {
@@ -456,9 +470,17 @@ impl IndexRing {
 
     /// Puts `index` back. Lock-free.
     ///
-    /// Errors: `index >= capacity` (the ring is left untouched). Each index
-    /// must be pushed only while it is out of the ring (see the type docs).
-    pub fn push(&self, index: usize) -> Result<(), Error> {
+    /// Errors: `index >= capacity` (the ring is left untouched).
+    ///
+    /// # Safety
+    /// `index` is out of the ring: [`pop`](Self::pop) handed it out (or the
+    /// ring started [`empty`](Self::empty) and it was never pushed), and it
+    /// has not been pushed since. So the ring never holds an index twice
+    /// (which would hand one index to two owners) nor more than `capacity`
+    /// indices (where `push` could spin forever). Breaking this is not
+    /// memory-unsafe inside the ring itself, but every pool built on it
+    /// relies on it for exclusive access to its buffers.
+    pub unsafe fn push(&self, index: usize) -> Result<(), Error> {
         if index >= self.capacity {
             return Err(Error::IndexOutOfRange {
                 index,
@@ -554,20 +576,27 @@ impl IndexRing {
     /// Errors, with the ring left untouched: an index `>= capacity`
     /// ([`Error::IndexOutOfRange`], the first one), or more indices than
     /// `capacity` ([`Error::CapacityTooLarge`]), which cannot all be out of
-    /// the ring at once. Each index must be pushed only while it is out of
-    /// the ring, and at most once in `indices` (see the type docs).
+    /// the ring at once.
+    ///
+    /// # Safety
+    /// Every index of `indices` is out of the ring, as [`push`](Self::push)
+    /// requires of its one index, and appears in `indices` at most once.
+    /// (A slice longer than `capacity` is refused before anything is read
+    /// from it, so that error never depends on this contract.)
     ///
     /// ```
     /// use iobuf::IndexRing;
     /// let ring = IndexRing::empty(8).unwrap();
-    /// ring.push_many(&[5, 1, 7]).unwrap();
+    /// // SAFETY: the ring started empty and 5, 1, 7 are distinct.
+    /// unsafe { ring.push_many(&[5, 1, 7]) }.unwrap();
     /// let mut out = [0; 8];
     /// assert_eq!(ring.pop_many(&mut out), 3);
     /// assert_eq!(out[..3], [5, 1, 7]);
-    /// assert!(ring.push_many(&[2, 8]).is_err()); // 8 is out of range
+    /// // SAFETY: 2 and 8 are out of the ring (8 is out of range: an error).
+    /// assert!(unsafe { ring.push_many(&[2, 8]) }.is_err());
     /// assert_eq!(ring.pop(), None); // and 2 did not go in either
     /// ```
-    pub fn push_many(&self, indices: &[usize]) -> Result<(), Error> {
+    pub unsafe fn push_many(&self, indices: &[usize]) -> Result<(), Error> {
         if indices.len() > self.capacity {
             return Err(Error::CapacityTooLarge {
                 requested: indices.len(),
@@ -661,6 +690,18 @@ impl std::fmt::Debug for IndexRing {
 mod tests {
     use super::*;
 
+    /// Pushes an index the test popped (or never pushed to an empty ring).
+    fn give(ring: &IndexRing, i: usize) -> Result<(), Error> {
+        // SAFETY: every caller passes an index out of the ring.
+        unsafe { ring.push(i) }
+    }
+
+    fn give_many(ring: &IndexRing, indices: &[usize]) -> Result<(), Error> {
+        // SAFETY: every caller passes distinct indices out of the ring (or
+        // more than `capacity` of them, which is refused first).
+        unsafe { ring.push_many(indices) }
+    }
+
     fn drain(ring: &IndexRing) -> Vec<usize> {
         std::iter::from_fn(|| ring.pop()).collect()
     }
@@ -679,7 +720,7 @@ mod tests {
     fn empty_ring_pops_nothing_until_pushed() {
         let ring = IndexRing::empty(4).unwrap();
         assert_eq!(ring.pop(), None);
-        ring.push(2).unwrap();
+        give(&ring, 2).unwrap();
         assert_eq!(ring.pop(), Some(2));
         assert_eq!(ring.pop(), None);
     }
@@ -688,7 +729,7 @@ mod tests {
     fn is_fifo_single_threaded() {
         let ring = IndexRing::empty(8).unwrap();
         for i in [5, 1, 7, 0] {
-            ring.push(i).unwrap();
+            give(&ring, i).unwrap();
         }
         assert_eq!(drain(&ring), vec![5, 1, 7, 0]);
     }
@@ -715,7 +756,7 @@ mod tests {
                     }
                 } else if !held.is_empty() {
                     let i = held.swap_remove((rng as usize / 3) % held.len());
-                    ring.push(i).unwrap();
+                    give(&ring, i).unwrap();
                 }
             }
             let mut all: Vec<usize> = drain(&ring);
@@ -729,7 +770,7 @@ mod tests {
     fn out_of_range_push_is_an_error_and_changes_nothing() {
         let ring = IndexRing::full(3).unwrap();
         assert_eq!(
-            ring.push(3),
+            give(&ring, 3),
             Err(Error::IndexOutOfRange {
                 index: 3,
                 capacity: 3
@@ -745,7 +786,7 @@ mod tests {
         let ring = IndexRing::full(3).unwrap();
         let (head, tail) = (ring.head.load(SC), ring.tail.load(SC));
         assert_eq!(ring.pop_many(&mut []), 0);
-        assert_eq!(ring.push_many(&[]), Ok(()));
+        assert_eq!(give_many(&ring, &[]), Ok(()));
         assert_eq!((ring.head.load(SC), ring.tail.load(SC)), (head, tail));
         let mut got = drain(&ring);
         got.sort();
@@ -760,7 +801,7 @@ mod tests {
         assert_eq!(ring.head.load(SC), 5, "one run of 5 positions");
         assert_eq!(out, [0, 1, 2, 3, 4]);
         let tail = ring.tail.load(SC);
-        ring.push_many(&[4, 2, 0]).unwrap();
+        give_many(&ring, &[4, 2, 0]).unwrap();
         assert_eq!(ring.tail.load(SC), tail + 3, "one run of 3 positions");
         assert_eq!(drain(&ring), vec![5, 6, 7, 4, 2, 0]);
     }
@@ -787,7 +828,7 @@ mod tests {
             );
             // The consumers ran past tail; catch_up must leave the next
             // pushes reachable.
-            ring.push_many(&got).unwrap();
+            give_many(&ring, &got).unwrap();
             let mut again = drain(&ring);
             again.sort();
             assert_eq!(again, got, "capacity {cap}");
@@ -801,9 +842,9 @@ mod tests {
         let b = ring.pop().unwrap();
         let mut out = [0; 4];
         assert_eq!(ring.pop_many(&mut out), 2);
-        ring.push(b).unwrap();
+        give(&ring, b).unwrap();
         assert_eq!(ring.pop(), Some(b));
-        ring.push_many(&[a, b]).unwrap();
+        give_many(&ring, &[a, b]).unwrap();
         assert_eq!(ring.pop_many(&mut out), 2);
         assert_eq!(out[..2], [a, b]);
     }
@@ -812,14 +853,14 @@ mod tests {
     fn batch_errors_change_nothing() {
         let ring = IndexRing::empty(3).unwrap();
         assert_eq!(
-            ring.push_many(&[0, 3, 1]),
+            give_many(&ring, &[0, 3, 1]),
             Err(Error::IndexOutOfRange {
                 index: 3,
                 capacity: 3
             })
         );
         assert_eq!(
-            ring.push_many(&[0, 1, 2, 0]),
+            give_many(&ring, &[0, 1, 2, 0]),
             Err(Error::CapacityTooLarge {
                 requested: 4,
                 max: 3
@@ -827,7 +868,7 @@ mod tests {
         );
         assert_eq!(ring.tail.load(SC), 0);
         assert_eq!(ring.pop(), None);
-        ring.push_many(&[2, 0, 1]).unwrap();
+        give_many(&ring, &[2, 0, 1]).unwrap();
         assert_eq!(drain(&ring), vec![2, 0, 1]);
     }
 
@@ -858,7 +899,7 @@ mod tests {
                     1 => {
                         let k = k.min(held.len());
                         let back: Vec<usize> = held.drain(..k).collect();
-                        ring.push_many(&back).unwrap();
+                        give_many(&ring, &back).unwrap();
                     }
                     2 => match ring.pop() {
                         Some(i) => {
@@ -869,7 +910,7 @@ mod tests {
                     },
                     _ => {
                         if let Some(i) = held.pop() {
-                            ring.push(i).unwrap();
+                            give(&ring, i).unwrap();
                         }
                     }
                 }

@@ -1,15 +1,40 @@
 //! [`TieredPool`]: pools of several tiers behind one handle, picked by size.
 
 use crate::backoff::{retry_until, wait_for};
-use crate::pool::{Buf, BufferPool};
+use crate::pool::{BufferPool, PooledBuf};
 use crate::{Error, Tier};
 use std::time::{Duration, Instant};
 
 /// Builds a [`TieredPool`].
-#[derive(Debug, Clone, Default)]
+///
+/// `TieredPoolBuilder::default()` is [`TieredPool::builder()`]: no tiers,
+/// fallback on.
+///
+/// ```
+/// use iobuf::{Tier, TieredPoolBuilder};
+/// let pool = TieredPoolBuilder::default()
+///     .tier(Tier::Pico, 1)
+///     .tier(Tier::Nano, 1)
+///     .build()
+///     .unwrap();
+/// let _a = pool.try_get_for(8).unwrap().unwrap();
+/// // Pico is empty: fallback (on by default) serves it from Nano.
+/// assert_eq!(pool.try_get_for(8).unwrap().unwrap().len(), 128);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until build() is called"]
 pub struct TieredPoolBuilder {
     tiers: Vec<(Tier, usize)>,
     fallback: bool,
+}
+
+impl Default for TieredPoolBuilder {
+    fn default() -> Self {
+        TieredPoolBuilder {
+            tiers: Vec::new(),
+            fallback: true,
+        }
+    }
 }
 
 impl TieredPoolBuilder {
@@ -79,10 +104,7 @@ pub struct TieredPool {
 impl TieredPool {
     /// A builder with no tiers and fallback on.
     pub fn builder() -> TieredPoolBuilder {
-        TieredPoolBuilder {
-            tiers: Vec::new(),
-            fallback: true,
-        }
+        TieredPoolBuilder::default()
     }
 
     /// The configured pools, smallest tier first.
@@ -112,7 +134,7 @@ impl TieredPool {
         }
     }
 
-    fn attempt(&self, first: usize) -> Option<Buf<'_>> {
+    fn attempt(&self, first: usize) -> Option<PooledBuf<'_>> {
         self.candidates(first).iter().find_map(BufferPool::try_get)
     }
 
@@ -123,19 +145,26 @@ impl TieredPool {
 
     /// A buffer of at least `len` bytes, or `Ok(None)` at once if none is
     /// free. Errors: no configured tier holds `len` bytes.
-    pub fn try_get_for(&self, len: usize) -> Result<Option<Buf<'_>>, Error> {
+    #[must_use = "dropping the guard returns the buffer at once"]
+    pub fn try_get_for(&self, len: usize) -> Result<Option<PooledBuf<'_>>, Error> {
         let first = self.first_fit(len)?;
         Ok(self.attempt(first))
     }
 
     /// A buffer of at least `len` bytes, waiting with backoff.
-    pub fn get_for(&self, len: usize) -> Result<Buf<'_>, Error> {
+    #[must_use = "dropping the guard returns the buffer at once"]
+    pub fn get_for(&self, len: usize) -> Result<PooledBuf<'_>, Error> {
         let first = self.first_fit(len)?;
         Ok(wait_for(|| self.attempt(first), || self.looks_dry(first)))
     }
 
     /// A buffer of at least `len` bytes, waiting at most `timeout`.
-    pub fn get_for_timeout(&self, len: usize, timeout: Duration) -> Result<Option<Buf<'_>>, Error> {
+    #[must_use = "dropping the guard returns the buffer at once"]
+    pub fn get_for_timeout(
+        &self,
+        len: usize,
+        timeout: Duration,
+    ) -> Result<Option<PooledBuf<'_>>, Error> {
         let first = self.first_fit(len)?;
         Ok(retry_until(
             Instant::now().checked_add(timeout),
@@ -193,6 +222,14 @@ mod tests {
                 assert_eq!(b.pool().tier(), Tier::Nano);
             }
         }
+    }
+
+    #[test]
+    fn the_default_builder_is_builder() {
+        let d = TieredPoolBuilder::default();
+        let b = TieredPool::builder();
+        assert!(d.fallback && b.fallback);
+        assert_eq!(d.tiers, b.tiers);
     }
 
     #[test]

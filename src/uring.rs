@@ -8,8 +8,10 @@
 //!   from a pool: **buffer id = pool index**. Operations with
 //!   `IOSQE_BUFFER_SELECT` (a multishot `recv`, say) pick a buffer when data
 //!   arrives, and [`BufRing::take`] turns their completion back into a
-//!   [`Buf`] guard of that index, which returns to the pool on drop or goes
+//!   [`PooledBuf`] guard of that index, which returns to the pool on drop or goes
 //!   back to the ring with [`BufRing::provide`]: exactly once, by move.
+//!   While a buffer is in the ring, the ring holds its [`RawBuf`] token, so
+//!   no safe call (a pool get, [`BufferPool::guard`]) can reach it.
 //!
 //! Both borrow the pool, so it outlives the registration, and both keep a
 //! duplicate of the ring's descriptor, so they can unregister on drop without
@@ -24,10 +26,16 @@
 //! # Safety contract of submissions
 //! Pushing an entry onto a submission queue is `unsafe` in the `io-uring`
 //! crate: the caller promises that the memory it names stays valid until
-//! the operation completes. With pool buffers that means: keep the index
-//! owned (a live [`Buf`], or held raw with [`BufferPool::take_index`]) until
-//! its completion has been reaped, and do not drop a [`BufRing`] while
+//! the operation completes. With pool buffers that means: keep the buffer
+//! owned (a live [`PooledBuf`], or a [`RawBuf`] token from
+//! [`BufferPool::take_raw`]), and do not touch its bytes through it, until
+//! its completion has been reaped; and do not drop a [`BufRing`] while
 //! operations selecting from its group are in flight.
+//!
+//! The entry builders of [`FixedBuffers`] take the guard or token by
+//! reference, so the index they encode is one the caller holds. The one call
+//! that trusts a completion, [`BufRing::take`], is `unsafe`: a buffer id
+//! alone cannot tell a buffer the kernel has picked from one it still holds.
 //!
 //! ```no_run
 //! use io_uring::{types, IoUring};
@@ -40,7 +48,7 @@
 //! let fixed = FixedBuffers::register(&ring, &pool)?;
 //! let file = std::fs::File::open("/etc/hostname")?;
 //! let buf = pool.get();
-//! let read = fixed.read_fixed(types::Fd(file.as_raw_fd()), buf.index(), 0..buf.len(), 0)?;
+//! let read = fixed.read_fixed(types::Fd(file.as_raw_fd()), &buf, 0..buf.len(), 0)?;
 //! // SAFETY: `buf` (and so its bytes) lives until the completion is reaped
 //! // below; `file` stays open as long.
 //! unsafe { ring.submission().push(&read)? };
@@ -51,7 +59,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::{AlignedBuf, Buf, BufferPool, Error, IoVec};
+use crate::pool::Held;
+use crate::{AlignedBuf, BufferPool, Error, IoVec, PooledBuf, RawBuf};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::fmt;
 use std::io;
@@ -327,6 +336,7 @@ fn check_range(range: &Range<usize>, size: usize) -> Result<u32, UringError> {
 /// Only one buffer table per ring: registering a second pool on the same
 /// ring fails with `EBUSY`. With `IORING_SETUP_SINGLE_ISSUER`, register and
 /// drop on the ring's thread.
+#[must_use = "dropping the registration unregisters the buffers at once"]
 pub struct FixedBuffers<'p> {
     pool: &'p BufferPool,
     /// `None` once unregistered (by [`FixedBuffers::unregister`]).
@@ -358,7 +368,7 @@ impl<'p> FixedBuffers<'p> {
             });
         }
         let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
-        let iovecs = pool.iovecs();
+        let iovecs = pool.iovecs()?;
         // (If the returned value is leaked the pages stay pinned, but the
         // kernel touches them only for operations whose submission, itself
         // unsafe, promised the buffer is alive.)
@@ -410,12 +420,57 @@ impl<'p> FixedBuffers<'p> {
         Ok((addr, len, buf_index))
     }
 
-    /// A `READ_FIXED` of `file_offset..` into bytes `range` of buffer
-    /// `index`. Building it is safe; pushing it is the caller's promise to
-    /// own `index` until the completion (see the module's safety contract).
+    /// The index of `buf`, if it is a buffer of the registered pool.
+    fn owned_index<B: Held + ?Sized>(&self, buf: &B) -> Result<usize, UringError> {
+        if buf.held_pool_id() != self.pool.id() {
+            return Err(UringError::ForeignBuffer);
+        }
+        Ok(buf.held_index())
+    }
+
+    /// A `READ_FIXED` of `file_offset..` into bytes `range` of `buf` (a
+    /// guard or [`RawBuf`] of the registered pool). Building it is safe;
+    /// pushing it is the caller's promise to keep `buf` owned and untouched
+    /// until the completion (see the module's safety contract).
+    ///
+    /// Errors: `buf` of another pool, or `range` not inside one buffer.
+    pub fn read_fixed<B: Held + ?Sized>(
+        &self,
+        fd: types::Fd,
+        buf: &B,
+        range: Range<usize>,
+        file_offset: u64,
+    ) -> Result<squeue::Entry, UringError> {
+        let index = self.owned_index(buf)?;
+        // SAFETY: `buf` holds `index` (checked to be of this pool).
+        unsafe { self.read_fixed_index(fd, index, range, file_offset) }
+    }
+
+    /// A `WRITE_FIXED` of bytes `range` of `buf` at `file_offset`
+    /// (`u64::MAX`: the file position, for pipes and sockets). As
+    /// [`read_fixed`](Self::read_fixed).
+    pub fn write_fixed<B: Held + ?Sized>(
+        &self,
+        fd: types::Fd,
+        buf: &B,
+        range: Range<usize>,
+        file_offset: u64,
+    ) -> Result<squeue::Entry, UringError> {
+        let index = self.owned_index(buf)?;
+        // SAFETY: `buf` holds `index` (checked to be of this pool).
+        unsafe { self.write_fixed_index(fd, index, range, file_offset) }
+    }
+
+    /// [`read_fixed`](Self::read_fixed) by bare index, for callers whose
+    /// owner of the buffer is not a type of this crate.
     ///
     /// Errors: `index` out of range, or `range` not inside one buffer.
-    pub fn read_fixed(
+    ///
+    /// # Safety
+    /// The caller owns buffer `index` of the registered pool (through a
+    /// guard or token of its own) for as long as the entry may be pushed
+    /// and until its completion is reaped.
+    pub unsafe fn read_fixed_index(
         &self,
         fd: types::Fd,
         index: usize,
@@ -428,10 +483,13 @@ impl<'p> FixedBuffers<'p> {
             .build())
     }
 
-    /// A `WRITE_FIXED` of bytes `range` of buffer `index` at `file_offset`
-    /// (`u64::MAX`: the file position, for pipes and sockets). As
-    /// [`read_fixed`](Self::read_fixed).
-    pub fn write_fixed(
+    /// [`write_fixed`](Self::write_fixed) by bare index.
+    ///
+    /// Errors: as [`read_fixed_index`](Self::read_fixed_index).
+    ///
+    /// # Safety
+    /// As [`read_fixed_index`](Self::read_fixed_index).
+    pub unsafe fn write_fixed_index(
         &self,
         fd: types::Fd,
         index: usize,
@@ -514,8 +572,9 @@ const _: () = assert!(std::mem::size_of::<BufReg>() == 40);
 /// pool index.
 ///
 /// Buffers given to the ring ([`provide`](Self::provide),
-/// [`fill`](Self::fill)) are held through the pool's raw-index API while the
-/// kernel may pick them. [`take`](Self::take) turns a completion that picked
+/// [`fill`](Self::fill)) are held as [`RawBuf`] tokens that this ring alone
+/// owns while the kernel may pick them: no safe call elsewhere can reach
+/// them. [`take`](Self::take) turns a completion that picked
 /// one into a [`Received`] guard; from there the buffer goes back to the
 /// pool on drop, or to the ring with [`provide`](Self::provide): each
 /// completion hands a buffer out once. Dropping the ring unregisters it and
@@ -523,6 +582,7 @@ const _: () = assert!(std::mem::size_of::<BufReg>() == 40);
 ///
 /// One producer: providing takes `&mut self`. It keeps a duplicate of the
 /// ring's descriptor, like [`FixedBuffers`].
+#[must_use = "dropping the ring unregisters it at once"]
 pub struct BufRing<'p> {
     pool: &'p BufferPool,
     /// `None` once unregistered.
@@ -542,8 +602,9 @@ pub struct BufRing<'p> {
     /// `entries`, so a slot is never overwritten before the kernel has
     /// consumed it.
     in_ring: usize,
-    /// `in_ring_set[i]`: pool index `i` is in the ring (held raw by it).
-    in_ring_set: Vec<bool>,
+    /// `held[i]`: the token of pool index `i` while it is in the ring. One
+    /// slot per possible buffer id (at most [`MAX_BUF_RING_INDEX`] + 1).
+    held: Vec<Option<RawBuf>>,
 }
 
 impl<'p> BufRing<'p> {
@@ -574,6 +635,13 @@ impl<'p> BufRing<'p> {
         }
         let bytes = (usize::from(entries) * std::mem::size_of::<RingEntry>())
             .next_multiple_of(crate::page_size());
+        let ids = pool.capacity().min(MAX_BUF_RING_INDEX + 1);
+        let mut held = Vec::new();
+        held.try_reserve_exact(ids)
+            .map_err(|_| Error::AllocFailed {
+                size: ids.saturating_mul(std::mem::size_of::<Option<RawBuf>>()),
+            })?;
+        held.resize_with(ids, || None);
         let mem = AlignedBuf::page_aligned(bytes)?;
         let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
         // `mem` is page aligned and zeroed (tail 0, no buffers). If the
@@ -601,7 +669,7 @@ impl<'p> BufRing<'p> {
             tail: 0,
             unpublished: 0,
             in_ring: 0,
-            in_ring_set: vec![false; pool.capacity()],
+            held,
         })
     }
 
@@ -631,21 +699,31 @@ impl<'p> BufRing<'p> {
         self.pool
     }
 
-    /// Writes the entry for pool index `index` (held raw by the caller, who
-    /// hands it to the ring) at the next free slot, not yet visible to the
-    /// kernel. The caller has checked `in_ring < entries` and
-    /// `index <= MAX_BUF_RING_INDEX`.
-    fn write_entry(&mut self, index: usize) -> Result<(), UringError> {
+    /// Writes the entry for `raw` (a token of this pool, handed to the ring)
+    /// at the next free slot, not yet visible to the kernel. The caller has
+    /// checked `in_ring < entries` and `index <= MAX_BUF_RING_INDEX`. On
+    /// error the token comes back.
+    fn write_entry(&mut self, raw: RawBuf) -> Result<(), (UringError, RawBuf)> {
+        let index = raw.index();
         let base = match &self.mem {
             Some(mem) => mem.base().as_ptr() as *mut RingEntry,
             // Cannot happen: `mem` is taken only while the ring is dropped.
             None => {
-                return Err(UringError::RingFull {
-                    entries: self.entries,
-                })
+                return Err((
+                    UringError::RingFull {
+                        entries: self.entries,
+                    },
+                    raw,
+                ))
             }
         };
-        let addr = self.pool.buffer_ptr(index)?.as_ptr() as u64;
+        if index >= self.held.len() {
+            return Err((UringError::IndexTooLarge { index }, raw));
+        }
+        let addr = match self.pool.buffer_ptr(index) {
+            Ok(p) => p.as_ptr() as u64,
+            Err(e) => return Err((e.into(), raw)),
+        };
         let slot =
             usize::from(self.tail.wrapping_add(self.unpublished)) & usize::from(self.entries - 1);
         // The slot is free: fewer than `entries` buffers are in the ring (the
@@ -659,7 +737,7 @@ impl<'p> BufRing<'p> {
             std::ptr::addr_of_mut!((*entry).len).write(self.pool.buffer_size() as u32);
             std::ptr::addr_of_mut!((*entry).bid).write(index as u16);
         }
-        self.in_ring_set[index] = true;
+        self.held[index] = Some(raw);
         self.in_ring += 1;
         self.unpublished += 1;
         Ok(())
@@ -705,23 +783,32 @@ impl<'p> BufRing<'p> {
     /// Errors (the buffer then goes back to its pool as it is dropped): it
     /// belongs to another pool, its index exceeds [`MAX_BUF_RING_INDEX`],
     /// or the ring is full.
-    pub fn provide(&mut self, buf: Buf<'p>) -> Result<(), UringError> {
-        if !std::ptr::eq(buf.pool(), self.pool) {
+    pub fn provide(&mut self, buf: PooledBuf<'p>) -> Result<(), UringError> {
+        if buf.pool().id() != self.pool.id() {
             return Err(UringError::ForeignBuffer);
         }
         self.check_room(buf.index())?;
-        let index = buf.into_index();
-        self.write_entry(index)?;
+        if let Err((e, raw)) = self.write_entry(buf.into_raw()) {
+            // Ours (checked above): back to the pool.
+            let _ = self.pool.put_raw(raw);
+            return Err(e);
+        }
         self.publish();
         Ok(())
     }
 
-    /// Gives an index held through [`BufferPool::take_index`] to the ring.
-    /// Errors: as [`provide`](Self::provide), or the index is not held raw.
-    pub fn provide_index(&mut self, index: usize) -> Result<(), UringError> {
-        self.check_room(index)?;
-        let buf = self.pool.buf_from_index(index)?;
+    /// Gives a buffer held as a [`RawBuf`] of this ring's pool to the ring.
+    /// Errors: as [`provide`](Self::provide); a token of another pool is
+    /// [`Error::WrongPool`] (and stays out of its own pool).
+    pub fn provide_raw(&mut self, raw: RawBuf) -> Result<(), UringError> {
+        let buf = self.pool.guard(raw)?;
         self.provide(buf)
+    }
+
+    /// Whether buffer id `bid` is in this ring: given to it and not yet
+    /// taken back by [`take`](Self::take).
+    pub fn holds(&self, bid: u16) -> bool {
+        matches!(self.held.get(usize::from(bid)), Some(Some(_)))
     }
 
     /// Takes free buffers from the pool until the ring is full or the pool
@@ -735,16 +822,16 @@ impl<'p> BufRing<'p> {
             if self.in_ring >= usize::from(self.entries) {
                 break Ok(added);
             }
-            let Some(index) = self.pool.take_index() else {
+            let Some(raw) = self.pool.take_raw() else {
                 break Ok(added);
             };
-            if let Err(e) = self.check_room(index) {
-                // Cannot fail: we hold the index raw, just taken.
-                let _ = self.pool.return_index(index);
+            if let Err(e) = self.check_room(raw.index()) {
+                // Cannot fail: the token is of this pool, just taken.
+                let _ = self.pool.put_raw(raw);
                 break Err(e);
             }
-            if let Err(e) = self.write_entry(index) {
-                let _ = self.pool.return_index(index);
+            if let Err((e, raw)) = self.write_entry(raw) {
+                let _ = self.pool.put_raw(raw);
                 break Err(e);
             }
             added += 1;
@@ -767,7 +854,21 @@ impl<'p> BufRing<'p> {
     /// Errors also: a buffer id this ring does not hold (the same completion
     /// taken twice, or another group's), or a positive result without a
     /// buffer.
-    pub fn take(&mut self, result: i32, flags: u32) -> Result<Option<Received<'p>>, UringError> {
+    ///
+    /// # Safety
+    /// `result` and `flags` are those of one completion, reaped from the
+    /// io_uring instance this ring is registered with, of an operation that
+    /// selected from this ring's group; and each completion is passed here
+    /// once. A buffer id alone cannot tell a buffer the kernel has picked
+    /// from one still waiting in the ring: an invented or replayed id of a
+    /// buffer the ring holds would hand out a buffer the kernel may still
+    /// write. (An id the ring does not hold is an error whatever the
+    /// caller passes.)
+    pub unsafe fn take(
+        &mut self,
+        result: i32,
+        flags: u32,
+    ) -> Result<Option<Received<'p>>, UringError> {
         let Some(bid) = cqueue::buffer_select(flags) else {
             return match result {
                 0 => Ok(None),
@@ -775,13 +876,13 @@ impl<'p> BufRing<'p> {
                 r => Err(UringError::NoBuffer { result: r }),
             };
         };
-        let index = usize::from(bid);
-        if !self.in_ring_set.get(index).copied().unwrap_or(false) {
+        let Some(raw) = self.held.get_mut(usize::from(bid)).and_then(Option::take) else {
             return Err(UringError::UnknownBuffer { bid });
-        }
-        self.in_ring_set[index] = false;
+        };
         self.in_ring -= 1;
-        let buf = self.pool.buf_from_index(index)?;
+        // By the contract, the kernel has picked this buffer and is done
+        // with it: the ring's token becomes the caller's guard.
+        let buf = self.pool.guard(raw)?;
         let len = cqe_result(result)? as usize;
         Ok(Some(Received {
             buf,
@@ -827,15 +928,17 @@ impl<'p> BufRing<'p> {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL)) => {}
             Err(e) => {
                 std::mem::forget(self.mem.take());
-                self.in_ring_set.iter_mut().for_each(|held| *held = false);
+                // Dropping the tokens keeps their buffers out of the pool
+                // for good: the kernel may still write them.
+                self.held.clear();
                 self.in_ring = 0;
                 return Err(e);
             }
         }
-        for (index, held) in self.in_ring_set.iter_mut().enumerate() {
-            if std::mem::take(held) {
-                // Cannot fail: the ring held this index raw.
-                let _ = self.pool.return_index(index);
+        for held in self.held.iter_mut() {
+            if let Some(raw) = held.take() {
+                // Cannot fail: the ring holds only tokens of its pool.
+                let _ = self.pool.put_raw(raw);
             }
         }
         self.in_ring = 0;
@@ -867,8 +970,9 @@ impl fmt::Debug for BufRing<'_> {
 /// returns to the pool; [`into_buf`](Self::into_buf) gives the guard, for
 /// [`BufRing::provide`].
 #[derive(Debug)]
+#[must_use = "dropping it returns the buffer to the pool at once"]
 pub struct Received<'p> {
-    buf: Buf<'p>,
+    buf: PooledBuf<'p>,
     len: usize,
 }
 
@@ -895,12 +999,12 @@ impl<'p> Received<'p> {
 
     /// The whole buffer's guard (its full size, not just the received
     /// bytes).
-    pub fn into_buf(self) -> Buf<'p> {
+    pub fn into_buf(self) -> PooledBuf<'p> {
         self.buf
     }
 
     /// The guard and the received length.
-    pub fn into_parts(self) -> (Buf<'p>, usize) {
+    pub fn into_parts(self) -> (PooledBuf<'p>, usize) {
         (self.buf, self.len)
     }
 }

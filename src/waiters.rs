@@ -280,7 +280,8 @@ impl Queue {
 ///         self.ring.pop()
 ///     }
 ///     fn put(&self, index: usize) {
-///         self.ring.push(index).expect("an index this pool handed out");
+///         // SAFETY: this index was taken from the ring and is returned once.
+///         unsafe { self.ring.push(index) }.expect("an index this pool handed out");
 ///     }
 /// }
 ///
@@ -373,7 +374,7 @@ impl WaitList {
     /// impl Source for Ring {
     ///     fn wait_list(&self) -> &WaitList { &self.1 }
     ///     fn try_take(&self) -> Option<usize> { self.0.pop() }
-    ///     fn put(&self, i: usize) { self.0.push(i).unwrap() }
+    ///     fn put(&self, i: usize) { /* SAFETY: a taken index, returned once */ unsafe { self.0.push(i) }.unwrap() }
     /// }
     /// let ring = Ring(IndexRing::full(2)?, WaitList::new());
     /// let i = ring.try_take().unwrap();
@@ -464,7 +465,7 @@ impl WaitList {
 /// impl Source for Ring {
 ///     fn wait_list(&self) -> &WaitList { &self.1 }
 ///     fn try_take(&self) -> Option<usize> { self.0.pop() }
-///     fn put(&self, i: usize) { self.0.push(i).unwrap() }
+///     fn put(&self, i: usize) { /* SAFETY: a taken index, returned once */ unsafe { self.0.push(i) }.unwrap() }
 /// }
 ///
 /// let ring = Arc::new(Ring(IndexRing::full(1)?, WaitList::new()));

@@ -1,5 +1,5 @@
 //! Real file I/O through pool buffers, without io_uring: `writev`/`readv`
-//! with [`Buf::as_iovec`], and `O_DIRECT` reads into the page-aligned slab.
+//! with [`PooledBuf::as_iovec`], and `O_DIRECT` reads into the page-aligned slab.
 //!
 //! Where the filesystem refuses O_DIRECT, the test says so on stderr
 //! ("skipped: ... because ...") and returns.

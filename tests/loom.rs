@@ -23,7 +23,7 @@
 //! (see `builder`); `LOOM_MAX_PREEMPTIONS` overrides it.
 #![cfg(loom)]
 
-use iobuf::{Buf, BufferPool, IndexRing, LocalCache, Tier};
+use iobuf::{BufferPool, IndexRing, LocalCache, PooledBuf, Tier};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
@@ -101,7 +101,7 @@ impl Owners {
 }
 
 /// What a model takes indices from and gives them back to: the bare ring,
-/// or a pool through its `Buf` guards, which puts the pool's one-entry reuse
+/// or a pool through its `PooledBuf` guards, which puts the pool's one-entry reuse
 /// slot (src/freelist.rs) in front of the ring. Through guards the only
 /// synchronisation between holders is the pool's own: a slot whose park were
 /// not a release, or whose take were not an acquire, shows as a race on the
@@ -119,6 +119,13 @@ trait Free: Send + Sync + 'static {
     fn drain(&self) -> Vec<usize>;
 }
 
+/// Pushes an index back into `ring`, failing the model on an error.
+fn give(ring: &IndexRing, index: usize) {
+    // SAFETY: every caller passes an index it popped from `ring` (or, on a
+    // ring made empty, one never pushed), and pushes it once.
+    unsafe { ring.push(index) }.unwrap()
+}
+
 impl Free for IndexRing {
     type Held<'a> = usize;
     fn full(capacity: usize) -> Self {
@@ -131,7 +138,7 @@ impl Free for IndexRing {
         *held
     }
     fn give_back(&self, held: usize) {
-        self.push(held).unwrap();
+        give(self, held);
     }
     fn drain(&self) -> Vec<usize> {
         std::iter::from_fn(|| self.pop()).collect()
@@ -139,23 +146,23 @@ impl Free for IndexRing {
 }
 
 impl Free for BufferPool {
-    type Held<'a> = Buf<'a>;
+    type Held<'a> = PooledBuf<'a>;
     fn full(capacity: usize) -> Self {
         BufferPool::new(Tier::Pico, capacity).unwrap()
     }
-    fn take(&self) -> Option<Buf<'_>> {
+    fn take(&self) -> Option<PooledBuf<'_>> {
         self.try_get()
     }
-    fn index(held: &Buf<'_>) -> usize {
+    fn index(held: &PooledBuf<'_>) -> usize {
         held.index()
     }
-    fn give_back(&self, held: Buf<'_>) {
+    fn give_back(&self, held: PooledBuf<'_>) {
         drop(held);
     }
     fn drain(&self) -> Vec<usize> {
         // Hold every guard until all are taken, or they would come straight back.
         let held: Vec<_> = std::iter::from_fn(|| self.try_get()).collect();
-        held.iter().map(Buf::index).collect()
+        held.iter().map(PooledBuf::index).collect()
     }
 }
 
@@ -241,7 +248,7 @@ fn handoff(capacity: usize, items: usize, bound: usize) {
                 for _ in 0..items {
                     let i = rx.recv().unwrap();
                     owners.release(i);
-                    ring.push(i).unwrap();
+                    give(&ring, i);
                 }
             })
         };
@@ -282,7 +289,7 @@ fn fill_while_polling(capacity: usize, bound: usize) {
             })
         };
         for i in 0..capacity {
-            ring.push(i).unwrap();
+            give(&ring, i);
         }
         let got = poller.join().unwrap();
         for &i in &got {
@@ -416,7 +423,7 @@ fn caches(capacity: usize, cache_size: usize, rounds: usize, bound: usize) {
         let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
         let owners = Arc::new(Owners::new(capacity));
         let work = move |pool: &BufferPool, owners: &Owners, who: usize| {
-            let mut cache = LocalCache::new(pool, cache_size);
+            let mut cache = LocalCache::new(pool, cache_size).unwrap();
             for _ in 0..rounds {
                 if let Some(buf) = cache.try_get() {
                     owners.acquire(buf.index(), who);
@@ -431,7 +438,9 @@ fn caches(capacity: usize, cache_size: usize, rounds: usize, bound: usize) {
         };
         work(&pool, &owners, 0);
         other.join().unwrap();
-        let back: Vec<usize> = std::iter::from_fn(|| pool.take_index()).collect();
+        let back: Vec<usize> = std::iter::from_fn(|| pool.take_raw())
+            .map(|r| r.into_index())
+            .collect();
         owners.check_all_back(back);
     });
 }
@@ -459,7 +468,7 @@ fn caches_miss_and_flush(threads: usize, rounds: usize, bound: usize) {
         let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
         let owners = Arc::new(Owners::new(capacity));
         let work = move |pool: &BufferPool, owners: &Owners, who: usize| {
-            let mut cache = LocalCache::new(pool, 1);
+            let mut cache = LocalCache::new(pool, 1).unwrap();
             for _ in 0..rounds {
                 let a = cache.try_get();
                 let b = cache.try_get();
@@ -482,7 +491,9 @@ fn caches_miss_and_flush(threads: usize, rounds: usize, bound: usize) {
         for h in others {
             h.join().unwrap();
         }
-        let back: Vec<usize> = std::iter::from_fn(|| pool.take_index()).collect();
+        let back: Vec<usize> = std::iter::from_fn(|| pool.take_raw())
+            .map(|r| r.into_index())
+            .collect();
         owners.check_all_back(back);
     });
 }
@@ -506,25 +517,25 @@ fn cache_handoff(capacity: usize, items: usize, bound: usize) {
     builder(bound).check(move || {
         let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
         let owners = Arc::new(Owners::new(capacity));
-        let (tx, rx) = loom::sync::mpsc::channel::<usize>();
+        let (tx, rx) = loom::sync::mpsc::channel::<iobuf::RawBuf>();
         let returner = {
             let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
             thread::spawn(move || {
-                let mut cache = LocalCache::new(&pool, 1);
+                let mut cache = LocalCache::new(&pool, 1).unwrap();
                 for _ in 0..items {
-                    let i = rx.recv().unwrap();
-                    owners.release(i);
-                    cache.put(pool.buf_from_index(i).unwrap());
+                    let raw = rx.recv().unwrap();
+                    owners.release(raw.index());
+                    cache.put(pool.guard(raw).unwrap());
                 }
             })
         };
-        let mut cache = LocalCache::new(&pool, 1);
+        let mut cache = LocalCache::new(&pool, 1).unwrap();
         let mut sent = 0;
         while sent < items {
             match cache.try_get() {
                 Some(buf) => {
                     owners.acquire(buf.index(), 0);
-                    tx.send(buf.into_index()).unwrap();
+                    tx.send(buf.into_raw()).unwrap();
                     sent += 1;
                 }
                 // Dry: the returner holds them; let it run.
@@ -533,7 +544,9 @@ fn cache_handoff(capacity: usize, items: usize, bound: usize) {
         }
         drop(cache);
         returner.join().unwrap();
-        let back: Vec<usize> = std::iter::from_fn(|| pool.take_index()).collect();
+        let back: Vec<usize> = std::iter::from_fn(|| pool.take_raw())
+            .map(|r| r.into_index())
+            .collect();
         owners.check_all_back(back);
     });
 }
@@ -665,21 +678,22 @@ fn cache_refill_takes_parked(bound: usize) {
         let capacity = 4;
         let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
         let owners = Arc::new(Owners::new(capacity));
-        let taken: Vec<usize> = (0..3).map(|_| pool.take_index().unwrap()).collect();
-        let (given_back, kept) = (taken[0], &taken[1..]);
-        for &i in kept {
-            owners.acquire(i, 0);
+        let mut taken: Vec<iobuf::RawBuf> = (0..3).map(|_| pool.take_raw().unwrap()).collect();
+        let kept = taken.split_off(1);
+        let given_back = taken.pop().unwrap();
+        for raw in &kept {
+            owners.acquire(raw.index(), 0);
         }
         let returner = {
             let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
             thread::spawn(move || {
-                owners.acquire(given_back, 1);
-                owners.release(given_back);
-                drop(pool.buf_from_index(given_back).unwrap());
+                owners.acquire(given_back.index(), 1);
+                owners.release(given_back.index());
+                drop(pool.guard(given_back).unwrap());
             })
         };
         // A cache of 2 (the pool's budget): a miss takes one and refills one.
-        let mut cache = LocalCache::new(&pool, 2);
+        let mut cache = LocalCache::new(&pool, 2).unwrap();
         let got: Vec<_> = (0..2).filter_map(|_| cache.try_get()).collect();
         for buf in &got {
             owners.acquire(buf.index(), 2);
@@ -690,9 +704,9 @@ fn cache_refill_takes_parked(bound: usize) {
         }
         drop(cache);
         returner.join().unwrap();
-        for &i in kept {
-            owners.release(i);
-            pool.return_index(i).unwrap();
+        for raw in kept {
+            owners.release(raw.index());
+            pool.put_raw(raw).unwrap();
         }
         owners.check_all_back(pool.drain());
     });
@@ -714,7 +728,7 @@ fn poll_until_filled(capacity: usize, bound: usize) {
         let ring = Arc::new(IndexRing::empty(capacity).unwrap());
         let producer = {
             let ring = Arc::clone(&ring);
-            thread::spawn(move || ring.push(capacity - 1).unwrap())
+            thread::spawn(move || give(&ring, capacity - 1))
         };
         let mut got = ring.pop();
         while got.is_none() {

@@ -57,7 +57,8 @@ fn give_batch(ring: &IndexRing, owners: &Owners, held: &[usize]) {
     for &i in held {
         owners.release(i);
     }
-    ring.push_many(held).unwrap();
+    // SAFETY: these indices were taken from the ring, each is returned once.
+    unsafe { ring.push_many(held) }.unwrap();
 }
 
 fn round(ring: &IndexRing, owners: &Owners, who: usize, op: Op) {
@@ -66,7 +67,8 @@ fn round(ring: &IndexRing, owners: &Owners, who: usize, op: Op) {
             if let Some(i) = ring.pop() {
                 owners.acquire(i, who);
                 owners.release(i);
-                ring.push(i).unwrap();
+                // SAFETY: this index was taken from the ring and is returned once.
+                unsafe { ring.push(i) }.unwrap();
             }
         }
         Op::SingleTwo => {
@@ -76,7 +78,8 @@ fn round(ring: &IndexRing, owners: &Owners, who: usize, op: Op) {
             }
             for &i in got.iter().rev() {
                 owners.release(i);
-                ring.push(i).unwrap();
+                // SAFETY: this index was taken from the ring and is returned once.
+                unsafe { ring.push(i) }.unwrap();
             }
         }
         Op::Batch(k) => {
@@ -165,10 +168,12 @@ fn fill_while_batch_polling(capacity: usize, k: usize, fill_in_one: bool, bound:
         };
         let all: Vec<usize> = (0..capacity).collect();
         if fill_in_one {
-            ring.push_many(&all).unwrap();
+            // SAFETY: these indices were taken from the ring, each is returned once.
+            unsafe { ring.push_many(&all) }.unwrap();
         } else {
             for &i in &all {
-                ring.push(i).unwrap();
+                // SAFETY: this index was taken from the ring and is returned once.
+                unsafe { ring.push(i) }.unwrap();
             }
         }
         let got = poller.join().unwrap();
@@ -199,7 +204,8 @@ fn batch_return_while_polling(capacity: usize, bound: usize) {
         }
         let returner = {
             let ring = Arc::clone(&ring);
-            thread::spawn(move || ring.push_many(&held).unwrap())
+            // SAFETY: these indices were taken from the ring, each is returned once.
+            thread::spawn(move || unsafe { ring.push_many(&held) }.unwrap())
         };
         let mut got = Vec::new();
         while got.len() < capacity {

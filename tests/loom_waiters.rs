@@ -67,7 +67,8 @@ impl Source for Pool {
         self.ring.pop()
     }
     fn put(&self, index: usize) {
-        self.ring.push(index).unwrap();
+        // SAFETY: this index was taken from the ring and is returned once.
+        unsafe { self.ring.push(index) }.unwrap();
     }
 }
 

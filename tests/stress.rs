@@ -15,7 +15,7 @@
 //! cores. Each case runs under a generous deadline that only exists to turn
 //! a deadlock into a failure instead of a hung CI job.
 
-use iobuf::{BoundedPool, Buf, BufferPool, LocalCache, PicoBufferPool, Tier};
+use iobuf::{BoundedPool, BufferPool, LocalCache, PicoBufferPool, PooledBuf, Tier};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
@@ -175,11 +175,11 @@ fn check_stamp(bytes: &[u8], stamp: u64, index: usize, what: &str) {
 
 /// A buffer in someone's hands, with the stamp its holder wrote.
 struct Held<'a> {
-    buf: Buf<'a>,
+    buf: PooledBuf<'a>,
     stamp: u64,
 }
 
-fn take<'a>(ledger: &Ledger, mut buf: Buf<'a>) -> Held<'a> {
+fn take<'a>(ledger: &Ledger, mut buf: PooledBuf<'a>) -> Held<'a> {
     let stamp = ledger.took(buf.index(), &mut buf);
     Held { buf, stamp }
 }
@@ -195,8 +195,8 @@ fn put_in_cache<'p>(ledger: &Ledger, cache: &mut LocalCache<'p>, held: Held<'p>)
 }
 
 fn drain(pool: &BufferPool) -> Vec<usize> {
-    let bufs: Vec<Buf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
-    bufs.iter().map(Buf::index).collect()
+    let bufs: Vec<PooledBuf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
+    bufs.iter().map(PooledBuf::index).collect()
 }
 
 /// xorshift64: cheap per-thread choices without a shared generator.
@@ -362,9 +362,9 @@ fn blocking_get_with_more_threads_than_buffers_finishes() {
     }
 }
 
-/// The raw index API under contention: indices taken on one thread and
-/// returned (or turned back into guards) on another, with the double-return
-/// check never firing on a correct program.
+/// Raw tokens under contention: buffers taken as `RawBuf` on one thread,
+/// written through `raw_bytes_mut`, sent to another thread and returned
+/// there (or turned back into guards); the ledger checks each is held once.
 #[test]
 fn raw_indices_cross_threads() {
     for capacity in [1, 3, 16] {
@@ -374,7 +374,7 @@ fn raw_indices_cross_threads() {
             let ledger = Ledger::new(capacity);
             let ops = total_ops() / 2 / threads;
             let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads)
-                .map(|_| mpsc::channel::<(usize, u64)>())
+                .map(|_| mpsc::channel::<(iobuf::RawBuf, u64)>())
                 .unzip();
             let finished = AtomicUsize::new(0);
             let start = Barrier::new(threads);
@@ -387,33 +387,31 @@ fn raw_indices_cross_threads() {
                         start.wait();
                         let mut rng = Rng::new(t);
                         let mut drain_mailbox = || {
-                            for (i, stamp) in rx.try_iter() {
-                                // SAFETY: index i was passed to this thread
-                                // alone and no other reference to it lives.
-                                let bytes = unsafe { pool.buffer_mut(i) }.unwrap();
+                            for (mut raw, stamp) in rx.try_iter() {
+                                let i = raw.index();
+                                let bytes = pool.raw_bytes_mut(&mut raw).unwrap();
                                 ledger.giving_back(i, bytes, stamp);
                                 if rng.below(2) == 0 {
-                                    pool.return_index(i).unwrap();
+                                    pool.put_raw(raw).unwrap();
                                 } else {
-                                    drop(pool.buf_from_index(i).unwrap());
+                                    drop(pool.guard(raw).unwrap());
                                 }
                             }
                         };
                         for _ in 0..ops {
-                            let i = loop {
-                                match pool.take_index() {
-                                    Some(i) => break i,
+                            let mut raw = loop {
+                                match pool.take_raw() {
+                                    Some(raw) => break raw,
                                     None => {
                                         drain_mailbox();
                                         thread::yield_now();
                                     }
                                 }
                             };
-                            // SAFETY: this thread holds index i and makes no
-                            // other reference to its bytes.
-                            let bytes = unsafe { pool.buffer_mut(i) }.unwrap();
+                            let i = raw.index();
+                            let bytes = pool.raw_bytes_mut(&mut raw).unwrap();
                             let stamp = ledger.took(i, bytes);
-                            tx.send((i, stamp)).unwrap();
+                            tx.send((raw, stamp)).unwrap();
                             drain_mailbox();
                         }
                         drop(tx);
@@ -427,9 +425,6 @@ fn raw_indices_cross_threads() {
                 }
                 drop(txs);
             });
-            for i in 0..capacity {
-                assert!(pool.return_index(i).is_err(), "index {i} still raw-held");
-            }
             ledger.all_back(drain(&pool));
         });
     }
@@ -461,7 +456,7 @@ fn caches_are_exclusive_and_flush_everything_home() {
                             let mut rng = Rng::new(t);
                             // Sizes vary so that full, empty and zero-sized
                             // caches all occur.
-                            let mut cache = LocalCache::new(pool, [0, 1, 2, 8, 64][t % 5]);
+                            let mut cache = LocalCache::new(pool, [0, 1, 2, 8, 64][t % 5]).unwrap();
                             for _ in 0..ops {
                                 for h in rx.try_iter() {
                                     put_in_cache(ledger, &mut cache, h);
@@ -518,14 +513,14 @@ fn cache_handoff_does_not_starve() {
                         let (pool, ledger, start) = (&pool, &ledger, &start);
                         s.spawn(move || {
                             start.wait();
-                            let mut cache = LocalCache::new(pool, 16);
+                            let mut cache = LocalCache::new(pool, 16).unwrap();
                             for _ in 0..items {
                                 tx.send(take(ledger, cache.get())).unwrap();
                             }
                         });
                         s.spawn(move || {
                             start.wait();
-                            let mut cache = LocalCache::new(pool, 16);
+                            let mut cache = LocalCache::new(pool, 16).unwrap();
                             for h in rx {
                                 ledger.giving_back(h.buf.index(), &h.buf, h.stamp);
                                 cache.put(h.buf);
@@ -565,7 +560,7 @@ fn tier_pool_arrays_are_exclusive() {
                     });
                 }
             });
-            ledger.all_back(drain(&pool));
+            ledger.all_back(drain(pool.pool()));
         });
     }
 }
@@ -602,7 +597,7 @@ fn bounded_pool_values_are_exclusive() {
                         s.spawn(move || {
                             start.wait();
                             let mut rng = Rng::new(t);
-                            let give = |g: iobuf::PoolGuard<'_, Slot>, stamp: u64| {
+                            let give = |g: iobuf::BoundedGuard<'_, Slot>, stamp: u64| {
                                 assert!(g.stamp == stamp && g.check == !stamp, "value touched");
                                 assert!(held[g.index()].swap(false, Ordering::AcqRel));
                                 drop(g);
@@ -671,7 +666,8 @@ fn ring_alone_under_contention() {
                             if let Some(i) = ring.pop() {
                                 assert!(!held[i].swap(true, Ordering::AcqRel));
                                 assert!(held[i].swap(false, Ordering::AcqRel));
-                                ring.push(i).unwrap();
+                                // SAFETY: `i` was just popped by this thread.
+                                unsafe { ring.push(i) }.unwrap();
                             }
                         }
                     })

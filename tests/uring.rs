@@ -70,6 +70,19 @@ unsafe fn run(ring: &mut IoUring, entries: &[squeue::Entry]) -> Vec<(u64, i32, u
     out
 }
 
+/// [`BufRing::take`] of a completion that `run` (or the loop) just reaped.
+fn take<'p>(
+    br: &mut BufRing<'p>,
+    result: i32,
+    flags: u32,
+) -> Result<Option<iobuf::uring::Received<'p>>, UringError> {
+    // SAFETY: every caller passes the result and flags of one completion
+    // reaped from the ring `br` is registered with, of an operation that
+    // selected from its group, once each; or values with no buffer id
+    // (flags 0), which take() does not trust with any buffer.
+    unsafe { br.take(result, flags) }
+}
+
 /// Asserts that every buffer of `pool` is free: all can be taken, no more.
 fn assert_all_free(pool: &BufferPool) {
     let all: Vec<_> = (0..pool.capacity()).map_while(|_| pool.try_get()).collect();
@@ -103,7 +116,7 @@ fn read_fixed_puts_the_file_bytes_into_the_pool_buffer_of_that_index() {
         .enumerate()
         .map(|(c, b)| {
             fixed
-                .read_fixed(fd, b.index(), 0..size, (c * size) as u64)
+                .read_fixed(fd, b, 0..size, (c * size) as u64)
                 .unwrap()
                 .user_data(c as u64)
         })
@@ -118,7 +131,7 @@ fn read_fixed_puts_the_file_bytes_into_the_pool_buffer_of_that_index() {
     // A read into the middle of a buffer lands there.
     bufs[0].fill(0);
     let mid = fixed
-        .read_fixed(fd, bufs[0].index(), 100..300, 5)
+        .read_fixed(fd, &bufs[0], 100..300, 5)
         .unwrap()
         .user_data(9);
     // SAFETY: as above.
@@ -151,13 +164,10 @@ fn write_fixed_writes_the_pool_buffer_bytes() {
     let fd = types::Fd(file.as_raw_fd());
     let writes = [
         fixed
-            .write_fixed(fd, b.index(), 0..2048, 2048)
+            .write_fixed(fd, &b, 0..2048, 2048)
             .unwrap()
             .user_data(1),
-        fixed
-            .write_fixed(fd, a.index(), 0..2048, 0)
-            .unwrap()
-            .user_data(0),
+        fixed.write_fixed(fd, &a, 0..2048, 0).unwrap().user_data(0),
     ];
     // SAFETY: a, b and file outlive `run`.
     for (_, result, _) in unsafe { run(&mut ring, &writes) } {
@@ -181,31 +191,35 @@ fn raw_held_indices_go_back_to_the_pool_after_their_completions() {
     file.write_all(&data).unwrap();
     let fd = types::Fd(file.as_raw_fd());
 
-    // Each submission owns its index from take_index to its completion.
-    let indices: Vec<usize> = (0..8).map(|_| pool.take_index().unwrap()).collect();
+    // Each submission owns its buffer as a token from take_raw to its
+    // completion; the user_data carries the bare index through the kernel.
+    let raws: Vec<_> = (0..8).map(|_| pool.take_raw().unwrap()).collect();
     assert!(pool.try_get().is_none());
-    let reads: Vec<_> = indices
+    let reads: Vec<_> = raws
         .iter()
         .enumerate()
-        .map(|(c, &i)| {
+        .map(|(c, raw)| {
             fixed
-                .read_fixed(fd, i, 0..512, (c * 512) as u64)
+                .read_fixed(fd, raw, 0..512, (c * 512) as u64)
                 .unwrap()
-                .user_data(i as u64)
+                .user_data(raw.index() as u64)
         })
         .collect();
-    // SAFETY: the indices stay held (not returned) until `run` has reaped
-    // every completion; `file` outlives it.
+    let order: Vec<usize> = raws.into_iter().map(|r| r.into_index()).collect();
+    // SAFETY: the buffers stay out of the pool (their tokens given up for
+    // indices) until `run` has reaped every completion; `file` outlives it.
     let done = unsafe { run(&mut ring, &reads) };
     for (index, result, _) in done {
         let index = index as usize;
-        let c = indices.iter().position(|&i| i == index).unwrap();
+        let c = order.iter().position(|&i| i == index).unwrap();
         assert_eq!(cqe_result(result).unwrap(), 512);
-        let buf = pool.buf_from_index(index).unwrap();
+        // SAFETY: `index` came from into_index on this pool, and each
+        // completion is handled once.
+        let raw = unsafe { pool.raw_from_index(index) }.unwrap();
+        let buf = pool.guard(raw).unwrap();
         assert_eq!(&buf[..], &data[c * 512..(c + 1) * 512]);
         // Completion handled: the buffer goes back, once.
         drop(buf);
-        assert!(pool.return_index(index).is_err(), "returned twice");
     }
     assert_all_free(&pool);
 }
@@ -260,7 +274,7 @@ fn o_direct_read_fixed_into_page_aligned_pool_buffers() {
             .enumerate()
             .map(|(c, b)| {
                 fixed
-                    .read_fixed(fd, b.index(), 0..size, (c * size) as u64)
+                    .read_fixed(fd, b, 0..size, (c * size) as u64)
                     .unwrap()
                     .user_data(c as u64)
             })
@@ -278,7 +292,7 @@ fn o_direct_read_fixed_into_page_aligned_pool_buffers() {
         }
         // Past the end of the file: a short read, not an error.
         let tail = fixed
-            .read_fixed(fd, bufs[0].index(), 0..size, (3 * size) as u64)
+            .read_fixed(fd, &bufs[0], 0..size, (3 * size) as u64)
             .unwrap();
         // SAFETY: as above.
         assert_eq!(unsafe { run(&mut ring, &[tail]) }[0].1, 0);
@@ -306,20 +320,26 @@ fn kernel_errors_surface_as_errors() {
 
     // Bad arguments are caught before the kernel sees them.
     let fd = types::Fd(0);
+    let held = pool.get();
     assert!(matches!(
-        fixed.read_fixed(fd, 0, 0..4096, 0),
+        fixed.read_fixed(fd, &held, 0..4096, 0),
         Err(UringError::BadRange { .. })
     ));
+    // A buffer of another pool cannot name a fixed buffer of this one.
     assert!(matches!(
-        fixed.read_fixed(fd, 2, 0..16, 0),
+        fixed.read_fixed(fd, &other.get(), 0..16, 0),
+        Err(UringError::ForeignBuffer)
+    ));
+    // SAFETY: the entry is never pushed; the index is out of range anyway.
+    assert!(matches!(
+        unsafe { fixed.read_fixed_index(fd, 2, 0..16, 0) },
         Err(UringError::Pool(iobuf::Error::IndexOutOfRange { .. }))
     ));
+    drop(held);
 
     // Not a descriptor: the completion carries -EBADF.
     let buf = pool.get();
-    let bad_fd = fixed
-        .read_fixed(types::Fd(-1), buf.index(), 0..16, 0)
-        .unwrap();
+    let bad_fd = fixed.read_fixed(types::Fd(-1), &buf, 0..16, 0).unwrap();
     // An address outside the fixed buffer it names: the kernel says EFAULT.
     let other_buf = pool.get();
     let mut open = tempfile::tempfile().unwrap();
@@ -361,7 +381,7 @@ fn too_many_buffers_is_an_error_before_the_kernel() {
     );
     // The ring is untouched: a legal pool still registers.
     let ok = BufferPool::new(Tier::Pico, 16).unwrap();
-    FixedBuffers::register(&ring, &ok).unwrap();
+    drop(FixedBuffers::register(&ring, &ok).unwrap());
 }
 
 /// A single-shot recv of up to one buffer, selecting from group `bgid`.
@@ -391,17 +411,16 @@ fn buf_ring_recv_hands_back_the_pool_index_with_the_bytes() {
     // reaps the completion; rx outlives it.
     let done = unsafe { run(&mut ring, &[recv]) };
     let (_, result, flags) = done[0];
-    let got = br.take(result, flags).unwrap().expect("a buffer");
+    let got = take(&mut br, result, flags).unwrap().expect("a buffer");
     assert_eq!(&got[..], b"hello, provided buffers");
     assert_eq!(got.len(), 23);
     // Buffer id = pool index: the bytes are at that index's address.
     assert_eq!(got.as_ptr(), pool.buffer_ptr(got.index()).unwrap().as_ptr());
     assert_eq!(br.len(), 3);
-    // Exactly once: the same completion again is refused.
-    assert!(matches!(
-        br.take(result, flags),
-        Err(UringError::UnknownBuffer { .. })
-    ));
+    // Exactly once: the ring no longer holds the buffer it handed out, so
+    // the same completion again would be refused (take's check).
+    assert!(!br.holds(got.index() as u16));
+    assert_eq!(br.len(), 3);
     let index = got.index();
     drop(got); // back to the pool
     let again = pool.try_get().expect("the received buffer is back");
@@ -435,7 +454,7 @@ fn buf_ring_recycles_buffers_around_the_ring() {
         let recv = recv_select(rx.as_raw_fd(), br.bgid(), 128, round);
         // SAFETY: br alive, rx open until the completion is reaped.
         let (_, result, flags) = unsafe { run(&mut ring, &[recv]) }[0];
-        let got = br.take(result, flags).unwrap().expect("a buffer");
+        let got = take(&mut br, result, flags).unwrap().expect("a buffer");
         assert_eq!(&got[..], &msg[..], "round {round}");
         seen.insert(got.index());
         // Alternate: straight back to the ring, or through the pool.
@@ -476,13 +495,13 @@ fn buf_ring_errors_are_errors() {
     let recv = recv_select(rx.as_raw_fd(), br.bgid(), 128, 0);
     // SAFETY: br and rx outlive `run`.
     let (_, result, flags) = unsafe { run(&mut ring, &[recv]) }[0];
-    let err = br.take(result, flags).unwrap_err();
+    let err = take(&mut br, result, flags).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "{err}");
 
     // End of stream, no buffer: None. A positive result without one: error.
-    assert!(br.take(0, 0).unwrap().is_none());
+    assert!(take(&mut br, 0, 0).unwrap().is_none());
     assert!(matches!(
-        br.take(5, 0),
+        take(&mut br, 5, 0),
         Err(UringError::NoBuffer { result: 5 })
     ));
 
@@ -492,12 +511,13 @@ fn buf_ring_errors_are_errors() {
         Err(UringError::ForeignBuffer)
     ));
     assert_all_free(&other);
+    let foreign = other.take_raw().unwrap();
     assert!(matches!(
-        br.provide_index(0),
-        Err(UringError::Pool(iobuf::Error::NotHeld { index: 0 }))
+        br.provide_raw(foreign),
+        Err(UringError::Pool(iobuf::Error::WrongPool { .. }))
     ));
-    let i = pool.take_index().unwrap();
-    br.provide_index(i).unwrap();
+    let raw = pool.take_raw().unwrap();
+    br.provide_raw(raw).unwrap();
     assert_eq!(br.len(), 1);
     drop(br);
     assert_all_free(&pool);
@@ -531,7 +551,7 @@ fn multishot_recv_fills_pool_buffers_until_the_peer_closes() {
         let cqes: Vec<_> = ring.completion().map(|c| (c.result(), c.flags())).collect();
         for (result, flags) in cqes {
             finished |= !cqueue::more(flags);
-            match br.take(result, flags).unwrap() {
+            match take(&mut br, result, flags).unwrap() {
                 Some(rx) => {
                     got.extend_from_slice(&rx);
                     br.provide(rx.into_buf()).unwrap();
@@ -560,5 +580,55 @@ fn registrations_outlive_a_dropped_ring_and_still_unregister() {
     drop(ring);
     br.unregister().unwrap();
     fixed.unregister().unwrap();
+    assert_all_free(&pool);
+}
+
+#[test]
+fn safe_code_cannot_take_over_a_buffer_the_kernel_holds() {
+    let Some(mut ring) = ring_or_skip("kernel-held takeover test", 8) else {
+        return;
+    };
+    let pool = BufferPool::new(Tier::Nano, 2).unwrap();
+    let mut br = BufRing::register(&ring, &pool, 5, 2).unwrap();
+    assert_eq!(br.fill().unwrap(), 2);
+    // Both buffers are the kernel's now. Every safe way to a buffer of the
+    // pool comes back empty: its gets, its raw tokens, a cache over it.
+    assert!(pool.try_get().is_none());
+    assert!(pool.take_raw().is_none());
+    assert!(pool
+        .get_timeout(std::time::Duration::from_millis(1))
+        .is_none());
+    let mut cache = iobuf::LocalCache::new(&pool, 2).unwrap();
+    assert!(cache.try_get().is_none());
+    drop(cache);
+    // A token of another pool does not open this one, at any index.
+    let other = BufferPool::new(Tier::Nano, 2).unwrap();
+    let mut stranger = other.take_raw().unwrap();
+    assert!(pool.raw_bytes_mut(&mut stranger).is_err());
+    assert!(matches!(
+        pool.guard(stranger),
+        Err(iobuf::Error::WrongPool { .. })
+    ));
+    // Invented completions: ids the ring does not hold are refused, and the
+    // ring is unchanged.
+    for bid in [2u16, 7, u16::MAX] {
+        assert!(!br.holds(bid));
+        let flags = (u32::from(bid) << 16) | 1; // IORING_CQE_F_BUFFER
+        assert!(matches!(
+            take(&mut br, 4, flags),
+            Err(UringError::UnknownBuffer { .. })
+        ));
+    }
+    assert_eq!(br.len(), 2);
+    // The kernel's own completion still finds its buffer intact.
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    tx.write_all(b"mine").unwrap();
+    let recv = recv_select(rx.as_raw_fd(), br.bgid(), 128, 9);
+    // SAFETY: br and rx outlive `run`.
+    let (_, result, flags) = unsafe { run(&mut ring, &[recv]) }[0];
+    let got = take(&mut br, result, flags).unwrap().expect("a buffer");
+    assert_eq!(&got[..], b"mine");
+    drop(got);
+    drop(br);
     assert_all_free(&pool);
 }

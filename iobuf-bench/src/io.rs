@@ -203,8 +203,9 @@ impl<'p> IoThread<'p> {
     ) -> Result<squeue::Entry, String> {
         let fd = types::Fd(self.file.as_raw_fd());
         let entry = match &self.fixed {
-            Some(fixed) => fixed
-                .read_fixed(fd, index, 0..self.read_len, offset)
+            // SAFETY: the caller owns buffer `index` (its guard) until the
+            // entry's completion, the promise it makes when it pushes it.
+            Some(fixed) => unsafe { fixed.read_fixed_index(fd, index, 0..self.read_len, offset) }
                 .map_err(|e| e.to_string())?,
             // read_len ≤ the buffer ≤ 1 GiB (the file's limit), so it fits.
             None => opcode::Read::new(fd, buf, self.read_len as u32)

@@ -219,10 +219,10 @@ fn capacity_for(tier: Tier, given: Option<u64>, memory: Option<u64>) -> Result<u
             ));
         }
     }
-    if cap > iobuf::ring::MAX_CAPACITY as u64 {
+    if cap > iobuf::MAX_CAPACITY as u64 {
         return Err(format!(
             "--capacity {cap} is above the most buffers a pool can have ({})",
-            iobuf::ring::MAX_CAPACITY
+            iobuf::MAX_CAPACITY
         ));
     }
     Ok(cap as usize)

@@ -9,7 +9,9 @@
 //! not waiting policies.
 
 use crossbeam_queue::ArrayQueue;
-use iobuf::{AlignedBuf, Backoff, Buf, BufferPool, Error, LocalCache, Tier, DEFAULT_CACHE_SIZE};
+use iobuf::{
+    AlignedBuf, Backoff, BufferPool, Error, LocalCache, PooledBuf, Tier, DEFAULT_CACHE_SIZE,
+};
 use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -98,10 +100,10 @@ fn touch_every_page<P: BenchPool>(pool: &P) {
 
 // ---------------------------------------------------------------- iobuf
 
-impl BenchItem for Buf<'_> {
+impl BenchItem for PooledBuf<'_> {
     #[inline]
     fn index(&self) -> usize {
-        Buf::index(self)
+        PooledBuf::index(self)
     }
     #[inline]
     fn bytes(&mut self) -> &mut [u8] {
@@ -110,24 +112,24 @@ impl BenchItem for Buf<'_> {
 }
 
 impl<'a> PoolHandle for &'a BufferPool {
-    type Item = Buf<'a>;
+    type Item = PooledBuf<'a>;
     #[inline]
-    fn try_get(&mut self) -> Option<Buf<'a>> {
+    fn try_get(&mut self) -> Option<PooledBuf<'a>> {
         BufferPool::try_get(self)
     }
-    fn get_timeout(&mut self, timeout: Duration) -> Option<Buf<'a>> {
+    fn get_timeout(&mut self, timeout: Duration) -> Option<PooledBuf<'a>> {
         BufferPool::get_timeout(self, timeout)
     }
     #[inline]
-    fn put(&mut self, item: Buf<'a>) {
+    fn put(&mut self, item: PooledBuf<'a>) {
         drop(item);
     }
 }
 
 fn drain_buffer_pool(pool: &BufferPool) -> Vec<usize> {
     // Hold every guard until all are taken, or they would come straight back.
-    let held: Vec<Buf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
-    held.iter().map(Buf::index).collect()
+    let held: Vec<PooledBuf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
+    held.iter().map(PooledBuf::index).collect()
 }
 
 impl BenchPool for BufferPool {
@@ -153,16 +155,16 @@ pub struct CachedPool(pub BufferPool);
 pub struct CacheHandle<'a>(LocalCache<'a>);
 
 impl<'a> PoolHandle for CacheHandle<'a> {
-    type Item = Buf<'a>;
+    type Item = PooledBuf<'a>;
     #[inline]
-    fn try_get(&mut self) -> Option<Buf<'a>> {
+    fn try_get(&mut self) -> Option<PooledBuf<'a>> {
         self.0.try_get()
     }
-    fn get_timeout(&mut self, timeout: Duration) -> Option<Buf<'a>> {
+    fn get_timeout(&mut self, timeout: Duration) -> Option<PooledBuf<'a>> {
         self.0.get_timeout(timeout)
     }
     #[inline]
-    fn put(&mut self, item: Buf<'a>) {
+    fn put(&mut self, item: PooledBuf<'a>) {
         self.0.put(item);
     }
 }
@@ -170,7 +172,10 @@ impl<'a> PoolHandle for CacheHandle<'a> {
 impl BenchPool for CachedPool {
     type Handle<'a> = CacheHandle<'a>;
     fn handle(&self) -> CacheHandle<'_> {
-        CacheHandle(LocalCache::new(&self.0, DEFAULT_CACHE_SIZE))
+        CacheHandle(
+            LocalCache::new(&self.0, DEFAULT_CACHE_SIZE)
+                .expect("a cache stack of DEFAULT_CACHE_SIZE indices (512 bytes)"),
+        )
     }
     fn capacity(&self) -> usize {
         self.0.capacity()
