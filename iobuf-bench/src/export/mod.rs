@@ -1,8 +1,12 @@
 //! Exports of a run: the JSON document (its schema in [`json`]) and what
 //! goes in its `meta`.
 
+pub mod atomic;
+pub mod bmf;
 pub mod github;
 pub mod json;
+pub mod markdown;
+pub mod spread;
 
 use json::{BenchDocument, Host, Meta};
 use std::path::Path;
