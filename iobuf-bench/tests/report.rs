@@ -280,6 +280,27 @@ fn plots_render_in_a_real_browser() {
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("18 of 19 plots rendered"), "{stdout}");
     assert!(stderr.contains("throughput-pairs-small"), "{stderr}");
+
+    // So does one whose curves the browser paints near-white (a style the
+    // SVG check cannot see): the page's own contrast check catches it.
+    let faint = html.replacen(
+        "</style>",
+        "#throughput-pairs-small polyline[stroke-width=\"2\"] { stroke: #EAF9FB; }</style>",
+        1,
+    );
+    let faint_path = dir.path().join("faint.html");
+    std::fs::write(&faint_path, faint).unwrap();
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&faint_path)
+        .arg(dir.path().join("faint.png"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("18 of 19 plots rendered"), "{stdout}");
+    assert!(stderr.contains("faint=4"), "{stderr}");
 }
 
 #[test]

@@ -34,14 +34,15 @@
       var bgRect = svg.querySelector('rect');
       var bg = (bgRect && rgb(getComputedStyle(bgRect).fill)) || { r: 255, g: 255, b: 255, a: 1 };
       svg.querySelectorAll('polyline[stroke-width="2"]').forEach(function (p) {
-        var b = p.getBBox();
-        if (b.width <= 0) { return; }
+        // Colour first, for every curve: a one-point series has no width
+        // but its colour is still the series' colour.
         var style = getComputedStyle(p);
         var stroke = rgb(style.stroke);
         var opacity = parseFloat(style.opacity) * parseFloat(style.strokeOpacity);
         var ratio = stroke && stroke.a * opacity > 0.5 ? contrast(stroke, bg) : 1;
         worst = Math.min(worst, ratio);
-        if (ratio < MIN_CONTRAST) { faint++; } else { drawn++; }
+        if (ratio < MIN_CONTRAST) { faint++; return; }
+        if (p.getBBox().width > 0) { drawn++; }
       });
       svg.querySelectorAll('text').forEach(function (t) {
         textWidth += t.getComputedTextLength();
