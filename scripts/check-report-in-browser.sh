@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Opens an iobuf-bench HTML report in headless Chromium and checks that every
 # plot rendered: the page's inline script measures each plot's SVG once laid
-# out (size, visible data curves, text) and writes the verdict into
-# #render-check, which --dump-dom shows. Also saves a screenshot to look at.
+# out (size, visible data curves, text, and every curve's contrast against
+# the plot background) and writes the verdict into #render-check, which
+# --dump-dom shows. Also saves a screenshot to look at.
+#
+# Before the browser, the script itself checks every data curve's stroke
+# colour in the SVG (data curves are the 2-px polylines): a contrast ratio
+# under 3:1 against the white background (WCAG 2) is a series nobody can
+# see, and fails the check, with or without Chromium.
 #
 # usage: scripts/check-report-in-browser.sh [--install] [REPORT.html [SCREENSHOT.png]]
 #   no REPORT: builds iobuf-bench and reports results/ci-baseline.json.
@@ -30,22 +36,6 @@ find_chromium() {
     return 1
 }
 
-browser=$(find_chromium || true)
-if [[ -z "$browser" && $install == 1 ]]; then
-    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing chromium (apt-get)..."
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-        browser=$(find_chromium || true)
-    else
-        echo "cannot install chromium: needs root and apt-get" >&2
-    fi
-fi
-if [[ -z "$browser" ]]; then
-    echo "SKIP: chromium not installed"
-    exit 77
-fi
-
 work=target/browser-check
 mkdir -p "$work"
 if [[ -z "$report" ]]; then
@@ -67,6 +57,36 @@ if grep -Eiq '<(script|img|link|iframe)[^>]+(src|href)=|@import|url\(' "$report"
     echo "FAIL: $report loads external resources:" >&2
     grep -Eio '<(script|img|link|iframe)[^>]+(src|href)=[^ >]*|@import[^;]*|url\([^)]*\)' "$report" | head -5 >&2
     exit 1
+fi
+
+# Every data curve stands out from the white background (WCAG 2 contrast >= 3).
+faint=$({ grep -o 'stroke="#[0-9A-Fa-f]\{6\}" stroke-width="2"' "$report" || true; } | cut -c10-15 | sort -u |
+    awk '
+    function lin(h,   v) { v = h / 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ^ 2.4 }
+    function hex(s,   i, n) { n = 0; s = toupper(s); for (i = 1; i <= 2; i++) n = n * 16 + index("0123456789ABCDEF", substr(s, i, 1)) - 1; return n }
+    { l = 0.2126 * lin(hex(substr($0, 1, 2))) + 0.7152 * lin(hex(substr($0, 3, 2))) + 0.0722 * lin(hex(substr($0, 5, 2)))
+      ratio = 1.05 / (l + 0.05)
+      if (ratio < 3) printf "#%s (contrast %.2f:1)\n", $0, ratio }')
+if [[ -n "$faint" ]]; then
+    echo "FAIL: series drawn in colours too faint to see on white (need 3:1):" >&2
+    echo "$faint" >&2
+    exit 1
+fi
+
+browser=$(find_chromium || true)
+if [[ -z "$browser" && $install == 1 ]]; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing chromium (apt-get)..."
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        browser=$(find_chromium || true)
+    else
+        echo "cannot install chromium: needs root and apt-get" >&2
+    fi
+fi
+if [[ -z "$browser" ]]; then
+    echo "SKIP: chromium not installed"
+    exit 77
 fi
 
 profile=$(mktemp -d)

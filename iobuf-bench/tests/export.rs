@@ -1,5 +1,7 @@
-//! `iobuf-bench export --format github-bigger|github-smaller`: the JSON
-//! github-action-benchmark's custom tools read.
+//! `iobuf-bench export`: the JSON github-action-benchmark's custom tools
+//! read (github-bigger, github-smaller), a GitHub-flavoured Markdown table
+//! (markdown) and Bencher Metric Format JSON (bmf), each checked against
+//! its format's documented shape; and `--out` written atomically.
 
 mod run_doc;
 
@@ -107,4 +109,190 @@ fn bad_input_exits_2_with_one_line() {
     let file = run_doc::write(dir.path(), "run.json", &run_doc::doc());
     let o = export(&["--format", "csv", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// The cells of one Markdown table row, or `None` if it is not a row.
+fn cells(line: &str) -> Option<Vec<String>> {
+    let inner = line.strip_prefix('|')?.strip_suffix('|')?;
+    // A `\|` inside a cell is text, not a separator.
+    let mut out = vec![String::new()];
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                out.last_mut().unwrap().push('|');
+                chars.next();
+            }
+            '|' => out.push(String::new()),
+            c => out.last_mut().unwrap().push(c),
+        }
+    }
+    Some(out.into_iter().map(|c| c.trim().to_string()).collect())
+}
+
+#[test]
+fn markdown_is_one_gfm_table_with_a_row_per_result() {
+    let dir = TempDir::new().unwrap();
+    let file = run_doc::write(dir.path(), "run.json", &run_doc::doc());
+    let o = export(&["--format", "markdown", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // GFM: a header row, a delimiter row with as many cells, then body rows.
+    let header = cells(lines[0]).expect("header row");
+    assert_eq!(
+        header,
+        [
+            "case",
+            "pool",
+            "pairs/s",
+            "vs best baseline",
+            "get p99",
+            "put p99"
+        ]
+    );
+    let delimiter = cells(lines[1]).expect("delimiter row");
+    assert_eq!(delimiter.len(), header.len());
+    for d in &delimiter {
+        let core = d.trim_start_matches(':').trim_end_matches(':');
+        assert!(core.len() >= 3 && core.chars().all(|c| c == '-'), "{d:?}");
+    }
+    let body: Vec<Vec<String>> = lines[2..].iter().map(|l| cells(l).expect(l)).collect();
+    assert_eq!(body.len(), 24);
+    assert!(body.iter().all(|row| row.len() == header.len()));
+    // pairs/small/4t: iobuf-cached (45M·2) wins, crossbeam is the best baseline.
+    let case: Vec<&Vec<String>> = body.iter().filter(|r| r[0] == "pairs/small/4t").collect();
+    assert_eq!(case.len(), 4);
+    assert_eq!(case[0][1], "iobuf");
+    assert_eq!(case[0][2], "40M");
+    assert_eq!(case[0][3], "1.33× crossbeam");
+    assert_eq!(case[1][1], "**iobuf-cached**");
+    assert!(case[3][3].starts_with("0.40×"), "{:?}", case[3]);
+    assert!(case[0][4].ends_with("ns") || case[0][4].ends_with("µs"));
+}
+
+/// Checks `v` against the Bencher Metric Format: an object of benchmarks,
+/// each an object of measures, each `{"value": number, "lower_value"?:
+/// number, "upper_value"?: number}` and nothing else.
+fn assert_bmf(v: &Value) {
+    let benchmarks = v.as_object().expect("BMF is a JSON object");
+    assert!(!benchmarks.is_empty());
+    for (name, measures) in benchmarks {
+        assert!(!name.is_empty());
+        let measures = measures.as_object().expect("measures object");
+        assert!(!measures.is_empty(), "{name}");
+        for (measure, metric) in measures {
+            let metric = metric.as_object().expect("metric object");
+            for key in metric.keys() {
+                assert!(
+                    ["value", "lower_value", "upper_value"].contains(&key.as_str()),
+                    "{name} {measure}: {key}"
+                );
+            }
+            let value = metric["value"].as_f64().expect("value is a number");
+            if let Some(lo) = metric.get("lower_value") {
+                assert!(lo.as_f64().unwrap() <= value, "{name} {measure}");
+            }
+            if let Some(hi) = metric.get("upper_value") {
+                assert!(hi.as_f64().unwrap() >= value, "{name} {measure}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bmf_has_a_benchmark_per_result_and_bounds_only_from_repeats() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc();
+    let file = run_doc::write(dir.path(), "run.json", &doc);
+    let o = export(&["--format", "bmf", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_bmf(&v);
+    assert_eq!(v.as_object().unwrap().len(), 24);
+    let t = &v["pairs/small/4t/iobuf"]["throughput"];
+    assert_eq!(t["value"].as_f64().unwrap(), 40e6);
+    // One round: no spread, so no bounds.
+    assert!(t.get("lower_value").is_none() && t.get("upper_value").is_none());
+    assert!(
+        v["handoff/small/2t/mutex"]["latency"]["value"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+
+    // Repeated rounds: the bounds are the slowest and fastest round.
+    let r = doc["results"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["scenario"] == "pairs" && r["threads"] == 4 && r["pool"] == "iobuf")
+        .unwrap();
+    r["rounds"] = serde_json::json!([
+        {"ops_per_sec": 38e6}, {"ops_per_sec": 40e6}, {"ops_per_sec": 43e6}
+    ]);
+    let file = run_doc::write(dir.path(), "rounds.json", &doc);
+    let out = dir.path().join("bmf.json");
+    let o = export(&[
+        "--format",
+        "bmf",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_bmf(&v);
+    let t = &v["pairs/small/4t/iobuf"]["throughput"];
+    assert_eq!(t["lower_value"].as_f64().unwrap(), 38e6);
+    assert_eq!(t["upper_value"].as_f64().unwrap(), 43e6);
+
+    // The markdown table shows the same spread.
+    let o = export(&["--format", "markdown", file.to_str().unwrap()]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("| 40M (38M–43M) |"), "{text}");
+}
+
+#[test]
+fn out_is_written_atomically_and_never_over_the_input() {
+    let dir = TempDir::new().unwrap();
+    let file = run_doc::write(dir.path(), "run.json", &run_doc::doc());
+    let before = std::fs::read(&file).unwrap();
+    let o = export(&[
+        "--format",
+        "markdown",
+        file.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+
+    // A failed export leaves the previous output as it was.
+    let out = dir.path().join("table.md");
+    std::fs::write(&out, "previous").unwrap();
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "not json").unwrap();
+    let o = export(&[
+        "--format",
+        "bmf",
+        garbage.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous");
+    let o = export(&[
+        "--format",
+        "markdown",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("| case |"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
 }

@@ -280,6 +280,27 @@ fn plots_render_in_a_real_browser() {
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("18 of 19 plots rendered"), "{stdout}");
     assert!(stderr.contains("throughput-pairs-small"), "{stderr}");
+
+    // So does one whose curves the browser paints near-white (a style the
+    // SVG check cannot see): the page's own contrast check catches it.
+    let faint = html.replacen(
+        "</style>",
+        "#throughput-pairs-small polyline[stroke-width=\"2\"] { stroke: #EAF9FB; }</style>",
+        1,
+    );
+    let faint_path = dir.path().join("faint.html");
+    std::fs::write(&faint_path, faint).unwrap();
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&faint_path)
+        .arg(dir.path().join("faint.png"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("18 of 19 plots rendered"), "{stdout}");
+    assert!(stderr.contains("faint=4"), "{stderr}");
 }
 
 #[test]
@@ -301,4 +322,157 @@ fn scenario_names_that_slug_alike_keep_their_own_plots() {
     let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len(), "{ids:?}");
     assert_eq!(std::fs::read_dir(svg_dir).unwrap().count(), ids.len());
+}
+
+/// WCAG 2 contrast ratio of an `RRGGBB` colour against white.
+fn contrast_on_white(hex: &str) -> f64 {
+    let lin = |i: usize| {
+        let v = u8::from_str_radix(&hex[i..i + 2], 16).unwrap() as f64 / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let l = 0.2126 * lin(0) + 0.7152 * lin(2) + 0.0722 * lin(4);
+    1.05 / (l + 0.05)
+}
+
+/// (stroke colour, dash pattern) of every data curve (2-px polyline) in `svg`.
+fn data_curves(svg: &str) -> Vec<(String, Option<String>)> {
+    svg.split("<polyline")
+        .skip(1)
+        .map(|p| &p[..p.find("/>").unwrap()])
+        .filter(|p| p.contains("stroke-width=\"2\""))
+        .map(|p| {
+            let attr = |name: &str| {
+                let key = format!(" {name}=\"");
+                p.find(&key).map(|at| {
+                    let rest = &p[at + key.len()..];
+                    rest[..rest.find('"').unwrap()].to_string()
+                })
+            };
+            (attr("stroke").unwrap(), attr("stroke-dasharray"))
+        })
+        .collect()
+}
+
+#[test]
+fn five_files_side_by_side_have_no_invisible_series_and_the_check_catches_one() {
+    let dir = TempDir::new().unwrap();
+    let base = run_doc::doc_with(&["pairs"], &["small"], &[1, 2], &run_doc::POOLS);
+    let docs: Vec<(String, Value)> = (0..5)
+        .map(|i| {
+            let mut d = base.clone();
+            run_doc::scale_pool(&mut d, "iobuf", 1.0 - 0.1 * i as f64);
+            (format!("run{i}.json"), d)
+        })
+        .collect();
+    let named: Vec<(&str, Value)> = docs.iter().map(|(n, d)| (n.as_str(), d.clone())).collect();
+    let html = write_report(dir.path(), &named);
+    for label in ["iobuf · run0", "iobuf · run4", "mutex · run4"] {
+        assert!(html.contains(label), "{label}");
+    }
+    let start = html.find("id=\"throughput-pairs-small\"").unwrap();
+    let figure = &html[start..start + html[start..].find("</figure>").unwrap()];
+    let curves = data_curves(figure);
+    // 4 pools × 5 files, every one visible and told apart from the others.
+    assert_eq!(curves.len(), 20, "{curves:?}");
+    let distinct: std::collections::BTreeSet<_> = curves.iter().collect();
+    assert_eq!(distinct.len(), 20, "two series drawn alike: {curves:?}");
+    let all = data_curves(&html);
+    assert!(all.len() > 20);
+    for (color, _) in &all {
+        let ratio = contrast_on_white(&color[1..]);
+        assert!(ratio >= 3.0, "{color} has contrast {ratio:.2}:1 on white");
+    }
+    // Each pool's first file is solid, its later files dashed, each its own way.
+    for pool in curves.chunks(5) {
+        assert_eq!(pool[0].1, None, "{pool:?}");
+        let dashes: std::collections::BTreeSet<_> = pool[1..].iter().map(|(_, d)| d).collect();
+        assert!(pool[1..].iter().all(|(_, d)| d.is_some()), "{pool:?}");
+        assert_eq!(dashes.len(), 4, "{pool:?}");
+    }
+
+    // The check script passes this page (or skips without a browser)...
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/check-report-in-browser.sh");
+    let page = dir.path().join("report.html");
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&page)
+        .arg(dir.path().join("five.png"))
+        .output()
+        .unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(77)),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // ...and fails it, browser or not, once one series is near-white.
+    let (first, _) = &curves[3];
+    let needle = format!("stroke=\"{first}\" stroke-width=\"2\"");
+    assert!(html.contains(&needle));
+    let faint = html.replacen(&needle, "stroke=\"#EAF9FB\" stroke-width=\"2\"", 1);
+    let faint_path = dir.path().join("faint.html");
+    std::fs::write(&faint_path, faint).unwrap();
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&faint_path)
+        .arg(dir.path().join("faint.png"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("#EAF9FB"), "{stderr}");
+}
+
+#[test]
+fn report_refuses_to_overwrite_an_input() {
+    let dir = TempDir::new().unwrap();
+    let file = run_doc::write(dir.path(), "a.json", &run_doc::doc());
+    let before = std::fs::read(&file).unwrap();
+    // The same file, spelt two ways.
+    for out in [file.clone(), dir.path().join(".").join("a.json")] {
+        let o = report(std::slice::from_ref(&file), &out, &[]);
+        assert_eq!(o.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("refusing to overwrite"), "{stderr}");
+        assert_eq!(std::fs::read(&file).unwrap(), before);
+    }
+}
+
+#[test]
+fn the_page_is_written_whole_or_not_at_all() {
+    let dir = TempDir::new().unwrap();
+    let file = run_doc::write(dir.path(), "run.json", &run_doc::doc());
+    let out = dir.path().join("report.html");
+    std::fs::write(&out, "previous page").unwrap();
+    // A failing run leaves the previous page as it was.
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "not json").unwrap();
+    let o = report(&[garbage], &out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous page");
+    // A good one replaces it, and leaves no temporary file behind.
+    let o = report(&[file], &out, &[]);
+    assert!(o.status.success());
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("<!DOCTYPE html>"));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    // An output directory that does not exist is a one-line error.
+    let o = report(
+        &[dir.path().join("run.json")],
+        &dir.path().join("missing").join("r.html"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
 }

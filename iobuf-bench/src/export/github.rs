@@ -1,21 +1,28 @@
-//! Export to the JSON that github-action-benchmark reads with its
-//! `customBiggerIsBetter` and `customSmallerIsBetter` tools: an array of
-//! `{"name", "unit", "value", "range"?, "extra"?}`, one per tracked figure.
-//! The action keys its history on `name`, so names are stable and carry the
-//! whole case: `scenario/tier/threads/pool metric`.
+//! `iobuf-bench export`: its arguments, and the github formats.
+//!
+//! The github formats are the JSON that github-action-benchmark reads with
+//! its `customBiggerIsBetter` and `customSmallerIsBetter` tools: an array
+//! of `{"name", "unit", "value", "range"?, "extra"?}`, one per tracked
+//! figure. The action keys its history on `name`, so names are stable and
+//! carry the whole case: `scenario/tier/threads/pool metric`. The other
+//! formats are in [`super::markdown`] and [`super::bmf`].
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::{atomic, bmf, markdown, spread};
 use crate::compare::GATE_RATIOS;
 use crate::results::{self, CaseResult, Op, RunDoc};
 
-/// Convert a run to github-action-benchmark's custom JSON.
+/// Convert a run to github-action-benchmark's custom JSON, a Markdown
+/// table, or Bencher's BMF JSON.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExportArgs {
     /// github-bigger: throughput and same-run ratios (customBiggerIsBetter);
-    /// github-smaller: p99 and p99.9 latencies (customSmallerIsBetter).
+    /// github-smaller: p99 and p99.9 latencies (customSmallerIsBetter);
+    /// markdown: a table for a pull-request comment; bmf: Bencher Metric
+    /// Format JSON.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
     /// The run document to convert.
@@ -25,7 +32,7 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Which half of the figures to export.
+/// What to export.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     /// Throughput (ops/s) and same-run throughput ratios, for customBiggerIsBetter.
@@ -34,6 +41,13 @@ pub enum ExportFormat {
     /// p99 and p99.9 latencies (ns), for customSmallerIsBetter.
     #[value(name = "github-smaller")]
     GithubSmaller,
+    /// A GitHub-flavoured Markdown table: pool, throughput, ratio to the
+    /// best baseline, p99s.
+    #[value(name = "markdown")]
+    Markdown,
+    /// Bencher Metric Format JSON.
+    #[value(name = "bmf")]
+    Bmf,
 }
 
 /// One figure as github-action-benchmark reads it.
@@ -50,25 +64,39 @@ pub struct Entry {
     pub extra: Option<String>,
 }
 
-/// Writes the export.
+/// Writes the export (with `--out`, atomically: all of it or nothing).
 pub fn run(args: &ExportArgs) -> Result<(), String> {
     let doc = results::load(&args.run)?;
-    let entries = entries(&doc, args.format)?;
-    let mut json = serde_json::to_string_pretty(&entries)
-        .map_err(|e| format!("cannot serialise the export: {e}"))?;
-    json.push('\n');
+    let text = match args.format {
+        ExportFormat::GithubBigger | ExportFormat::GithubSmaller => {
+            let entries = entries(&doc, args.format)?;
+            let mut json = serde_json::to_string_pretty(&entries)
+                .map_err(|e| format!("cannot serialise the export: {e}"))?;
+            json.push('\n');
+            json
+        }
+        ExportFormat::Markdown => markdown::render(&doc, &spread::load(&args.run)?)?,
+        ExportFormat::Bmf => bmf::render(&doc, &spread::load(&args.run)?)?,
+    };
     match &args.out {
         Some(path) => {
-            std::fs::write(path, json).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+            if atomic::same_file(path, &args.run) {
+                return Err(format!(
+                    "--out {} is the input file; refusing to overwrite it",
+                    path.display()
+                ));
+            }
+            atomic::write(path, text.as_bytes())
         }
         None => {
-            print!("{json}");
+            print!("{text}");
             Ok(())
         }
     }
 }
 
-fn case_name(r: &CaseResult) -> String {
+/// A result's stable name: `scenario/tier/threads/pool`.
+pub fn case_name(r: &CaseResult) -> String {
     format!("{}/{}/{}t/{}", r.scenario, r.tier, r.threads, r.pool)
 }
 
@@ -86,10 +114,13 @@ fn case_extra(r: &CaseResult) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-/// The figures of one format, in document order.
+/// The figures of one github format, in document order.
 pub fn entries(doc: &RunDoc, format: ExportFormat) -> Result<Vec<Entry>, String> {
     let mut out = Vec::new();
     match format {
+        ExportFormat::Markdown | ExportFormat::Bmf => {
+            return Err(format!("{format:?} is not a github format"));
+        }
         ExportFormat::GithubBigger => {
             for r in &doc.results {
                 out.push(Entry {

@@ -2,5 +2,9 @@
 //! [`crate::document`] (re-exported as [`json`]); `meta` comes from
 //! [`crate::host`].
 
+pub mod atomic;
+pub mod bmf;
 pub mod github;
 pub mod json;
+pub mod markdown;
+pub mod spread;

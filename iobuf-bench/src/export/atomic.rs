@@ -1,0 +1,75 @@
+//! Output files written whole or not at all: the bytes go to a temporary
+//! file in the destination's directory, are flushed to disk, and the file is
+//! renamed over the destination. A failed or interrupted write leaves what
+//! was there before (and no temporary file behind).
+
+use std::io::Write as _;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically. The error is one line naming `path`.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let shown = path.display();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{shown}: not a file name"))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| format!("{shown}: cannot write: {e}"))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| format!("{shown}: cannot write: {e}"))?;
+    tmp.persist(path)
+        .map_err(|e| format!("{shown}: cannot write: {}", e.error))?;
+    Ok(())
+}
+
+/// Whether `a` and `b` name the same existing file (through links or
+/// different spellings of the path).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_file_whole_and_leaves_no_temporary_behind() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("out.json");
+        std::fs::write(&path, "old").unwrap();
+        write(&path, b"new contents").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new contents");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_what_was_there() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let missing = dir.path().join("no-such-dir").join("out.json");
+        let err = write(&missing, b"x").unwrap_err();
+        assert!(
+            err.contains("out.json") && err.contains("cannot write"),
+            "{err}"
+        );
+        assert!(!missing.exists());
+    }
+
+    #[test]
+    fn the_same_file_is_recognised_through_other_spellings() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let a = dir.path().join("a.json");
+        std::fs::write(&a, "{}").unwrap();
+        assert!(same_file(&a, &dir.path().join(".").join("a.json")));
+        assert!(!same_file(&a, &dir.path().join("b.json")));
+    }
+}
