@@ -45,7 +45,7 @@ fn run(baselines: &Path, out: &Path, extra: &[&str]) -> Out {
         "--out",
         out.to_str().unwrap(),
     ];
-    if !extra.iter().any(|a| *a == "--scenario-file") {
+    if !extra.contains(&"--scenario-file") {
         args.extend(["--scenario", "pairs"]);
     }
     args.extend(extra);
