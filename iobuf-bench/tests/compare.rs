@@ -760,3 +760,47 @@ fn incomplete_cases_are_not_compared() {
     );
     assert!(!o.stdout.contains("REGRESSION"), "{}", o.stdout);
 }
+
+#[test]
+fn machine_and_setting_differences_are_noted() {
+    let dir = TempDir::new().unwrap();
+    let mut base = doc_with_identity();
+    base["meta"]["host"]["cpu_governor"] = json!("performance");
+    base["meta"]["host"]["turbo"] = json!(false);
+    base["config"]["pin"] = json!("compact");
+    let mut cur = base.clone();
+    cur["meta"]["host"]["cpu_governor"] = json!("powersave");
+    cur["meta"]["host"]["turbo"] = json!(true);
+    cur["config"]["pin"] = json!("spread");
+    let o = compare(dir.path(), &base, &cur, &[]);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    let note = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("note: the machines differ"))
+        .unwrap_or_else(|| panic!("{}", o.stdout));
+    assert!(note.contains("governor performance vs powersave"), "{note}");
+    assert!(note.contains("turbo off vs on"), "{note}");
+    assert!(
+        o.stdout
+            .contains("note: the runs' settings differ (pin \"compact\" vs \"spread\")"),
+        "{}",
+        o.stdout
+    );
+    // The same machine says nothing.
+    let o = compare(dir.path(), &base, &base, &[]);
+    assert!(!o.stdout.contains("note:"), "{}", o.stdout);
+}
+
+#[test]
+fn throughput_spreads_are_shown_relative_to_the_headline() {
+    let dir = TempDir::new().unwrap();
+    let base = rounds_doc(&[18e6, 20e6, 22e6], &[15e6, 15e6, 15e6], true);
+    let o = compare(dir.path(), &base, &base, &["--gate", "absolute"]);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    let r = row(&o.stdout, &["pairs/small/1t", "iobuf"]);
+    assert!(r.contains("20 Mops/s [-10%, +10%]"), "{r}");
+    // Equal rounds have no spread to show.
+    let r = row(&o.stdout, &["pairs/small/1t", "crossbeam"]);
+    assert!(!r.contains('['), "{r}");
+}

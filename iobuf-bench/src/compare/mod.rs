@@ -272,11 +272,27 @@ fn ratio(pools: &BTreeMap<String, Runs>, num: &str, den: &str) -> Option<f64> {
     (d > 0.0).then(|| n / d)
 }
 
-/// A figure with its spread where it has one: `1.333 [1.20–1.41]`.
-fn with_spread(value: String, spread: Option<Spread>, fmt: impl Fn(f64) -> String) -> String {
+/// A ratio with its spread where the samples differ: `1.333 [1.200–1.467]`.
+fn with_spread(value: f64, spread: Option<Spread>) -> String {
     match spread {
-        Some(s) if s.n > 1 => format!("{value} [{}–{}]", fmt(s.min), fmt(s.max)),
-        _ => value,
+        Some(s) if s.n > 1 && s.min < s.max => {
+            format!("{value:.3} [{:.3}–{:.3}]", s.min, s.max)
+        }
+        _ => format!("{value:.3}"),
+    }
+}
+
+/// A throughput with its spread relative to it where the samples differ:
+/// `20 Mops/s [-10%, +5%]`.
+fn rate_with_spread(value: f64, spread: Option<Spread>) -> String {
+    match spread {
+        Some(s) if s.n > 1 && s.min < s.max && value > 0.0 => format!(
+            "{} [{:+.0}%, {:+.0}%]",
+            fmt_rate(value),
+            (s.min / value - 1.0) * 100.0,
+            (s.max / value - 1.0) * 100.0
+        ),
+        _ => fmt_rate(value),
     }
 }
 
@@ -430,12 +446,11 @@ pub fn compare(
                     fmt_change(change.unwrap_or(0.0))
                 ));
             }
-            let f3 = |v: f64| format!("{v:.3}");
             ratio_rows.push(vec![
                 key.to_string(),
                 format!("{num}/{den}"),
-                with_spread(f3(b), bs, f3),
-                with_spread(f3(c), cs, f3),
+                with_spread(b, bs),
+                with_spread(c, cs),
                 change.map(fmt_change).unwrap_or_else(|| "n/a".into()),
                 status.label().into(),
                 rule.to_string(),
@@ -499,8 +514,8 @@ pub fn compare(
             abs_rows.push(vec![
                 key.to_string(),
                 pool.clone(),
-                with_spread(fmt_rate(b.ops_per_sec), bs, fmt_rate),
-                with_spread(fmt_rate(c.ops_per_sec), cs, fmt_rate),
+                rate_with_spread(b.ops_per_sec, bs),
+                rate_with_spread(c.ops_per_sec, cs),
                 change.map(fmt_change).unwrap_or_else(|| "n/a".into()),
                 match (p99(b), p99(c)) {
                     (Some(x), Some(y)) => format!("{x} -> {y}"),
