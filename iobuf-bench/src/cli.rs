@@ -103,6 +103,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
+    /// Also keep the JSON document as the named baseline NAME (in
+    /// target/iobuf-bench/baselines/, or $IOBUF_BENCH_BASELINES), for
+    /// `compare --baseline NAME`. Saved only when the run succeeds.
+    #[arg(long, value_name = "NAME", value_parser = crate::baselines::parse_name)]
+    pub save_baseline: Option<String>,
+
     /// Print the JSON document on stdout instead of the table.
     #[arg(long)]
     pub json: bool,

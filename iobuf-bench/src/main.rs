@@ -6,6 +6,7 @@
 //! commands read, and `output`, `export`, `report` and `compare` present
 //! it. Exit statuses are in `exit`.
 
+mod baselines;
 mod bench;
 mod cli;
 mod commands;

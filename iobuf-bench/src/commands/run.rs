@@ -29,6 +29,9 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     for w in plan.distinct_warnings() {
         eprintln!("{w}");
     }
+    if let Some(line) = host::warning_line(&meta, &host::load_of(&plan, &meta.host)) {
+        eprintln!("{line}");
+    }
 
     let clock_cost_ns = measure::clock_cost_ns();
     let progress = Progress::new(plan.cases.len(), args.quiet);
@@ -92,6 +95,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         );
     }
     if failed.is_empty() {
+        if let Some(name) = &args.save_baseline {
+            let path = crate::baselines::save(name, &json).map_err(Failure::Runtime)?;
+            eprintln!("saved baseline '{name}' as {}", path.display());
+        }
         Ok(())
     } else {
         Err(Failure::Integrity)

@@ -44,12 +44,71 @@ pub struct Meta {
     pub cpu_busy_before: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The machine. Fields after `kernel` are read from /proc and /sys and
+/// absent where this machine does not expose them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Host {
     pub cpu_model: String,
     pub logical_cores: usize,
     pub os: String,
     pub kernel: String,
+    /// Distinct (package, core) pairs among the online CPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_cores: Option<usize>,
+    /// Logical CPUs per physical core (2 with SMT/hyperthreading on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smt_siblings: Option<usize>,
+    /// NUMA nodes online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numa_nodes: Option<usize>,
+    /// The cpufreq scaling governor; several, comma-separated, when the
+    /// CPUs differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_governor: Option<String>,
+    /// Whether turbo/boost frequencies are enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turbo: Option<bool>,
+    /// Transparent huge pages: always, madvise or never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transparent_hugepages: Option<String>,
+    /// RLIMIT_MEMLOCK's soft limit: bytes, or "unlimited".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rlimit_memlock: Option<MemLock>,
+    /// Whether this process could set up an io_uring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_uring: Option<bool>,
+    /// Why not, where it could not (e.g. "ENOSYS", "EPERM").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_uring_error: Option<String>,
+}
+
+/// A memory-lock limit: written as a number of bytes, or the string
+/// "unlimited".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemLock {
+    Bytes(u64),
+    Unlimited,
+}
+
+impl Serialize for MemLock {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MemLock::Bytes(n) => s.serialize_u64(*n),
+            MemLock::Unlimited => s.serialize_str("unlimited"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MemLock {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) if s == "unlimited" => Ok(MemLock::Unlimited),
+            v => v
+                .as_u64()
+                .map(MemLock::Bytes)
+                .ok_or_else(|| serde::de::Error::custom("a number of bytes or \"unlimited\"")),
+        }
+    }
 }
 
 /// What the run used.
@@ -125,6 +184,17 @@ pub struct CaseResult {
     /// a batch was cut short.
     #[serde(default)]
     pub dry_gets: u64,
+    /// The scenario's kind ("pairs", "hold", ...): with `params`, `capacity`,
+    /// the layout and `rate`, what `compare` identifies a case by.
+    #[serde(default)]
+    pub kind: String,
+    /// The scenario's parameters as resolved (defaults filled in).
+    #[serde(default)]
+    pub params: serde_json::Value,
+    /// Open loop: operations per second per thread; `None` (null): closed
+    /// loop. [`to_json`] fills it from the run's `config.rate`.
+    #[serde(default)]
+    pub rate: Option<f64>,
 }
 
 impl CaseResult {
@@ -172,12 +242,32 @@ impl Integrity {
 }
 
 /// The document as pretty JSON, ending in a newline.
+/// Each case result carries the run's open-loop rate (`config.rate`), so
+/// that a result read alone says what it measured.
 pub fn to_json(doc: &BenchDocument) -> String {
+    let mut stamped;
+    let mut doc = doc;
+    if doc.results.iter().any(|r| r.rate != doc.config.rate) {
+        stamped = doc.clone();
+        for r in &mut stamped.results {
+            r.rate = r.rate.or(stamped.config.rate);
+        }
+        doc = &stamped;
+    }
     // Serialising these plain types cannot fail (no maps with non-string
     // keys, no failing Serialize impls).
     let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// The `params` of a scenario kind as JSON (`{}` for kinds without any).
+fn scenario_params(kind: &crate::scenario::ScenarioKind) -> serde_json::Value {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|mut v| v.get_mut("params").map(serde_json::Value::take))
+        .filter(|p| !p.is_null())
+        .unwrap_or_else(|| serde_json::Value::Object(Default::default()))
 }
 
 impl From<Measurement> for CaseResult {
@@ -217,6 +307,9 @@ impl From<Measurement> for CaseResult {
                 lost: m.lost,
             },
             dry_gets: m.dry_gets,
+            kind: case.scenario.kind.name().to_string(),
+            params: scenario_params(&case.scenario.kind),
+            rate: None,
         }
     }
 }

@@ -33,7 +33,7 @@ pub struct RunDoc {
     pub meta: Meta,
     /// The run's own configuration, kept only for display.
     pub config: Value,
-    /// One entry per (scenario, tier, threads, pool) measured.
+    /// One entry per case ([`CaseKey`]) and pool measured.
     pub results: Vec<CaseResult>,
 }
 
@@ -69,6 +69,68 @@ pub struct Host {
     /// Kernel release.
     #[serde(default)]
     pub kernel: Option<String>,
+    /// Physical cores (distinct package and core ids).
+    #[serde(default)]
+    pub physical_cores: Option<u64>,
+    /// Logical CPUs per physical core (2 with SMT/hyperthreading on).
+    #[serde(default)]
+    pub smt_siblings: Option<u64>,
+    /// NUMA nodes online.
+    #[serde(default)]
+    pub numa_nodes: Option<u64>,
+    /// CPU frequency governor(s), e.g. "performance".
+    #[serde(default)]
+    pub cpu_governor: Option<String>,
+    /// Whether turbo/boost frequencies are enabled.
+    #[serde(default)]
+    pub turbo: Option<bool>,
+    /// Transparent huge page mode: always, madvise or never.
+    #[serde(default)]
+    pub transparent_hugepages: Option<String>,
+    /// RLIMIT_MEMLOCK soft limit: bytes, or the string "unlimited".
+    #[serde(default)]
+    pub rlimit_memlock: Option<Value>,
+    /// Whether an io_uring could be set up.
+    #[serde(default)]
+    pub io_uring: Option<bool>,
+}
+
+impl Host {
+    /// The machine settings that change benchmark numbers, as (name, value)
+    /// for the fields this document records.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut v = Vec::new();
+        let mut put = |name, value: Option<String>| {
+            if let Some(x) = value {
+                v.push((name, x));
+            }
+        };
+        put("cpu", self.cpu_model.clone());
+        put("logical cores", self.logical_cores.map(|n| n.to_string()));
+        put("physical cores", self.physical_cores.map(|n| n.to_string()));
+        put("SMT siblings", self.smt_siblings.map(|n| n.to_string()));
+        put("NUMA nodes", self.numa_nodes.map(|n| n.to_string()));
+        put("governor", self.cpu_governor.clone());
+        put(
+            "turbo",
+            self.turbo.map(|t| if t { "on" } else { "off" }.into()),
+        );
+        put("THP", self.transparent_hugepages.clone());
+        put(
+            "memlock",
+            self.rlimit_memlock.as_ref().map(|m| match m {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+        );
+        put("kernel", self.kernel.clone());
+        put(
+            "io_uring",
+            self.io_uring
+                .map(|u| if u { "available" } else { "unavailable" }.into()),
+        );
+        v
+    }
 }
 
 /// One measured case.
@@ -110,6 +172,26 @@ pub struct CaseResult {
     pub per_thread_ops: Vec<u64>,
     /// Exactly-once checks of the run; anything non-zero is a bug.
     pub integrity: Integrity,
+    /// Scenario kind ("pairs", "hold", ...); older documents only have it
+    /// in `config.scenarios`, from which [`parse`] fills it in.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Scenario parameters as the run resolved them (filled in from
+    /// `config.scenarios` like `kind`).
+    #[serde(default)]
+    pub params: Option<Value>,
+    /// Open loop: operations per second per thread; `None`: closed loop.
+    /// Filled in from `config.rate` where the entry has none.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Per-round results of a repeated run (`--runs N`): objects with
+    /// `ops_per_sec`, or plain numbers. `ops_per_sec` is then their median.
+    #[serde(default)]
+    pub rounds: Option<Vec<Value>>,
+    /// `false` when the run was interrupted before this case finished all
+    /// its rounds.
+    #[serde(default)]
+    pub complete: Option<bool>,
 }
 
 /// Latency summaries per operation. Any of them may be missing.
@@ -211,7 +293,9 @@ impl fmt::Display for Op {
     }
 }
 
-/// What identifies a case across runs.
+/// What identifies a case across runs: its whole configuration except the
+/// pool. Two results are the same case only when every field is equal; a
+/// field a document does not record is `None` and matches only `None`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CaseKey {
     /// Workload name.
@@ -220,11 +304,123 @@ pub struct CaseKey {
     pub tier: TierName,
     /// Worker threads.
     pub threads: u32,
+    /// Scenario kind (a file named `pairs` may be of kind `hold`).
+    pub kind: Option<String>,
+    /// Scenario parameters, as canonical JSON (keys sorted).
+    pub params: Option<String>,
+    /// Buffers in the pool.
+    pub capacity: Option<u64>,
+    /// `Some((producers, consumers))` where the threads split into the two
+    /// roles; `None` where every thread both takes and returns.
+    pub layout: Option<(u32, u32)>,
+    /// Open loop rate per thread; `None`: closed loop.
+    pub rate: Option<Rate>,
 }
 
 impl fmt::Display for CaseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}/{}t", self.scenario, self.tier, self.threads)
+    }
+}
+
+/// An open-loop rate, ordered and compared by value (never NaN: the reader
+/// refuses non-finite rates).
+#[derive(Debug, Clone, Copy)]
+pub struct Rate(pub f64);
+
+impl PartialEq for Rate {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Rate {}
+
+impl std::hash::Hash for Rate {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.to_bits().hash(h);
+    }
+}
+
+impl Ord for Rate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl PartialOrd for Rate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl CaseKey {
+    /// Each identity field as (name, value), for messages.
+    fn fields(&self) -> [(&'static str, String); 7] {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "unrecorded".into());
+        [
+            ("tier", self.tier.to_string()),
+            ("threads", self.threads.to_string()),
+            ("kind", opt(&self.kind)),
+            ("params", opt(&self.params)),
+            (
+                "capacity",
+                self.capacity
+                    .map_or_else(|| "unrecorded".into(), |c| c.to_string()),
+            ),
+            (
+                "layout",
+                match self.layout {
+                    Some((p, c)) => format!("{p} producers + {c} consumers"),
+                    None => "every thread takes and returns".into(),
+                },
+            ),
+            (
+                "rate",
+                match self.rate {
+                    Some(r) => format!("open loop {} ops/s per thread", r.0),
+                    None => "closed loop".into(),
+                },
+            ),
+        ]
+    }
+
+    /// The whole configuration in one line: `pairs/small/4t (kind pairs,
+    /// capacity 1024, closed loop)`.
+    pub fn detail(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(k) = &self.kind {
+            parts.push(format!("kind {k}"));
+        }
+        if let Some(p) = self.params.as_deref().filter(|p| *p != "{}") {
+            parts.push(format!("params {p}"));
+        }
+        if let Some(c) = self.capacity {
+            parts.push(format!("capacity {c}"));
+        }
+        if let Some((p, c)) = self.layout {
+            parts.push(format!("{p}p+{c}c"));
+        }
+        parts.push(match self.rate {
+            Some(r) => format!("rate {}/s", r.0),
+            None => "closed loop".into(),
+        });
+        format!("{self} ({})", parts.join(", "))
+    }
+
+    /// How `self` differs from `other`, e.g. `kind hold vs pairs`; empty
+    /// when they are the same case apart from the name.
+    pub fn differences(&self, other: &CaseKey) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.scenario != other.scenario {
+            out.push(format!("scenario {} vs {}", self.scenario, other.scenario));
+        }
+        for ((name, a), (_, b)) in self.fields().into_iter().zip(other.fields()) {
+            if a != b {
+                out.push(format!("{name} {a} vs {b}"));
+            }
+        }
+        out
     }
 }
 
@@ -262,11 +458,36 @@ impl fmt::Display for TierName {
 impl CaseResult {
     /// The case this result belongs to (without the pool).
     pub fn key(&self) -> CaseKey {
+        let layout = match (self.producers, self.consumers) {
+            (Some(p), Some(c)) if !(p == self.threads && c == self.threads) => Some((p, c)),
+            _ => None,
+        };
         CaseKey {
             scenario: self.scenario.clone(),
             tier: TierName(self.tier.clone()),
             threads: self.threads,
+            kind: self.kind.clone(),
+            params: self.params.as_ref().map(canonical_json),
+            capacity: self.capacity,
+            layout,
+            rate: self.rate.map(Rate),
         }
+    }
+
+    /// Throughput of each round, where the document has rounds (empty
+    /// otherwise); entries that are not numbers are skipped.
+    pub fn round_rates(&self) -> Vec<f64> {
+        self.rounds
+            .iter()
+            .flatten()
+            .filter_map(|x| x.get("ops_per_sec").unwrap_or(x).as_f64())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .collect()
+    }
+
+    /// Whether the case finished (only an interrupted run says otherwise).
+    pub fn is_complete(&self) -> bool {
+        self.complete != Some(false)
     }
 
     /// The summary of one operation, if measured.
@@ -287,6 +508,27 @@ impl CaseResult {
         }
         .filter(|text| !text.is_empty())
     }
+}
+
+/// JSON text with object keys sorted at every level, so equal values give
+/// equal text whatever order a writer used.
+pub fn canonical_json(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for k in keys {
+                    out.insert(k.clone(), sorted(&m[k]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
 }
 
 // Row identities live in `crate::pools`; these names stay for the report.
@@ -338,11 +580,38 @@ pub fn parse(path: &Path, text: &str) -> Result<RunDoc, String> {
     let Some(Value::Array(raw_results)) = top.remove("results") else {
         return Err(format!("{shown}: \"results\" is missing or not an array"));
     };
+    // Older documents record the scenario kind, params and rate once, in
+    // `config`; each result then takes them from there.
+    let config_rate = config.get("rate").and_then(Value::as_f64);
+    let config_scenario = |name: &str| {
+        config
+            .get("scenarios")
+            .and_then(Value::as_array)?
+            .iter()
+            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
+    };
     let mut results = Vec::with_capacity(raw_results.len());
     for (i, raw) in raw_results.into_iter().enumerate() {
         // Deserialising one entry at a time lets the message say which one.
-        let case =
+        let mut case =
             CaseResult::deserialize(raw).map_err(|e| format!("{shown}: results[{i}]: {e}"))?;
+        if let Some(def) = config_scenario(&case.scenario) {
+            if case.kind.is_none() {
+                case.kind = def.get("kind").and_then(Value::as_str).map(str::to_string);
+            }
+            if case.params.is_none() {
+                let params = def.get("params").filter(|p| !p.is_null()).cloned();
+                case.params = Some(params.unwrap_or_else(|| Value::Object(Default::default())));
+            }
+        }
+        if case.rate.is_none() {
+            case.rate = config_rate;
+        }
+        if case.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return Err(format!(
+                "{shown}: results[{i}]: rate must be a positive number of operations per second"
+            ));
+        }
         if !case.ops_per_sec.is_finite() || case.ops_per_sec < 0.0 {
             return Err(format!(
                 "{shown}: results[{i}]: ops_per_sec is {} (must be a finite number >= 0)",
