@@ -32,8 +32,8 @@ if [[ -z "$bin" ]]; then
     bin=target/release/iobuf-bench
 fi
 
-# Keep in step with the baseline: cases are matched by scenario, tier,
-# threads and pool.
+# Keep in step with the baseline: cases are matched by their whole
+# configuration (scenario kind and params, tier, capacity, threads, rate, pool).
 bench() {
     # `run` exits 1 on an integrity failure; compare reports that as a
     # regression, so carry on to the comparison either way.
