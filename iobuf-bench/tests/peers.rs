@@ -9,7 +9,7 @@ use json_checks::bench;
 use serde_json::Value;
 
 /// The peers' row names and the crate each names in `list`.
-const PEERS: [(&str, &str); 8] = [
+const PEERS: [(&str, &str); 7] = [
     ("sharded-slab", "sharded-slab 0.1"),
     ("lockfree-object-pool", "lockfree-object-pool 0.1"),
     ("opool", "opool 0.2"),
@@ -17,7 +17,6 @@ const PEERS: [(&str, &str); 8] = [
     ("concurrent-queue", "concurrent-queue 2."),
     ("parking-lot", "parking_lot 0.12"),
     ("lfqueue", "lfqueue 0.8"),
-    ("thingbuf", "thingbuf 0.1"),
 ];
 
 fn names() -> String {
@@ -59,7 +58,11 @@ fn runs_clean(scenarios: &str, threads: &str, capacity: &str) {
                 .find(|r| r["scenario"] == scenario && r["pool"] == name)
                 .unwrap_or_else(|| panic!("no {scenario}/{name} row"));
             for k in ["duplicates", "corrupted", "lost"] {
-                assert_eq!(r["integrity"][k], 0, "{scenario}/{name}: {}", r["integrity"]);
+                assert_eq!(
+                    r["integrity"][k], 0,
+                    "{scenario}/{name}: {}",
+                    r["integrity"]
+                );
             }
             assert!(
                 r["ops"].as_u64().unwrap() > 0,

@@ -3,9 +3,9 @@
 use super::drive::drive;
 use super::{Case, CaseError, Measurement, Settings, Target};
 use crate::format::human_bytes;
-use crate::pools::{CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind};
 #[cfg(feature = "peers")]
 use crate::pools::peers;
+use crate::pools::{CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind};
 use iobuf::BufferPool;
 
 /// Runs one case; `tick` gets the fraction of the case's time elapsed.
@@ -88,11 +88,6 @@ pub fn run_case(
         #[cfg(feature = "peers")]
         Target::Pool(PoolKind::Lfqueue) => {
             let pool = peers::LfqueuePool::new(tier, cap).map_err(pool_err)?;
-            drive(&pool, case, settings, tick)
-        }
-        #[cfg(feature = "peers")]
-        Target::Pool(PoolKind::Thingbuf) => {
-            let pool = peers::ThingbufPool::new(tier, cap).map_err(pool_err)?;
             drive(&pool, case, settings, tick)
         }
     }

@@ -25,8 +25,6 @@ pub enum PoolKind {
     ParkingLot,
     #[cfg(feature = "peers")]
     Lfqueue,
-    #[cfg(feature = "peers")]
-    Thingbuf,
 }
 
 /// The name of the handoff-only row that measures the queue between
@@ -41,7 +39,7 @@ pub const IOBUF_CACHED_FIXED: &str = "iobuf-cached-fixed";
 
 /// How many peers (feature `peers`) there are.
 #[cfg(feature = "peers")]
-const PEERS: usize = 8;
+const PEERS: usize = 7;
 #[cfg(not(feature = "peers"))]
 const PEERS: usize = 0;
 
@@ -55,7 +53,6 @@ const PEER_KINDS: [PoolKind; PEERS] = [
     PoolKind::ConcurrentQueue,
     PoolKind::ParkingLot,
     PoolKind::Lfqueue,
-    PoolKind::Thingbuf,
 ];
 #[cfg(not(feature = "peers"))]
 const PEER_KINDS: [PoolKind; PEERS] = [];
@@ -101,8 +98,6 @@ impl PoolKind {
             PoolKind::ParkingLot => "parking-lot",
             #[cfg(feature = "peers")]
             PoolKind::Lfqueue => "lfqueue",
-            #[cfg(feature = "peers")]
-            PoolKind::Thingbuf => "thingbuf",
         }
     }
 
@@ -118,7 +113,6 @@ impl PoolKind {
     pub fn is_baseline(self) -> bool {
         matches!(self, PoolKind::Mutex | PoolKind::Crossbeam)
     }
-
 
     pub fn description(self) -> &'static str {
         match self {
@@ -164,10 +158,6 @@ impl PoolKind {
             #[cfg(feature = "peers")]
             PoolKind::Lfqueue => {
                 "peer: lfqueue 0.8.1 AllocBoundedQueue<u32> (SCQ, power-of-two size) of free indices over the same slab"
-            }
-            #[cfg(feature = "peers")]
-            PoolKind::Thingbuf => {
-                "peer: thingbuf 0.1.6 ThingBuf<u32> of free indices over the same slab"
             }
         }
     }

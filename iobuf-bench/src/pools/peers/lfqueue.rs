@@ -27,7 +27,9 @@ pub type LfqueuePool = IndexPool<Scq>;
 
 impl LfqueuePool {
     pub fn new(tier: Tier, capacity: usize) -> Result<Self, Error> {
-        let size = capacity.checked_next_power_of_two().ok_or(Error::Overflow)?;
+        let size = capacity
+            .checked_next_power_of_two()
+            .ok_or(Error::Overflow)?;
         IndexPool::with(tier, capacity, |_| Scq(AllocBoundedQueue::new(size)))
     }
 }

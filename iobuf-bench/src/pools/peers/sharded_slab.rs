@@ -55,9 +55,10 @@ impl ShardedSlabPool {
             let _ = unbound.push(i);
         }
         let mut keys = Vec::new();
-        keys.try_reserve_exact(capacity).map_err(|_| Error::AllocFailed {
-            size: capacity * std::mem::size_of::<CachePadded<AtomicUsize>>(),
-        })?;
+        keys.try_reserve_exact(capacity)
+            .map_err(|_| Error::AllocFailed {
+                size: capacity * std::mem::size_of::<CachePadded<AtomicUsize>>(),
+            })?;
         keys.extend((0..capacity).map(|_| CachePadded::new(AtomicUsize::new(usize::MAX))));
         Ok(ShardedSlabPool {
             pool: Pool::new(),
