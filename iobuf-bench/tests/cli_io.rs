@@ -67,18 +67,28 @@ fn io_reads_into_every_pool_and_checks_every_read() {
     assert_eq!(scenario["params"]["queue_depth"], 1);
     // Plain READ into every pool, and iobuf's pools registered (READ_FIXED)
     // as extra rows right after their plain ones.
-    assert_eq!(
-        pools(&doc),
-        [
-            "iobuf",
-            "iobuf-fixed",
-            "iobuf-fifo",
-            "iobuf-cached",
-            "iobuf-cached-fixed",
-            "mutex",
-            "crossbeam"
-        ]
-    );
+    let mut expected = vec![
+        "iobuf",
+        "iobuf-fixed",
+        "iobuf-fifo",
+        "iobuf-cached",
+        "iobuf-cached-fixed",
+        "mutex",
+        "crossbeam",
+    ];
+    // Then the other crates' pools, when the bench is built with them.
+    if cfg!(feature = "peers") {
+        expected.extend([
+            "sharded-slab",
+            "lockfree-object-pool",
+            "opool",
+            "object-pool",
+            "concurrent-queue",
+            "parking-lot",
+            "lfqueue",
+        ]);
+    }
+    assert_eq!(pools(&doc), expected);
     for r in doc["results"].as_array().unwrap() {
         let pool = r["pool"].as_str().unwrap();
         assert_eq!(r["scenario"], "io");

@@ -3,6 +3,8 @@
 use super::drive::drive;
 use super::{Case, CaseError, Measurement, Settings, Target};
 use crate::format::human_bytes;
+#[cfg(feature = "peers")]
+use crate::pools::peers;
 use crate::pools::{CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind};
 use iobuf::BufferPool;
 
@@ -53,5 +55,40 @@ pub fn run_case(
                 drive(&pool, case, settings, tick)
             }
         },
+        #[cfg(feature = "peers")]
+        Target::Pool(PoolKind::ShardedSlab) => {
+            let pool = peers::ShardedSlabPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        #[cfg(feature = "peers")]
+        Target::Pool(PoolKind::LockfreeObjectPool) => {
+            let pool = peers::LinearPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        #[cfg(feature = "peers")]
+        Target::Pool(PoolKind::Opool) => {
+            let pool = peers::OpoolPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        #[cfg(feature = "peers")]
+        Target::Pool(PoolKind::ObjectPool) => {
+            let pool = peers::ObjectPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        #[cfg(feature = "peers")]
+        Target::Pool(PoolKind::ConcurrentQueue) => {
+            let pool = peers::ConcurrentQueuePool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        #[cfg(feature = "peers")]
+        Target::Pool(PoolKind::ParkingLot) => {
+            let pool = peers::ParkingLotPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        #[cfg(feature = "peers")]
+        Target::Pool(PoolKind::Lfqueue) => {
+            let pool = peers::LfqueuePool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
     }
 }

@@ -11,6 +11,20 @@ pub enum PoolKind {
     IobufCached,
     Mutex,
     Crossbeam,
+    #[cfg(feature = "peers")]
+    ShardedSlab,
+    #[cfg(feature = "peers")]
+    LockfreeObjectPool,
+    #[cfg(feature = "peers")]
+    Opool,
+    #[cfg(feature = "peers")]
+    ObjectPool,
+    #[cfg(feature = "peers")]
+    ConcurrentQueue,
+    #[cfg(feature = "peers")]
+    ParkingLot,
+    #[cfg(feature = "peers")]
+    Lfqueue,
 }
 
 /// The name of the handoff-only row that measures the queue between
@@ -23,14 +37,45 @@ pub const IOBUF_FIXED: &str = "iobuf-fixed";
 /// As [`IOBUF_FIXED`], through a `LocalCache` per thread.
 pub const IOBUF_CACHED_FIXED: &str = "iobuf-cached-fixed";
 
+/// How many peers (feature `peers`) there are.
+#[cfg(feature = "peers")]
+const PEERS: usize = 7;
+#[cfg(not(feature = "peers"))]
+const PEERS: usize = 0;
+
+/// The peers, in display order.
+#[cfg(feature = "peers")]
+const PEER_KINDS: [PoolKind; PEERS] = [
+    PoolKind::ShardedSlab,
+    PoolKind::LockfreeObjectPool,
+    PoolKind::Opool,
+    PoolKind::ObjectPool,
+    PoolKind::ConcurrentQueue,
+    PoolKind::ParkingLot,
+    PoolKind::Lfqueue,
+];
+#[cfg(not(feature = "peers"))]
+const PEER_KINDS: [PoolKind; PEERS] = [];
+
+/// `N` kinds: the five of ours and the baselines, then the peers.
+const fn with_peers<const N: usize>(first: [PoolKind; 5]) -> [PoolKind; N] {
+    let mut all = [PoolKind::Iobuf; N];
+    let mut i = 0;
+    while i < N {
+        all[i] = if i < 5 { first[i] } else { PEER_KINDS[i - 5] };
+        i += 1;
+    }
+    all
+}
+
 impl PoolKind {
-    pub const ALL: [PoolKind; 5] = [
+    pub const ALL: [PoolKind; 5 + PEERS] = with_peers([
         PoolKind::Iobuf,
         PoolKind::IobufFifo,
         PoolKind::IobufCached,
         PoolKind::Mutex,
         PoolKind::Crossbeam,
-    ];
+    ]);
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -39,6 +84,20 @@ impl PoolKind {
             PoolKind::IobufCached => "iobuf-cached",
             PoolKind::Mutex => "mutex",
             PoolKind::Crossbeam => "crossbeam",
+            #[cfg(feature = "peers")]
+            PoolKind::ShardedSlab => "sharded-slab",
+            #[cfg(feature = "peers")]
+            PoolKind::LockfreeObjectPool => "lockfree-object-pool",
+            #[cfg(feature = "peers")]
+            PoolKind::Opool => "opool",
+            #[cfg(feature = "peers")]
+            PoolKind::ObjectPool => "object-pool",
+            #[cfg(feature = "peers")]
+            PoolKind::ConcurrentQueue => "concurrent-queue",
+            #[cfg(feature = "peers")]
+            PoolKind::ParkingLot => "parking-lot",
+            #[cfg(feature = "peers")]
+            PoolKind::Lfqueue => "lfqueue",
         }
     }
 
@@ -48,7 +107,9 @@ impl PoolKind {
             .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
     }
 
-    /// A baseline is what a user would write without iobuf.
+    /// A baseline is what a user would write without iobuf (the table's
+    /// "vs base" column divides by the faster one); the peers, other
+    /// crates' pools, are context rows like the transport.
     pub fn is_baseline(self) -> bool {
         matches!(self, PoolKind::Mutex | PoolKind::Crossbeam)
     }
@@ -70,18 +131,47 @@ impl PoolKind {
             PoolKind::Crossbeam => {
                 "baseline: crossbeam-queue ArrayQueue<u32> of free indices over the same slab"
             }
+            #[cfg(feature = "peers")]
+            PoolKind::ShardedSlab => {
+                "peer: sharded-slab 0.1.7 Pool<Entry>, each entry owning one buffer of the same slab, bound on first use; cleared entries return to the shard of the thread that made them"
+            }
+            #[cfg(feature = "peers")]
+            PoolKind::LockfreeObjectPool => {
+                "peer: lockfree-object-pool 0.1.6 LinearObjectPool<u32>, each object one buffer index of the same slab"
+            }
+            #[cfg(feature = "peers")]
+            PoolKind::Opool => {
+                "peer: opool 0.2.0 concurrent Pool<_, u32> (prefilled), each object one buffer index of the same slab"
+            }
+            #[cfg(feature = "peers")]
+            PoolKind::ObjectPool => {
+                "peer: object-pool 0.6.0 Pool<u32> (a locked stack of objects), each object one buffer index of the same slab"
+            }
+            #[cfg(feature = "peers")]
+            PoolKind::ConcurrentQueue => {
+                "peer: concurrent-queue 2.5.0 ConcurrentQueue::bounded<u32> of free indices over the same slab"
+            }
+            #[cfg(feature = "peers")]
+            PoolKind::ParkingLot => {
+                "peer: parking_lot 0.12.5 Mutex<Vec<u32>> of free indices over the same slab"
+            }
+            #[cfg(feature = "peers")]
+            PoolKind::Lfqueue => {
+                "peer: lfqueue 0.8.1 AllocBoundedQueue<u32> (SCQ, power-of-two size) of free indices over the same slab"
+            }
         }
     }
 }
 
-/// Display order of the pools: ours first, then the baselines.
-pub const DISPLAY_ORDER: [PoolKind; 5] = [
+/// Display order of the pools: ours first, then the baselines, then the
+/// peers.
+pub const DISPLAY_ORDER: [PoolKind; 5 + PEERS] = with_peers([
     PoolKind::Iobuf,
     PoolKind::IobufFifo,
     PoolKind::IobufCached,
     PoolKind::Crossbeam,
     PoolKind::Mutex,
-];
+]);
 
 /// Same-run throughput ratios the default gate uses: (ours, baseline).
 pub const GATE_RATIOS: [(&str, &str); 4] = [
@@ -115,12 +205,13 @@ mod tests {
     fn rows_are_ordered_and_classified() {
         assert_eq!(rank("iobuf"), (0, ""));
         assert_eq!(rank("mutex"), (4, ""));
-        assert_eq!(rank(TRANSPORT), (5, TRANSPORT));
+        assert_eq!(rank(TRANSPORT), (DISPLAY_ORDER.len(), TRANSPORT));
         assert!(is_iobuf(IOBUF_CACHED_FIXED) && is_iobuf("iobuf-fifo"));
         assert!(!is_iobuf(TRANSPORT) && !is_iobuf("crossbeam"));
         for p in PoolKind::ALL {
             assert!(DISPLAY_ORDER.contains(&p));
-            assert_eq!(is_iobuf(p.name()), !p.is_baseline(), "{}", p.name());
+            let other = p.is_baseline() || PEER_KINDS.contains(&p);
+            assert_eq!(is_iobuf(p.name()), !other, "{}", p.name());
         }
         for (ours, base) in GATE_RATIOS {
             assert!(is_iobuf(ours) && !is_iobuf(base));

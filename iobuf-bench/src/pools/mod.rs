@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 /// Row identities (also `ids::DISPLAY_ORDER`, the pools in display order).
 pub mod ids;
 
+/// Other crates' pools over the same slab (feature `peers`).
+#[cfg(feature = "peers")]
+pub mod peers;
+
 pub use ids::{is_iobuf, rank, PoolKind, GATE_RATIOS, IOBUF_CACHED_FIXED, IOBUF_FIXED, TRANSPORT};
 
 /// A buffer while a thread holds it.
