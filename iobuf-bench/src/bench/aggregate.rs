@@ -6,15 +6,18 @@ use crate::measure::{new_histogram, Recorder};
 use crate::pools::BenchPool;
 use crate::scenario::ScenarioKind;
 use hdrhistogram::Histogram;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What one case measured; [`crate::document`] turns it into a result of
 /// the run document.
 #[derive(Debug, Clone)]
 pub struct Measurement {
     pub case: Case,
-    /// The measured window.
+    /// The measured window, as it really lasted (from just before it opened
+    /// to just after it closed: see `drive`).
     pub window: Duration,
+    /// When the window opened and closed.
+    pub window_edges: (Instant, Instant),
     /// Pairs completed in the window (handoff: buffers consumers returned).
     pub ops: u64,
     /// Per worker thread (handoff: producers first, then consumers).
@@ -38,7 +41,7 @@ pub struct Measurement {
 pub fn summarise<P: BenchPool>(
     pool: &P,
     case: &Case,
-    window: Duration,
+    window_edges: (Instant, Instant),
     recs: &[Recorder],
 ) -> Measurement {
     let handoff = matches!(case.scenario.kind, ScenarioKind::Handoff(_));
@@ -74,7 +77,8 @@ pub fn summarise<P: BenchPool>(
     };
     Measurement {
         case: case.clone(),
-        window,
+        window: window_edges.1 - window_edges.0,
+        window_edges,
         ops,
         per_thread_ops,
         get,

@@ -20,13 +20,13 @@ pub fn burst_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>, batch: u
                 break;
             };
             let s = w.claim(&mut item);
-            held.push((item, s));
+            held.push((item, s, w.op_in_window()));
         }
-        for (mut item, s) in held.drain(..) {
+        for (mut item, s, in_window) in held.drain(..) {
             w.unclaim(&mut item, s);
-            let timed = w.sampler.hit();
+            let timed = in_window && w.sampler.hit();
             w.put(item, timed);
-            w.rec.ops += 1;
+            w.complete(in_window);
         }
     }
     w.finish()

@@ -12,7 +12,7 @@ use crate::scenario::ScenarioKind;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub fn drive<'p, P: BenchPool>(
     pool: &'p P,
@@ -36,7 +36,7 @@ pub fn drive<'p, P: BenchPool>(
         cpus: &settings.cpus,
     };
     let total = settings.warmup + settings.duration;
-    let mut window = Duration::ZERO;
+    let mut edges = None;
     let transport: Transport<ItemOf<'p, P>> = match &case.scenario.kind {
         ScenarioKind::Handoff(p) => Transport::new(case.producers, case.consumers, p.queue_depth),
         _ => Transport::new(0, 0, 1),
@@ -81,11 +81,14 @@ pub fn drive<'p, P: BenchPool>(
         sh.barrier.wait();
         let started = Instant::now();
         sleep_ticking(started, settings.warmup, total, tick);
-        sh.phase.store(MEASURE, Ordering::Relaxed);
-        let measuring = Instant::now();
+        // The window's edges bracket the two stores: every operation that
+        // counts saw the first store before it began and ended before the
+        // second (see `Worker::complete_op`), so it lies inside them.
+        let opened = Instant::now();
+        sh.phase.store(MEASURE, Ordering::SeqCst);
         sleep_ticking(started, settings.warmup + settings.duration, total, tick);
-        sh.phase.store(STOP, Ordering::Relaxed);
-        window = measuring.elapsed();
+        sh.phase.store(STOP, Ordering::SeqCst);
+        edges = Some((opened, Instant::now()));
         handles.into_iter().map(|h| h.join()).collect()
     });
 
@@ -109,5 +112,9 @@ pub fn drive<'p, P: BenchPool>(
     if let Some(why) = recs.iter().find_map(|r| r.error.as_deref()) {
         return Err(CaseError::Worker(format!("{}: {why}", case.label())));
     }
-    Ok(aggregate::summarise(pool, case, window, &recs))
+    let (opened, closed) = edges.unwrap_or_else(|| {
+        let now = Instant::now();
+        (now, now)
+    });
+    Ok(aggregate::summarise(pool, case, (opened, closed), &recs))
 }

@@ -74,7 +74,7 @@ pub fn producer<'env, P: BenchPool>(
             }
         }
         next = (next + 1) % queues.len();
-        w.rec.ops += 1;
+        w.complete_op();
     }
     let rec = w.finish();
     active.fetch_sub(1, Ordering::Release);
@@ -103,6 +103,7 @@ pub fn consumer<'env, P: BenchPool>(
         };
         backoff.reset();
         let phase = w.phase();
+        w.begin_op();
         let Msg {
             mut item,
             stamp,
@@ -114,7 +115,7 @@ pub fn consumer<'env, P: BenchPool>(
             w.put(item, false);
             continue;
         }
-        match t0 {
+        match t0.filter(|_| w.op_in_window()) {
             Some(t0) => {
                 let t = Instant::now();
                 w.put(item, false);
@@ -126,7 +127,7 @@ pub fn consumer<'env, P: BenchPool>(
             // for the same buffers.
             None => w.put(item, false),
         }
-        w.rec.ops += 1;
+        w.complete_op();
     }
     w.finish()
 }

@@ -110,7 +110,7 @@ fn reap<H: PoolHandle>(
             if let Some(t0) = t0 {
                 record(&mut w.rec.end_to_end, t0.elapsed());
             }
-            w.rec.ops += 1;
+            w.complete_op();
         }
     }
 }

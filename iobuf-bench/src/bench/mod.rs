@@ -120,6 +120,9 @@ pub enum CaseError {
 }
 
 #[cfg(test)]
+mod window_tests;
+
+#[cfg(test)]
 mod tests {
     use super::drive::drive;
     use super::*;

@@ -39,7 +39,7 @@ fn take_and_return<P: BenchPool>(
         while_held(item.bytes());
         w.unclaim(&mut item, s);
         w.put(item, t0.is_some());
-        w.rec.ops += 1;
+        w.complete_op();
     }
     w.finish()
 }

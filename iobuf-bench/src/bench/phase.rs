@@ -67,11 +67,14 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// The first operation is due one interval after the schedule starts,
+    /// so a window of length `d` offers `floor(d × rate)` operations per
+    /// thread, never one more.
     fn new(interval_ns: f64) -> Self {
         Pacer {
             start: Instant::now(),
             interval_ns,
-            n: 0,
+            n: 1,
         }
     }
 
@@ -80,18 +83,26 @@ impl Pacer {
     }
 
     /// Waits for the next intended start and returns it. A thread behind
-    /// schedule does not wait, and its lateness counts as latency.
-    pub fn next(&mut self, sh: &Shared<'_>) -> Instant {
+    /// schedule does not wait, and its lateness counts as latency. `None`:
+    /// the case stopped before the operation was due, so it is not offered.
+    pub fn next(&mut self, sh: &Shared<'_>) -> Option<Instant> {
         let due = self.start + Duration::from_nanos((self.n as f64 * self.interval_ns) as u64);
         self.n += 1;
         loop {
             let now = Instant::now();
-            if now >= due || sh.stopped() {
-                return due;
+            if now >= due {
+                return Some(due);
+            }
+            if sh.stopped() {
+                return None;
             }
             let left = due - now;
             if left > Duration::from_micros(200) {
-                std::thread::sleep(left - Duration::from_micros(100));
+                // In slices, so that a slow schedule does not hold up the
+                // end of the case.
+                std::thread::sleep(
+                    (left - Duration::from_micros(100)).min(Duration::from_millis(5)),
+                );
             } else {
                 std::hint::spin_loop();
             }

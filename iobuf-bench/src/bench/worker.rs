@@ -2,9 +2,10 @@
 //! only trying, timed when sampled or paced), claim and unclaim (the
 //! exactly-once and stamp checks), and put.
 
-use super::phase::{Pacer, PhaseWatch, Shared, STOP};
+use super::phase::{Pacer, PhaseWatch, Shared, MEASURE, STOP};
 use crate::measure::{check_stamp, record, stamp, write_stamp, Recorder, Sampler};
 use crate::pools::{BenchItem, BenchPool, PoolHandle};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// How long one blocking wait lasts before the stop flag is looked at
@@ -24,6 +25,11 @@ pub struct Worker<'s, H: PoolHandle> {
     pub sampler: Sampler,
     pub pacer: Option<Pacer>,
     watch: PhaseWatch,
+    /// Whether the operation in progress started inside the measured
+    /// window (this worker had seen the window open before it began). Only
+    /// such operations are counted and timed, and only if they also end
+    /// before the window closes (see [`Worker::complete_op`]).
+    op_in_window: bool,
     id: usize,
     seq: u64,
 }
@@ -38,6 +44,7 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
             sampler: Sampler::new(sh.sample_every, id as u64 + 1),
             pacer: Pacer::for_rate(sh.rate),
             watch: PhaseWatch { measuring: false },
+            op_in_window: false,
             id,
             seq: 0,
         }
@@ -68,14 +75,50 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         self.phase() != STOP
     }
 
-    /// When this operation is timed from: its intended start (open loop),
-    /// now (a sampled operation), or not at all.
+    /// Marks the start of an operation that does not begin with a get
+    /// (a handoff consumer's receive): it counts only if the window was
+    /// already open.
     #[inline]
-    fn start_time(&mut self) -> Option<Instant> {
+    pub fn begin_op(&mut self) {
+        self.op_in_window = self.watch.measuring;
+    }
+
+    /// Counts the operation just finished if it started inside the
+    /// measured window and the window is still open now that it has ended:
+    /// operations that straddle either edge of the window count for
+    /// nothing, whatever the ratio of threads to cores (a worker the
+    /// scheduler kept off a core until after the window counts nothing).
+    #[inline]
+    pub fn complete_op(&mut self) {
+        self.complete(self.op_in_window);
+    }
+
+    /// Whether the operation in progress started inside the window (for
+    /// workers that hold several at once: see [`Worker::complete`]).
+    #[inline]
+    pub fn op_in_window(&self) -> bool {
+        self.op_in_window
+    }
+
+    /// [`Worker::complete_op`] for an operation whose start was recorded
+    /// with [`Worker::op_in_window`] at its get.
+    #[inline]
+    pub fn complete(&mut self, started_in_window: bool) {
+        if started_in_window && self.sh.phase.load(Ordering::SeqCst) == MEASURE {
+            self.rec.ops += 1;
+        }
+    }
+
+    /// When this operation is timed from: its intended start (open loop),
+    /// now (a sampled operation), or not at all. The outer `None`: the
+    /// case stopped while this worker waited for its next intended start,
+    /// so the operation is never offered.
+    #[inline]
+    fn start_time(&mut self) -> Option<Option<Instant>> {
         match &mut self.pacer {
-            Some(p) => Some(p.next(self.sh)),
-            None if self.sampler.hit() => Some(Instant::now()),
-            None => None,
+            Some(p) => p.next(self.sh).map(Some),
+            None if self.sampler.hit() => Some(Some(Instant::now())),
+            None => Some(None),
         }
     }
 
@@ -85,7 +128,8 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
     /// that a thread never waits while it holds buffers.
     #[inline]
     pub fn get(&mut self, wait: bool) -> Option<(H::Item, Option<Instant>)> {
-        let t0 = self.start_time();
+        self.op_in_window = self.watch.measuring;
+        let t0 = self.start_time()?;
         let item = match self.h.try_get() {
             Some(item) => item,
             None => {
@@ -96,6 +140,8 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
                 self.wait_for_buffer()?
             }
         };
+        // Only operations that started inside the window are timed.
+        let t0 = t0.filter(|_| self.op_in_window);
         if let Some(t0) = t0 {
             record(&mut self.rec.get, t0.elapsed());
         }
@@ -163,8 +209,14 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
 
     /// Drops the handle (a cache flushes back to the pool) and gives what
     /// was recorded.
-    pub fn finish(self) -> Recorder {
+    pub fn finish(mut self) -> Recorder {
         drop(self.h);
+        if !self.watch.measuring {
+            // This worker never saw the window open (the scheduler kept it
+            // off a core, or the window was shorter than its first
+            // operation): everything it timed and counted was warm-up.
+            self.rec.start_measuring();
+        }
         self.rec
     }
 }
