@@ -1,5 +1,7 @@
 //! Exit statuses: 0 ok; 1 an integrity check failed, `compare` found a
-//! regression, or the harness broke; 2 bad input (one line on stderr).
+//! regression, or the harness broke; 2 bad input (one line on stderr);
+//! 3 the results could not be written (`--out`, standard output); 130
+//! interrupted (SIGINT), after saying in one line what was written.
 
 use std::process::ExitCode;
 
@@ -15,12 +17,20 @@ pub enum Failure {
     Runtime(String),
     /// `compare` found a regression: exit 1 (its table says which).
     Regression,
+    /// Writing the results failed (a full disk, a closed pipe): exit 3.
+    Output(String),
+    /// SIGINT stopped the run: exit 130 (what was written is already said).
+    Interrupted,
 }
 
 /// Bad input.
 pub const INPUT: u8 = 2;
 /// An integrity failure, a regression, or a broken harness.
 pub const FAILED: u8 = 1;
+/// The results could not be written.
+pub const OUTPUT: u8 = 3;
+/// Interrupted by SIGINT (128 + the signal's number, as shells report it).
+pub const INTERRUPTED: u8 = 130;
 
 /// Prints what `outcome` needs said and gives the process's status.
 pub fn status(outcome: Result<(), Failure>) -> ExitCode {
@@ -35,6 +45,11 @@ pub fn status(outcome: Result<(), Failure>) -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::from(FAILED)
         }
+        Err(Failure::Output(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(OUTPUT)
+        }
+        Err(Failure::Interrupted) => ExitCode::from(INTERRUPTED),
     }
 }
 

@@ -16,6 +16,7 @@ mod exit;
 mod export;
 mod format;
 mod host;
+mod interrupt;
 mod io;
 mod measure;
 mod output;
@@ -35,7 +36,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err((text, code)) => {
             if code == 0 {
-                print_out(&text);
+                if let Err(e) = print_out(&text) {
+                    return exit::status(Err(Failure::Output(format!("standard output: {e}"))));
+                }
             } else {
                 eprintln!("{}", text.trim_end());
             }
@@ -44,10 +47,8 @@ fn main() -> ExitCode {
     };
     exit::status(match cli.command {
         Command::Run(args) => commands::run::run(&args),
-        Command::List => {
-            print_out(&commands::list::text());
-            Ok(())
-        }
+        Command::List => print_out(&commands::list::text())
+            .map_err(|e| Failure::Output(format!("standard output: {e}"))),
         Command::Compare(args) => match compare::run(&args) {
             Ok(0) => Ok(()),
             Ok(_) => Err(Failure::Regression),
@@ -59,8 +60,10 @@ fn main() -> ExitCode {
 }
 
 /// Writes to stdout, ignoring a closed pipe (`| head`).
-fn print_out(text: &str) {
+/// Writes `text` to standard output; the error is the caller's to report
+/// (exit 3 where the text is a result).
+fn print_out(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }

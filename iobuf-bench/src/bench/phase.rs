@@ -121,7 +121,7 @@ pub fn sleep_ticking(
     loop {
         let elapsed = started.elapsed();
         tick(elapsed.as_secs_f64() / total.as_secs_f64().max(1e-9));
-        if elapsed >= until {
+        if elapsed >= until || crate::interrupt::interrupted() {
             return;
         }
         std::thread::sleep((until - elapsed).min(step));

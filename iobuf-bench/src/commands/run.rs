@@ -6,22 +6,44 @@ use crate::bench::{self, CaseError};
 use crate::cli::RunArgs;
 use crate::document::{self, BenchDocument, CaseResult, RunConfig, SCHEMA};
 use crate::exit::Failure;
+use crate::export::atomic;
 use crate::output::progress::Progress;
 use crate::plan::{self, Plan};
-use crate::{host, measure, output};
-use std::io::Write as _;
+use crate::{host, interrupt, measure, output};
+
+/// After SIGINT: writes the finished cases, marked incomplete, to `--out`
+/// (or nothing, when none finished), and says in one line what was written.
+fn interrupted(args: &RunArgs, doc: &BenchDocument, json: &str, planned: usize) -> Failure {
+    let done = doc.results.len();
+    let line = match (&args.out, done) {
+        (_, 0) => "interrupted: no case finished; nothing written".to_string(),
+        (Some(path), _) => match atomic::write(path, json.as_bytes()) {
+            Ok(()) => format!(
+                "interrupted: {done} of {planned} cases finished; written to {} marked incomplete",
+                path.display()
+            ),
+            Err(e) => format!("interrupted: {done} of {planned} cases finished; {e}"),
+        },
+        (None, _) => {
+            format!("interrupted: {done} of {planned} cases finished; nothing written (no --out)")
+        }
+    };
+    eprintln!("{line}");
+    Failure::Interrupted
+}
 
 /// Runs `run`.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let mut plan = plan::resolve(args).map_err(Failure::Input)?;
 
-    // Open --out now, so that an unwritable path fails before the run.
-    let mut out_file = match &args.out {
-        Some(path) => Some(std::fs::File::create(path).map_err(|e| {
-            Failure::Input(format!("cannot write --out '{}': {e}", path.display()))
-        })?),
-        None => None,
-    };
+    // An unwritable --out fails before the run; the file itself is only
+    // written (atomically) at the end, so an earlier result survives a run
+    // that fails or is interrupted.
+    if let Some(path) = &args.out {
+        atomic::check_writable(path)
+            .map_err(|e| Failure::Input(format!("cannot write --out '{}': {e}", path.display())))?;
+    }
+    crate::interrupt::install();
 
     // Sampled while this process is idle, so the CPU time is other work.
     let meta = host::meta();
@@ -40,6 +62,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         let label = case.label();
         progress.start_case(i, &label);
         let r = match bench::run_case(case, &plan.settings, &mut |f| progress.tick(i, f)) {
+            // Cut short by SIGINT: its window is not the one asked for.
+            Ok(_) if interrupt::interrupted() => break,
             Ok(m) => CaseResult::from(m),
             Err(CaseError::Skipped(why)) => {
                 progress.warn(&format!("warning: {why}"));
@@ -64,23 +88,32 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     progress.finish();
 
+    let complete = !interrupt::interrupted();
+    if !complete {
+        for r in &mut results {
+            r.complete = false;
+        }
+    }
     let doc = BenchDocument {
         schema: SCHEMA.to_string(),
         meta,
         config: config(args, &plan, clock_cost_ns),
         results,
+        complete,
     };
     let json = document::to_json(&doc);
-    if let (Some(file), Some(path)) = (out_file.as_mut(), &args.out) {
-        file.write_all(json.as_bytes())
-            .and_then(|_| file.flush())
-            .map_err(|e| Failure::Runtime(format!("cannot write '{}': {e}", path.display())))?;
+    if !complete {
+        return Err(interrupted(args, &doc, &json, plan.cases.len()));
     }
-    if args.json {
-        crate::print_out(&json);
+    if let Some(path) = &args.out {
+        atomic::write(path, json.as_bytes()).map_err(Failure::Output)?;
+    }
+    let shown = if args.json {
+        json.clone()
     } else {
-        crate::print_out(&output::table::render(&doc));
-    }
+        output::table::render(&doc)
+    };
+    crate::print_out(&shown).map_err(|e| Failure::Output(format!("standard output: {e}")))?;
 
     let failed: Vec<_> = doc
         .results

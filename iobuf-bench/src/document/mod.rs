@@ -23,6 +23,10 @@ pub struct BenchDocument {
     pub meta: Meta,
     pub config: RunConfig,
     pub results: Vec<CaseResult>,
+    /// `false`: the run was interrupted and `results` holds only the cases
+    /// that finished before it was.
+    #[serde(default = "yes")]
+    pub complete: bool,
 }
 
 /// Where and when it ran.
@@ -195,6 +199,15 @@ pub struct CaseResult {
     /// loop. [`to_json`] fills it from the run's `config.rate`.
     #[serde(default)]
     pub rate: Option<f64>,
+    /// `false` in a run that was interrupted (SIGINT): the case itself was
+    /// measured to the end, but the run's set of cases is not whole, so
+    /// `compare` sets it aside.
+    #[serde(default = "yes")]
+    pub complete: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl CaseResult {
@@ -310,6 +323,7 @@ impl From<Measurement> for CaseResult {
             kind: case.scenario.kind.name().to_string(),
             params: scenario_params(&case.scenario.kind),
             rate: None,
+            complete: true,
         }
     }
 }

@@ -7,8 +7,19 @@ use std::io::Write as _;
 use std::path::Path;
 
 /// Writes `bytes` to `path` atomically. The error is one line naming `path`.
+///
+/// A destination that exists and is not a regular file (`/dev/stdout`, a
+/// pipe, `/dev/full`) is written in place: renaming over it would replace
+/// the device or pipe with a file.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let shown = path.display();
+    if path.metadata().is_ok_and(|m| !m.is_file()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
+            .map_err(|e| format!("{shown}: cannot write: {e}"));
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -27,6 +38,23 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     tmp.persist(path)
         .map_err(|e| format!("{shown}: cannot write: {}", e.error))?;
     Ok(())
+}
+
+/// Fails now if `path` could not be written at the end: its directory must
+/// take a new file (nothing is created at `path` itself, so an earlier
+/// result there survives a run that fails later).
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    if path.metadata().is_ok_and(|m| !m.is_file()) {
+        return std::fs::OpenOptions::new().write(true).open(path).map(drop);
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".iobuf-bench-check.")
+        .tempfile_in(dir)
+        .map(drop)
 }
 
 /// Whether `a` and `b` name the same existing file (through links or
