@@ -66,13 +66,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = parse_capacity, allow_negative_numbers = true)]
     pub capacity: Option<u64>,
 
-    /// Measured time per case (`2s`, `500ms`).
-    #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "1s")]
+    /// Measured time per case and round (`2s`, `500ms`).
+    #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "400ms")]
     pub duration: Duration,
 
     /// Unmeasured time per case before the measurement (`0s` for none).
-    #[arg(long, value_name = "TIME", value_parser = parse_warmup, default_value = "200ms")]
+    #[arg(long, value_name = "TIME", value_parser = parse_warmup, default_value = "100ms")]
     pub warmup: Duration,
+
+    /// Rounds: every case runs once per round, round after round (A B C,
+    /// A B C, ...), and each pool reports its median and min–max over the
+    /// rounds, and its ratio to the best baseline round by round.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: u32,
 
     /// Thread placement: `compact` fills a core's hyperthreads first,
     /// `spread` one thread per physical core first, `none` leaves it to the

@@ -56,36 +56,51 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
 
     let clock_cost_ns = measure::clock_cost_ns();
-    let progress = Progress::new(plan.cases.len(), args.quiet);
-    let mut results = Vec::with_capacity(plan.cases.len());
-    for (i, case) in plan.cases.iter().enumerate() {
-        let label = case.label();
-        progress.start_case(i, &label);
-        let r = match bench::run_case(case, &plan.settings, &mut |f| progress.tick(i, f)) {
-            // Cut short by SIGINT: its window is not the one asked for.
-            Ok(_) if interrupt::interrupted() => break,
-            Ok(m) => CaseResult::from(m),
-            Err(CaseError::Skipped(why)) => {
-                progress.warn(&format!("warning: {why}"));
+    let runs = args.runs as usize;
+    let progress = Progress::new(plan.cases.len() * runs, args.quiet);
+    // rounds[c]: case c's result in each round so far. Round by round, so
+    // that a slow spell of the machine hits every pool, not one.
+    let mut rounds: Vec<Vec<CaseResult>> = vec![Vec::new(); plan.cases.len()];
+    let mut skipped = vec![false; plan.cases.len()];
+    'rounds: for round in 0..runs {
+        for (c, case) in plan.cases.iter().enumerate() {
+            if skipped[c] {
                 continue;
             }
-            Err(e) => {
-                progress.finish();
-                return Err(match e {
-                    CaseError::Pool(msg) | CaseError::Setup(msg) => Failure::Input(msg),
-                    CaseError::Worker(msg) | CaseError::Skipped(msg) => Failure::Runtime(msg),
-                });
+            let i = round * plan.cases.len() + c;
+            let label = case.label();
+            progress.start_case(i, &label);
+            let r = match bench::run_case(case, &plan.settings, &mut |f| progress.tick(i, f)) {
+                // Cut short by SIGINT: its window is not the one asked for.
+                Ok(_) if interrupt::interrupted() => break 'rounds,
+                Ok(m) => CaseResult::from(m),
+                Err(CaseError::Skipped(why)) => {
+                    progress.warn(&format!("warning: {why}"));
+                    skipped[c] = true;
+                    continue;
+                }
+                Err(e) => {
+                    progress.finish();
+                    return Err(match e {
+                        CaseError::Pool(msg) | CaseError::Setup(msg) => Failure::Input(msg),
+                        CaseError::Worker(msg) | CaseError::Skipped(msg) => Failure::Runtime(msg),
+                    });
+                }
+            };
+            let starved = r.per_thread_ops.iter().filter(|&&n| n == 0).count();
+            if starved > 0 {
+                progress.warn(&format!(
+                    "warning: {label}: {starved} of {} threads completed no operation while measuring (starved)",
+                    r.per_thread_ops.len()
+                ));
             }
-        };
-        let starved = r.per_thread_ops.iter().filter(|&&n| n == 0).count();
-        if starved > 0 {
-            progress.warn(&format!(
-                "warning: {label}: {starved} of {} threads completed no operation while measuring (starved)",
-                r.per_thread_ops.len()
-            ));
+            rounds[c].push(r);
         }
-        results.push(r);
     }
+    let mut results: Vec<CaseResult> = rounds
+        .into_iter()
+        .filter_map(CaseResult::from_rounds)
+        .collect();
     progress.finish();
 
     let complete = !interrupt::interrupted();
@@ -167,5 +182,6 @@ fn config(args: &RunArgs, plan: &Plan, clock_cost_ns: f64) -> RunConfig {
         clock: "std::time::Instant (CLOCK_MONOTONIC)".into(),
         ops_unit: "pairs: one buffer taken and returned".into(),
         fault_every: args.fault_every,
+        runs: args.runs,
     }
 }

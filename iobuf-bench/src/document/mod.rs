@@ -154,6 +154,9 @@ pub struct RunConfig {
     /// are not a benchmark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault_every: Option<u64>,
+    /// Rounds of every case (`--runs`); each result carries its rounds.
+    #[serde(default = "one")]
+    pub runs: u32,
 }
 
 /// One case: one scenario, tier, thread count and pool.
@@ -204,6 +207,66 @@ pub struct CaseResult {
     /// `compare` sets it aside.
     #[serde(default = "yes")]
     pub complete: bool,
+    /// With `--runs N > 1`: every round's throughput, in round order. The
+    /// headline figures (`ops`, `ops_per_sec`, the latencies) are those of
+    /// the median round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Round>,
+    /// The least and the most throughput over `rounds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_per_sec_min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_per_sec_max: Option<f64>,
+}
+
+/// One round of a case (see [`CaseResult::rounds`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    pub ops: u64,
+    pub duration_s: f64,
+    pub ops_per_sec: f64,
+}
+
+impl CaseResult {
+    /// The round results of one case (in round order) as one result: the
+    /// median round's, carrying every round's throughput. `None` if empty.
+    pub fn from_rounds(mut rounds: Vec<CaseResult>) -> Option<CaseResult> {
+        if rounds.len() <= 1 {
+            return rounds.pop();
+        }
+        let all: Vec<Round> = rounds
+            .iter()
+            .map(|r| Round {
+                ops: r.ops,
+                duration_s: r.duration_s,
+                ops_per_sec: r.ops_per_sec,
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..rounds.len()).collect();
+        order.sort_by(|&a, &b| rounds[a].ops_per_sec.total_cmp(&rounds[b].ops_per_sec));
+        let (lo, hi) = (
+            rounds[order[0]].ops_per_sec,
+            rounds[order[order.len() - 1]].ops_per_sec,
+        );
+        // Integrity over every round: a duplicate in any round fails it.
+        let mut integrity = Integrity::default();
+        for r in &rounds {
+            integrity.duplicates += r.integrity.duplicates;
+            integrity.corrupted += r.integrity.corrupted;
+            integrity.lost += r.integrity.lost;
+        }
+        let median = order[(order.len() - 1) / 2];
+        let mut m = rounds.swap_remove(median);
+        m.integrity = integrity;
+        m.rounds = all;
+        m.ops_per_sec_min = Some(lo);
+        m.ops_per_sec_max = Some(hi);
+        Some(m)
+    }
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn yes() -> bool {
@@ -324,6 +387,9 @@ impl From<Measurement> for CaseResult {
             params: scenario_params(&case.scenario.kind),
             rate: None,
             complete: true,
+            rounds: Vec::new(),
+            ops_per_sec_min: None,
+            ops_per_sec_max: None,
         }
     }
 }

@@ -8,14 +8,6 @@ use crate::pools::{PoolKind, TRANSPORT};
 use iobuf::Tier;
 use std::fmt::Write as _;
 
-/// Throughput of the fastest baseline among `rows`.
-pub fn best_baseline(rows: &[&CaseResult]) -> Option<f64> {
-    rows.iter()
-        .filter(|r| PoolKind::from_name(&r.pool).is_some_and(PoolKind::is_baseline))
-        .map(|r| r.ops_per_sec)
-        .fold(None, |best, x| Some(best.map_or(x, |b: f64| b.max(x))))
-}
-
 /// Whether threads have two roles (handoff's producers and consumers);
 /// in the other scenarios every thread takes and returns.
 fn has_roles(r: &CaseResult) -> bool {
@@ -97,7 +89,8 @@ pub fn render(doc: &BenchDocument) -> String {
     );
     let _ = writeln!(
         out,
-        "vs best baseline: throughput ÷ the faster of mutex and crossbeam. \
+        "pairs/s: the median round's; min–max over the rounds. vs base: throughput ÷ the faster of mutex and crossbeam in the same round, median over the rounds. \
+         n<100: too few timed operations for that percentile (samples: how many were timed). \
          fairness: the least-served thread's operations ÷ the most-served one's (handoff: within producers and within consumers)."
     );
     if doc
@@ -122,15 +115,106 @@ pub fn render(doc: &BenchDocument) -> String {
     out
 }
 
+/// Throughput of `r` in round `k` (its only figure in a one-round run).
+fn round_rate(r: &CaseResult, k: usize) -> f64 {
+    r.rounds.get(k).map_or(r.ops_per_sec, |x| x.ops_per_sec)
+}
+
+/// The least and most throughput over the rounds (the headline alone in a
+/// one-round run).
+fn spread(r: &CaseResult) -> (f64, f64) {
+    (
+        r.ops_per_sec_min.unwrap_or(r.ops_per_sec),
+        r.ops_per_sec_max.unwrap_or(r.ops_per_sec),
+    )
+}
+
+/// `r`'s throughput over the best baseline's, round by round; the median
+/// and the range of those ratios.
+fn ratio_to_baseline(r: &CaseResult, rows: &[&CaseResult]) -> Option<(f64, f64, f64)> {
+    let baselines: Vec<&&CaseResult> = rows
+        .iter()
+        .filter(|b| PoolKind::from_name(&b.pool).is_some_and(PoolKind::is_baseline))
+        .collect();
+    let n = r.rounds.len().max(1);
+    let mut ratios = Vec::with_capacity(n);
+    for k in 0..n {
+        let best = baselines
+            .iter()
+            .map(|b| round_rate(b, k))
+            .fold(0.0, f64::max);
+        if best > 0.0 {
+            ratios.push(round_rate(r, k) / best);
+        }
+    }
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    Some((
+        ratios[(ratios.len() - 1) / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
+    ))
+}
+
+/// A percentile cell: the value, or `n<NEEDED` when fewer samples stand
+/// behind it than that percentile needs to mean anything (one sample beyond
+/// it: 100 for p99, 1,000 for p99.9).
+fn pct(ns: u64, samples: u64, needed: u64) -> String {
+    if samples == 0 {
+        "–".into()
+    } else if samples < needed {
+        format!("n<{needed}")
+    } else {
+        fmt_ns(ns as f64)
+    }
+}
+
+/// Which pool won the group, and whether its lead holds over the spread.
+fn winner_line(rows: &[&CaseResult]) -> Option<String> {
+    let mut ranked: Vec<&&CaseResult> = rows.iter().filter(|r| r.pool != TRANSPORT).collect();
+    ranked.sort_by(|a, b| b.ops_per_sec.total_cmp(&a.ops_per_sec));
+    let (first, second) = (ranked.first()?, ranked.get(1)?);
+    let lead = if second.ops_per_sec > 0.0 {
+        format!("{:.2}×", first.ops_per_sec / second.ops_per_sec)
+    } else {
+        "∞×".into()
+    };
+    let verdict = if first.rounds.len() < 2 {
+        "one round, so no spread to judge by (--runs N)".to_string()
+    } else if spread(first).0 <= spread(second).1 {
+        "but their spreads overlap: not a clear win".to_string()
+    } else {
+        "and the spreads do not overlap".to_string()
+    };
+    Some(format!(
+        "  winner: {} ({lead} {}, median of {} round{}), {verdict}",
+        first.pool,
+        second.pool,
+        first.rounds.len().max(1),
+        plural(first.rounds.len().max(1))
+    ))
+}
+
 fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     let handoff = rows.iter().any(|r| r.has_end_to_end());
-    let best = best_baseline(rows);
     let _ = writeln!(out, "{title}");
     // Wide enough for every pool name of the group (iobuf-cached-fixed).
     let w = rows.iter().map(|r| r.pool.len()).fold(13, usize::max);
     let mut header = format!(
-        "  {:<w$} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
-        "pool", "pairs/s", "vs base", "get p50", "p99", "p99.9", "put p50", "p99", "p99.9"
+        "  {:<w$} {:>10} {:>15} {:>9}   {:>8} {:>8} {:>8} {:>7}   {:>8} {:>8} {:>8}",
+        "pool",
+        "pairs/s",
+        "min–max",
+        "vs base",
+        "get p50",
+        "p99",
+        "p99.9",
+        "samples",
+        "put p50",
+        "p99",
+        "p99.9"
     );
     if handoff {
         let _ = write!(header, "   {:>8} {:>8}", "e2e p50", "p99");
@@ -139,30 +223,38 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     let _ = writeln!(out, "{header}");
     let mut dry = Vec::new();
     for r in rows {
-        let ratio = match best {
-            Some(b) if b > 0.0 && r.pool != TRANSPORT => format!("{:.2}×", r.ops_per_sec / b),
+        let ratio = match ratio_to_baseline(r, rows) {
+            Some((m, _, _)) if r.pool != TRANSPORT => format!("{m:.2}×"),
             _ => "–".into(),
+        };
+        let range = if r.rounds.len() > 1 {
+            let (lo, hi) = spread(r);
+            format!("{}–{}", fmt_count(lo), fmt_count(hi))
+        } else {
+            "–".into()
         };
         let l = &r.latency_ns;
         let mut line = format!(
-            "  {:<w$} {:>10} {:>9}   {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+            "  {:<w$} {:>10} {:>15} {:>9}   {:>8} {:>8} {:>8} {:>7}   {:>8} {:>8} {:>8}",
             r.pool,
             fmt_count(r.ops_per_sec),
+            range,
             ratio,
-            fmt_ns(l.get.p50 as f64),
-            fmt_ns(l.get.p99 as f64),
-            fmt_ns(l.get.p999 as f64),
-            fmt_ns(l.put.p50 as f64),
-            fmt_ns(l.put.p99 as f64),
-            fmt_ns(l.put.p999 as f64),
+            pct(l.get.p50, l.get.samples, 1),
+            pct(l.get.p99, l.get.samples, 100),
+            pct(l.get.p999, l.get.samples, 1000),
+            fmt_count(l.get.samples as f64),
+            pct(l.put.p50, l.put.samples, 1),
+            pct(l.put.p99, l.put.samples, 100),
+            pct(l.put.p999, l.put.samples, 1000),
         );
         if handoff {
             let e = l.end_to_end.unwrap_or_default();
             let _ = write!(
                 line,
                 "   {:>8} {:>8}",
-                fmt_ns(e.p50 as f64),
-                fmt_ns(e.p99 as f64)
+                pct(e.p50, e.samples, 1),
+                pct(e.p99, e.samples, 100)
             );
         }
         let _ = write!(line, "   {:>7.0}%", case_fairness(r) * 100.0);
@@ -181,5 +273,8 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     }
     if !dry.is_empty() {
         let _ = writeln!(out, "  gets that found the pool empty: {}", dry.join(", "));
+    }
+    if let Some(line) = winner_line(rows) {
+        let _ = writeln!(out, "{line}");
     }
 }
