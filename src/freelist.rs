@@ -51,9 +51,15 @@ const EMPTY: usize = usize::MAX;
 /// A pool's free indices: the reuse slot and the ring behind it.
 pub(crate) struct FreeList {
     /// A free index, or [`EMPTY`]: the first one put since a get last
-    /// emptied it. An index is never both here and in `ring`. A successful CAS into it releases the returner's writes
-    /// to the buffer; the swap that takes it acquires them. `None` when the
-    /// list was built without it.
+    /// emptied it. An index is never both here and in `ring`. A successful
+    /// CAS into it releases the returner's writes to the buffer; the swap
+    /// that takes it acquires them. Every access is `SeqCst`, as the wait
+    /// list's no-lost-wake-up argument needs of the write that makes an
+    /// index free and the reads that find it (a returner writes the slot
+    /// then reads the waiter count; a waiter writes the count then reads
+    /// the slot). On x86-64 that costs nothing: the CAS and swap are locked
+    /// instructions whatever their ordering and a `SeqCst` load is a plain
+    /// load. `None` when the list was built without it.
     reuse: Option<CachePadded<AtomicUsize>>,
     /// Every other free index.
     ring: IndexRing,
@@ -82,6 +88,16 @@ impl FreeList {
         self.ring.capacity()
     }
 
+    /// About how many indices are free (the ring's
+    /// [`approx_len`](IndexRing::approx_len) plus the slot): a snapshot.
+    pub(crate) fn approx_free(&self) -> usize {
+        let parked = match &self.reuse {
+            Some(slot) => usize::from(slot.load(Ordering::Relaxed) != EMPTY),
+            None => 0,
+        };
+        (self.ring.approx_len() + parked).min(self.capacity())
+    }
+
     /// Whether it has a reuse slot.
     pub(crate) fn has_reuse_slot(&self) -> bool {
         self.reuse.is_some()
@@ -103,10 +119,10 @@ impl FreeList {
     #[inline]
     fn take_parked(&self) -> Option<usize> {
         let slot = self.reuse.as_ref()?;
-        if slot.load(Ordering::Relaxed) == EMPTY {
+        if slot.load(Ordering::SeqCst) == EMPTY {
             return None;
         }
-        match slot.swap(EMPTY, Ordering::Acquire) {
+        match slot.swap(EMPTY, Ordering::SeqCst) {
             EMPTY => None,
             index => Some(index),
         }
@@ -134,9 +150,9 @@ impl FreeList {
     pub(crate) unsafe fn push(&self, index: usize) {
         debug_assert!(index < self.capacity());
         if let Some(slot) = &self.reuse {
-            if slot.load(Ordering::Relaxed) == EMPTY
+            if slot.load(Ordering::SeqCst) == EMPTY
                 && slot
-                    .compare_exchange(EMPTY, index, Ordering::Release, Ordering::Relaxed)
+                    .compare_exchange(EMPTY, index, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
             {
                 return;

@@ -60,9 +60,10 @@ pub use mem::{
     HUGE_PAGE_THRESHOLD, MMAP_THRESHOLD,
 };
 pub use pool::{
-    BigBufferPool, BufferPool, GiantBufferPool, GreatBufferPool, Held, HugeBufferPool,
-    LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool, PooledBuf,
-    RawBuf, SmallBufferPool, TierBuf, TierPool, TitanBufferPool, VastBufferPool,
+    AcquireBuf, AcquireOwned, BigBufferPool, BufferPool, GiantBufferPool, GreatBufferPool, Held,
+    HugeBufferPool, LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, OwnedBuf,
+    PicoBufferPool, PoolStats, PooledBuf, RawBuf, SmallBufferPool, TierBuf, TierPool,
+    TitanBufferPool, VastBufferPool,
 };
 pub use ring::{IndexRing, MAX_CAPACITY};
 pub use tier::{
