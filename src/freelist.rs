@@ -164,24 +164,34 @@ impl FreeList {
     }
 
     /// Takes up to `n` free indices from the ring (then the slot) into `out`,
-    /// for a per-thread cache's refill. Returns how many it took.
+    /// for a per-thread cache's refill: one [`IndexRing::pop_many`] (one
+    /// fetch-and-add on the ring's head for the batch) into the vector's
+    /// spare capacity, so it never allocates; `n` is clamped to that spare
+    /// capacity. Returns how many it took.
     pub(crate) fn pop_into(&self, out: &mut Vec<usize>, n: usize) -> usize {
         let before = out.len();
-        out.extend(std::iter::from_fn(|| self.ring.pop()).take(n));
-        if out.len() - before < n {
+        let n = n.min(out.capacity() - before);
+        // Within the capacity: no allocation.
+        out.resize(before + n, 0);
+        let got = self.ring.pop_many(&mut out[before..]);
+        out.truncate(before + got);
+        if got < n {
             out.extend(self.take_parked());
         }
         out.len() - before
     }
 
-    /// Gives back an owned index straight to the ring (a cache's batch
-    /// flush: the reuse slot is for the next single get, not a batch).
+    /// Gives back owned indices straight to the ring with one
+    /// [`IndexRing::push_many`] (a cache's batch flush: the reuse slot is
+    /// for the next single get, not a batch).
     ///
     /// # Safety
-    /// As [`push`](Self::push).
-    pub(crate) unsafe fn push_to_ring(&self, index: usize) {
-        // SAFETY: forwarded from the caller. Cannot fail: in range.
-        let _ = unsafe { self.ring.push(index) };
+    /// Every index is one the caller owns, as for [`push`](Self::push), and
+    /// appears at most once.
+    pub(crate) unsafe fn push_many_to_ring(&self, indices: &[usize]) {
+        // SAFETY: forwarded from the caller. Cannot fail: the indices are
+        // in range and, all being out of the list, at most capacity many.
+        let _ = unsafe { self.ring.push_many(indices) };
     }
 }
 
@@ -241,7 +251,7 @@ mod tests {
         assert_eq!(list.pop(), Some(a));
         give(&list, a);
         give(&list, b); // slot full: b to the ring
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(4); // pop_into fills spare capacity only
         assert_eq!(list.pop_into(&mut out, 4), 2);
         out.sort();
         assert_eq!(out, vec![a, b]);

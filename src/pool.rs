@@ -487,17 +487,17 @@ impl BufferPool {
         self.waiters.notify(&PoolSource(self));
     }
 
-    /// Puts an owned index straight into the ring, past the reuse slot: the
-    /// return path of a cache's batch flush (the slot is for the next single
-    /// get). With [`release`](Self::release), the only ways a buffer comes
-    /// back to the pool.
+    /// Puts owned indices straight into the ring, past the reuse slot, with
+    /// one batch push: the return path of a cache's flush (the slot is for
+    /// the next single get). With [`release`](Self::release), the only ways
+    /// a buffer comes back to the pool; both notify waiters.
     ///
     /// # Safety
-    /// As [`release`](Self::release).
+    /// As [`release`](Self::release), for every index, each at most once.
     #[inline]
-    pub(crate) unsafe fn release_to_ring(&self, index: usize) {
+    pub(crate) unsafe fn release_many_to_ring(&self, indices: &[usize]) {
         // SAFETY: forwarded from the caller.
-        unsafe { self.free.push_to_ring(index) };
+        unsafe { self.free.push_many_to_ring(indices) };
         self.waiters.notify(&PoolSource(self));
     }
 
