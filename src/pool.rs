@@ -110,7 +110,9 @@ fn shard() -> usize {
 /// ring serves (a get served by the reuse slot only takes back a buffer
 /// whose put lowered the count, so it cannot set a new mark), with a write
 /// only when the mark rises; failed `try_get`s are counted per thread
-/// shard, and only a dry pool writes them. Every field is a snapshot that
+/// shard, and only a dry pool writes them. A [`LocalCache`](crate::LocalCache)
+/// refill does not raise the mark (the next plain get or `stats` call
+/// does). Every field is a snapshot that
 /// concurrent gets and puts may have changed at once.
 ///
 /// ```
@@ -1864,6 +1866,89 @@ mod tests {
         assert_eq!(b.as_array()[31], 5);
         assert_eq!(b.into_buf().len(), 32);
         assert_eq!(crate::TitanBufferPool::TIER.size(), TITAN_SIZE);
+    }
+
+    #[test]
+    fn stats_count_use_misses_and_the_high_water_mark() {
+        for pool in [
+            BufferPool::new(Tier::Pico, 3).unwrap(),
+            BufferPool::new_fifo(Tier::Pico, 3).unwrap(),
+        ] {
+            let s = pool.stats();
+            assert_eq!((s.capacity, s.free, s.in_use, s.high_water), (3, 3, 0, 0));
+            let held: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
+            assert_eq!(held.len(), 3);
+            assert!(pool.try_get().is_none());
+            let s = pool.stats();
+            assert_eq!((s.free, s.in_use, s.high_water), (0, 3, 3));
+            // The loop above failed once, plus this one.
+            assert_eq!(s.failed_try_gets, 2);
+            drop(held);
+            let one = pool.try_get().unwrap();
+            let s = pool.stats();
+            assert_eq!((s.free, s.in_use, s.high_water, s.waiters), (2, 1, 3, 0));
+            // Blocking and owned gets do not count as failed try_gets.
+            drop(one);
+            let _g = pool.get_timeout(Duration::from_millis(1)).unwrap();
+            assert_eq!(pool.stats().failed_try_gets, 2);
+        }
+    }
+
+    #[test]
+    fn filled_length_write_and_full_access() {
+        use std::io::Write;
+        let pool = BufferPool::new(Tier::Pico, 1).unwrap();
+        let mut b = pool.get();
+        assert_eq!((b.len(), b.capacity(), b.spare_mut().len()), (32, 32, 0));
+        b.clear();
+        b.write_all(b"0123456789").unwrap();
+        assert_eq!(&b[..], b"0123456789");
+        // Short when full: 22 bytes of room for 30.
+        assert_eq!(b.write(&[b'x'; 30]).unwrap(), 22);
+        assert_eq!(b.write(b"y").unwrap(), 0);
+        assert!(b.write_all(b"y").is_err());
+        assert_eq!(b.len(), 32);
+        assert_eq!(
+            b.set_len(33),
+            Err(Error::LengthTooLarge {
+                len: 33,
+                capacity: 32
+            })
+        );
+        b.set_len(2).unwrap();
+        assert_eq!(&b[..], b"01");
+        assert_eq!(&b.as_full()[..10], b"0123456789"); // the bytes stay
+        b.as_full_mut()[2] = b'!';
+        b.set_len(3).unwrap();
+        assert_eq!(&b[..], b"01!");
+        // A guard rebuilt from a token is filled to capacity again.
+        let raw = b.into_raw();
+        let g = pool.guard(raw).unwrap();
+        assert_eq!(g.len(), 32);
+        assert_eq!(&g[..3], b"01!");
+    }
+
+    #[test]
+    fn owned_guards_keep_the_pool_alive_and_return_on_any_thread() {
+        let pool = Arc::new(BufferPool::new(Tier::Pico, 2).unwrap());
+        let mut a = pool.get_owned();
+        a.clear();
+        a.extend_from_slice_checked(b"abc").unwrap();
+        let weak = Arc::downgrade(&pool);
+        drop(pool); // the guard keeps it
+        let t = std::thread::spawn(move || {
+            assert_eq!(&a[..], b"abc");
+            let pool = Arc::clone(a.pool());
+            drop(a);
+            pool.try_get_owned().map(|b| b.index())
+        });
+        assert!(t.join().unwrap().is_some());
+        assert!(weak.upgrade().is_none(), "the last guard freed the pool");
+        let pool = Arc::new(BufferPool::new(Tier::Pico, 1).unwrap());
+        let raw = pool.get_owned().into_raw();
+        assert_eq!(Arc::strong_count(&pool), 1, "into_raw dropped its Arc");
+        pool.put_raw(raw).unwrap();
+        assert!(pool.try_get().is_some());
     }
 
     #[test]
