@@ -701,19 +701,23 @@ fn owned_buffers_cross_spawned_threads() {
                 });
                 ledger.all_back(drain(&pool));
                 assert_eq!(pool.stats().in_use, 0);
-                // The same through a leaked pool's 'static guards.
-                let leaked: &'static BufferPool =
-                    BufferPool::new(Tier::Pico, capacity).unwrap().leak();
+                // The same through a leaked pool's 'static guards (leaked
+                // as `BufferPool::leak` does, but keeping the Box's own
+                // pointer so the test can free it at the end).
+                let raw_pool =
+                    Box::into_raw(Box::new(BufferPool::new(Tier::Pico, capacity).unwrap()));
+                // SAFETY: from Box::into_raw, valid until the Box::from_raw
+                // below, after every user is gone.
+                let leaked: &'static BufferPool = unsafe { &*raw_pool };
                 let ledger = Arc::new(Ledger::new(capacity));
                 run_owned_ring(threads, &ledger, move || leaked.try_get());
                 ledger.all_back(drain(leaked));
-                let leaked: *const BufferPool = leaked;
-                // SAFETY: `leak` made this pointer from a Box; every thread
+                // SAFETY: `raw_pool` came from Box::into_raw; every thread
                 // that used it is joined and every guard of it dropped (the
                 // drain above took and gave back every buffer), so nothing
                 // refers to the pool any more: freeing it here keeps Miri's
                 // leak check clean.
-                drop(unsafe { Box::from_raw(leaked.cast_mut()) });
+                drop(unsafe { Box::from_raw(raw_pool) });
             });
         }
     }
