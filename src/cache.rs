@@ -6,7 +6,11 @@
 //! that has room there touch no shared memory and make no atomic operation.
 //! A miss refills half the stack from the pool's shared free list (its ring,
 //! then its reuse slot); a put to a full stack first flushes half of it back
-//! to the ring. Dropping the cache flushes everything, so a
+//! to the ring. A refill is one batch pop from the ring
+//! ([`IndexRing::pop_many`](crate::IndexRing::pop_many)) and a flush one
+//! batch push ([`IndexRing::push_many`](crate::IndexRing::push_many)): one
+//! fetch-and-add on the ring's head or tail per batch, not per index.
+//! Dropping the cache flushes everything, so a
 //! thread that exits loses no buffer.
 //!
 //! # Handoff without starvation
@@ -175,14 +179,14 @@ impl<'p> LocalCache<'p> {
     }
 
     fn flush_to(&mut self, keep: usize) {
-        while self.stack.len() > keep {
-            if let Some(i) = self.stack.pop() {
-                // SAFETY: the cache owned the index (popped from the free
-                // list, or given up by a guard of this pool), in range, and
-                // gives it up here.
-                unsafe { self.pool.release_to_ring(i) };
-            }
+        if self.stack.len() <= keep {
+            return;
         }
+        // SAFETY: the cache owned each index (popped from the free list, or
+        // given up by a guard of this pool), each once, all in range; it
+        // gives them up here and forgets them at once.
+        unsafe { self.pool.release_many_to_ring(&self.stack[keep..]) };
+        self.stack.truncate(keep);
     }
 }
 

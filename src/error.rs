@@ -59,6 +59,14 @@ pub enum Error {
     },
     /// A tiered pool was built with no tier, or with one tier twice.
     BadTierConfig(&'static str),
+    /// A filled length beyond the buffer's capacity was asked for
+    /// (`set_len` on a guard).
+    LengthTooLarge {
+        /// The length asked for.
+        len: usize,
+        /// The buffer's capacity.
+        capacity: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -90,6 +98,9 @@ impl fmt::Display for Error {
                 write!(f, "no configured tier holds {len} bytes")
             }
             Error::BadTierConfig(why) => write!(f, "bad tier configuration: {why}"),
+            Error::LengthTooLarge { len, capacity } => {
+                write!(f, "length {len} exceeds the buffer's capacity of {capacity}")
+            }
         }
     }
 }

@@ -51,9 +51,15 @@ const EMPTY: usize = usize::MAX;
 /// A pool's free indices: the reuse slot and the ring behind it.
 pub(crate) struct FreeList {
     /// A free index, or [`EMPTY`]: the first one put since a get last
-    /// emptied it. An index is never both here and in `ring`. A successful CAS into it releases the returner's writes
-    /// to the buffer; the swap that takes it acquires them. `None` when the
-    /// list was built without it.
+    /// emptied it. An index is never both here and in `ring`. A successful
+    /// CAS into it releases the returner's writes to the buffer; the swap
+    /// that takes it acquires them. Every access is `SeqCst`, as the wait
+    /// list's no-lost-wake-up argument needs of the write that makes an
+    /// index free and the reads that find it (a returner writes the slot
+    /// then reads the waiter count; a waiter writes the count then reads
+    /// the slot). On x86-64 that costs nothing: the CAS and swap are locked
+    /// instructions whatever their ordering and a `SeqCst` load is a plain
+    /// load. `None` when the list was built without it.
     reuse: Option<CachePadded<AtomicUsize>>,
     /// Every other free index.
     ring: IndexRing,
@@ -82,6 +88,16 @@ impl FreeList {
         self.ring.capacity()
     }
 
+    /// About how many indices are free (the ring's
+    /// [`approx_len`](IndexRing::approx_len) plus the slot): a snapshot.
+    pub(crate) fn approx_free(&self) -> usize {
+        let parked = match &self.reuse {
+            Some(slot) => usize::from(slot.load(Ordering::Relaxed) != EMPTY),
+            None => 0,
+        };
+        (self.ring.approx_len() + parked).min(self.capacity())
+    }
+
     /// Whether it has a reuse slot.
     pub(crate) fn has_reuse_slot(&self) -> bool {
         self.reuse.is_some()
@@ -103,10 +119,10 @@ impl FreeList {
     #[inline]
     fn take_parked(&self) -> Option<usize> {
         let slot = self.reuse.as_ref()?;
-        if slot.load(Ordering::Relaxed) == EMPTY {
+        if slot.load(Ordering::SeqCst) == EMPTY {
             return None;
         }
-        match slot.swap(EMPTY, Ordering::Acquire) {
+        match slot.swap(EMPTY, Ordering::SeqCst) {
             EMPTY => None,
             index => Some(index),
         }
@@ -134,9 +150,9 @@ impl FreeList {
     pub(crate) unsafe fn push(&self, index: usize) {
         debug_assert!(index < self.capacity());
         if let Some(slot) = &self.reuse {
-            if slot.load(Ordering::Relaxed) == EMPTY
+            if slot.load(Ordering::SeqCst) == EMPTY
                 && slot
-                    .compare_exchange(EMPTY, index, Ordering::Release, Ordering::Relaxed)
+                    .compare_exchange(EMPTY, index, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
             {
                 return;
@@ -148,24 +164,34 @@ impl FreeList {
     }
 
     /// Takes up to `n` free indices from the ring (then the slot) into `out`,
-    /// for a per-thread cache's refill. Returns how many it took.
+    /// for a per-thread cache's refill: one [`IndexRing::pop_many`] (one
+    /// fetch-and-add on the ring's head for the batch) into the vector's
+    /// spare capacity, so it never allocates; `n` is clamped to that spare
+    /// capacity. Returns how many it took.
     pub(crate) fn pop_into(&self, out: &mut Vec<usize>, n: usize) -> usize {
         let before = out.len();
-        out.extend(std::iter::from_fn(|| self.ring.pop()).take(n));
-        if out.len() - before < n {
+        let n = n.min(out.capacity() - before);
+        // Within the capacity: no allocation.
+        out.resize(before + n, 0);
+        let got = self.ring.pop_many(&mut out[before..]);
+        out.truncate(before + got);
+        if got < n {
             out.extend(self.take_parked());
         }
         out.len() - before
     }
 
-    /// Gives back an owned index straight to the ring (a cache's batch
-    /// flush: the reuse slot is for the next single get, not a batch).
+    /// Gives back owned indices straight to the ring with one
+    /// [`IndexRing::push_many`] (a cache's batch flush: the reuse slot is
+    /// for the next single get, not a batch).
     ///
     /// # Safety
-    /// As [`push`](Self::push).
-    pub(crate) unsafe fn push_to_ring(&self, index: usize) {
-        // SAFETY: forwarded from the caller. Cannot fail: in range.
-        let _ = unsafe { self.ring.push(index) };
+    /// Every index is one the caller owns, as for [`push`](Self::push), and
+    /// appears at most once.
+    pub(crate) unsafe fn push_many_to_ring(&self, indices: &[usize]) {
+        // SAFETY: forwarded from the caller. Cannot fail: the indices are
+        // in range and, all being out of the list, at most capacity many.
+        let _ = unsafe { self.ring.push_many(indices) };
     }
 }
 
@@ -225,7 +251,7 @@ mod tests {
         assert_eq!(list.pop(), Some(a));
         give(&list, a);
         give(&list, b); // slot full: b to the ring
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(4); // pop_into fills spare capacity only
         assert_eq!(list.pop_into(&mut out, 4), 2);
         out.sort();
         assert_eq!(out, vec![a, b]);

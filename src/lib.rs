@@ -15,6 +15,13 @@
 //! * [`IoVec`]: the OS `struct iovec`, for readv/writev and io_uring.
 //! * [`RawBuf`]: a buffer held outside a guard (an I/O in flight), an owned
 //!   token that names its pool.
+//! * [`OwnedBuf`]: a `'static + Send` buffer of an `Arc<BufferPool>`
+//!   ([`BufferPool::get_owned`]); a [`BufferPool::leak`]ed or `static` pool
+//!   gives `PooledBuf<'static>` at no reference-count cost.
+//! * [`BufferPool::acquire`]: an async, runtime-agnostic wait for a buffer;
+//!   [`BufferPool::stats`]: a [`PoolStats`] snapshot.
+//! * feature `bytes`: `bytes::BufMut` for [`OwnedBuf`], and `freeze()` into
+//!   `bytes::Bytes`, which returns the buffer when its last clone drops.
 //! * `uring` (feature `io-uring`): pool buffers as io_uring fixed buffers
 //!   and provided-buffer rings.
 //!
@@ -36,6 +43,8 @@
 // feature) is a public module, and nothing of it is re-exported.
 mod backoff;
 mod bounded;
+#[cfg(feature = "bytes")]
+mod bytes_support;
 mod cache;
 mod error;
 mod freelist;
@@ -60,9 +69,10 @@ pub use mem::{
     HUGE_PAGE_THRESHOLD, MMAP_THRESHOLD,
 };
 pub use pool::{
-    BigBufferPool, BufferPool, GiantBufferPool, GreatBufferPool, Held, HugeBufferPool,
-    LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool, PooledBuf,
-    RawBuf, SmallBufferPool, TierBuf, TierPool, TitanBufferPool, VastBufferPool,
+    AcquireBuf, AcquireOwned, BigBufferPool, BufferPool, GiantBufferPool, GreatBufferPool, Held,
+    HugeBufferPool, LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, OwnedBuf,
+    PicoBufferPool, PoolStats, PooledBuf, RawBuf, SmallBufferPool, TierBuf, TierPool,
+    TitanBufferPool, VastBufferPool,
 };
 pub use ring::{IndexRing, MAX_CAPACITY};
 pub use tier::{

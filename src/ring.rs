@@ -456,6 +456,19 @@ impl IndexRing {
         !before(head, read(&self.tail))
     }
 
+    /// About how many indices the ring holds, by two reads (`tail - head`,
+    /// clamped to `0..=capacity`): exact when nothing runs at once, a
+    /// snapshot otherwise. For statistics.
+    pub(crate) fn approx_len(&self) -> usize {
+        let head = read(&self.head);
+        let tail = read(&self.tail);
+        if before(head, tail) {
+            (tail.wrapping_sub(head) as usize).min(self.capacity)
+        } else {
+            0
+        }
+    }
+
     /// Pulls `tail` up to `head` after consumers ran past it, so that the
     /// next producer does not fill a position nobody will read.
     fn catch_up(&self, mut tail: u64, mut head: u64) {

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 ///     .unwrap();
 /// let _a = pool.try_get_for(8).unwrap().unwrap();
 /// // Pico is empty: fallback (on by default) serves it from Nano.
-/// assert_eq!(pool.try_get_for(8).unwrap().unwrap().len(), 128);
+/// let b = pool.try_get_for(8).unwrap().unwrap();
+/// assert_eq!((b.len(), b.capacity()), (8, 128));
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until build() is called"]
@@ -88,9 +89,9 @@ impl TieredPoolBuilder {
 ///     .build()
 ///     .unwrap();
 /// let a = pool.try_get_for(1500).unwrap().unwrap();
-/// assert_eq!(a.len(), 2048);
+/// assert_eq!((a.len(), a.capacity()), (1500, 2048)); // the length asked for
 /// let b = pool.try_get_for(1500).unwrap().unwrap(); // small is empty: big
-/// assert_eq!(b.len(), 32 << 10);
+/// assert_eq!(b.capacity(), 32 << 10);
 /// assert!(pool.try_get_for(1 << 20).is_err()); // no tier that large
 /// ```
 #[derive(Debug)]
@@ -148,14 +149,15 @@ impl TieredPool {
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn try_get_for(&self, len: usize) -> Result<Option<PooledBuf<'_>>, Error> {
         let first = self.first_fit(len)?;
-        Ok(self.attempt(first))
+        Ok(self.attempt(first).map(|b| filled_to(b, len)))
     }
 
     /// A buffer of at least `len` bytes, waiting with backoff.
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_for(&self, len: usize) -> Result<PooledBuf<'_>, Error> {
         let first = self.first_fit(len)?;
-        Ok(wait_for(|| self.attempt(first), || self.looks_dry(first)))
+        let buf = wait_for(|| self.attempt(first), || self.looks_dry(first));
+        Ok(filled_to(buf, len))
     }
 
     /// A buffer of at least `len` bytes, waiting at most `timeout`.
@@ -170,8 +172,17 @@ impl TieredPool {
             Instant::now().checked_add(timeout),
             || self.attempt(first),
             || self.looks_dry(first),
-        ))
+        )
+        .map(|b| filled_to(b, len)))
     }
+}
+
+/// A guard of a pool that holds `len` bytes, with its filled length set to
+/// `len` (its capacity stays the tier's).
+fn filled_to(mut buf: PooledBuf<'_>, len: usize) -> PooledBuf<'_> {
+    // Cannot fail: the pool was picked because its buffers hold `len`.
+    let _ = buf.set_len(len.min(buf.capacity()));
+    buf
 }
 
 #[cfg(test)]

@@ -237,3 +237,123 @@ fn an_aborted_waiter_passes_its_index_on() {
         shared.check_all_back(BUFFERS + 1);
     });
 }
+
+/// The same on a real [`iobuf::BufferPool`]: 1,000 tasks share its 4
+/// buffers through `acquire_owned` (spawned tasks need `'static`), some
+/// cancelled by a timeout, while other returns come from `try_get` guards
+/// and raw tokens (every return path notifies). Checks exclusive holding,
+/// that every task finishes, and that every buffer comes back with nobody
+/// left waiting.
+mod real_pool {
+    use iobuf::{BufferPool, Tier};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    struct Ledger {
+        held: Vec<AtomicBool>,
+        served: AtomicUsize,
+    }
+
+    async fn run(pool: Arc<BufferPool>, ledger: Arc<Ledger>) {
+        let mut tasks = Vec::new();
+        for t in 0..super::TASKS {
+            let (pool, ledger) = (pool.clone(), ledger.clone());
+            tasks.push(tokio::spawn(async move {
+                let acquire = pool.acquire_owned();
+                let mut buf = if t % 7 == 3 {
+                    // Some give up waiting; a buffer handed to a dropped
+                    // future passes on.
+                    match tokio::time::timeout(Duration::from_micros(50), acquire).await {
+                        Ok(b) => b,
+                        Err(_) => return,
+                    }
+                } else {
+                    acquire.await
+                };
+                let i = buf.index();
+                assert!(!ledger.held[i].swap(true, Ordering::SeqCst), "two holders");
+                buf.clear();
+                buf.extend_from_slice_checked(&(t as u32).to_le_bytes())
+                    .unwrap();
+                tokio::task::yield_now().await;
+                assert_eq!(&buf[..], &(t as u32).to_le_bytes());
+                ledger.served.fetch_add(1, Ordering::SeqCst);
+                assert!(ledger.held[i].swap(false, Ordering::SeqCst));
+                match t % 3 {
+                    0 => drop(buf),
+                    1 => pool.put_raw(buf.into_raw()).unwrap(),
+                    _ => {
+                        // Through a borrowed guard's drop.
+                        let raw = buf.into_raw();
+                        drop(pool.guard(raw).unwrap());
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+
+    fn check(multi_thread: bool) {
+        let pool = Arc::new(BufferPool::new(Tier::Pico, super::BUFFERS).unwrap());
+        let ledger = Arc::new(Ledger {
+            held: (0..super::BUFFERS)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+            served: AtomicUsize::new(0),
+        });
+        let rt = if multi_thread {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
+                .enable_time()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+        }
+        .unwrap();
+        rt.block_on(run(pool.clone(), ledger.clone()));
+        let not_cancelled = (0..super::TASKS).filter(|t| t % 7 != 3).count();
+        assert!(ledger.served.load(Ordering::SeqCst) >= not_cancelled);
+        let stats = pool.stats();
+        assert_eq!((stats.in_use, stats.waiters), (0, 0));
+        let all: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
+        let mut idx: Vec<usize> = all.iter().map(|b| b.index()).collect();
+        idx.sort_unstable();
+        assert_eq!(idx, (0..super::BUFFERS).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn thousand_tasks_four_pool_buffers_current_thread() {
+        check(false);
+    }
+
+    #[test]
+    fn thousand_tasks_four_pool_buffers_multi_thread() {
+        check(true);
+    }
+
+    /// A borrowed `acquire()` in one task is served by a return from a
+    /// blocking thread's guard.
+    #[test]
+    fn borrowed_acquire_is_woken_by_a_return_on_another_thread() {
+        let pool: &'static BufferPool = BufferPool::new(Tier::Pico, 1).unwrap().leak();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let held = pool.get();
+        let i = held.index();
+        let returner = std::thread::spawn(move || {
+            while pool.stats().waiters == 0 {
+                std::thread::yield_now();
+            }
+            drop(held);
+        });
+        let got = rt.block_on(pool.acquire());
+        assert_eq!(got.index(), i);
+        returner.join().unwrap();
+    }
+}

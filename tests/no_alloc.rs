@@ -76,6 +76,29 @@ fn buffer_pool_get_and_return_allocate_nothing() {
 }
 
 #[test]
+fn owned_and_static_get_and_return_allocate_nothing() {
+    let pool = std::sync::Arc::new(BufferPool::new(Tier::Small, 8).unwrap());
+    let leaked: &'static BufferPool = BufferPool::new(Tier::Pico, 4).unwrap().leak();
+    let n = allocations_in(|| {
+        for i in 0..ROUNDS {
+            let mut a = pool.try_get_owned().unwrap();
+            let b = pool.get_owned();
+            a.clear();
+            a.extend_from_slice_checked(&[i as u8]).unwrap();
+            drop(b);
+            drop(a);
+            let t = pool
+                .get_owned_timeout(std::time::Duration::from_millis(1))
+                .unwrap();
+            pool.put_raw(t.into_raw()).unwrap(); // drops the Arc clone only
+            let s: iobuf::PooledBuf<'static> = leaked.get();
+            drop(s);
+        }
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
 fn raw_token_take_and_return_allocate_nothing() {
     let pool = BufferPool::new(Tier::Pico, 4).unwrap();
     let n = allocations_in(|| {

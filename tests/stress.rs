@@ -682,3 +682,125 @@ fn ring_alone_under_contention() {
         });
     }
 }
+
+/// Owned buffers ([`iobuf::OwnedBuf`] from an `Arc` pool, and
+/// `PooledBuf<'static>` from a leaked pool) moved into `std::thread::spawn`
+/// threads (not scoped) and passed round a ring of channels: each is
+/// returned by a thread other than the one that took it, exactly once, with
+/// its stamp intact.
+#[test]
+fn owned_buffers_cross_spawned_threads() {
+    for capacity in CAPACITIES {
+        for threads in thread_counts() {
+            with_deadline("owned", move || {
+                let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
+                let ledger = Arc::new(Ledger::new(capacity));
+                run_owned_ring(threads, &ledger, {
+                    let pool = pool.clone();
+                    move || pool.try_get_owned()
+                });
+                ledger.all_back(drain(&pool));
+                assert_eq!(pool.stats().in_use, 0);
+                // The same through a leaked pool's 'static guards (leaked
+                // as `BufferPool::leak` does, but keeping the Box's own
+                // pointer so the test can free it at the end).
+                let raw_pool =
+                    Box::into_raw(Box::new(BufferPool::new(Tier::Pico, capacity).unwrap()));
+                // SAFETY: from Box::into_raw, valid until the Box::from_raw
+                // below, after every user is gone.
+                let leaked: &'static BufferPool = unsafe { &*raw_pool };
+                let ledger = Arc::new(Ledger::new(capacity));
+                run_owned_ring(threads, &ledger, move || leaked.try_get());
+                ledger.all_back(drain(leaked));
+                // SAFETY: `raw_pool` came from Box::into_raw; every thread
+                // that used it is joined and every guard of it dropped (the
+                // drain above took and gave back every buffer), so nothing
+                // refers to the pool any more: freeing it here keeps Miri's
+                // leak check clean.
+                drop(unsafe { Box::from_raw(raw_pool) });
+            });
+        }
+    }
+}
+
+/// A guard that owns its buffer without borrowing anything.
+trait OwnedGuard: Send + 'static {
+    fn index(&self) -> usize;
+    fn full_mut(&mut self) -> &mut [u8];
+}
+
+impl OwnedGuard for iobuf::OwnedBuf {
+    fn index(&self) -> usize {
+        iobuf::OwnedBuf::index(self)
+    }
+    fn full_mut(&mut self) -> &mut [u8] {
+        self.as_full_mut()
+    }
+}
+
+impl OwnedGuard for PooledBuf<'static> {
+    fn index(&self) -> usize {
+        PooledBuf::index(self)
+    }
+    fn full_mut(&mut self) -> &mut [u8] {
+        self.as_full_mut()
+    }
+}
+
+/// `threads` spawned threads take with `try_get`, stamp, and send each
+/// buffer to the next thread, which checks and returns it.
+fn run_owned_ring<G: OwnedGuard>(
+    threads: usize,
+    ledger: &Arc<Ledger>,
+    try_get: impl Fn() -> Option<G> + Send + Sync + Clone + 'static,
+) {
+    let ops = total_ops() / threads;
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| mpsc::channel::<(G, u64)>()).unzip();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let start = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(t, rx)| {
+            let tx = txs[(t + 1) % threads].clone();
+            let (ledger, finished, start) = (ledger.clone(), finished.clone(), start.clone());
+            let try_get = try_get.clone();
+            thread::spawn(move || {
+                start.wait();
+                let drain_mailbox = || {
+                    for (mut g, stamp) in rx.try_iter() {
+                        let i = g.index();
+                        ledger.giving_back(i, g.full_mut(), stamp);
+                        drop(g); // returned on this thread, not the taker's
+                    }
+                };
+                for _ in 0..ops {
+                    let mut g = loop {
+                        match try_get() {
+                            Some(g) => break g,
+                            None => {
+                                drain_mailbox();
+                                thread::yield_now();
+                            }
+                        }
+                    };
+                    let i = g.index();
+                    let stamp = ledger.took(i, g.full_mut());
+                    tx.send((g, stamp)).unwrap();
+                    drain_mailbox();
+                }
+                drop(tx);
+                finished.fetch_add(1, Ordering::AcqRel);
+                while finished.load(Ordering::Acquire) < threads {
+                    drain_mailbox();
+                    thread::yield_now();
+                }
+                drain_mailbox();
+            })
+        })
+        .collect();
+    drop(txs);
+    for h in handles {
+        h.join().unwrap();
+    }
+}

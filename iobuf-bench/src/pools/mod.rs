@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// Row identities (also `ids::DISPLAY_ORDER`, the pools in display order).
 pub mod ids;
+/// The owned and async rows (not yet registered as `PoolKind`s).
+pub mod owned;
 
 /// Other crates' pools over the same slab (feature `peers`).
 #[cfg(feature = "peers")]
@@ -130,7 +132,7 @@ impl<'a> PoolHandle for &'a BufferPool {
     }
 }
 
-fn drain_buffer_pool(pool: &BufferPool) -> Vec<usize> {
+pub(crate) fn drain_buffer_pool(pool: &BufferPool) -> Vec<usize> {
     // Hold every guard until all are taken, or they would come straight back.
     let held: Vec<PooledBuf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
     held.iter().map(PooledBuf::index).collect()
