@@ -94,7 +94,15 @@ fn check_document(doc: &Value) {
 /// The pools `run` compares by default: ours, the baselines, and the peers
 /// when the bench is built with them.
 fn default_pools() -> Vec<&'static str> {
-    let mut all = vec!["iobuf", "iobuf-fifo", "iobuf-cached", "mutex", "crossbeam"];
+    let mut all = vec![
+        "iobuf",
+        "iobuf-fifo",
+        "iobuf-cached",
+        "iobuf-owned",
+        "iobuf-async",
+        "mutex",
+        "crossbeam",
+    ];
     if cfg!(feature = "peers") {
         all.extend([
             "sharded-slab",

@@ -3,6 +3,7 @@
 use super::drive::drive;
 use super::{Case, CaseError, Measurement, Settings, Target};
 use crate::format::human_bytes;
+use crate::pools::owned::{AsyncPool, OwnedPool};
 #[cfg(feature = "peers")]
 use crate::pools::peers;
 use crate::pools::{CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind};
@@ -35,6 +36,14 @@ pub fn run_case(
         }
         Target::Pool(PoolKind::IobufCached) | Target::Fixed { cached: true } => {
             let pool = CachedPool(BufferPool::new(tier, cap).map_err(pool_err)?);
+            drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::IobufOwned) => {
+            let pool = OwnedPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::IobufAsync) => {
+            let pool = AsyncPool(BufferPool::new(tier, cap).map_err(pool_err)?);
             drive(&pool, case, settings, tick)
         }
         Target::Fixed { cached: false } => {

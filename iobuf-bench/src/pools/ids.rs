@@ -9,6 +9,8 @@ pub enum PoolKind {
     Iobuf,
     IobufFifo,
     IobufCached,
+    IobufOwned,
+    IobufAsync,
     Mutex,
     Crossbeam,
     #[cfg(feature = "peers")]
@@ -57,22 +59,31 @@ const PEER_KINDS: [PoolKind; PEERS] = [
 #[cfg(not(feature = "peers"))]
 const PEER_KINDS: [PoolKind; PEERS] = [];
 
-/// `N` kinds: the five of ours and the baselines, then the peers.
-const fn with_peers<const N: usize>(first: [PoolKind; 5]) -> [PoolKind; N] {
+/// How many of ours and the baselines there are.
+const OURS: usize = 7;
+
+/// `N` kinds: ours and the baselines, then the peers.
+const fn with_peers<const N: usize>(first: [PoolKind; OURS]) -> [PoolKind; N] {
     let mut all = [PoolKind::Iobuf; N];
     let mut i = 0;
     while i < N {
-        all[i] = if i < 5 { first[i] } else { PEER_KINDS[i - 5] };
+        all[i] = if i < OURS {
+            first[i]
+        } else {
+            PEER_KINDS[i - OURS]
+        };
         i += 1;
     }
     all
 }
 
 impl PoolKind {
-    pub const ALL: [PoolKind; 5 + PEERS] = with_peers([
+    pub const ALL: [PoolKind; OURS + PEERS] = with_peers([
         PoolKind::Iobuf,
         PoolKind::IobufFifo,
         PoolKind::IobufCached,
+        PoolKind::IobufOwned,
+        PoolKind::IobufAsync,
         PoolKind::Mutex,
         PoolKind::Crossbeam,
     ]);
@@ -82,6 +93,8 @@ impl PoolKind {
             PoolKind::Iobuf => "iobuf",
             PoolKind::IobufFifo => "iobuf-fifo",
             PoolKind::IobufCached => "iobuf-cached",
+            PoolKind::IobufOwned => "iobuf-owned",
+            PoolKind::IobufAsync => "iobuf-async",
             PoolKind::Mutex => "mutex",
             PoolKind::Crossbeam => "crossbeam",
             #[cfg(feature = "peers")]
@@ -117,13 +130,19 @@ impl PoolKind {
     pub fn description(self) -> &'static str {
         match self {
             PoolKind::Iobuf => {
-                "iobuf::BufferPool: lock-free SCQ ring of indices behind a one-entry reuse slot; Buf guards, returned on drop"
+                "iobuf::BufferPool: lock-free SCQ ring of indices behind a one-entry reuse slot; PooledBuf guards, returned on drop"
             }
             PoolKind::IobufFifo => {
                 "iobuf::BufferPool::new_fifo: the SCQ ring alone, no reuse slot (what the slot adds or costs)"
             }
             PoolKind::IobufCached => {
                 "iobuf::BufferPool behind a LocalCache per thread (DEFAULT_CACHE_SIZE = 64); returns go through the returning thread's cache"
+            }
+            PoolKind::IobufOwned => {
+                "iobuf::BufferPool::get_owned on an Arc<BufferPool>: 'static OwnedBuf guards (one Arc refcount update per get and per drop)"
+            }
+            PoolKind::IobufAsync => {
+                "iobuf::BufferPool::acquire().await, polled by a small thread-parking executor on each thread (the async path's cost without a runtime's)"
             }
             PoolKind::Mutex => {
                 "baseline: std Mutex<Vec<u32>> of free indices over the same page-aligned slab"
@@ -165,10 +184,12 @@ impl PoolKind {
 
 /// Display order of the pools: ours first, then the baselines, then the
 /// peers.
-pub const DISPLAY_ORDER: [PoolKind; 5 + PEERS] = with_peers([
+pub const DISPLAY_ORDER: [PoolKind; OURS + PEERS] = with_peers([
     PoolKind::Iobuf,
     PoolKind::IobufFifo,
     PoolKind::IobufCached,
+    PoolKind::IobufOwned,
+    PoolKind::IobufAsync,
     PoolKind::Crossbeam,
     PoolKind::Mutex,
 ]);
@@ -204,7 +225,8 @@ mod tests {
     #[test]
     fn rows_are_ordered_and_classified() {
         assert_eq!(rank("iobuf"), (0, ""));
-        assert_eq!(rank("mutex"), (4, ""));
+        assert_eq!(rank("crossbeam"), (5, ""));
+        assert_eq!(rank("mutex"), (6, ""));
         assert_eq!(rank(TRANSPORT), (DISPLAY_ORDER.len(), TRANSPORT));
         assert!(is_iobuf(IOBUF_CACHED_FIXED) && is_iobuf("iobuf-fifo"));
         assert!(!is_iobuf(TRANSPORT) && !is_iobuf("crossbeam"));

@@ -1,5 +1,4 @@
-//! Rows for iobuf's owned and async paths, ready to register beside
-//! `iobuf` (not yet in [`PoolKind`](super::PoolKind)):
+//! Rows for iobuf's owned and async paths, beside `iobuf`:
 //!
 //! * [`OwnedPool`] (`iobuf-owned`): `Arc<BufferPool>::try_get_owned` /
 //!   `get_owned_timeout`, items [`OwnedBuf`]; what the `Arc` refcount per
@@ -8,14 +7,6 @@
 //!   minimal thread-parking executor; a get that finds a buffer completes
 //!   on its first poll, so this row measures the future's overhead and, on
 //!   a dry pool, the wait list's hand-over.
-//!
-//! To register: add `IobufOwned`/`IobufAsync` to `PoolKind` (name,
-//! description, `ALL`, `DISPLAY_ORDER`) and build them in
-//! `bench/construct.rs` as `OwnedPool::new(tier, cap)` and
-//! `AsyncPool(BufferPool::new(tier, cap)?)`.
-
-// Built only by its tests until the rows are registered as PoolKinds.
-#![allow(dead_code)]
 
 use super::{drain_buffer_pool, BenchItem, BenchPool, PoolHandle};
 use iobuf::{BufferPool, Error, OwnedBuf, PooledBuf, Tier};
