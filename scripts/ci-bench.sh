@@ -37,7 +37,8 @@ fi
 bench() {
     # `run` exits 1 on an integrity failure; compare reports that as a
     # regression, so carry on to the comparison either way.
-    "$bin" run --tier small,big --scenario pairs --threads 1 --pools all \
+    "$bin" run --tier small,big --scenario pairs --threads 1 --runs 1 \
+        --pools iobuf,iobuf-fifo,iobuf-cached,mutex,crossbeam \
         --duration 1s --warmup 200ms --quiet --out "$1" >"$1.txt" ||
         echo "iobuf-bench run exited $? (see $1.txt)" >&2
     cat "$1.txt"

@@ -14,9 +14,17 @@ pub fn text() -> String {
         let _ = writeln!(s, "  {:<8} {:>8}", t.name(), human_bytes(t.size() as u64));
     }
     let _ = writeln!(s, "\nPools (--pools a,b,…, or all):");
+    let w = PoolKind::ALL
+        .iter()
+        .map(|p| p.name().len())
+        .fold(13, usize::max);
     for p in PoolKind::ALL {
-        let _ = writeln!(s, "  {:<13} {}", p.name(), p.description());
+        let _ = writeln!(s, "  {:<w$} {}", p.name(), p.description());
     }
+    let _ = writeln!(
+        s,
+        "\nRows that are not --pools values (run adds them by itself):"
+    );
     let _ = writeln!(
         s,
         "  {:<13} handoff only, always run: the producer→consumer queue with no pool, to subtract",
