@@ -113,7 +113,7 @@ pub use waiters::{Acquire, Source, WaitList};
 /// out of the ring):
 /// ```compile_fail,E0133
 /// let ring = iobuf::IndexRing::empty(2).unwrap();
-/// ring.push(0).unwrap(); // needs unsafe { ... }
+/// ring.push(0).unwrap(); // needs unsafe { ... } with a SAFETY argument
 /// ```
 ///
 /// A guard cannot outlive its pool:

@@ -1498,10 +1498,10 @@ impl<'a, const N: usize> TierBuf<'a, N> {
     /// The buffer as an array.
     pub fn as_array(&self) -> &[u8; N] {
         let bytes: &[u8] = self.0.as_full();
-        // SAFETY: a TierBuf<N> is made only by TierPool<N>, whose buffers
-        // are exactly N bytes (TIER.size() == N), and its guard cannot be
-        // replaced (no access to it by reference), so the slice is an
-        // [u8; N] (same layout, alignment 1).
+        // A TierBuf<N> is made only by TierPool<N>, and its guard cannot be
+        // replaced (no access to it by reference).
+        // SAFETY: so the buffer holds N bytes (TIER.size() == N): the slice
+        // is an [u8; N] (same layout, alignment 1).
         unsafe { &*(bytes.as_ptr() as *const [u8; N]) }
     }
 
@@ -1798,6 +1798,7 @@ mod tests {
         // second call fails its range check before making anything.
         let raw = unsafe { pool.raw_from_index(i) }.unwrap();
         assert!(matches!(
+            // SAFETY: out of range, so refused before anything is made.
             unsafe { pool.raw_from_index(2) },
             Err(Error::IndexOutOfRange { .. })
         ));
