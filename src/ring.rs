@@ -1,5 +1,9 @@
 //! A bounded, lock-free ring of buffer indices: Nikolaev's SCQ.
 //!
+//! (Why one file of about 1,000 lines: the algorithm, its memory-ordering
+//! argument and the batch operations share every invariant below; about
+//! 270 lines are unit tests.)
+//!
 //! The algorithm is the Scalable Circular Queue of Ruslan Nikolaev, "A
 //! Scalable, Portable, and Memory-Efficient Lock-Free FIFO Queue" (DISC
 //! 2019, arXiv:1908.04511), in its single-width-CAS form. It stores small

@@ -1,5 +1,10 @@
 //! io_uring with pool buffers (feature `io-uring`, Linux).
 //!
+//! Why one file of about 1,000 lines: both registrations share the error
+//! type, the kernel limits and the descriptor handling, and their ownership
+//! rules (what the kernel holds, what a completion proves) are argued once
+//! for both; half of it is docs.
+//!
 //! * [`FixedBuffers`] registers every buffer of a [`BufferPool`] with a ring
 //!   (`IORING_REGISTER_BUFFERS`), in index order, so that **pool index =
 //!   fixed-buffer index** for `READ_FIXED` / `WRITE_FIXED`. The kernel pins

@@ -2,6 +2,10 @@
 //!
 //! The design, the integration contract and the proofs are in the docs of
 //! [`WaitList`].
+//!
+//! Why one file of about 900 lines: the list, its future and its `Source`
+//! contract are one protocol (every ordering argument spans all three), and
+//! a third of the file is its unit tests.
 
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicUsize, Ordering};

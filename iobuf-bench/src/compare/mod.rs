@@ -1,5 +1,9 @@
 //! `iobuf-bench compare`: the regression gate.
 //!
+//! (About 670 lines: matching, the two decision rules and the report of
+//! what decided each row belong together; the spread arithmetic is in
+//! `spread.rs`.)
+//!
 //! Absolute throughput on a shared CI machine drifts by tens of percent from
 //! one run to the next (noisy neighbours, frequency scaling, another VM
 //! size), so by default the gate compares iobuf against the baselines

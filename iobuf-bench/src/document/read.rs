@@ -1,6 +1,10 @@
 //! Read side of the run document that `iobuf-bench run --json` writes
 //! (schema `iobuf-bench/1`), shared by `compare`, `report` and `export`.
 //!
+//! Why about 700 lines: it reads every version of the document ever
+//! written (optional fields, defaults taken from `config` for older runs)
+//! and defines the case identity every reader matches by, in one place.
+//!
 //! Loading is strict about what the readers compute with (case identity,
 //! throughput, integrity) and lenient about the rest, so a run written by a
 //! newer `run` with extra fields still loads, while a file that is not a run
