@@ -1,0 +1,157 @@
+//! The async acquire path: [`BufferPool::acquire`] and
+//! [`BufferPool::acquire_owned`], their futures [`AcquireBuf`] and
+//! [`AcquireOwned`], and the pool as the wait list's [`Source`].
+
+use super::*;
+use crate::waiters::{Acquire, Source};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+impl BufferPool {
+    /// Waits for a free buffer without blocking the thread: a future that
+    /// any executor can drive, woken when a buffer comes back.
+    ///
+    /// Waiters are served first come, first served, each returned buffer
+    /// handed directly to the longest waiter. Cancel-safe: dropping the
+    /// future loses neither a buffer nor a wake-up (a buffer already handed
+    /// to it goes to the next waiter). A return costs one extra atomic load
+    /// while nobody waits.
+    ///
+    /// ```
+    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// rt.block_on(async {
+    ///     let held = pool.acquire().await;
+    ///     let second = pool.acquire(); // dry: would wait
+    ///     drop(held);                   // ... until this return
+    ///     assert_eq!(second.await.len(), 32);
+    /// });
+    /// ```
+    pub fn acquire(&self) -> AcquireBuf<'_> {
+        AcquireBuf {
+            inner: Acquire::new(PoolSource(self)),
+        }
+    }
+
+    /// [`acquire`](Self::acquire) for a pool behind an [`Arc`]: the future
+    /// (and the [`OwnedBuf`] it yields) is `'static + Send`, for spawned
+    /// tasks.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    /// rt.block_on(async {
+    ///     let held = pool.acquire_owned().await;
+    ///     let waiter = tokio::spawn(pool.acquire_owned());
+    ///     drop(held);
+    ///     assert_eq!(waiter.await.unwrap().len(), 32);
+    /// });
+    /// ```
+    pub fn acquire_owned(self: &Arc<Self>) -> AcquireOwned {
+        AcquireOwned {
+            inner: Acquire::new(OwnedSource(Arc::clone(self))),
+        }
+    }
+}
+
+/// The pool as the wait list's [`Source`]. Private: `put` trusts that the
+/// index is owned, and only the pool's own wait list and futures (which
+/// return only indices this source handed out) ever call it.
+pub(super) struct PoolSource<'a>(pub(super) &'a BufferPool);
+
+impl Source for PoolSource<'_> {
+    fn wait_list(&self) -> &WaitList {
+        &self.0.waiters
+    }
+    fn try_take(&self) -> Option<usize> {
+        self.0.pop_index()
+    }
+    fn put(&self, index: usize) {
+        // SAFETY: the wait list calls `put` only with an index that
+        // `try_take` gave it (or a future it was handed to) and that nobody
+        // else holds; it is in range since the free list handed it out.
+        unsafe { self.0.free.push(index) }
+    }
+}
+
+/// [`PoolSource`] holding the pool's `Arc`, for [`AcquireOwned`].
+struct OwnedSource(Arc<BufferPool>);
+
+impl Source for OwnedSource {
+    fn wait_list(&self) -> &WaitList {
+        &self.0.waiters
+    }
+    fn try_take(&self) -> Option<usize> {
+        PoolSource(&self.0).try_take()
+    }
+    fn put(&self, index: usize) {
+        PoolSource(&self.0).put(index)
+    }
+}
+
+/// The future of [`BufferPool::acquire`]: yields a [`PooledBuf`] once one is
+/// free. Cancel-safe (dropping it loses no buffer and no wake-up).
+///
+/// ```
+/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let buf = rt.block_on(pool.acquire());
+/// assert_eq!(buf.index(), 0);
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct AcquireBuf<'a> {
+    inner: Acquire<PoolSource<'a>>,
+}
+
+impl<'a> Future for AcquireBuf<'a> {
+    type Output = PooledBuf<'a>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PooledBuf<'a>> {
+        let pool = self.inner.source().0;
+        Pin::new(&mut self.inner)
+            .poll(cx)
+            .map(|index| PooledBuf::from_owned_index(pool, index))
+    }
+}
+
+impl fmt::Debug for AcquireBuf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquireBuf").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`BufferPool::acquire_owned`]: yields an [`OwnedBuf`] once
+/// one is free; `'static + Send`. Cancel-safe.
+///
+/// ```
+/// use std::sync::Arc;
+/// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let buf = rt.block_on(async { tokio::spawn(pool.acquire_owned()).await.unwrap() });
+/// assert_eq!(buf.index(), 0);
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct AcquireOwned {
+    inner: Acquire<OwnedSource>,
+}
+
+impl Future for AcquireOwned {
+    type Output = OwnedBuf;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OwnedBuf> {
+        match Pin::new(&mut self.inner).poll(cx) {
+            Poll::Ready(index) => Poll::Ready(OwnedBuf::from_owned_index(
+                Arc::clone(&self.inner.source().0),
+                index,
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Debug for AcquireOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquireOwned").finish_non_exhaustive()
+    }
+}

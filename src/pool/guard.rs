@@ -1,0 +1,567 @@
+//! The buffer guards: [`PooledBuf`] (borrowing its pool) and [`OwnedBuf`]
+//! (holding the pool's `Arc`), the code they share through one macro (the
+//! filled length, `Deref`, `std::io::Write`, `into_raw`, the return on
+//! drop), and the `Arc` gets that make owned guards.
+
+use super::raw::sealed;
+use super::*;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+impl BufferPool {
+    /// [`try_get`](Self::try_get) for a pool behind an [`Arc`]: an
+    /// [`OwnedBuf`], `'static + Send`, that keeps the pool alive.
+    ///
+    /// Costs one atomic read-modify-write of the `Arc`'s shared reference
+    /// count here and one when the buffer drops (see [`OwnedBuf`]); a
+    /// `&'static` pool ([`leak`](Self::leak)) avoids it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let buf = pool.try_get_owned().unwrap();
+    /// assert!(pool.try_get_owned().is_none());
+    /// std::thread::spawn(move || drop(buf)).join().unwrap();
+    /// assert!(pool.try_get_owned().is_some());
+    /// ```
+    #[must_use = "dropping the guard returns the buffer at once"]
+    pub fn try_get_owned(self: &Arc<Self>) -> Option<OwnedBuf> {
+        self.take_index()
+            .map(|index| OwnedBuf::from_owned_index(Arc::clone(self), index))
+    }
+
+    /// [`get`](Self::get) for a pool behind an [`Arc`] (see
+    /// [`try_get_owned`](Self::try_get_owned) for its cost).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// tx.send(pool.get_owned()).unwrap(); // buffers travel through channels
+    /// let buf = std::thread::spawn(move || rx.recv().unwrap()).join().unwrap();
+    /// assert_eq!(buf.len(), 32);
+    /// ```
+    #[must_use = "dropping the guard returns the buffer at once"]
+    pub fn get_owned(self: &Arc<Self>) -> OwnedBuf {
+        let index = wait_for(|| self.pop_index(), || self.looks_dry());
+        OwnedBuf::from_owned_index(Arc::clone(self), index)
+    }
+
+    /// [`get_timeout`](Self::get_timeout) for a pool behind an [`Arc`].
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let held = pool.get_owned();
+    /// assert!(pool.get_owned_timeout(Duration::from_millis(1)).is_none());
+    /// ```
+    #[must_use = "dropping the guard returns the buffer at once"]
+    pub fn get_owned_timeout(self: &Arc<Self>, timeout: Duration) -> Option<OwnedBuf> {
+        retry_until(
+            Instant::now().checked_add(timeout),
+            || self.pop_index(),
+            || self.looks_dry(),
+        )
+        .map(|index| OwnedBuf::from_owned_index(Arc::clone(self), index))
+    }
+}
+
+/// A buffer taken from a [`BufferPool`]: derefs to its *filled* bytes
+/// without a copy and goes back to the pool when dropped.
+///
+/// It is `Send`: one thread may fill it and another return it. It borrows
+/// its pool; with a `&'static BufferPool` (a `static` or
+/// [`BufferPool::leak`]) it is a `PooledBuf<'static>`, which moves into
+/// threads, tasks and channels at no extra cost. For a pool behind an
+/// [`Arc`] see [`OwnedBuf`].
+///
+/// # Filled length
+///
+/// Every guard has a capacity (its buffer's size) and a filled length
+/// `len() <= capacity()`. `Deref`/`DerefMut` give the filled bytes; a fresh
+/// guard's filled length is its whole capacity (so code that treats the
+/// guard as the whole buffer keeps working). [`clear`](Self::clear) and
+/// [`std::io::Write`] (which appends at the filled length) fill it from
+/// the start; [`as_full`](Self::as_full)/[`as_full_mut`](Self::as_full_mut)
+/// give the whole buffer whatever the length. Every byte of a pool buffer
+/// is always initialised (the slab starts zeroed and holds only bytes), so
+/// [`set_len`](Self::set_len) is safe.
+///
+/// ```
+/// use std::io::Write;
+/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let mut buf = pool.get();
+/// assert_eq!((buf.len(), buf.capacity()), (32, 32));
+/// buf.clear();
+/// write!(buf, "GET / HTTP/1.1")?;
+/// assert_eq!(&buf[..], b"GET / HTTP/1.1");
+/// assert_eq!(buf.spare_mut().len(), 32 - 14);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[must_use = "dropping the guard returns the buffer at once"]
+pub struct PooledBuf<'a> {
+    /// The pool it came from.
+    pub(super) pool: &'a BufferPool,
+    /// Owned by this guard alone: not in the ring, in no token.
+    pub(super) index: usize,
+    /// The filled length, `<= pool.buffer_size()`.
+    pub(super) len: usize,
+}
+
+/// A buffer taken from a pool behind an [`Arc`]: `'static + Send`, it moves
+/// into threads, tasks and channels and returns to its pool when dropped,
+/// on any thread. Made by [`BufferPool::get_owned`] and its siblings.
+///
+/// It holds a clone of the pool's `Arc`, which keeps the pool alive. **Cost:**
+/// each get clones the `Arc` and each drop releases it, one atomic
+/// read-modify-write of the `Arc`'s reference count per get and per put, on
+/// one cache line that every thread holding buffers of the pool writes.
+/// Under contention from several threads that line bounces between cores.
+/// Where the pool lives for the whole program, a `&'static BufferPool`
+/// (a `static` or [`BufferPool::leak`]) gives `PooledBuf<'static>`
+/// guards, equally `'static + Send`, without that cost.
+///
+/// It has the same filled-length API as [`PooledBuf`].
+///
+/// ```
+/// use std::sync::Arc;
+/// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Small, 1).unwrap());
+/// let mut buf = pool.get_owned();
+/// buf.clear();
+/// buf.extend_from_slice_checked(b"hello").unwrap();
+/// let t = std::thread::spawn(move || {
+///     assert_eq!(&buf[..], b"hello");
+///     // dropped here, on another thread: back to the pool
+/// });
+/// t.join().unwrap();
+/// assert!(pool.try_get().is_some()); // the one buffer is back
+/// ```
+#[must_use = "dropping the guard returns the buffer at once"]
+pub struct OwnedBuf {
+    /// The pool it came from, kept alive by this clone.
+    pool: Arc<BufferPool>,
+    /// Owned by this guard alone: not in the ring, in no token.
+    index: usize,
+    /// The filled length, `<= pool.buffer_size()`.
+    len: usize,
+}
+
+impl<'a> PooledBuf<'a> {
+    /// The pool it came from.
+    ///
+    /// ```
+    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+    /// assert!(std::ptr::eq(pool.get().pool(), &pool));
+    /// ```
+    pub fn pool(&self) -> &'a BufferPool {
+        self.pool
+    }
+
+    /// Leaves the guard without returning anything: for the per-thread
+    /// cache, which keeps the index itself.
+    pub(crate) fn forget_index(self) -> usize {
+        let index = self.index;
+        std::mem::forget(self);
+        index
+    }
+
+    /// A guard for an index the caller owns exclusively (not in the ring,
+    /// in no token or guard), filled to its whole capacity.
+    pub(crate) fn from_owned_index(pool: &'a BufferPool, index: usize) -> Self {
+        PooledBuf {
+            pool,
+            index,
+            len: pool.buffer_size(),
+        }
+    }
+
+    /// The pool reference the shared guard code uses.
+    #[inline]
+    fn owner(&self) -> &BufferPool {
+        self.pool
+    }
+}
+
+impl OwnedBuf {
+    /// The pool it came from.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// assert!(Arc::ptr_eq(pool.get_owned().pool(), &pool));
+    /// ```
+    pub fn pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+
+    /// A guard for an index the caller owns exclusively, filled to its
+    /// whole capacity.
+    pub(super) fn from_owned_index(pool: Arc<BufferPool>, index: usize) -> Self {
+        let len = pool.buffer_size();
+        OwnedBuf { pool, index, len }
+    }
+
+    /// The pool reference the shared guard code uses.
+    #[inline]
+    fn owner(&self) -> &BufferPool {
+        &self.pool
+    }
+}
+
+/// The code [`PooledBuf`] and [`OwnedBuf`] share: both have `index`, `len`
+/// and an `owner()` pool, and own their index exclusively. `$setup` is the
+/// doctest line that makes a mutable guard `buf` of 32-byte capacity.
+macro_rules! guard_common {
+    ($ty:ty, $name:literal, $setup:literal) => {
+        impl $ty {
+            /// The buffer's index in its pool (also its io_uring fixed-buffer
+            /// index when the pool's [`iovecs`](BufferPool::iovecs) are
+            /// registered).
+            ///
+            /// ```
+            #[doc = $setup]
+            /// assert!(buf.index() < 1);
+            /// ```
+            #[inline]
+            pub fn index(&self) -> usize {
+                self.index
+            }
+
+            /// The buffer's size: the most bytes it can be filled with.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// assert_eq!(buf.capacity(), 32);
+            /// ```
+            #[inline]
+            pub fn capacity(&self) -> usize {
+                self.owner().buffer_size()
+            }
+
+            /// The filled length: how many bytes `Deref` gives. A fresh
+            /// guard is filled to its capacity.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// assert_eq!(buf.len(), 32);
+            /// buf.clear();
+            /// assert_eq!(buf.len(), 0);
+            /// ```
+            #[inline]
+            pub fn len(&self) -> usize {
+                self.len
+            }
+
+            /// Whether the filled length is zero.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// assert!(!buf.is_empty());
+            /// buf.clear();
+            /// assert!(buf.is_empty());
+            /// ```
+            #[inline]
+            pub fn is_empty(&self) -> bool {
+                self.len == 0
+            }
+
+            /// Sets the filled length (after the kernel or a copy filled the
+            /// buffer through [`as_full_mut`](Self::as_full_mut) or
+            /// [`spare_mut`](Self::spare_mut)). Safe: every byte of a pool
+            /// buffer is initialised.
+            ///
+            /// Errors: `len > capacity()` ([`Error::LengthTooLarge`]); the
+            /// length is unchanged.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.as_full_mut()[..3].copy_from_slice(b"abc");
+            /// buf.set_len(3).unwrap();
+            /// assert_eq!(&buf[..], b"abc");
+            /// assert!(buf.set_len(33).is_err());
+            /// ```
+            #[inline]
+            pub fn set_len(&mut self, len: usize) -> Result<(), Error> {
+                let capacity = self.capacity();
+                if len > capacity {
+                    return Err(Error::LengthTooLarge { len, capacity });
+                }
+                self.len = len;
+                Ok(())
+            }
+
+            /// Sets the filled length to zero (the bytes stay as they are).
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.clear();
+            /// assert_eq!(buf.len(), 0);
+            /// ```
+            #[inline]
+            pub fn clear(&mut self) {
+                self.len = 0;
+            }
+
+            /// The filled bytes (what `Deref` gives).
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.set_len(2).unwrap();
+            /// assert_eq!(buf.filled().len(), 2);
+            /// ```
+            #[inline]
+            pub fn filled(&self) -> &[u8] {
+                &self.as_full()[..self.len]
+            }
+
+            /// The filled bytes, mutably (what `DerefMut` gives).
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.set_len(1).unwrap();
+            /// buf.filled_mut()[0] = 7;
+            /// assert_eq!(buf[0], 7);
+            /// ```
+            #[inline]
+            pub fn filled_mut(&mut self) -> &mut [u8] {
+                let len = self.len;
+                &mut self.as_full_mut()[..len]
+            }
+
+            /// The bytes past the filled length, to fill before
+            /// [`set_len`](Self::set_len).
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.set_len(30).unwrap();
+            /// buf.spare_mut().copy_from_slice(b"!!");
+            /// buf.set_len(32).unwrap();
+            /// assert_eq!(&buf[30..], b"!!");
+            /// ```
+            #[inline]
+            pub fn spare_mut(&mut self) -> &mut [u8] {
+                let len = self.len;
+                &mut self.as_full_mut()[len..]
+            }
+
+            /// Appends `bytes` after the filled length.
+            ///
+            /// Errors: they do not fit ([`Error::LengthTooLarge`]); nothing
+            /// is written.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.clear();
+            /// buf.extend_from_slice_checked(b"ab").unwrap();
+            /// assert_eq!(&buf[..], b"ab");
+            /// assert!(buf.extend_from_slice_checked(&[0; 31]).is_err());
+            /// ```
+            pub fn extend_from_slice_checked(&mut self, bytes: &[u8]) -> Result<(), Error> {
+                let capacity = self.capacity();
+                let end = match self.len.checked_add(bytes.len()) {
+                    Some(end) if end <= capacity => end,
+                    _ => {
+                        return Err(Error::LengthTooLarge {
+                            len: self.len.saturating_add(bytes.len()),
+                            capacity,
+                        })
+                    }
+                };
+                let start = self.len;
+                self.as_full_mut()[start..end].copy_from_slice(bytes);
+                self.len = end;
+                Ok(())
+            }
+
+            /// The whole buffer, whatever the filled length.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.clear();
+            /// assert_eq!(buf.as_full().len(), 32);
+            /// ```
+            #[inline]
+            pub fn as_full(&self) -> &[u8] {
+                let pool = self.owner();
+                // SAFETY: this guard owns `index` exclusively, so nothing else
+                // reads or writes these bytes while the borrow of self lives;
+                // the index is in range and the bytes are initialised.
+                unsafe {
+                    std::slice::from_raw_parts(
+                        pool.buffer_ptr_unchecked(self.index),
+                        pool.buffer_size(),
+                    )
+                }
+            }
+
+            /// The whole buffer mutably, whatever the filled length: the
+            /// zero-copy target of a read.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.clear();
+            /// buf.as_full_mut()[31] = 1;
+            /// assert_eq!(buf.as_full()[31], 1);
+            /// ```
+            #[inline]
+            pub fn as_full_mut(&mut self) -> &mut [u8] {
+                let pool = self.owner();
+                // SAFETY: as in as_full; &mut self makes this the only borrow.
+                unsafe {
+                    std::slice::from_raw_parts_mut(
+                        pool.buffer_ptr_unchecked(self.index),
+                        pool.buffer_size(),
+                    )
+                }
+            }
+
+            /// The whole buffer (its capacity, not just the filled bytes)
+            /// as an I/O vector, for a read into it.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// buf.clear();
+            /// assert_eq!(buf.as_iovec().len(), 32);
+            /// ```
+            pub fn as_iovec(&mut self) -> IoVec {
+                IoVec::from_mut_slice(self.as_full_mut())
+            }
+
+            /// Leaves the guard and holds the buffer as a [`RawBuf`] token:
+            /// it stays out of the pool until [`BufferPool::put_raw`] or
+            /// [`BufferPool::guard`] (whose guard is filled to capacity).
+            ///
+            /// ```
+            #[doc = $setup]
+            /// let raw = buf.into_raw();
+            /// # let _ = raw.into_index();
+            /// ```
+            pub fn into_raw(self) -> RawBuf {
+                let raw = RawBuf {
+                    index: self.index,
+                    pool_id: self.owner().id,
+                };
+                // The token takes over the index; the pool handle (for an
+                // OwnedBuf, its Arc clone) is dropped without a return.
+                let this = std::mem::ManuallyDrop::new(self);
+                // SAFETY: `this` is never used again and its Drop never runs,
+                // so the handle is read out and dropped exactly once.
+                unsafe { guard_drop_handle(&this) };
+                raw
+            }
+        }
+
+        impl Deref for $ty {
+            type Target = [u8];
+            #[inline]
+            fn deref(&self) -> &[u8] {
+                self.filled()
+            }
+        }
+
+        impl DerefMut for $ty {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut [u8] {
+                self.filled_mut()
+            }
+        }
+
+        impl AsRef<[u8]> for $ty {
+            fn as_ref(&self) -> &[u8] {
+                self.filled()
+            }
+        }
+
+        impl AsMut<[u8]> for $ty {
+            fn as_mut(&mut self) -> &mut [u8] {
+                self.filled_mut()
+            }
+        }
+
+        /// Appends at the filled length; a write that does not fit is short
+        /// (`Ok(0)` once full, so `write_all` fails with `WriteZero`).
+        impl std::io::Write for $ty {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                let n = bytes.len().min(self.capacity() - self.len);
+                let start = self.len;
+                self.as_full_mut()[start..start + n].copy_from_slice(&bytes[..n]);
+                self.len += n;
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl Drop for $ty {
+            fn drop(&mut self) {
+                // SAFETY: the index is in range and owned by this guard
+                // alone, which gives it up here.
+                unsafe { self.owner().release(self.index) }
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct($name)
+                    .field("tier", &self.owner().tier)
+                    .field("index", &self.index)
+                    .field("len", &self.len)
+                    .finish()
+            }
+        }
+
+        impl sealed::Sealed for $ty {}
+        impl Held for $ty {
+            fn held_index(&self) -> usize {
+                self.index
+            }
+            fn held_pool_id(&self) -> u64 {
+                self.owner().id
+            }
+        }
+    };
+}
+
+guard_common!(
+    PooledBuf<'_>,
+    "PooledBuf",
+    "let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();\nlet mut buf = pool.get();"
+);
+guard_common!(
+    OwnedBuf,
+    "OwnedBuf",
+    "let pool = std::sync::Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());\nlet mut buf = pool.get_owned();"
+);
+
+/// Drops the pool handle of a guard whose Drop will not run.
+///
+/// # Safety
+/// `guard` is never used again (it sits in a `ManuallyDrop` that is then
+/// forgotten), so the handle is dropped exactly once.
+unsafe fn guard_drop_handle<G: GuardHandle>(guard: &std::mem::ManuallyDrop<G>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { G::drop_handle(guard) }
+}
+
+/// How [`guard_drop_handle`] drops a guard's pool handle: nothing for a
+/// borrow, the `Arc` clone for an owned guard.
+trait GuardHandle {
+    /// # Safety
+    /// As [`guard_drop_handle`].
+    unsafe fn drop_handle(this: &std::mem::ManuallyDrop<Self>)
+    where
+        Self: Sized;
+}
+
+impl GuardHandle for PooledBuf<'_> {
+    unsafe fn drop_handle(_: &std::mem::ManuallyDrop<Self>) {}
+}
+
+impl GuardHandle for OwnedBuf {
+    unsafe fn drop_handle(this: &std::mem::ManuallyDrop<Self>) {
+        // SAFETY: the caller never uses `this` again and its Drop never
+        // runs, so this is the one read (and drop) of the Arc.
+        drop(unsafe { std::ptr::read(&this.pool) });
+    }
+}
