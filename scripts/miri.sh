@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR=target/miri
 # Real threads and the clock are used by the blocking-get paths.
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
 # The lib tests include the raw-token ownership and registration tests
-# (src/pool.rs: tokens of another pool, into_raw/guard round trips,
+# (src/pool/: tokens of another pool, into_raw/guard round trips,
 # slab_iovec/iovecs while guards hold &mut to their buffers).
 # tests/alloc_limits.rs is not run here: it spawns processes and calls
 # setrlimit, which Miri cannot.
