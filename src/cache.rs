@@ -123,6 +123,7 @@ impl<'p> LocalCache<'p> {
     /// A buffer from this cache, else from the pool's free list (refilling
     /// half the cache on the way), else `None` at once.
     #[must_use = "dropping the guard returns the buffer to the ring at once"]
+    #[inline]
     pub fn try_get(&mut self) -> Option<PooledBuf<'p>> {
         if let Some(index) = self.stack.pop() {
             return Some(PooledBuf::from_owned_index(self.pool, index));
@@ -158,6 +159,7 @@ impl<'p> LocalCache<'p> {
     /// Keeps `buf` in this cache (flushing half the cache to the ring first
     /// when it is full). A buffer of another pool is simply dropped, which
     /// returns it to its own pool.
+    #[inline]
     pub fn put(&mut self, buf: PooledBuf<'p>) {
         if !std::ptr::eq(buf.pool(), self.pool) {
             drop(buf);

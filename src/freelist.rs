@@ -90,6 +90,7 @@ impl FreeList {
 
     /// About how many indices are free (the ring's
     /// [`approx_len`](IndexRing::approx_len) plus the slot): a snapshot.
+    #[inline]
     pub(crate) fn approx_free(&self) -> usize {
         let parked = match &self.reuse {
             Some(slot) => usize::from(slot.load(Ordering::Relaxed) != EMPTY),
@@ -111,6 +112,23 @@ impl FreeList {
         self.take_parked()
             .or_else(|| self.ring.pop())
             .or_else(|| self.take_parked())
+    }
+
+    /// [`pop`](Self::pop), calling `from_ring` after an index came from the
+    /// ring (not the slot): the pool's high-water mark looks at the ring's
+    /// positions only then, so a slot hit reads no shared line.
+    #[inline]
+    pub(crate) fn pop_noting_ring(&self, from_ring: impl FnOnce()) -> Option<usize> {
+        if let Some(index) = self.take_parked() {
+            return Some(index);
+        }
+        match self.ring.pop() {
+            Some(index) => {
+                from_ring();
+                Some(index)
+            }
+            None => self.take_parked(),
+        }
     }
 
     /// Takes the parked index, if the list has a slot and it holds one. The

@@ -354,6 +354,7 @@ impl IndexRing {
     }
 
     /// Takes an index out of the ring, or `None` if it is empty. Lock-free.
+    #[inline]
     pub fn pop(&self) -> Option<usize> {
         if read_threshold(&self.threshold) < 0 {
             return None;
@@ -463,6 +464,7 @@ impl IndexRing {
     /// About how many indices the ring holds, by two reads (`tail - head`,
     /// clamped to `0..=capacity`): exact when nothing runs at once, a
     /// snapshot otherwise. For statistics.
+    #[inline]
     pub(crate) fn approx_len(&self) -> usize {
         let head = read(&self.head);
         let tail = read(&self.tail);
@@ -497,6 +499,7 @@ impl IndexRing {
     /// indices (where `push` could spin forever). Breaking this is not
     /// memory-unsafe inside the ring itself, but every pool built on it
     /// relies on it for exclusive access to its buffers.
+    #[inline]
     pub unsafe fn push(&self, index: usize) -> Result<(), Error> {
         if index >= self.capacity {
             return Err(Error::IndexOutOfRange {

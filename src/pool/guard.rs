@@ -25,6 +25,7 @@ impl BufferPool {
     /// assert!(pool.try_get_owned().is_some());
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
+    #[inline]
     pub fn try_get_owned(self: &Arc<Self>) -> Option<OwnedBuf> {
         self.take_index()
             .map(|index| OwnedBuf::from_owned_index(Arc::clone(self), index))
@@ -167,6 +168,7 @@ impl<'a> PooledBuf<'a> {
 
     /// A guard for an index the caller owns exclusively (not in the ring,
     /// in no token or guard), filled to its whole capacity.
+    #[inline]
     pub(crate) fn from_owned_index(pool: &'a BufferPool, index: usize) -> Self {
         PooledBuf {
             pool,
@@ -196,6 +198,7 @@ impl OwnedBuf {
 
     /// A guard for an index the caller owns exclusively, filled to its
     /// whole capacity.
+    #[inline]
     pub(super) fn from_owned_index(pool: Arc<BufferPool>, index: usize) -> Self {
         let len = pool.buffer_size();
         OwnedBuf { pool, index, len }
@@ -494,6 +497,7 @@ macro_rules! guard_common {
         }
 
         impl Drop for $ty {
+            #[inline]
             fn drop(&mut self) {
                 // SAFETY: the index is in range and owned by this guard
                 // alone, which gives it up here.

@@ -290,10 +290,10 @@ impl BufferPool {
     /// A free index without counting a miss (the waiting loops).
     #[inline]
     fn pop_index(&self) -> Option<usize> {
-        let index = self.free.pop()?;
         #[cfg(not(loom))]
-        self.raise_high_water();
-        Some(index)
+        return self.free.pop_noting_ring(|| self.raise_high_water());
+        #[cfg(loom)]
+        self.free.pop()
     }
 
     /// Raises the high-water mark to the number in use now, if that is

@@ -50,6 +50,7 @@ impl<const N: usize> TierPool<N> {
 
     /// See [`BufferPool::try_get`].
     #[must_use = "dropping the guard returns the buffer at once"]
+    #[inline]
     pub fn try_get(&self) -> Option<TierBuf<'_, N>> {
         self.inner.try_get().map(Self::wrap)
     }
