@@ -57,6 +57,12 @@ fn bigger_is_throughput_and_same_run_ratios() {
         .unwrap();
     assert_eq!(t["value"], source["ops_per_sec"]);
     assert!(t["extra"].as_str().unwrap().contains("capacity 1024"));
+    // Every thread of pairs takes and returns: no producer/consumer split.
+    assert!(
+        !t["extra"].as_str().unwrap().contains("producers"),
+        "{}",
+        t["extra"]
+    );
     let r = find(&e, "handoff/small/2t/iobuf/crossbeam throughput ratio");
     assert_eq!(r["unit"], "x");
     assert!((r["value"].as_f64().unwrap() - 20.0 / 15.0).abs() < 1e-9);

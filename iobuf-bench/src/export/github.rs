@@ -102,7 +102,9 @@ pub fn case_name(r: &CaseResult) -> String {
 
 fn case_extra(r: &CaseResult) -> Option<String> {
     let mut parts = Vec::new();
-    if let (Some(p), Some(c)) = (r.producers, r.consumers) {
+    // Only where threads split into producers and consumers (the case
+    // key's layout): in pairs every thread takes and returns.
+    if let Some((p, c)) = r.key().layout {
         parts.push(format!("{p} producers, {c} consumers"));
     }
     if let Some(cap) = r.capacity {
