@@ -199,6 +199,19 @@ impl FreeList {
         out.len() - before
     }
 
+    /// Takes up to `out.len()` free indices into `out` (the ring in one
+    /// [`IndexRing::pop_many`], then the slot); returns how many.
+    pub(crate) fn pop_many_into(&self, out: &mut [usize]) -> usize {
+        let mut got = self.ring.pop_many(out);
+        if got < out.len() {
+            if let Some(index) = self.take_parked() {
+                out[got] = index;
+                got += 1;
+            }
+        }
+        got
+    }
+
     /// Gives back owned indices straight to the ring with one
     /// [`IndexRing::push_many`] (a cache's batch flush: the reuse slot is
     /// for the next single get, not a batch).

@@ -52,6 +52,7 @@ mod iovec;
 mod mem;
 mod pool;
 mod ring;
+mod thread_cache;
 mod tier;
 mod tiered;
 #[cfg(feature = "io-uring")]
@@ -69,10 +70,10 @@ pub use mem::{
     HUGE_PAGE_THRESHOLD, MMAP_THRESHOLD,
 };
 pub use pool::{
-    AcquireBuf, AcquireOwned, BigBufferPool, BufferPool, GiantBufferPool, GreatBufferPool, Held,
-    HugeBufferPool, LargeBufferPool, MediumBufferPool, MicroBufferPool, NanoBufferPool, OwnedBuf,
-    PicoBufferPool, PoolStats, PooledBuf, RawBuf, SmallBufferPool, TierBuf, TierPool,
-    TitanBufferPool, VastBufferPool,
+    AcquireBuf, AcquireOwned, BigBufferPool, BufferPool, BufferPoolBuilder, GiantBufferPool,
+    GreatBufferPool, Held, HugeBufferPool, LargeBufferPool, MediumBufferPool, MicroBufferPool,
+    NanoBufferPool, OwnedBuf, PicoBufferPool, PoolStats, PooledBuf, RawBuf, SmallBufferPool,
+    TierBuf, TierPool, TitanBufferPool, VastBufferPool,
 };
 pub use ring::{IndexRing, MAX_CAPACITY};
 pub use tier::{

@@ -10,6 +10,8 @@
 //! acquire futures).
 
 mod acquire;
+mod batch;
+mod builder;
 mod guard;
 mod raw;
 #[cfg(test)]
@@ -18,6 +20,7 @@ mod typed;
 
 use acquire::PoolSource;
 pub use acquire::{AcquireBuf, AcquireOwned};
+pub use builder::BufferPoolBuilder;
 pub use guard::{OwnedBuf, PooledBuf};
 pub use raw::{Held, RawBuf};
 pub use typed::{
@@ -28,6 +31,7 @@ pub use typed::{
 
 use crate::backoff::{retry_until, wait_for};
 use crate::freelist::FreeList;
+use crate::thread_cache::{Put, ThreadCaches};
 use crate::waiters::WaitList;
 use crate::{AlignedBuf, Error, IoVec, Tier};
 use crossbeam_utils::CachePadded;
@@ -89,6 +93,10 @@ pub struct BufferPool {
     waiters: WaitList,
     /// The counters behind [`stats`](BufferPool::stats).
     counters: Counters,
+    /// The per-thread magazines, for a pool built with
+    /// [`BufferPoolBuilder::thread_cache`]; `None`: every get and put goes
+    /// to `free`. Fixed at construction.
+    thread_cache: Option<ThreadCaches>,
 }
 
 /// Shards of the failed-`try_get` counter: a thread writes the shard its
@@ -150,16 +158,24 @@ fn shard() -> usize {
 pub struct PoolStats {
     /// The pool's capacity.
     pub capacity: usize,
-    /// Buffers free now (in the free list).
+    /// Buffers free now: in the free list, or in a per-thread cache of a
+    /// pool built with one (see `cached`).
     pub free: usize,
-    /// Buffers out of the free list now: in guards, tokens and caches.
+    /// Buffers held now: in guards, tokens and [`LocalCache`](crate::LocalCache)s.
     pub in_use: usize,
-    /// The most buffers seen in use at once since the pool was made.
+    /// The most buffers seen out of the shared free list at once since the
+    /// pool was made (buffers in per-thread caches count as out: the mark
+    /// is raised by gets that take from the shared list, which cannot see
+    /// the caches without a shared write per operation).
     pub high_water: usize,
     /// `try_get` (and `try_get_owned`) calls that found the pool dry.
     pub failed_try_gets: u64,
     /// Tasks waiting in `acquire` now.
     pub waiters: usize,
+    /// Of `free`, the buffers in per-thread caches (a pool built with
+    /// [`BufferPoolBuilder::thread_cache`]): free, but served only to the
+    /// thread whose cache holds them. 0 without a thread cache.
+    pub cached: usize,
 }
 
 /// The source of pool identities. Starts at 1; 2^64 pools cannot be made.
@@ -214,6 +230,17 @@ impl BufferPool {
         capacity: usize,
         free_list: fn(usize) -> Result<FreeList, Error>,
     ) -> Result<Self, Error> {
+        Self::build(tier, capacity, free_list, 0)
+    }
+
+    /// The one constructor: `thread_cache` is each thread's magazine size
+    /// (0: none).
+    fn build(
+        tier: Tier,
+        capacity: usize,
+        free_list: fn(usize) -> Result<FreeList, Error>,
+        thread_cache: usize,
+    ) -> Result<Self, Error> {
         if capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
@@ -238,6 +265,7 @@ impl BufferPool {
             cache_budget: AtomicUsize::new(capacity / 2),
             waiters: WaitList::new(),
             counters: Counters::new(),
+            thread_cache: (thread_cache > 0).then(|| ThreadCaches::new(thread_cache)),
         })
     }
 
@@ -287,9 +315,14 @@ impl BufferPool {
         got
     }
 
-    /// A free index without counting a miss (the waiting loops).
+    /// A free index without counting a miss (the waiting loops): from
+    /// this thread's magazine if the pool has a thread cache, else from the
+    /// free list.
     #[inline]
     fn pop_index(&self) -> Option<usize> {
+        if let Some(caches) = &self.thread_cache {
+            return self.pop_cached(caches);
+        }
         #[cfg(not(loom))]
         return self.free.pop_noting_ring(|| self.raise_high_water());
         #[cfg(loom)]
@@ -305,6 +338,74 @@ impl BufferPool {
         if used > self.counters.high_water.load(Ordering::Relaxed) {
             self.counters.high_water.fetch_max(used, Ordering::Relaxed);
         }
+    }
+
+    /// [`pop_index`](Self::pop_index) for a pool with a thread cache.
+    #[inline]
+    fn pop_cached(&self, caches: &ThreadCaches) -> Option<usize> {
+        // SAFETY: `with_current` hands over this thread's magazine of this
+        // pool; `pop` is the one magazine method running and calls only the
+        // free list and the high-water update (a leaf: two loads and a rare
+        // fetch_max), never back into a magazine.
+        match caches.with_current(self.id, |m| unsafe {
+            m.pop(&self.free, || self.note_refill())
+        }) {
+            Some(Some(index)) => Some(index),
+            Some(None) => self.pop_after_dry(caches),
+            None => self.pop_registering(caches),
+        }
+    }
+
+    /// The first get of this thread (or its first since it used another
+    /// pool): finds or registers its magazine, then gets through it.
+    #[cold]
+    fn pop_registering(&self, caches: &ThreadCaches) -> Option<usize> {
+        self.reclaim_orphans(caches);
+        let registered = caches.find_or_register(
+            self.id,
+            |want| self.reserve_cache(want),
+            |n| self.release_cache(n),
+        );
+        let got = match registered {
+            // SAFETY: as in `pop_cached`.
+            Some(()) => caches
+                .with_current(self.id, |m| unsafe {
+                    m.pop(&self.free, || self.note_refill())
+                })
+                .flatten(),
+            // No magazine to be had (thread-locals torn down, or memory
+            // refused): the shared list.
+            None => self.free.pop(),
+        };
+        got.or_else(|| self.pop_after_dry(caches))
+    }
+
+    /// This thread's magazine and the free list were dry: takes back what
+    /// threads that exited left in their magazines, and tries once more.
+    #[cold]
+    fn pop_after_dry(&self, caches: &ThreadCaches) -> Option<usize> {
+        if self.reclaim_orphans(caches) == 0 {
+            return None;
+        }
+        self.free.pop()
+    }
+
+    /// Gives the indices of exited threads' magazines back to the ring and
+    /// wakes waiters for them; how many came back.
+    fn reclaim_orphans(&self, caches: &ThreadCaches) -> usize {
+        let back = caches.reclaim(&self.free, |n| self.release_cache(n));
+        if back > 0 {
+            self.waiters.notify(&PoolSource(self));
+        }
+        back
+    }
+
+    /// After a magazine refill: the high-water mark (which counts indices
+    /// in magazines as in use).
+    #[inline]
+    fn note_refill(&self) {
+        #[cfg(not(loom))]
+        self.raise_high_water();
     }
 
     #[cold]
@@ -370,7 +471,14 @@ impl BufferPool {
     /// ```
     pub fn stats(&self) -> PoolStats {
         let capacity = self.capacity();
-        let free = self.free.approx_free();
+        let cached = match &self.thread_cache {
+            Some(caches) => {
+                self.reclaim_orphans(caches);
+                caches.cached()
+            }
+            None => 0,
+        };
+        let free = (self.free.approx_free() + cached).min(capacity);
         let in_use = capacity - free;
         PoolStats {
             capacity,
@@ -384,12 +492,15 @@ impl BufferPool {
                 .map(|c| c.load(Ordering::Relaxed))
                 .sum(),
             waiters: self.waiters.waiters(),
+            cached,
         }
     }
 
-    /// Whether the pool looks dry, by reads alone (for waiting loops).
+    /// Whether the pool looks dry, by reads alone (for waiting loops). A
+    /// pool whose exited threads left buffers in their magazines does not:
+    /// the next get reclaims them.
     pub(crate) fn looks_dry(&self) -> bool {
-        self.free.looks_empty()
+        self.free.looks_empty() && !self.thread_cache.as_ref().is_some_and(|c| c.has_orphans())
     }
 
     /// Puts an index its caller owns back into the free list: the one path
@@ -400,10 +511,53 @@ impl BufferPool {
     /// free list, guard, cache or token) and gives that ownership up here.
     #[inline]
     pub(crate) unsafe fn release(&self, index: usize) {
+        // With a thread cache and nobody waiting: this thread's magazine.
+        // (While anyone waits, returns go to the shared list, to be handed
+        // over; a waiter that arrives just after the check is served by the
+        // next return that sees it.)
+        if let Some(caches) = &self.thread_cache {
+            if !self.waiters.has_waiters() {
+                // SAFETY: this thread's magazine of this pool; `push` is the
+                // one magazine method running and calls only the free list.
+                // The caller owns `index` and gives it up here.
+                match caches.with_current(self.id, |m| unsafe { m.push(&self.free, index) }) {
+                    Some(Put::InCache) => return,
+                    Some(Put::AfterFlush) => return self.waiters.notify(&PoolSource(self)),
+                    Some(Put::Passed) => {}
+                    // SAFETY: forwarded.
+                    None => return unsafe { self.release_registering(caches, index) },
+                }
+            }
+        }
         // SAFETY: forwarded: the caller owns `index`, so it is out of the
         // free list, which therefore holds fewer than capacity indices.
         unsafe { self.free.push(index) };
         // The push was a SeqCst write (slot or ring); now the one load.
+        self.waiters.notify(&PoolSource(self));
+    }
+
+    /// [`release`](Self::release) on a thread that has no magazine of this
+    /// pool as its current one yet.
+    ///
+    /// # Safety
+    /// As [`release`](Self::release).
+    #[cold]
+    unsafe fn release_registering(&self, caches: &ThreadCaches, index: usize) {
+        let registered = caches.find_or_register(
+            self.id,
+            |want| self.reserve_cache(want),
+            |n| self.release_cache(n),
+        );
+        if registered.is_some() {
+            // SAFETY: as in `release`.
+            match caches.with_current(self.id, |m| unsafe { m.push(&self.free, index) }) {
+                Some(Put::InCache) => return,
+                Some(Put::AfterFlush) => return self.waiters.notify(&PoolSource(self)),
+                Some(Put::Passed) | None => {}
+            }
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.free.push(index) };
         self.waiters.notify(&PoolSource(self));
     }
 

@@ -1,0 +1,648 @@
+//! The transparent per-thread cache of a pool built with
+//! [`BufferPoolBuilder::thread_cache`](crate::BufferPoolBuilder::thread_cache).
+//!
+//! Each thread that uses such a pool gets a *magazine* of its own (after
+//! Bonwick and Adams, "Magazines and Vmem", USENIX 2001): a small stack of
+//! free indices that only that thread touches. A get that finds an index
+//! there and a put that finds room there make no atomic read-modify-write
+//! and write no shared line. A get on an empty magazine refills half of it
+//! from the pool's free list with one batch pop
+//! ([`IndexRing::pop_many`](crate::IndexRing::pop_many)); a put to a full
+//! one first flushes half of it with one batch push. This is what
+//! [`LocalCache`](crate::LocalCache) does, except that the user holds no
+//! cache object: the pool finds the calling thread's magazine itself.
+//!
+//! # Finding the magazine
+//!
+//! Two thread-locals. `CURRENT` is a `Cell` holding the pool id and
+//! magazine this thread used last; it has no destructor, so reading it is
+//! a plain load at a fixed offset from the thread pointer and it can never
+//! be "already destroyed". `OWNED` holds (`Arc`s of) every magazine the
+//! thread has, and its destructor runs at thread exit. A get or put whose
+//! pool id matches `CURRENT` uses that magazine directly; otherwise it
+//! looks in `OWNED`, registering a new magazine with the pool on the
+//! thread's first use of it. Pool ids are unique in the process and never
+//! reused, so a stale `CURRENT` of a dropped pool is never matched.
+//!
+//! # Invariants
+//!
+//! * A magazine's stack is touched by its owner thread alone while the
+//!   magazine is `ACTIVE`, and by a reclaimer alone (under the pool's
+//!   registry lock) once it is `ORPHANED`; the owner's `Release` store of
+//!   `ORPHANED` and the reclaimer's `Acquire` load order the two.
+//! * `CURRENT` points only at a magazine that `OWNED` holds an `Arc` of:
+//!   it is cleared before `OWNED` drops or prunes one.
+//! * Every index in a magazine's stack is owned by it: out of the free
+//!   list, in no guard or token, in no other magazine.
+//! * The magazines of a pool together hold at most the pool's cache budget
+//!   (half its buffers, shared with `LocalCache`s), so at least half the
+//!   buffers always circulate through the shared free list.
+//!
+//! # Thread exit
+//!
+//! `OWNED`'s destructor cannot give the indices back to the pool itself:
+//! the pool may have been moved since (a `BufferPool` is a plain value) or
+//! be being dropped on another thread. So it marks each magazine
+//! `ORPHANED` and counts it in the pool's `orphans`, both reached through
+//! `Arc`s rather than the pool's address. The pool reclaims orphaned
+//! magazines (their indices go to the ring, their budget back) whenever a
+//! get finds this thread's magazine and the free list dry, whenever a
+//! thread registers a magazine, and in [`stats`](crate::BufferPool::stats).
+//! A blocking get treats pending orphans as "not dry", so it reclaims them
+//! at once. Nothing is ever lost; an async waiter parked when a thread
+//! exits is served at the next return or get of anyone.
+//!
+//! # Reentrancy
+//!
+//! A magazine method makes one short borrow of the stack and calls nothing
+//! but the free list (a leaf: the ring and the reuse slot) while it holds
+//! it. Waking waiters, which may call back into a get on this thread, and
+//! every caller's code run after the borrow has ended.
+
+use crate::freelist::FreeList;
+use crossbeam_utils::CachePadded;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The owner thread uses the magazine.
+const ACTIVE: u8 = 0;
+/// The owner thread exited; the indices wait for a reclaimer.
+const ORPHANED: u8 = 1;
+/// A reclaimer gave the indices back; the magazine is empty and unused.
+const RECLAIMED: u8 = 2;
+
+/// One thread's free indices of one pool.
+pub(crate) struct Magazine {
+    /// The pool it belongs to (a [`BufferPool`](crate::BufferPool) id).
+    pool_id: u64,
+    /// Free indices owned by this magazine; capacity `size`, never grown,
+    /// so a push never allocates. See the module's invariants for who may
+    /// touch it.
+    stack: UnsafeCell<Vec<usize>>,
+    /// `stack.len()`, stored by whoever just changed it, for
+    /// [`ThreadCaches::cached`] on other threads. A snapshot only.
+    len: AtomicUsize,
+    /// How many indices of the pool's cache budget it reserved: the
+    /// stack's bound (0: every call passes through to the free list).
+    size: usize,
+    /// `ACTIVE`, `ORPHANED` or `RECLAIMED`.
+    state: AtomicU8,
+    /// The pool's count of orphaned magazines (shared with the pool's
+    /// [`ThreadCaches`], reachable after the pool has moved or gone).
+    orphans: Arc<AtomicUsize>,
+}
+
+// SAFETY: the stack (the one non-Sync field) is touched by one thread at a
+// time: its owner while ACTIVE, a reclaimer holding the registry lock after
+// an Acquire load of ORPHANED, which the owner stored with Release after its
+// last touch (module invariants). Indices are plain integers.
+unsafe impl Sync for Magazine {}
+// SAFETY: as above; moving the Arc to another thread (the registry's, or a
+// drop at thread exit) moves no access to the stack with it.
+unsafe impl Send for Magazine {}
+
+/// What a put did with the index it was given.
+pub(crate) enum Put {
+    /// In the magazine.
+    InCache,
+    /// In the magazine, after half the magazine went to the ring: the
+    /// caller must notify the pool's waiters (indices became shared-free).
+    AfterFlush,
+    /// Not kept (a magazine of size 0): the caller returns it to the list.
+    Passed,
+}
+
+impl Magazine {
+    /// The stack, for its owner.
+    ///
+    /// # Safety
+    /// The caller is this magazine's owner thread and the magazine is
+    /// `ACTIVE` (or the caller is the reclaimer of an `ORPHANED` one, under
+    /// the registry lock), and no other borrow of the stack is alive while
+    /// the returned one is (magazine methods never nest).
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    unsafe fn stack(&self) -> &mut Vec<usize> {
+        // SAFETY: exclusive access, by the caller's contract.
+        unsafe { &mut *self.stack.get() }
+    }
+
+    /// A free index from the magazine, refilling half of it from `free` when
+    /// it is empty; `None` when both are dry. A magazine of size 0 passes the
+    /// get to `free`.
+    ///
+    /// `on_refill` runs after a refill took indices from `free`.
+    ///
+    /// # Safety
+    /// The caller is the owner thread and the magazine is `ACTIVE`, no other
+    /// magazine method of it is running, `free` is its pool's list, and
+    /// `on_refill` calls no magazine method.
+    #[inline]
+    pub(crate) unsafe fn pop(&self, free: &FreeList, on_refill: impl FnOnce()) -> Option<usize> {
+        // SAFETY: forwarded from the caller; the borrow ends in this call,
+        // and only `free` (which never calls back) runs while it lives.
+        let stack = unsafe { self.stack() };
+        if let Some(index) = stack.pop() {
+            self.len.store(stack.len(), Ordering::Relaxed);
+            return Some(index);
+        }
+        if self.size == 0 {
+            return free.pop();
+        }
+        // Half the magazine (at least one), the last of them for the caller.
+        let batch = (self.size / 2).max(1);
+        let got = free.pop_into(stack, batch);
+        let index = if got == 0 { None } else { stack.pop() };
+        self.len.store(stack.len(), Ordering::Relaxed);
+        if got > 0 {
+            on_refill();
+        }
+        index
+    }
+
+    /// Up to `out.len()` free indices from the magazine alone (no refill),
+    /// into `out`; returns how many.
+    ///
+    /// # Safety
+    /// As [`pop`](Self::pop).
+    #[inline]
+    pub(crate) unsafe fn pop_into(&self, out: &mut [usize]) -> usize {
+        // SAFETY: forwarded from the caller.
+        let stack = unsafe { self.stack() };
+        let n = out.len().min(stack.len());
+        let from = stack.len() - n;
+        out[..n].copy_from_slice(&stack[from..]);
+        stack.truncate(from);
+        self.len.store(from, Ordering::Relaxed);
+        n
+    }
+
+    /// Keeps `index` (owned by the caller, who gives it up), flushing half
+    /// the magazine to `free`'s ring first when it is full.
+    ///
+    /// # Safety
+    /// As [`pop`](Self::pop); also `index` is an index of `free`'s pool
+    /// that the caller owns exclusively.
+    #[inline]
+    pub(crate) unsafe fn push(&self, free: &FreeList, index: usize) -> Put {
+        if self.size == 0 {
+            return Put::Passed;
+        }
+        // SAFETY: forwarded from the caller.
+        let stack = unsafe { self.stack() };
+        let mut put = Put::InCache;
+        if stack.len() >= self.size {
+            let keep = self.size - self.size / 2;
+            // SAFETY: the magazine owns each index of its stack, each once,
+            // all of `free`'s pool; they leave the stack right after.
+            unsafe { free.push_many_to_ring(&stack[keep..]) };
+            stack.truncate(keep);
+            put = Put::AfterFlush;
+        }
+        // Within the capacity reserved at registration: no allocation.
+        stack.push(index);
+        self.len.store(stack.len(), Ordering::Relaxed);
+        put
+    }
+
+    /// Keeps as many of `indices` as there is room for (no flush); returns
+    /// how many, taken from the front.
+    ///
+    /// # Safety
+    /// As [`push`](Self::push), for every index, each appearing once.
+    #[inline]
+    pub(crate) unsafe fn push_up_to_room(&self, indices: &[usize]) -> usize {
+        // SAFETY: forwarded from the caller.
+        let stack = unsafe { self.stack() };
+        let n = indices.len().min(self.size - stack.len());
+        stack.extend_from_slice(&indices[..n]);
+        self.len.store(stack.len(), Ordering::Relaxed);
+        n
+    }
+
+    /// At thread exit: hands the indices over to a reclaimer.
+    fn orphan(&self) {
+        self.state.store(ORPHANED, Ordering::Release);
+        self.orphans.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The magazines of one pool: its side of the thread cache.
+pub(crate) struct ThreadCaches {
+    /// The size each new magazine asks of the pool's cache budget.
+    size: usize,
+    /// Every magazine of the pool not yet reclaimed. Locked only on slow
+    /// paths: a thread's first use of the pool, a reclaim, `stats`.
+    registry: Mutex<Vec<Arc<CachePadded<Magazine>>>>,
+    /// Magazines `ORPHANED` and not yet reclaimed (shared with them).
+    orphans: Arc<AtomicUsize>,
+}
+
+/// Every magazine this thread owns; dropped (at thread exit) it orphans
+/// them all.
+struct Owned(RefCell<Vec<Arc<CachePadded<Magazine>>>>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // First, so that no later get or put (another thread-local's
+        // destructor dropping a guard) follows CURRENT into a magazine
+        // that is no longer this thread's.
+        CURRENT.with(|c| c.set(NO_MAGAZINE));
+        for magazine in self.0.get_mut().drain(..) {
+            magazine.orphan();
+        }
+    }
+}
+
+/// `CURRENT` when this thread has used no thread-cached pool yet (pool ids
+/// start at 1).
+const NO_MAGAZINE: (u64, *const Magazine) = (0, std::ptr::null());
+
+thread_local! {
+    /// The pool id and magazine this thread used last. No destructor: a
+    /// plain load, valid until the thread's very end.
+    static CURRENT: Cell<(u64, *const Magazine)> = const { Cell::new(NO_MAGAZINE) };
+    /// This thread's magazines.
+    static OWNED: Owned = const { Owned(RefCell::new(Vec::new())) };
+}
+
+impl ThreadCaches {
+    /// No magazines yet; each new one asks for `size` indices of the
+    /// budget. `size > 0`.
+    pub(crate) fn new(size: usize) -> Self {
+        ThreadCaches {
+            size,
+            registry: Mutex::new(Vec::new()),
+            orphans: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The size each magazine asks for.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The calling thread's magazine of pool `pool_id`, if it is the one
+    /// this thread used last: the fast path, one thread-local load.
+    ///
+    /// Hands the magazine to `f`, which the caller writes so that it holds
+    /// the module's obligations (one magazine method at a time, only the
+    /// free list called inside).
+    #[inline]
+    pub(crate) fn with_current<R>(
+        &self,
+        pool_id: u64,
+        f: impl FnOnce(&Magazine) -> R,
+    ) -> Option<R> {
+        let (id, magazine) = CURRENT.with(Cell::get);
+        if id == pool_id {
+            // SAFETY: CURRENT points at a magazine OWNED holds an Arc of
+            // (module invariant), so it is alive, and it is this thread's.
+            return Some(f(unsafe { &*magazine }));
+        }
+        None
+    }
+
+    /// This thread's magazine of the pool, registering one (via `register`,
+    /// which reserves the budget) on the thread's first use, and making it
+    /// `CURRENT`; `None` while this thread's thread-locals are being torn
+    /// down, or when the registration's memory was refused.
+    #[cold]
+    pub(crate) fn find_or_register(
+        &self,
+        pool_id: u64,
+        reserve: impl FnOnce(usize) -> usize,
+        unreserve: impl FnOnce(usize),
+    ) -> Option<()> {
+        let magazine: *const Magazine = OWNED
+            .try_with(|owned| {
+                let mut mine = owned.0.try_borrow_mut().ok()?;
+                if let Some(m) = mine.iter().find(|m| m.pool_id == pool_id) {
+                    return Some(&***m as *const Magazine);
+                }
+                // Magazines of dropped pools: only this thread holds them.
+                // CURRENT may point at one: clear it before it is freed.
+                CURRENT.with(|c| c.set(NO_MAGAZINE));
+                mine.retain(|m| Arc::strong_count(m) > 1);
+                mine.try_reserve(1).ok()?;
+                let size = reserve(self.size);
+                let mut stack = Vec::new();
+                if stack.try_reserve_exact(size).is_err() {
+                    unreserve(size);
+                    return None;
+                }
+                let magazine = Arc::new(CachePadded::new(Magazine {
+                    pool_id,
+                    stack: UnsafeCell::new(stack),
+                    len: AtomicUsize::new(0),
+                    size,
+                    state: AtomicU8::new(ACTIVE),
+                    orphans: Arc::clone(&self.orphans),
+                }));
+                let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+                if registry.try_reserve(1).is_err() {
+                    unreserve(size);
+                    return None;
+                }
+                registry.push(Arc::clone(&magazine));
+                drop(registry);
+                let ptr = &**magazine as *const Magazine;
+                // Cannot allocate: reserved above.
+                mine.push(magazine);
+                Some(ptr)
+            })
+            .ok()
+            .flatten()?;
+        CURRENT.with(|c| c.set((pool_id, magazine)));
+        Some(())
+    }
+
+    /// Whether some magazine's thread exited and left indices to reclaim.
+    #[inline]
+    pub(crate) fn has_orphans(&self) -> bool {
+        self.orphans.load(Ordering::Acquire) != 0
+    }
+
+    /// Gives the indices of every orphaned magazine back to `free`'s ring
+    /// and their budget back through `unreserve`; returns how many indices
+    /// came back. The caller notifies the pool's waiters when it is not 0.
+    #[cold]
+    pub(crate) fn reclaim(&self, free: &FreeList, mut unreserve: impl FnMut(usize)) -> usize {
+        if !self.has_orphans() {
+            return 0;
+        }
+        let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut back = 0;
+        registry.retain(|m| {
+            if m.state.load(Ordering::Acquire) != ORPHANED {
+                return true;
+            }
+            // SAFETY: ORPHANED (Acquire) after the owner's last touch
+            // (Release): its thread has exited, and this reclaimer holds the
+            // registry lock, so it alone touches the stack now.
+            let stack = unsafe { m.stack() };
+            // SAFETY: the magazine owned each index, each once, all of this
+            // pool; they leave it right after.
+            unsafe { free.push_many_to_ring(stack) };
+            back += stack.len();
+            stack.clear();
+            m.len.store(0, Ordering::Relaxed);
+            m.state.store(RECLAIMED, Ordering::Relaxed);
+            self.orphans.fetch_sub(1, Ordering::Relaxed);
+            unreserve(m.size);
+            false
+        });
+        back
+    }
+
+    /// About how many free indices sit in magazines now (live and
+    /// orphaned): a snapshot.
+    pub(crate) fn cached(&self) -> usize {
+        let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        registry.iter().map(|m| m.len.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::{BufferPool, LocalCache, PooledBuf, Tier};
+    use std::collections::HashSet;
+
+    fn cached_pool(capacity: usize, size: usize) -> BufferPool {
+        BufferPool::builder(Tier::Pico, capacity)
+            .thread_cache(size)
+            .build()
+            .unwrap()
+    }
+
+    /// Takes every buffer the calling thread can get and checks that each
+    /// index comes out once and that they are all there.
+    fn assert_all_back(pool: &BufferPool) {
+        let held: Vec<PooledBuf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
+        let distinct: HashSet<usize> = held.iter().map(PooledBuf::index).collect();
+        assert_eq!(distinct.len(), held.len(), "an index came out twice");
+        assert_eq!(held.len(), pool.capacity(), "buffers are missing");
+    }
+
+    #[test]
+    fn a_get_refills_half_and_a_drop_stays_on_this_thread() {
+        let pool = cached_pool(256, 16);
+        let a = pool.get();
+        assert_eq!(pool.stats().cached, 7, "a refill of 8, one handed out");
+        let first = a.index();
+        drop(a);
+        assert_eq!(pool.stats().cached, 8);
+        assert_eq!(pool.get().index(), first, "LIFO: the one just returned");
+        let s = pool.stats();
+        assert_eq!((s.free, s.in_use), (256, 0));
+    }
+
+    #[test]
+    fn a_full_cache_flushes_half_to_the_ring() {
+        let pool = cached_pool(64, 8);
+        let mut held = Vec::new();
+        pool.try_get_many(&mut held, 40);
+        assert_eq!(held.len(), 40);
+        drop(held); // one at a time: 8 fit, then flushes of 4
+        let s = pool.stats();
+        assert!(s.cached <= 8 && s.cached >= 4, "cached {}", s.cached);
+        assert_eq!(s.free, 64);
+        assert_all_back(&pool);
+    }
+
+    #[test]
+    fn a_buffer_dropped_on_another_thread_goes_to_that_threads_cache() {
+        let pool = cached_pool(64, 8);
+        let buf = pool.get();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                drop(buf);
+                // This thread's cache holds 1, the test thread's the 3
+                // left of its refill of 4.
+                assert_eq!(pool.stats().cached, 4);
+                // This thread's cache now holds it: its next get has it.
+                assert_eq!(pool.stats().in_use, 0);
+            })
+            .join()
+            .unwrap();
+        });
+        // That thread exited: its cache is reclaimed, nothing is lost.
+        assert_all_back(&pool);
+    }
+
+    #[test]
+    fn an_exited_threads_cache_comes_back() {
+        let pool = cached_pool(32, 16);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let held: Vec<_> = (0..10).map(|_| pool.get()).collect();
+                drop(held);
+                // Two refills of 8 made 16 free here, 10 went out and came back.
+                assert_eq!(pool.stats().cached, 16, "budget 16: one full cache");
+            })
+            .join()
+            .unwrap();
+        });
+        // The exited thread's 16 are free; the caches' budget is back too.
+        let s = pool.stats();
+        assert_eq!((s.free, s.cached), (32, 0));
+        assert_eq!(LocalCache::new(&pool, 100).unwrap().capacity(), 16);
+        assert_all_back(&pool);
+    }
+
+    #[test]
+    fn a_blocking_get_finds_buffers_an_exited_thread_left() {
+        let pool = cached_pool(4, 4); // budget 2: the worker's cache holds 2
+        let held: Vec<_> = (0..2).map(|_| pool.get()).collect();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mine: Vec<_> = (0..2).map(|_| pool.get()).collect();
+                drop(mine); // both into the worker's cache
+            })
+            .join()
+            .unwrap();
+        });
+        // The ring is dry; the only free buffers are the orphaned two.
+        let a = pool.get();
+        let b = pool.get();
+        assert_ne!(a.index(), b.index());
+        drop((a, b, held));
+    }
+
+    #[test]
+    fn caches_together_hold_at_most_half_the_pool() {
+        let pool = cached_pool(16, 64);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        for _ in 0..100 {
+                            let held: Vec<_> =
+                                std::iter::from_fn(|| pool.try_get()).take(4).collect();
+                            drop(held);
+                            assert!(pool.stats().cached <= 8);
+                        }
+                    })
+                })
+                .collect();
+            // Joined, not just left to the scope: a scoped thread's
+            // thread-local destructors (which hand its cache back) may
+            // still be running when the scope returns; a join waits for
+            // them.
+            for w in workers {
+                w.join().unwrap();
+            }
+        });
+        assert_all_back(&pool);
+    }
+
+    #[test]
+    fn owned_buffers_use_the_cache_too() {
+        let pool = std::sync::Arc::new(cached_pool(64, 8));
+        let a = pool.get_owned();
+        let first = a.index();
+        drop(a);
+        assert_eq!(pool.get_owned().index(), first);
+        let b = pool.get_owned();
+        std::thread::spawn(move || drop(b)).join().unwrap();
+        assert_all_back(&pool);
+    }
+
+    #[test]
+    fn a_pool_moved_or_dropped_before_its_threads_exit() {
+        // A pool used on a thread, then moved (a BufferPool is a value):
+        // the thread's exit must not reach the old address.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let pool = cached_pool(8, 4);
+        let pool = std::sync::Arc::new(pool);
+        let p = std::sync::Arc::clone(&pool);
+        let t = std::thread::spawn(move || {
+            drop(p.get()); // registers, keeps a buffer cached
+            drop(p);
+            wait.recv().unwrap();
+            // The pool is gone; a new one on this thread prunes the old
+            // cache record.
+            let other = cached_pool(8, 4);
+            drop(other.get());
+        });
+        drop(pool); // the last Arc: the pool is dropped while the thread lives
+        go.send(()).unwrap();
+        t.join().unwrap();
+        // Moved after use, then the user thread exits.
+        let pool = cached_pool(8, 4);
+        std::thread::scope(|s| {
+            s.spawn(|| drop(pool.get())).join().unwrap();
+        });
+        let moved = Box::new(pool);
+        assert_all_back(&moved);
+    }
+
+    #[test]
+    fn returns_go_to_waiters_not_the_cache() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Wake, Waker};
+        struct Noop;
+        impl Wake for Noop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        let pool = cached_pool(4, 4);
+        let held: Vec<_> = (0..4).map(|_| pool.get()).collect();
+        let waker = Waker::from(std::sync::Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let mut waiting = Box::pin(pool.acquire());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(pool.stats().waiters, 1);
+        drop(held); // the first goes to the waiter, not this thread's cache
+        match waiting.as_mut().poll(&mut cx) {
+            Poll::Ready(buf) => drop(buf),
+            Poll::Pending => panic!("a return was kept in a cache while a task waited"),
+        }
+        assert_all_back(&pool);
+    }
+
+    #[test]
+    fn batches_move_every_buffer_once() {
+        for pool in [cached_pool(100, 16), BufferPool::new(Tier::Pico, 100).unwrap()] {
+            let mut held = Vec::with_capacity(100);
+            assert_eq!(pool.try_get_many(&mut held, 70), 70);
+            assert_eq!(pool.try_get_many(&mut held, 70), 30);
+            assert_eq!(pool.try_get_many(&mut held, 1), 0);
+            let distinct: HashSet<usize> = held.iter().map(PooledBuf::index).collect();
+            assert_eq!(distinct.len(), 100);
+            assert_eq!(pool.stats().failed_try_gets, 1);
+            pool.put_many(held.drain(..50));
+            assert_eq!(pool.stats().free, 50);
+            pool.put_many(held);
+            assert_eq!(pool.stats().free, 100);
+            assert_all_back(&pool);
+        }
+    }
+
+    #[test]
+    fn put_many_sends_foreign_buffers_home_and_survives_a_panicking_iterator() {
+        let pool = cached_pool(16, 4);
+        let other = BufferPool::new(Tier::Pico, 2).unwrap();
+        let mut mixed = vec![other.get()];
+        pool.try_get_many(&mut mixed, 5);
+        pool.put_many(mixed);
+        assert_eq!(other.stats().free, 2);
+        assert_eq!(pool.stats().free, 16);
+        // An iterator that panics half-way: the buffers it had yielded come
+        // back all the same.
+        let mut bufs = Vec::with_capacity(16);
+        pool.try_get_many(&mut bufs, 16);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut it = bufs.into_iter();
+            pool.put_many(std::iter::from_fn(|| {
+                let b = it.next();
+                if it.len() == 8 {
+                    panic!("iterator failure");
+                }
+                b
+            }));
+        }));
+        assert!(result.is_err());
+        assert_all_back(&pool);
+    }
+}
