@@ -26,13 +26,13 @@
 //!
 //! # Invariants
 //!
-//! * A magazine's stack is touched by its owner thread alone while the
+//! * A magazine's slots are touched by its owner thread alone while the
 //!   magazine is `ACTIVE`, and by a reclaimer alone (under the pool's
 //!   registry lock) once it is `ORPHANED`; the owner's `Release` store of
 //!   `ORPHANED` and the reclaimer's `Acquire` load order the two.
 //! * `CURRENT` points only at a magazine that `OWNED` holds an `Arc` of:
 //!   it is cleared before `OWNED` drops or prunes one.
-//! * Every index in a magazine's stack is owned by it: out of the free
+//! * Every index in a magazine's slots is owned by it: out of the free
 //!   list, in no guard or token, in no other magazine.
 //! * The magazines of a pool together hold at most the pool's cache budget
 //!   (half its buffers, shared with `LocalCache`s), so at least half the
@@ -54,7 +54,7 @@
 //!
 //! # Reentrancy
 //!
-//! A magazine method makes one short borrow of the stack and calls nothing
+//! A magazine method makes one short borrow of the slots and calls nothing
 //! but the free list (a leaf: the ring and the reuse slot) while it holds
 //! it. Waking waiters, which may call back into a get on this thread, and
 //! every caller's code run after the borrow has ended.
@@ -76,15 +76,17 @@ const RECLAIMED: u8 = 2;
 pub(crate) struct Magazine {
     /// The pool it belongs to (a [`BufferPool`](crate::BufferPool) id).
     pool_id: u64,
-    /// Free indices owned by this magazine; capacity `size`, never grown,
-    /// so a push never allocates. See the module's invariants for who may
-    /// touch it.
-    stack: UnsafeCell<Vec<usize>>,
-    /// `stack.len()`, stored by whoever just changed it, for
-    /// [`ThreadCaches::cached`] on other threads. A snapshot only.
+    /// `slots[..len]` are free indices owned by this magazine; the slice's
+    /// length is the magazine's size, the share of the pool's cache budget
+    /// it reserved (0: every call passes through to the free list). See the
+    /// module's invariants for who may touch it.
+    slots: UnsafeCell<Box<[usize]>>,
+    /// How many of `slots` hold indices. Written only by whoever may touch
+    /// `slots`; atomic (plain loads and stores on the owner's path) only so
+    /// that [`ThreadCaches::cached`] may read a snapshot from other threads.
     len: AtomicUsize,
-    /// How many indices of the pool's cache budget it reserved: the
-    /// stack's bound (0: every call passes through to the free list).
+    /// `slots.len()`, kept apart so that reading it makes no reference
+    /// into the slots.
     size: usize,
     /// `ACTIVE`, `ORPHANED` or `RECLAIMED`.
     state: AtomicU8,
@@ -93,13 +95,13 @@ pub(crate) struct Magazine {
     orphans: Arc<AtomicUsize>,
 }
 
-// SAFETY: the stack (the one non-Sync field) is touched by one thread at a
+// SAFETY: `slots` (the one non-Sync field) is touched by one thread at a
 // time: its owner while ACTIVE, a reclaimer holding the registry lock after
 // an Acquire load of ORPHANED, which the owner stored with Release after its
 // last touch (module invariants). Indices are plain integers.
 unsafe impl Sync for Magazine {}
 // SAFETY: as above; moving the Arc to another thread (the registry's, or a
-// drop at thread exit) moves no access to the stack with it.
+// drop at thread exit) moves no access to the slots with it.
 unsafe impl Send for Magazine {}
 
 /// What a put did with the index it was given.
@@ -114,111 +116,166 @@ pub(crate) enum Put {
 }
 
 impl Magazine {
-    /// The stack, for its owner.
+    /// The slots, for whoever may touch them.
     ///
     /// # Safety
     /// The caller is this magazine's owner thread and the magazine is
     /// `ACTIVE` (or the caller is the reclaimer of an `ORPHANED` one, under
-    /// the registry lock), and no other borrow of the stack is alive while
+    /// the registry lock), and no other borrow of the slots is alive while
     /// the returned one is (magazine methods never nest).
     #[allow(clippy::mut_from_ref)]
-    #[inline]
-    unsafe fn stack(&self) -> &mut Vec<usize> {
+    #[inline(always)]
+    unsafe fn slots(&self) -> &mut [usize] {
         // SAFETY: exclusive access, by the caller's contract.
-        unsafe { &mut *self.stack.get() }
+        unsafe { &mut *self.slots.get() }
     }
 
-    /// A free index from the magazine, refilling half of it from `free` when
-    /// it is empty; `None` when both are dry. A magazine of size 0 passes the
-    /// get to `free`.
-    ///
-    /// `on_refill` runs after a refill took indices from `free`.
+    /// The magazine's size: its share of the cache budget.
+    #[inline(always)]
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The fast get: the top index, or `None` when the magazine is empty.
     ///
     /// # Safety
-    /// The caller is the owner thread and the magazine is `ACTIVE`, no other
-    /// magazine method of it is running, `free` is its pool's list, and
+    /// The caller is the owner thread and the magazine is `ACTIVE`, and no
+    /// other magazine method of it is running.
+    #[inline(always)]
+    pub(crate) unsafe fn pop_fast(&self) -> Option<usize> {
+        let n = self.len.load(Ordering::Relaxed);
+        if n == 0 {
+            return None;
+        }
+        // SAFETY: forwarded from the caller; `n - 1 < n <= size`.
+        let index = unsafe { *self.slots().get_unchecked(n - 1) };
+        self.len.store(n - 1, Ordering::Relaxed);
+        Some(index)
+    }
+
+    /// The fast put: keeps `index` if there is room; `false` otherwise.
+    ///
+    /// # Safety
+    /// As [`pop_fast`](Self::pop_fast); also the caller owns `index`, an
+    /// index of this magazine's pool, and gives it up when this returns
+    /// `true`.
+    #[inline(always)]
+    pub(crate) unsafe fn push_fast(&self, index: usize) -> bool {
+        let n = self.len.load(Ordering::Relaxed);
+        if n >= self.size() {
+            return false;
+        }
+        // SAFETY: forwarded from the caller; `n < size`.
+        unsafe { *self.slots().get_unchecked_mut(n) = index };
+        self.len.store(n + 1, Ordering::Relaxed);
+        true
+    }
+
+    /// The get after [`pop_fast`](Self::pop_fast) found the magazine empty:
+    /// refills half of it from `free` (one batch pop) and hands out one;
+    /// `None` when `free` is dry too. A magazine of size 0 passes the get
+    /// to `free`. `on_refill` runs after a refill took indices.
+    ///
+    /// # Safety
+    /// As [`pop_fast`](Self::pop_fast); `free` is its pool's list, and
     /// `on_refill` calls no magazine method.
-    #[inline]
-    pub(crate) unsafe fn pop(&self, free: &FreeList, on_refill: impl FnOnce()) -> Option<usize> {
-        // SAFETY: forwarded from the caller; the borrow ends in this call,
-        // and only `free` (which never calls back) runs while it lives.
-        let stack = unsafe { self.stack() };
-        if let Some(index) = stack.pop() {
-            self.len.store(stack.len(), Ordering::Relaxed);
+    pub(crate) unsafe fn refill(&self, free: &FreeList, on_refill: impl FnOnce()) -> Option<usize> {
+        // SAFETY: forwarded from the caller.
+        if let Some(index) = unsafe { self.pop_fast() } {
             return Some(index);
         }
-        if self.size == 0 {
+        let size = self.size();
+        if size == 0 {
             return free.pop();
         }
         // Half the magazine (at least one), the last of them for the caller.
-        let batch = (self.size / 2).max(1);
-        let got = free.pop_into(stack, batch);
-        let index = if got == 0 { None } else { stack.pop() };
-        self.len.store(stack.len(), Ordering::Relaxed);
-        if got > 0 {
-            on_refill();
+        let batch = (size / 2).max(1);
+        // SAFETY: forwarded; the borrow ends in this call, and only `free`
+        // (which never calls back) runs while it lives. The magazine is
+        // empty (the pop above found nothing).
+        let got = free.pop_many_into(unsafe { &mut self.slots()[..batch] });
+        if got == 0 {
+            return None;
         }
-        index
+        on_refill();
+        self.len.store(got - 1, Ordering::Relaxed);
+        // SAFETY: as above; `got - 1 < batch <= size`.
+        Some(unsafe { self.slots()[got - 1] })
     }
 
     /// Up to `out.len()` free indices from the magazine alone (no refill),
     /// into `out`; returns how many.
     ///
     /// # Safety
-    /// As [`pop`](Self::pop).
+    /// As [`pop_fast`](Self::pop_fast).
     #[inline]
     pub(crate) unsafe fn pop_into(&self, out: &mut [usize]) -> usize {
+        let len = self.len.load(Ordering::Relaxed);
+        let n = out.len().min(len);
         // SAFETY: forwarded from the caller.
-        let stack = unsafe { self.stack() };
-        let n = out.len().min(stack.len());
-        let from = stack.len() - n;
-        out[..n].copy_from_slice(&stack[from..]);
-        stack.truncate(from);
-        self.len.store(from, Ordering::Relaxed);
+        let slots = unsafe { self.slots() };
+        out[..n].copy_from_slice(&slots[len - n..len]);
+        self.len.store(len - n, Ordering::Relaxed);
         n
     }
 
-    /// Keeps `index` (owned by the caller, who gives it up), flushing half
-    /// the magazine to `free`'s ring first when it is full.
+    /// The put after [`push_fast`](Self::push_fast) found no room: flushes
+    /// half the magazine to `free`'s ring (one batch push), then keeps
+    /// `index`. A magazine of size 0 keeps nothing.
     ///
     /// # Safety
-    /// As [`pop`](Self::pop); also `index` is an index of `free`'s pool
-    /// that the caller owns exclusively.
-    #[inline]
-    pub(crate) unsafe fn push(&self, free: &FreeList, index: usize) -> Put {
-        if self.size == 0 {
+    /// As [`push_fast`](Self::push_fast), and `free` is its pool's list.
+    pub(crate) unsafe fn push_flushing(&self, free: &FreeList, index: usize) -> Put {
+        // SAFETY: forwarded from the caller.
+        if unsafe { self.push_fast(index) } {
+            return Put::InCache;
+        }
+        let size = self.size();
+        if size == 0 {
             return Put::Passed;
         }
-        // SAFETY: forwarded from the caller.
-        let stack = unsafe { self.stack() };
-        let mut put = Put::InCache;
-        if stack.len() >= self.size {
-            let keep = self.size - self.size / 2;
-            // SAFETY: the magazine owns each index of its stack, each once,
-            // all of `free`'s pool; they leave the stack right after.
-            unsafe { free.push_many_to_ring(&stack[keep..]) };
-            stack.truncate(keep);
-            put = Put::AfterFlush;
-        }
-        // Within the capacity reserved at registration: no allocation.
-        stack.push(index);
-        self.len.store(stack.len(), Ordering::Relaxed);
-        put
+        let keep = size - size / 2;
+        // SAFETY: forwarded; only `free` runs while the borrow lives.
+        let slots = unsafe { self.slots() };
+        // SAFETY: the magazine owns each index of `slots[keep..size]` (it is
+        // full), each once, all of `free`'s pool; they leave it right after.
+        unsafe { free.push_many_to_ring(&slots[keep..size]) };
+        slots[keep] = index;
+        self.len.store(keep + 1, Ordering::Relaxed);
+        Put::AfterFlush
     }
 
     /// Keeps as many of `indices` as there is room for (no flush); returns
     /// how many, taken from the front.
     ///
     /// # Safety
-    /// As [`push`](Self::push), for every index, each appearing once.
+    /// As [`push_fast`](Self::push_fast), for every index, each appearing
+    /// once.
     #[inline]
     pub(crate) unsafe fn push_up_to_room(&self, indices: &[usize]) -> usize {
+        let len = self.len.load(Ordering::Relaxed);
+        let n = indices.len().min(self.size() - len);
         // SAFETY: forwarded from the caller.
-        let stack = unsafe { self.stack() };
-        let n = indices.len().min(self.size - stack.len());
-        stack.extend_from_slice(&indices[..n]);
-        self.len.store(stack.len(), Ordering::Relaxed);
+        let slots = unsafe { self.slots() };
+        slots[len..len + n].copy_from_slice(&indices[..n]);
+        self.len.store(len + n, Ordering::Relaxed);
         n
+    }
+
+    /// Gives every index to `free`'s ring; how many.
+    ///
+    /// # Safety
+    /// As [`pop_fast`](Self::pop_fast) (or the reclaimer's side of the
+    /// module invariant), and `free` is its pool's list.
+    pub(crate) unsafe fn flush(&self, free: &FreeList) -> usize {
+        let len = self.len.load(Ordering::Relaxed);
+        // SAFETY: forwarded from the caller.
+        let slots = unsafe { self.slots() };
+        // SAFETY: the magazine owns each index of `slots[..len]`, each once,
+        // all of `free`'s pool; they leave it right after.
+        unsafe { free.push_many_to_ring(&slots[..len]) };
+        self.len.store(0, Ordering::Relaxed);
+        len
     }
 
     /// At thread exit: hands the indices over to a reclaimer.
@@ -289,7 +346,7 @@ impl ThreadCaches {
     /// Hands the magazine to `f`, which the caller writes so that it holds
     /// the module's obligations (one magazine method at a time, only the
     /// free list called inside).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with_current<R>(
         &self,
         pool_id: u64,
@@ -327,14 +384,16 @@ impl ThreadCaches {
                 mine.retain(|m| Arc::strong_count(m) > 1);
                 mine.try_reserve(1).ok()?;
                 let size = reserve(self.size);
-                let mut stack = Vec::new();
-                if stack.try_reserve_exact(size).is_err() {
+                let mut slots = Vec::new();
+                if slots.try_reserve_exact(size).is_err() {
                     unreserve(size);
                     return None;
                 }
+                // Within the capacity: no allocation, and none to shrink.
+                slots.resize(size, 0);
                 let magazine = Arc::new(CachePadded::new(Magazine {
                     pool_id,
-                    stack: UnsafeCell::new(stack),
+                    slots: UnsafeCell::new(slots.into_boxed_slice()),
                     len: AtomicUsize::new(0),
                     size,
                     state: AtomicU8::new(ACTIVE),
@@ -380,17 +439,12 @@ impl ThreadCaches {
             }
             // SAFETY: ORPHANED (Acquire) after the owner's last touch
             // (Release): its thread has exited, and this reclaimer holds the
-            // registry lock, so it alone touches the stack now.
-            let stack = unsafe { m.stack() };
-            // SAFETY: the magazine owned each index, each once, all of this
-            // pool; they leave it right after.
-            unsafe { free.push_many_to_ring(stack) };
-            back += stack.len();
-            stack.clear();
-            m.len.store(0, Ordering::Relaxed);
+            // registry lock, so it alone touches the slots now; `free` is
+            // this pool's list.
+            back += unsafe { m.flush(free) };
             m.state.store(RECLAIMED, Ordering::Relaxed);
             self.orphans.fetch_sub(1, Ordering::Relaxed);
-            unreserve(m.size);
+            unreserve(m.size());
             false
         });
         back
@@ -603,7 +657,10 @@ mod tests {
 
     #[test]
     fn batches_move_every_buffer_once() {
-        for pool in [cached_pool(100, 16), BufferPool::new(Tier::Pico, 100).unwrap()] {
+        for pool in [
+            cached_pool(100, 16),
+            BufferPool::new(Tier::Pico, 100).unwrap(),
+        ] {
             let mut held = Vec::with_capacity(100);
             assert_eq!(pool.try_get_many(&mut held, 70), 70);
             assert_eq!(pool.try_get_many(&mut held, 70), 30);

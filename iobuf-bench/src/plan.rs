@@ -154,12 +154,23 @@ fn pin(mode: PinMode) -> Pin {
 }
 
 /// The rows of scenario `s`: the pools, plus the transport first
-/// (handoff), plus each iobuf pool's `-fixed` row right after it (io with
-/// fixed buffers).
+/// (handoff), plus the batch row after `iobuf` and `iobuf-tc` (burst),
+/// plus each iobuf pool's `-fixed` row right after it (io with fixed
+/// buffers).
 fn targets(s: &Scenario, pools: &[PoolKind]) -> Vec<Target> {
     let mut targets: Vec<Target> = pools.iter().map(|&p| Target::Pool(p)).collect();
     if matches!(s.kind, ScenarioKind::Handoff(_)) {
         targets.insert(0, Target::Transport);
+    }
+    if matches!(s.kind, ScenarioKind::Burst(_)) {
+        targets = targets
+            .into_iter()
+            .flat_map(|t| match t {
+                Target::Pool(PoolKind::Iobuf) => vec![t, Target::Batch { cached: false }],
+                Target::Pool(PoolKind::IobufThreadCache) => vec![t, Target::Batch { cached: true }],
+                _ => vec![t],
+            })
+            .collect();
     }
     if let ScenarioKind::Io(p) = &s.kind {
         if p.fixed_buffers {

@@ -16,10 +16,11 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The built-in scenarios, in the order `list` shows them.
-const BUILTIN: [(&str, &str); 5] = [
+const BUILTIN: [(&str, &str); 6] = [
     ("pairs", include_str!("../../scenarios/pairs.json")),
     ("handoff", include_str!("../../scenarios/handoff.json")),
     ("burst", include_str!("../../scenarios/burst.json")),
+    ("burst32", include_str!("../../scenarios/burst32.json")),
     ("hold", include_str!("../../scenarios/hold.json")),
     ("io", include_str!("../../scenarios/io.json")),
 ];

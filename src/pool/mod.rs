@@ -318,7 +318,7 @@ impl BufferPool {
     /// A free index without counting a miss (the waiting loops): from
     /// this thread's magazine if the pool has a thread cache, else from the
     /// free list.
-    #[inline]
+    #[inline(always)]
     fn pop_index(&self) -> Option<usize> {
         if let Some(caches) = &self.thread_cache {
             return self.pop_cached(caches);
@@ -340,42 +340,45 @@ impl BufferPool {
         }
     }
 
-    /// [`pop_index`](Self::pop_index) for a pool with a thread cache.
-    #[inline]
+    /// [`pop_index`](Self::pop_index) for a pool with a thread cache: the
+    /// fast path (this thread's current magazine has an index) inline,
+    /// everything else out of line.
+    #[inline(always)]
     fn pop_cached(&self, caches: &ThreadCaches) -> Option<usize> {
         // SAFETY: `with_current` hands over this thread's magazine of this
-        // pool; `pop` is the one magazine method running and calls only the
-        // free list and the high-water update (a leaf: two loads and a rare
-        // fetch_max), never back into a magazine.
-        match caches.with_current(self.id, |m| unsafe {
-            m.pop(&self.free, || self.note_refill())
-        }) {
+        // pool, and `pop_fast` is the one magazine method running.
+        match caches.with_current(self.id, |m| unsafe { m.pop_fast() }) {
             Some(Some(index)) => Some(index),
-            Some(None) => self.pop_after_dry(caches),
-            None => self.pop_registering(caches),
+            _ => self.pop_cached_slow(caches),
         }
     }
 
-    /// The first get of this thread (or its first since it used another
-    /// pool): finds or registers its magazine, then gets through it.
-    #[cold]
-    fn pop_registering(&self, caches: &ThreadCaches) -> Option<usize> {
-        self.reclaim_orphans(caches);
-        let registered = caches.find_or_register(
-            self.id,
-            |want| self.reserve_cache(want),
-            |n| self.release_cache(n),
-        );
-        let got = match registered {
-            // SAFETY: as in `pop_cached`.
-            Some(()) => caches
-                .with_current(self.id, |m| unsafe {
-                    m.pop(&self.free, || self.note_refill())
-                })
-                .flatten(),
-            // No magazine to be had (thread-locals torn down, or memory
-            // refused): the shared list.
-            None => self.free.pop(),
+    /// A get through the thread cache that the fast path could not serve:
+    /// a refill, the thread's first use of the pool (registering its
+    /// magazine), or a dry pool.
+    #[inline(never)]
+    fn pop_cached_slow(&self, caches: &ThreadCaches) -> Option<usize> {
+        // SAFETY: as in `pop_cached`; `refill` calls only the free list and
+        // the high-water update (a leaf: two loads and a rare fetch_max).
+        let refill = |m: &crate::thread_cache::Magazine| unsafe {
+            m.refill(&self.free, || self.note_refill())
+        };
+        let got = match caches.with_current(self.id, refill) {
+            Some(got) => got,
+            None => {
+                self.reclaim_orphans(caches);
+                let registered = caches.find_or_register(
+                    self.id,
+                    |want| self.reserve_cache(want),
+                    |n| self.release_cache(n),
+                );
+                match registered {
+                    Some(()) => caches.with_current(self.id, refill).flatten(),
+                    // No magazine to be had (thread-locals torn down, or
+                    // memory refused): the shared list.
+                    None => self.free.pop(),
+                }
+            }
         };
         got.or_else(|| self.pop_after_dry(caches))
     }
@@ -509,26 +512,34 @@ impl BufferPool {
     /// # Safety
     /// `index < capacity`, and the caller owns it exclusively (it is in no
     /// free list, guard, cache or token) and gives that ownership up here.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn release(&self, index: usize) {
         // With a thread cache and nobody waiting: this thread's magazine.
         // (While anyone waits, returns go to the shared list, to be handed
         // over; a waiter that arrives just after the check is served by the
         // next return that sees it.)
         if let Some(caches) = &self.thread_cache {
-            if !self.waiters.has_waiters() {
-                // SAFETY: this thread's magazine of this pool; `push` is the
-                // one magazine method running and calls only the free list.
-                // The caller owns `index` and gives it up here.
-                match caches.with_current(self.id, |m| unsafe { m.push(&self.free, index) }) {
-                    Some(Put::InCache) => return,
-                    Some(Put::AfterFlush) => return self.waiters.notify(&PoolSource(self)),
-                    Some(Put::Passed) => {}
-                    // SAFETY: forwarded.
-                    None => return unsafe { self.release_registering(caches, index) },
-                }
+            // SAFETY: this thread's magazine of this pool; `push_fast` is
+            // the one magazine method running. The caller owns `index` and
+            // gives it up here when it is kept.
+            if !self.waiters.has_waiters()
+                && caches.with_current(self.id, |m| unsafe { m.push_fast(index) }) == Some(true)
+            {
+                return;
             }
+            // SAFETY: forwarded.
+            return unsafe { self.release_cached_slow(caches, index) };
         }
+        // SAFETY: forwarded.
+        unsafe { self.release_to_list(index) }
+    }
+
+    /// Puts an owned index on the free list and wakes a waiter for it.
+    ///
+    /// # Safety
+    /// As [`release`](Self::release).
+    #[inline(always)]
+    unsafe fn release_to_list(&self, index: usize) {
         // SAFETY: forwarded: the caller owns `index`, so it is out of the
         // free list, which therefore holds fewer than capacity indices.
         unsafe { self.free.push(index) };
@@ -536,29 +547,38 @@ impl BufferPool {
         self.waiters.notify(&PoolSource(self));
     }
 
-    /// [`release`](Self::release) on a thread that has no magazine of this
-    /// pool as its current one yet.
+    /// A return through the thread cache that the fast path could not
+    /// take: someone waits, the magazine is full (flush half, keep it), or
+    /// this thread has no current magazine of this pool (register one).
     ///
     /// # Safety
     /// As [`release`](Self::release).
-    #[cold]
-    unsafe fn release_registering(&self, caches: &ThreadCaches, index: usize) {
-        let registered = caches.find_or_register(
-            self.id,
-            |want| self.reserve_cache(want),
-            |n| self.release_cache(n),
-        );
-        if registered.is_some() {
-            // SAFETY: as in `release`.
-            match caches.with_current(self.id, |m| unsafe { m.push(&self.free, index) }) {
+    #[inline(never)]
+    unsafe fn release_cached_slow(&self, caches: &ThreadCaches, index: usize) {
+        if !self.waiters.has_waiters() {
+            // SAFETY: as in `release`; `push_flushing` calls only the free
+            // list.
+            let push =
+                |m: &crate::thread_cache::Magazine| unsafe { m.push_flushing(&self.free, index) };
+            let mut put = caches.with_current(self.id, push);
+            if put.is_none() {
+                let registered = caches.find_or_register(
+                    self.id,
+                    |want| self.reserve_cache(want),
+                    |n| self.release_cache(n),
+                );
+                if registered.is_some() {
+                    put = caches.with_current(self.id, push);
+                }
+            }
+            match put {
                 Some(Put::InCache) => return,
                 Some(Put::AfterFlush) => return self.waiters.notify(&PoolSource(self)),
                 Some(Put::Passed) | None => {}
             }
         }
         // SAFETY: forwarded from the caller.
-        unsafe { self.free.push(index) };
-        self.waiters.notify(&PoolSource(self));
+        unsafe { self.release_to_list(index) }
     }
 
     /// Puts owned indices straight into the ring, past the reuse slot, with

@@ -6,8 +6,11 @@ use crate::format::human_bytes;
 use crate::pools::owned::{AsyncPool, OwnedPool};
 #[cfg(feature = "peers")]
 use crate::pools::peers;
-use crate::pools::{CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind};
+use crate::pools::{
+    BatchPool, CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind,
+};
 use iobuf::BufferPool;
+use iobuf::DEFAULT_CACHE_SIZE;
 
 /// Runs one case; `tick` gets the fraction of the case's time elapsed.
 pub fn run_case(
@@ -37,6 +40,21 @@ pub fn run_case(
         Target::Pool(PoolKind::IobufCached) | Target::Fixed { cached: true } => {
             let pool = CachedPool(BufferPool::new(tier, cap).map_err(pool_err)?);
             drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::IobufThreadCache) => {
+            let pool = BufferPool::builder(tier, cap)
+                .thread_cache(DEFAULT_CACHE_SIZE)
+                .build()
+                .map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        Target::Batch { cached } => {
+            let cache = if cached { DEFAULT_CACHE_SIZE } else { 0 };
+            let pool = BufferPool::builder(tier, cap)
+                .thread_cache(cache)
+                .build()
+                .map_err(pool_err)?;
+            drive(&BatchPool(pool), case, settings, tick)
         }
         Target::Pool(PoolKind::IobufOwned) => {
             let pool = OwnedPool::new(tier, cap).map_err(pool_err)?;

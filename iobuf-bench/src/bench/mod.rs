@@ -30,7 +30,9 @@ pub use aggregate::Measurement;
 pub use construct::run_case;
 pub use topology::{placement, Pin};
 
-use crate::pools::{PoolKind, IOBUF_CACHED_FIXED, IOBUF_FIXED, TRANSPORT};
+use crate::pools::{
+    PoolKind, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED, IOBUF_TC_BATCH, TRANSPORT,
+};
 use crate::scenario::Scenario;
 use iobuf::Tier;
 use std::time::Duration;
@@ -48,6 +50,11 @@ pub enum Target {
     Fixed {
         cached: bool,
     },
+    /// (burst only) `BufferPool` (with a thread cache when `cached`)
+    /// moving each burst with `try_get_many` / `put_many`.
+    Batch {
+        cached: bool,
+    },
 }
 
 impl Target {
@@ -57,6 +64,8 @@ impl Target {
             Target::Transport => TRANSPORT,
             Target::Fixed { cached: false } => IOBUF_FIXED,
             Target::Fixed { cached: true } => IOBUF_CACHED_FIXED,
+            Target::Batch { cached: false } => IOBUF_BATCH,
+            Target::Batch { cached: true } => IOBUF_TC_BATCH,
         }
     }
 }

@@ -195,6 +195,37 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         self.release_ownership(item);
     }
 
+    /// Up to `n` buffers in one batch call into `out` (without waiting),
+    /// timing the call when this batch is sampled; how many. Fewer than
+    /// `n` counts one dry get.
+    #[inline]
+    pub fn get_many(&mut self, out: &mut Vec<H::Item>, n: usize) -> usize {
+        self.op_in_window = self.watch.measuring;
+        let timed = self.op_in_window && self.sampler.hit();
+        let t0 = timed.then(Instant::now);
+        let got = self.h.try_get_many(out, n);
+        if let Some(t0) = t0 {
+            record(&mut self.rec.get, t0.elapsed());
+        }
+        if got < n {
+            self.rec.dry_gets += 1;
+        }
+        got
+    }
+
+    /// Returns every buffer of `items` in one batch call, timing it when
+    /// `in_window` and sampled.
+    #[inline]
+    pub fn put_many(&mut self, items: &mut Vec<H::Item>, in_window: bool) {
+        if in_window && self.sampler.hit() {
+            let t = Instant::now();
+            self.h.put_many(items);
+            record(&mut self.rec.put, t.elapsed());
+        } else {
+            self.h.put_many(items);
+        }
+    }
+
     /// Returns `item`, timing the call when `timed`.
     #[inline]
     pub fn put(&mut self, item: H::Item, timed: bool) {

@@ -9,6 +9,7 @@ pub enum PoolKind {
     Iobuf,
     IobufFifo,
     IobufCached,
+    IobufThreadCache,
     IobufOwned,
     IobufAsync,
     Mutex,
@@ -39,6 +40,12 @@ pub const IOBUF_FIXED: &str = "iobuf-fixed";
 /// As [`IOBUF_FIXED`], through a `LocalCache` per thread.
 pub const IOBUF_CACHED_FIXED: &str = "iobuf-cached-fixed";
 
+/// The `burst` row of `BufferPool` moving each burst with
+/// `try_get_many` / `put_many` (batch ring operations).
+pub const IOBUF_BATCH: &str = "iobuf-batch";
+/// As [`IOBUF_BATCH`], on a pool with a thread cache.
+pub const IOBUF_TC_BATCH: &str = "iobuf-tc-batch";
+
 /// How many peers (feature `peers`) there are.
 #[cfg(feature = "peers")]
 const PEERS: usize = 7;
@@ -60,7 +67,7 @@ const PEER_KINDS: [PoolKind; PEERS] = [
 const PEER_KINDS: [PoolKind; PEERS] = [];
 
 /// How many of ours and the baselines there are.
-const OURS: usize = 7;
+const OURS: usize = 8;
 
 /// `N` kinds: ours and the baselines, then the peers.
 const fn with_peers<const N: usize>(first: [PoolKind; OURS]) -> [PoolKind; N] {
@@ -82,6 +89,7 @@ impl PoolKind {
         PoolKind::Iobuf,
         PoolKind::IobufFifo,
         PoolKind::IobufCached,
+        PoolKind::IobufThreadCache,
         PoolKind::IobufOwned,
         PoolKind::IobufAsync,
         PoolKind::Mutex,
@@ -93,6 +101,7 @@ impl PoolKind {
             PoolKind::Iobuf => "iobuf",
             PoolKind::IobufFifo => "iobuf-fifo",
             PoolKind::IobufCached => "iobuf-cached",
+            PoolKind::IobufThreadCache => "iobuf-tc",
             PoolKind::IobufOwned => "iobuf-owned",
             PoolKind::IobufAsync => "iobuf-async",
             PoolKind::Mutex => "mutex",
@@ -137,6 +146,9 @@ impl PoolKind {
             }
             PoolKind::IobufCached => {
                 "iobuf::BufferPool behind a LocalCache per thread (DEFAULT_CACHE_SIZE = 64); returns go through the returning thread's cache"
+            }
+            PoolKind::IobufThreadCache => {
+                "iobuf::BufferPool::builder(..).thread_cache(64): plain get and drop, served by the calling thread's own cache (no cache object held)"
             }
             PoolKind::IobufOwned => {
                 "iobuf::BufferPool::get_owned on an Arc<BufferPool>: 'static OwnedBuf guards (one Arc refcount update per get and per drop)"
@@ -188,6 +200,7 @@ pub const DISPLAY_ORDER: [PoolKind; OURS + PEERS] = with_peers([
     PoolKind::Iobuf,
     PoolKind::IobufFifo,
     PoolKind::IobufCached,
+    PoolKind::IobufThreadCache,
     PoolKind::IobufOwned,
     PoolKind::IobufAsync,
     PoolKind::Crossbeam,
@@ -225,10 +238,11 @@ mod tests {
     #[test]
     fn rows_are_ordered_and_classified() {
         assert_eq!(rank("iobuf"), (0, ""));
-        assert_eq!(rank("crossbeam"), (5, ""));
-        assert_eq!(rank("mutex"), (6, ""));
+        assert_eq!(rank("crossbeam"), (6, ""));
+        assert_eq!(rank("mutex"), (7, ""));
         assert_eq!(rank(TRANSPORT), (DISPLAY_ORDER.len(), TRANSPORT));
         assert!(is_iobuf(IOBUF_CACHED_FIXED) && is_iobuf("iobuf-fifo"));
+        assert!(is_iobuf(IOBUF_BATCH) && is_iobuf(IOBUF_TC_BATCH) && is_iobuf("iobuf-tc"));
         assert!(!is_iobuf(TRANSPORT) && !is_iobuf("crossbeam"));
         for p in PoolKind::ALL {
             assert!(DISPLAY_ORDER.contains(&p));

@@ -25,7 +25,10 @@ pub mod owned;
 #[cfg(feature = "peers")]
 pub mod peers;
 
-pub use ids::{is_iobuf, rank, PoolKind, GATE_RATIOS, IOBUF_CACHED_FIXED, IOBUF_FIXED, TRANSPORT};
+pub use ids::{
+    is_iobuf, rank, PoolKind, GATE_RATIOS, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED,
+    IOBUF_TC_BATCH, TRANSPORT,
+};
 
 /// A buffer while a thread holds it.
 pub trait BenchItem: Send {
@@ -44,6 +47,22 @@ pub trait PoolHandle {
     fn get_timeout(&mut self, timeout: Duration) -> Option<Self::Item>;
     /// Gives a buffer back (through this thread's cache, where there is one).
     fn put(&mut self, item: Self::Item);
+    /// Whether `burst` moves its batches with [`try_get_many`](Self::try_get_many)
+    /// and [`put_many`](Self::put_many) (the batch rows) rather than one
+    /// call per buffer.
+    const BATCHES: bool = false;
+    /// Up to `n` buffers at once into `out`, without waiting; how many.
+    fn try_get_many(&mut self, out: &mut Vec<Self::Item>, n: usize) -> usize {
+        let before = out.len();
+        out.extend(std::iter::from_fn(|| self.try_get()).take(n));
+        out.len() - before
+    }
+    /// Gives back every buffer of `items`.
+    fn put_many(&mut self, items: &mut Vec<Self::Item>) {
+        for item in items.drain(..) {
+            self.put(item);
+        }
+    }
 }
 
 /// A pool under test.
@@ -143,6 +162,13 @@ impl BenchPool for BufferPool {
     fn handle(&self) -> &BufferPool {
         self
     }
+    /// Then empties this (the main) thread's cache, of a pool with a thread
+    /// cache: the prefault's buffers would otherwise sit there, out of the
+    /// workers' reach, for the whole case.
+    fn prefault(&self) {
+        touch_every_page(self);
+        self.flush_thread_cache();
+    }
     fn capacity(&self) -> usize {
         BufferPool::capacity(self)
     }
@@ -151,6 +177,56 @@ impl BenchPool for BufferPool {
     }
     fn buffer_pool(&self) -> Option<&BufferPool> {
         Some(self)
+    }
+}
+
+/// A [`BufferPool`] whose `burst` batches go through
+/// [`BufferPool::try_get_many`] and [`BufferPool::put_many`].
+pub struct BatchPool(pub BufferPool);
+
+/// A thread's access to a [`BatchPool`]: the pool, with batch calls.
+pub struct BatchHandle<'a>(&'a BufferPool);
+
+impl<'a> PoolHandle for BatchHandle<'a> {
+    type Item = PooledBuf<'a>;
+    const BATCHES: bool = true;
+    #[inline]
+    fn try_get(&mut self) -> Option<PooledBuf<'a>> {
+        self.0.try_get()
+    }
+    fn get_timeout(&mut self, timeout: Duration) -> Option<PooledBuf<'a>> {
+        self.0.get_timeout(timeout)
+    }
+    #[inline]
+    fn put(&mut self, item: PooledBuf<'a>) {
+        drop(item);
+    }
+    #[inline]
+    fn try_get_many(&mut self, out: &mut Vec<PooledBuf<'a>>, n: usize) -> usize {
+        self.0.try_get_many(out, n)
+    }
+    #[inline]
+    fn put_many(&mut self, items: &mut Vec<PooledBuf<'a>>) {
+        self.0.put_many(items.drain(..));
+    }
+}
+
+impl BenchPool for BatchPool {
+    type Handle<'a> = BatchHandle<'a>;
+    fn handle(&self) -> BatchHandle<'_> {
+        BatchHandle(&self.0)
+    }
+    fn prefault(&self) {
+        self.0.prefault();
+    }
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+    fn drain(&self) -> Vec<usize> {
+        drain_buffer_pool(&self.0)
+    }
+    fn buffer_pool(&self) -> Option<&BufferPool> {
+        Some(&self.0)
     }
 }
 
