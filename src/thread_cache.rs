@@ -30,8 +30,10 @@
 //!   magazine is `ACTIVE`, and by a reclaimer alone (under the pool's
 //!   registry lock) once it is `ORPHANED`; the owner's `Release` store of
 //!   `ORPHANED` and the reclaimer's `Acquire` load order the two.
-//! * `CURRENT` points only at a magazine that `OWNED` holds an `Arc` of:
-//!   it is cleared before `OWNED` drops or prunes one.
+//! * `CURRENT` points only at a magazine that `OWNED` holds an `Arc` of
+//!   (it is cleared before `OWNED` drops or prunes one), or at its pool's
+//!   shared magazine of size 0, which lives as long as the pool; and it is
+//!   followed only by a call of the pool whose id it names, which is alive.
 //! * Every index in a magazine's slots is owned by it: out of the free
 //!   list, in no guard or token, in no other magazine.
 //! * The magazines of a pool together hold at most the pool's cache budget
@@ -73,6 +75,11 @@ const ORPHANED: u8 = 1;
 const RECLAIMED: u8 = 2;
 
 /// One thread's free indices of one pool.
+///
+/// A magazine of size 0 (a thread that found the cache budget spent) is
+/// one record per pool, shared by every such thread: each method returns
+/// before it touches `slots` or writes `len` when the size is 0, so the
+/// sharing is read-only.
 pub(crate) struct Magazine {
     /// The pool it belongs to (a [`BufferPool`](crate::BufferPool) id).
     pool_id: u64,
@@ -212,6 +219,9 @@ impl Magazine {
     pub(crate) unsafe fn pop_into(&self, out: &mut [usize]) -> usize {
         let len = self.len.load(Ordering::Relaxed);
         let n = out.len().min(len);
+        if n == 0 {
+            return 0;
+        }
         // SAFETY: forwarded from the caller.
         let slots = unsafe { self.slots() };
         out[..n].copy_from_slice(&slots[len - n..len]);
@@ -234,7 +244,8 @@ impl Magazine {
         if size == 0 {
             return Put::Passed;
         }
-        let keep = size - size / 2;
+        // Half (at least one, so that a magazine of one has room after).
+        let keep = size - (size / 2).max(1);
         // SAFETY: forwarded; only `free` runs while the borrow lives.
         let slots = unsafe { self.slots() };
         // SAFETY: the magazine owns each index of `slots[keep..size]` (it is
@@ -255,6 +266,9 @@ impl Magazine {
     pub(crate) unsafe fn push_up_to_room(&self, indices: &[usize]) -> usize {
         let len = self.len.load(Ordering::Relaxed);
         let n = indices.len().min(self.size() - len);
+        if n == 0 {
+            return 0;
+        }
         // SAFETY: forwarded from the caller.
         let slots = unsafe { self.slots() };
         slots[len..len + n].copy_from_slice(&indices[..n]);
@@ -269,6 +283,9 @@ impl Magazine {
     /// module invariant), and `free` is its pool's list.
     pub(crate) unsafe fn flush(&self, free: &FreeList) -> usize {
         let len = self.len.load(Ordering::Relaxed);
+        if len == 0 {
+            return 0;
+        }
         // SAFETY: forwarded from the caller.
         let slots = unsafe { self.slots() };
         // SAFETY: the magazine owns each index of `slots[..len]`, each once,
@@ -294,6 +311,9 @@ pub(crate) struct ThreadCaches {
     registry: Mutex<Vec<Arc<CachePadded<Magazine>>>>,
     /// Magazines `ORPHANED` and not yet reclaimed (shared with them).
     orphans: Arc<AtomicUsize>,
+    /// The magazine of size 0 every thread that finds the budget spent
+    /// shares: no record per such thread.
+    zero: Arc<CachePadded<Magazine>>,
 }
 
 /// Every magazine this thread owns; dropped (at thread exit) it orphans
@@ -327,11 +347,20 @@ thread_local! {
 impl ThreadCaches {
     /// No magazines yet; each new one asks for `size` indices of the
     /// budget. `size > 0`.
-    pub(crate) fn new(size: usize) -> Self {
+    pub(crate) fn new(pool_id: u64, size: usize) -> Self {
+        let orphans = Arc::new(AtomicUsize::new(0));
         ThreadCaches {
             size,
             registry: Mutex::new(Vec::new()),
-            orphans: Arc::new(AtomicUsize::new(0)),
+            zero: Arc::new(CachePadded::new(Magazine {
+                pool_id,
+                slots: UnsafeCell::new(Box::new([])),
+                len: AtomicUsize::new(0),
+                size: 0,
+                state: AtomicU8::new(ACTIVE),
+                orphans: Arc::clone(&orphans),
+            })),
+            orphans,
         }
     }
 
@@ -354,8 +383,10 @@ impl ThreadCaches {
     ) -> Option<R> {
         let (id, magazine) = CURRENT.with(Cell::get);
         if id == pool_id {
-            // SAFETY: CURRENT points at a magazine OWNED holds an Arc of
-            // (module invariant), so it is alive, and it is this thread's.
+            // SAFETY: CURRENT names pool `pool_id`, whose method is calling
+            // (so the pool is alive), and points at a magazine OWNED holds
+            // an Arc of or at that pool's shared magazine of size 0 (module
+            // invariant): alive either way, and usable by this thread.
             return Some(f(unsafe { &*magazine }));
         }
         None
@@ -382,8 +413,18 @@ impl ThreadCaches {
                 // CURRENT may point at one: clear it before it is freed.
                 CURRENT.with(|c| c.set(NO_MAGAZINE));
                 mine.retain(|m| Arc::strong_count(m) > 1);
-                mine.try_reserve(1).ok()?;
                 let size = reserve(self.size);
+                if size == 0 {
+                    // The pool's shared magazine of size 0, which holds
+                    // nothing: not kept in OWNED (no memory per thread). It
+                    // lives as long as the pool, and CURRENT is only ever
+                    // followed by a call of the pool of that id, so alive.
+                    return Some(&**self.zero as *const Magazine);
+                }
+                if mine.try_reserve(1).is_err() {
+                    unreserve(size);
+                    return None;
+                }
                 let mut slots = Vec::new();
                 if slots.try_reserve_exact(size).is_err() {
                     unreserve(size);

@@ -99,6 +99,32 @@ fn owned_and_static_get_and_return_allocate_nothing() {
 }
 
 #[test]
+fn thread_cache_hits_misses_flushes_and_batches_allocate_nothing() {
+    let pool = std::sync::Arc::new(
+        BufferPool::builder(Tier::Pico, 64)
+            .thread_cache(16)
+            .build()
+            .unwrap(),
+    );
+    // Warm-up: this thread's first use registers its cache (one record
+    // and its slots, allocated once).
+    drop(pool.get());
+    let mut batch = Vec::with_capacity(40);
+    let n = allocations_in(|| {
+        for _ in 0..ROUNDS {
+            drop(pool.get()); // a hit
+            drop(pool.get_owned()); // owned guards use the cache too
+                                    // Misses (refills) and flushes: more than the cache holds.
+            let many: [_; 20] = std::array::from_fn(|_| pool.try_get().unwrap());
+            drop(many);
+            pool.try_get_many(&mut batch, 40);
+            pool.put_many(batch.drain(..));
+        }
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
 fn raw_token_take_and_return_allocate_nothing() {
     let pool = BufferPool::new(Tier::Pico, 4).unwrap();
     let n = allocations_in(|| {

@@ -223,20 +223,15 @@ impl Rng {
 /// reuse slot (`new`) and without it (`new_fifo`).
 #[test]
 fn guards_are_exclusive_and_all_come_back() {
-    type Make = fn(Tier, usize) -> Result<BufferPool, iobuf::Error>;
-    let makers: [Make; 2] = [BufferPool::new, BufferPool::new_fifo];
-    for capacity in CAPACITIES {
-        for (threads, make) in thread_counts()
-            .into_iter()
-            .flat_map(|t| makers.map(|m| (t, m)))
-        {
-            with_deadline("guards", move || {
-                let pool = make(Tier::Pico, capacity).unwrap();
-                let ledger = Ledger::new(capacity);
-                let ops = total_ops() / threads;
-                let start = Barrier::new(threads);
-                thread::scope(|s| {
-                    for t in 0..threads {
+    for (capacity, threads, make) in pool_cases() {
+        with_deadline("guards", move || {
+            let pool = make(Tier::Pico, capacity).unwrap();
+            let ledger = Ledger::new(capacity);
+            let ops = total_ops() / threads;
+            let start = Barrier::new(threads);
+            thread::scope(|s| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|t| {
                         let (pool, ledger, start) = (&pool, &ledger, &start);
                         s.spawn(move || {
                             start.wait();
@@ -257,12 +252,99 @@ fn guards_are_exclusive_and_all_come_back() {
                             for h in mine {
                                 give_back(ledger, h);
                             }
-                        });
-                    }
-                });
-                ledger.all_back(drain(&pool));
+                        })
+                    })
+                    .collect();
+                join_all(workers);
             });
+            ledger.all_back(drain(&pool));
+        });
+    }
+}
+
+/// How a case builds its pool.
+type Make = fn(Tier, usize) -> Result<BufferPool, iobuf::Error>;
+
+/// With the reuse slot, without it, and with a thread cache of 4 and of 64
+/// (the cache's budget, half the pool, cuts those for small capacities).
+const MAKERS: [Make; 4] = [
+    BufferPool::new,
+    BufferPool::new_fifo,
+    |t, c| BufferPool::builder(t, c).thread_cache(4).build(),
+    |t, c| BufferPool::builder(t, c).thread_cache(64).build(),
+];
+
+/// Every capacity × thread count × pool maker.
+fn pool_cases() -> impl Iterator<Item = (usize, usize, Make)> {
+    CAPACITIES.into_iter().flat_map(|capacity| {
+        thread_counts()
+            .into_iter()
+            .flat_map(move |t| MAKERS.map(|m| (capacity, t, m)))
+    })
+}
+
+/// Joins scoped threads before their scope ends: a join waits for a
+/// thread's thread-local destructors (which hand a thread cache back), the
+/// end of a scope does not.
+fn join_all<T>(workers: Vec<thread::ScopedJoinHandle<'_, T>>) {
+    for w in workers {
+        if let Err(e) = w.join() {
+            std::panic::resume_unwind(e);
         }
+    }
+}
+
+/// The pool's batch calls mixed with single ones: each thread takes a
+/// random batch with `try_get_many` (or one buffer with `try_get`), and
+/// gives back a random part of what it holds with `put_many` (or drops one),
+/// on every pool maker (the thread-cache ones serve batches from the
+/// thread's cache first).
+#[test]
+fn pool_batches_are_exclusive_and_all_come_back() {
+    for (capacity, threads, make) in pool_cases() {
+        with_deadline("pool batches", move || {
+            let pool = make(Tier::Pico, capacity).unwrap();
+            let ledger = Ledger::new(capacity);
+            let ops = total_ops() / 4 / threads;
+            thread::scope(|s| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let (pool, ledger) = (&pool, &ledger);
+                        s.spawn(move || {
+                            let mut rng = Rng::new(t);
+                            let mut mine: Vec<Held<'_>> = Vec::new();
+                            let mut got = Vec::with_capacity(8);
+                            for _ in 0..ops {
+                                if mine.len() < 8 && rng.below(2) == 0 {
+                                    if rng.below(4) == 0 {
+                                        got.extend(pool.try_get());
+                                    } else {
+                                        let k = 1 + rng.below(8 - mine.len());
+                                        pool.try_get_many(&mut got, k);
+                                    }
+                                    mine.extend(got.drain(..).map(|b| take(ledger, b)));
+                                } else if !mine.is_empty() {
+                                    let k = 1 + rng.below(mine.len());
+                                    let back: Vec<PooledBuf<'_>> = mine
+                                        .drain(..k)
+                                        .map(|h| {
+                                            ledger.giving_back(h.buf.index(), &h.buf, h.stamp);
+                                            h.buf
+                                        })
+                                        .collect();
+                                    pool.put_many(back);
+                                }
+                            }
+                            for h in mine {
+                                give_back(ledger, h);
+                            }
+                        })
+                    })
+                    .collect();
+                join_all(workers);
+            });
+            ledger.all_back(drain(&pool));
+        });
     }
 }
 
@@ -273,10 +355,10 @@ fn guards_are_exclusive_and_all_come_back() {
 /// empty their mailbox and retry.
 #[test]
 fn returns_from_other_threads() {
-    for capacity in CAPACITIES {
-        for threads in thread_counts() {
+    for (capacity, threads, make) in pool_cases() {
+        {
             with_deadline("cross-thread", move || {
-                let pool = BufferPool::new(Tier::Pico, capacity).unwrap();
+                let pool = make(Tier::Pico, capacity).unwrap();
                 let ledger = Ledger::new(capacity);
                 let ops = total_ops() / threads;
                 let (txs, rxs): (Vec<_>, Vec<_>) =
@@ -284,11 +366,12 @@ fn returns_from_other_threads() {
                 let finished = AtomicUsize::new(0);
                 let start = Barrier::new(threads);
                 thread::scope(|s| {
+                    let mut workers = Vec::new();
                     for (t, rx) in rxs.into_iter().enumerate() {
                         let tx = txs[(t + 1) % threads].clone();
                         let (pool, ledger, finished) = (&pool, &ledger, &finished);
                         let start = &start;
-                        s.spawn(move || {
+                        workers.push(s.spawn(move || {
                             start.wait();
                             let drain_mailbox = || {
                                 for h in rx.try_iter() {
@@ -317,9 +400,10 @@ fn returns_from_other_threads() {
                                 thread::yield_now();
                             }
                             drain_mailbox();
-                        });
+                        }));
                     }
                     drop(txs);
+                    join_all(workers);
                 });
                 ledger.all_back(drain(&pool));
             });
@@ -694,6 +778,22 @@ fn owned_buffers_cross_spawned_threads() {
         for threads in thread_counts() {
             with_deadline("owned", move || {
                 let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
+                let ledger = Arc::new(Ledger::new(capacity));
+                run_owned_ring(threads, &ledger, {
+                    let pool = pool.clone();
+                    move || pool.try_get_owned()
+                });
+                ledger.all_back(drain(&pool));
+                assert_eq!(pool.stats().in_use, 0);
+                // The same with a thread cache: each drop goes into the
+                // dropping thread's cache, and every thread's cache comes
+                // back when it exits.
+                let pool = Arc::new(
+                    BufferPool::builder(Tier::Pico, capacity)
+                        .thread_cache(64)
+                        .build()
+                        .unwrap(),
+                );
                 let ledger = Arc::new(Ledger::new(capacity));
                 run_owned_ring(threads, &ledger, {
                     let pool = pool.clone();

@@ -167,7 +167,7 @@ impl BufferPool {
         }
         let mut rest = indices;
         if let Some(caches) = &self.thread_cache {
-            if !self.waiters.has_waiters() {
+            if !self.anyone_waits() {
                 // SAFETY: this thread's magazine of this pool; one method,
                 // which calls nothing else; the indices are the caller's.
                 let into_mine =

@@ -94,9 +94,10 @@ impl BufferPoolBuilder {
     /// at least half the buffers always circulate through the shared ring:
     /// a get on one thread is never starved for ever by buffers idle in
     /// other threads' caches, though it can find the ring dry while some
-    /// sit there ([`PoolStats::cached`] counts them). While any task waits
-    /// in [`acquire`](BufferPool::acquire), returns skip the caches and go
-    /// to the waiters.
+    /// sit there ([`PoolStats::cached`] counts them). While any get waits
+    /// (a task in [`acquire`](BufferPool::acquire), or a blocking
+    /// [`get`](BufferPool::get)), returns skip the caches and go to the
+    /// shared list, where the waiter finds them.
     ///
     /// **Thread exit.** A thread's cache is given back when the thread
     /// exits: its buffers return to the ring at the next get that finds the

@@ -44,8 +44,7 @@ impl BufferPool {
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_owned(self: &Arc<Self>) -> OwnedBuf {
-        let index = wait_for(|| self.pop_index(), || self.looks_dry());
-        OwnedBuf::from_owned_index(Arc::clone(self), index)
+        OwnedBuf::from_owned_index(Arc::clone(self), self.wait_index())
     }
 
     /// [`get_timeout`](Self::get_timeout) for a pool behind an [`Arc`].
@@ -58,12 +57,8 @@ impl BufferPool {
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_owned_timeout(self: &Arc<Self>, timeout: Duration) -> Option<OwnedBuf> {
-        retry_until(
-            Instant::now().checked_add(timeout),
-            || self.pop_index(),
-            || self.looks_dry(),
-        )
-        .map(|index| OwnedBuf::from_owned_index(Arc::clone(self), index))
+        self.wait_index_until(Instant::now().checked_add(timeout))
+            .map(|index| OwnedBuf::from_owned_index(Arc::clone(self), index))
     }
 }
 

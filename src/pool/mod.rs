@@ -110,6 +110,10 @@ struct Counters {
     /// Most buffers seen out of the pool at once; raised (rarely written)
     /// by gets that the ring serves.
     high_water: CachePadded<StdAtomicUsize>,
+    /// Blocking gets of a thread-cached pool that found it dry and wait:
+    /// while it is not 0, returns skip the thread caches, as they do for
+    /// async waiters. Written only by waiting gets.
+    blocked: CachePadded<StdAtomicUsize>,
 }
 
 impl Counters {
@@ -117,6 +121,32 @@ impl Counters {
         Counters {
             failed: std::array::from_fn(|_| CachePadded::new(StdAtomicU64::new(0))),
             high_water: CachePadded::new(StdAtomicUsize::new(0)),
+            blocked: CachePadded::new(StdAtomicUsize::new(0)),
+        }
+    }
+}
+
+/// A blocking get of a thread-cached pool, counted in
+/// [`Counters::blocked`] while it waits (the count is not touched for a
+/// pool without a thread cache, whose returns never skip the list).
+struct Blocked<'a>(Option<&'a StdAtomicUsize>);
+
+impl<'a> Blocked<'a> {
+    fn new(pool: &'a BufferPool) -> Self {
+        let counter = pool.thread_cache.as_ref().map(|_| &*pool.counters.blocked);
+        if let Some(c) = counter {
+            // SeqCst, then the waiting loop looks at the list: as an async
+            // waiter's count and look (a return writes, then reads this).
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+        Blocked(counter)
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            c.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -256,16 +286,17 @@ impl BufferPool {
         let slab = AlignedBuf::page_aligned(bytes)?;
         let free = free_list(capacity)?;
         let base = slab.base();
+        let id = NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed);
         Ok(BufferPool {
             free,
             slab,
             base,
             tier,
-            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             cache_budget: AtomicUsize::new(capacity / 2),
             waiters: WaitList::new(),
             counters: Counters::new(),
-            thread_cache: (thread_cache > 0).then(|| ThreadCaches::new(thread_cache)),
+            thread_cache: (thread_cache > 0).then(|| ThreadCaches::new(id, thread_cache)),
         })
     }
 
@@ -427,8 +458,7 @@ impl BufferPool {
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get(&self) -> PooledBuf<'_> {
-        let index = wait_for(|| self.pop_index(), || self.looks_dry());
-        PooledBuf::from_owned_index(self, index)
+        PooledBuf::from_owned_index(self, self.wait_index())
     }
 
     /// Takes a free buffer, waiting at most `timeout`.
@@ -441,12 +471,34 @@ impl BufferPool {
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_timeout(&self, timeout: Duration) -> Option<PooledBuf<'_>> {
-        retry_until(
-            Instant::now().checked_add(timeout),
-            || self.pop_index(),
-            || self.looks_dry(),
-        )
-        .map(|index| PooledBuf::from_owned_index(self, index))
+        self.wait_index_until(Instant::now().checked_add(timeout))
+            .map(|index| PooledBuf::from_owned_index(self, index))
+    }
+
+    /// A free index, waiting (spin, yield, capped sleep) for one.
+    fn wait_index(&self) -> usize {
+        if let Some(index) = self.pop_index() {
+            return index;
+        }
+        let _waiting = Blocked::new(self);
+        wait_for(|| self.pop_index(), || self.looks_dry())
+    }
+
+    /// A free index, waiting until `deadline` (never, for `None`).
+    fn wait_index_until(&self, deadline: Option<Instant>) -> Option<usize> {
+        if let Some(index) = self.pop_index() {
+            return Some(index);
+        }
+        let _waiting = Blocked::new(self);
+        retry_until(deadline, || self.pop_index(), || self.looks_dry())
+    }
+
+    /// Whether any get waits for a buffer now (an async waiter, or a
+    /// blocking get of a thread-cached pool): one or two loads of lines
+    /// that only waiters write.
+    #[inline(always)]
+    fn anyone_waits(&self) -> bool {
+        self.waiters.has_waiters() || self.counters.blocked.load(Ordering::SeqCst) != 0
     }
 
     /// Leaks the pool for a `&'static BufferPool`, whose guards are
@@ -522,7 +574,7 @@ impl BufferPool {
             // SAFETY: this thread's magazine of this pool; `push_fast` is
             // the one magazine method running. The caller owns `index` and
             // gives it up here when it is kept.
-            if !self.waiters.has_waiters()
+            if !self.anyone_waits()
                 && caches.with_current(self.id, |m| unsafe { m.push_fast(index) }) == Some(true)
             {
                 return;
@@ -555,7 +607,7 @@ impl BufferPool {
     /// As [`release`](Self::release).
     #[inline(never)]
     unsafe fn release_cached_slow(&self, caches: &ThreadCaches, index: usize) {
-        if !self.waiters.has_waiters() {
+        if !self.anyone_waits() {
             // SAFETY: as in `release`; `push_flushing` calls only the free
             // list.
             let push =
