@@ -434,3 +434,74 @@ impl From<Measurement> for CaseResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(ops_per_sec: f64, failed: u64) -> CaseResult {
+        CaseResult {
+            scenario: "pairs".into(),
+            tier: "pico".into(),
+            threads: 2,
+            producers: 2,
+            consumers: 2,
+            capacity: 4,
+            pool: "iobuf".into(),
+            duration_s: 1.0,
+            ops: ops_per_sec as u64,
+            ops_per_sec,
+            latency_ns: Latencies {
+                get: LatencyStats::default(),
+                put: LatencyStats::default(),
+                end_to_end: None,
+            },
+            histograms: Histograms {
+                get: String::new(),
+                put: String::new(),
+                end_to_end: None,
+            },
+            per_thread_ops: vec![1, 1],
+            integrity: Integrity::default(),
+            dry_gets: failed,
+            kind: "pairs".into(),
+            params: serde_json::json!({}),
+            rate: None,
+            complete: true,
+            rounds: Vec::new(),
+            ops_per_sec_min: None,
+            ops_per_sec_max: None,
+            pool_stats: Some(PoolStats {
+                capacity: 4,
+                high_water: 4,
+                failed_try_gets: failed,
+                ..PoolStats::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn rounds_keep_the_median_rounds_pool_stats() {
+        let m = CaseResult::from_rounds(vec![result(3.0, 30), result(1.0, 10), result(2.0, 20)])
+            .unwrap();
+        assert_eq!(m.ops_per_sec, 2.0);
+        assert_eq!(m.pool_stats.unwrap().failed_try_gets, 20);
+    }
+
+    #[test]
+    fn pool_stats_are_optional_in_both_directions() {
+        let with = serde_json::to_value(result(1.0, 7)).unwrap();
+        assert_eq!(with["pool_stats"]["failed_try_gets"], 7);
+        assert_eq!(with["pool_stats"]["high_water"], 4);
+        let mut without = result(1.0, 0);
+        without.pool_stats = None;
+        let mut v = serde_json::to_value(&without).unwrap();
+        assert!(v.get("pool_stats").is_none(), "written as absent, not null");
+        // An older document's result, without the field, reads as None.
+        v.as_object_mut().unwrap().remove("pool_stats");
+        let back: CaseResult = serde_json::from_value(v).unwrap();
+        assert_eq!(back, without);
+        let back: CaseResult = serde_json::from_value(with).unwrap();
+        assert_eq!(back.pool_stats.unwrap().failed_try_gets, 7);
+    }
+}
