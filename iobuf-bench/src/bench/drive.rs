@@ -89,10 +89,13 @@ pub fn drive<'p, P: BenchPool>(
         sh.barrier.wait();
         let started = Instant::now();
         sleep_ticking(started, settings.warmup, total, tick);
+        // The pool's counters just before the window opens and just after
+        // it closes: their difference is the window's (give or take the
+        // operations in flight at either store).
+        at_open = stats();
         // The window's edges bracket the two stores: every operation that
         // counts saw the first store before it began and ended before the
         // second (see `Worker::complete_op`), so it lies inside them.
-        at_open = stats();
         let opened = Instant::now();
         sh.phase.store(MEASURE, Ordering::SeqCst);
         let mut sampling_tick = |f: f64| {
