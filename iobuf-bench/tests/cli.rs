@@ -4,7 +4,7 @@
 mod json_checks;
 
 use assert_cmd::Command;
-use json_checks::{bench, check_latency, count, num};
+use json_checks::{bench, check_latency, check_pool_stats, count, num};
 use serde_json::Value;
 use std::path::Path;
 
@@ -88,6 +88,7 @@ fn check_document(doc: &Value) {
         }
         assert_eq!(r["integrity"]["duplicates"], 0);
         assert_eq!(r["integrity"]["corrupted"], 0);
+        check_pool_stats(r);
     }
 }
 

@@ -8,7 +8,7 @@
 
 mod json_checks;
 
-use json_checks::{bench, check_latency, count};
+use json_checks::{bench, check_latency, check_pool_stats, count};
 use serde_json::Value;
 use std::io::Write as _;
 
@@ -108,6 +108,7 @@ fn io_reads_into_every_pool_and_checks_every_read() {
         for k in ["duplicates", "corrupted", "lost"] {
             assert_eq!(r["integrity"][k], 0, "{pool}: {k}");
         }
+        check_pool_stats(r);
         let (lat, hist) = (&r["latency_ns"], &r["histograms"]);
         assert!(check_latency(&lat["get"], &hist["get"]) > 0, "{pool}");
         check_latency(&lat["put"], &hist["put"]);

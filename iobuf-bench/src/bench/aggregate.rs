@@ -2,6 +2,7 @@
 //! exactly-once check of the pool after the case.
 
 use super::Case;
+use crate::document::PoolStats;
 use crate::measure::{new_histogram, Recorder};
 use crate::pools::BenchPool;
 use crate::scenario::ScenarioKind;
@@ -37,6 +38,9 @@ pub struct Measurement {
     pub lost: u64,
     /// Gets that found the pool empty.
     pub dry_gets: u64,
+    /// The iobuf pool's own statistics for this case (`drive` fills them
+    /// in); `None` for pools that are not a `BufferPool` underneath.
+    pub pool_stats: Option<PoolStats>,
 }
 
 /// Adds up `recs` and checks that every index of `pool` is free once.
@@ -90,5 +94,6 @@ pub fn summarise<P: BenchPool>(
         corrupted,
         lost,
         dry_gets,
+        pool_stats: None,
     }
 }

@@ -6,6 +6,7 @@ use super::handoff::{self, Transport};
 use super::phase::{sleep_ticking, Shared, MEASURE, STOP, WARMUP};
 use super::worker::ItemOf;
 use super::{aggregate, burst, io, pairs, Case, CaseError, Measurement, Settings};
+use crate::document::PoolStats;
 use crate::measure::{Ownership, Recorder};
 use crate::pools::BenchPool;
 use crate::scenario::ScenarioKind;
@@ -21,6 +22,13 @@ pub fn drive<'p, P: BenchPool>(
     tick: &mut dyn FnMut(f64),
 ) -> Result<Measurement, CaseError> {
     pool.prefault();
+    // The iobuf pools' own counters, read at the edges of the phases (and
+    // at each progress tick of the window, for the sampled peak in use).
+    let stats = || pool.buffer_pool().map(iobuf::BufferPool::stats);
+    let after_prefault = stats();
+    let mut at_open = None;
+    let mut at_close = None;
+    let mut peak_in_use = 0;
     let ownership = Ownership::new(pool.capacity());
     let sample_every = if settings.rate.is_some() {
         1
@@ -81,14 +89,30 @@ pub fn drive<'p, P: BenchPool>(
         sh.barrier.wait();
         let started = Instant::now();
         sleep_ticking(started, settings.warmup, total, tick);
+        // The pool's counters just before the window opens and just after
+        // it closes: their difference is the window's (give or take the
+        // operations in flight at either store).
+        at_open = stats();
         // The window's edges bracket the two stores: every operation that
         // counts saw the first store before it began and ended before the
         // second (see `Worker::complete_op`), so it lies inside them.
         let opened = Instant::now();
         sh.phase.store(MEASURE, Ordering::SeqCst);
-        sleep_ticking(started, settings.warmup + settings.duration, total, tick);
+        let mut sampling_tick = |f: f64| {
+            if let Some(s) = stats() {
+                peak_in_use = peak_in_use.max(s.in_use);
+            }
+            tick(f);
+        };
+        sleep_ticking(
+            started,
+            settings.warmup + settings.duration,
+            total,
+            &mut sampling_tick,
+        );
         sh.phase.store(STOP, Ordering::SeqCst);
         edges = Some((opened, Instant::now()));
+        at_close = stats();
         handles.into_iter().map(|h| h.join()).collect()
     });
 
@@ -116,5 +140,21 @@ pub fn drive<'p, P: BenchPool>(
         let now = Instant::now();
         (now, now)
     });
-    Ok(aggregate::summarise(pool, case, (opened, closed), &recs))
+    // Read before `summarise` drains the pool (the drain takes every
+    // buffer and ends on a failed try_get).
+    let pool_stats = match (after_prefault, at_open, at_close, stats()) {
+        (Some(before), Some(open), Some(close), Some(end)) => Some(PoolStats {
+            capacity: end.capacity,
+            high_water: end.high_water,
+            peak_in_use_sampled: peak_in_use.max(open.in_use).max(close.in_use),
+            in_use_end: end.in_use,
+            waiters_end: end.waiters,
+            failed_try_gets: close.failed_try_gets.saturating_sub(open.failed_try_gets),
+            failed_try_gets_warmup: open.failed_try_gets.saturating_sub(before.failed_try_gets),
+        }),
+        _ => None,
+    };
+    let mut m = aggregate::summarise(pool, case, (opened, closed), &recs);
+    m.pool_stats = pool_stats;
+    Ok(m)
 }

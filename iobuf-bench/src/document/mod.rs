@@ -217,6 +217,46 @@ pub struct CaseResult {
     pub ops_per_sec_min: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_per_sec_max: Option<f64>,
+    /// What the pool's own `BufferPool::stats()` said about this case, for
+    /// the rows with an iobuf pool underneath (absent for the others, and
+    /// in documents written before it existed). With `--runs N > 1`: the
+    /// median round's, like the headline figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_stats: Option<PoolStats>,
+}
+
+/// `BufferPool::stats()` over one case (one round). The pool is built anew
+/// for every case and round, so nothing here comes from another case; but
+/// the harness prefaults it (takes every buffer once, before the warm-up)
+/// and cannot reset the pool's counters, so each field says which phases
+/// it covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolStats {
+    /// The pool's capacity.
+    pub capacity: usize,
+    /// The pool's high-water mark at the end of the case: its whole life,
+    /// so the prefault is included, and it equals `capacity` because the
+    /// prefault takes every buffer. Behind a thread cache (the `-cached`
+    /// rows) it is lower: the cache's refills do not raise it. Use
+    /// `peak_in_use_sampled` for the measured window.
+    pub high_water: usize,
+    /// The most buffers in use among the readings taken at the window's
+    /// opening, at each progress tick (about every 50 ms) and at its close:
+    /// a lower bound on the window's true peak.
+    pub peak_in_use_sampled: usize,
+    /// Buffers still out of the free list after every worker finished
+    /// (their caches flushed), before the exactly-once drain: 0 unless a
+    /// buffer leaked.
+    pub in_use_end: usize,
+    /// Tasks still waiting in `acquire` after the workers finished.
+    pub waiters_end: usize,
+    /// `try_get`s (and `try_get_owned`s) that found the pool dry in the
+    /// measured window (from the reading just before it opened to the one
+    /// just after it closed). A thread cache's refills and `acquire()` are
+    /// not `try_get`s: the `-cached` and async rows count none.
+    pub failed_try_gets: u64,
+    /// The same during the warm-up (the prefault excluded).
+    pub failed_try_gets_warmup: u64,
 }
 
 /// One round of a case (see [`CaseResult::rounds`]).
@@ -390,6 +430,78 @@ impl From<Measurement> for CaseResult {
             rounds: Vec::new(),
             ops_per_sec_min: None,
             ops_per_sec_max: None,
+            pool_stats: m.pool_stats,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(ops_per_sec: f64, failed: u64) -> CaseResult {
+        CaseResult {
+            scenario: "pairs".into(),
+            tier: "pico".into(),
+            threads: 2,
+            producers: 2,
+            consumers: 2,
+            capacity: 4,
+            pool: "iobuf".into(),
+            duration_s: 1.0,
+            ops: ops_per_sec as u64,
+            ops_per_sec,
+            latency_ns: Latencies {
+                get: LatencyStats::default(),
+                put: LatencyStats::default(),
+                end_to_end: None,
+            },
+            histograms: Histograms {
+                get: String::new(),
+                put: String::new(),
+                end_to_end: None,
+            },
+            per_thread_ops: vec![1, 1],
+            integrity: Integrity::default(),
+            dry_gets: failed,
+            kind: "pairs".into(),
+            params: serde_json::json!({}),
+            rate: None,
+            complete: true,
+            rounds: Vec::new(),
+            ops_per_sec_min: None,
+            ops_per_sec_max: None,
+            pool_stats: Some(PoolStats {
+                capacity: 4,
+                high_water: 4,
+                failed_try_gets: failed,
+                ..PoolStats::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn rounds_keep_the_median_rounds_pool_stats() {
+        let m = CaseResult::from_rounds(vec![result(3.0, 30), result(1.0, 10), result(2.0, 20)])
+            .unwrap();
+        assert_eq!(m.ops_per_sec, 2.0);
+        assert_eq!(m.pool_stats.unwrap().failed_try_gets, 20);
+    }
+
+    #[test]
+    fn pool_stats_are_optional_in_both_directions() {
+        let with = serde_json::to_value(result(1.0, 7)).unwrap();
+        assert_eq!(with["pool_stats"]["failed_try_gets"], 7);
+        assert_eq!(with["pool_stats"]["high_water"], 4);
+        let mut without = result(1.0, 0);
+        without.pool_stats = None;
+        let mut v = serde_json::to_value(&without).unwrap();
+        assert!(v.get("pool_stats").is_none(), "written as absent, not null");
+        // An older document's result, without the field, reads as None.
+        v.as_object_mut().unwrap().remove("pool_stats");
+        let back: CaseResult = serde_json::from_value(v).unwrap();
+        assert_eq!(back, without);
+        let back: CaseResult = serde_json::from_value(with).unwrap();
+        assert_eq!(back.pool_stats.unwrap().failed_try_gets, 7);
     }
 }

@@ -196,6 +196,38 @@ pub struct CaseResult {
     /// its rounds.
     #[serde(default)]
     pub complete: Option<bool>,
+    /// The iobuf pool's own statistics for the case; absent for other
+    /// pools and in documents written before `run` recorded them.
+    #[serde(default)]
+    pub pool_stats: Option<PoolStats>,
+}
+
+/// `pool_stats` of a result (see [`super::PoolStats`] for what each field
+/// covers). Every field is optional, so a writer that records fewer or
+/// more of them still loads.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub struct PoolStats {
+    /// The pool's capacity.
+    #[serde(default)]
+    pub capacity: Option<u64>,
+    /// The pool's lifetime high-water mark (prefault included).
+    #[serde(default)]
+    pub high_water: Option<u64>,
+    /// The most buffers in use among the readings taken in the window.
+    #[serde(default)]
+    pub peak_in_use_sampled: Option<u64>,
+    /// Buffers out of the free list after the workers finished.
+    #[serde(default)]
+    pub in_use_end: Option<u64>,
+    /// Tasks still waiting in `acquire` after the workers finished.
+    #[serde(default)]
+    pub waiters_end: Option<u64>,
+    /// Failed `try_get`s in the measured window.
+    #[serde(default)]
+    pub failed_try_gets: Option<u64>,
+    /// Failed `try_get`s in the warm-up.
+    #[serde(default)]
+    pub failed_try_gets_warmup: Option<u64>,
 }
 
 /// Latency summaries per operation. Any of them may be missing.

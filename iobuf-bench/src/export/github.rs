@@ -113,6 +113,15 @@ fn case_extra(r: &CaseResult) -> Option<String> {
     if let (Some(ops), Some(d)) = (r.ops, r.duration_s) {
         parts.push(format!("{ops} ops in {d:.2} s"));
     }
+    // The iobuf pools' own statistics of the measured window.
+    if let Some(ps) = &r.pool_stats {
+        if let Some(n) = ps.failed_try_gets {
+            parts.push(format!("{n} failed try_gets"));
+        }
+        if let (Some(peak), Some(cap)) = (ps.peak_in_use_sampled, ps.capacity) {
+            parts.push(format!("peak in use >= {peak}/{cap} (sampled)"));
+        }
+    }
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 

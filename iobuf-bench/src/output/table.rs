@@ -106,6 +106,17 @@ pub fn render(doc: &BenchDocument) -> String {
              so compare it with its own plain row: the baselines have no such registration here."
         );
     }
+    if doc.results.iter().any(|r| r.pool_stats.is_some()) {
+        let _ = writeln!(
+            out,
+            "pool.stats(): the iobuf rows' own counters. try_get misses: BufferPool::try_gets that found \
+             the pool empty in the measured window (a thread cache's refills and acquire() are not \
+             try_gets, so iobuf-cached and iobuf-async count none there); in use ≥N/capacity: the most buffers out among readings taken about \
+             every 50 ms of the window, a lower bound on its peak. The pool's lifetime high-water mark \
+             is in the JSON only (pool_stats.high_water): the prefault takes every buffer, so it is the \
+             capacity (lower behind a thread cache, whose refills do not raise it)."
+        );
+    }
     if doc.results.iter().any(|r| r.pool == TRANSPORT) {
         let _ = writeln!(
             out,
@@ -197,6 +208,34 @@ fn winner_line(rows: &[&CaseResult]) -> Option<String> {
     ))
 }
 
+/// One footer line with the iobuf rows' own `pool.stats()`, or `None` when
+/// no row of the group has them.
+fn pool_stats_line(rows: &[&CaseResult]) -> Option<String> {
+    let parts: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let s = r.pool_stats?;
+            let mut part = format!(
+                "{} try_get misses {}, in use ≥{}/{}",
+                r.pool,
+                fmt_count(s.failed_try_gets as f64),
+                s.peak_in_use_sampled,
+                s.capacity
+            );
+            // Both are 0 after a sound case; say so only when they are not.
+            if s.in_use_end > 0 || s.waiters_end > 0 {
+                let _ = write!(
+                    part,
+                    " (at the end: {} in use, {} waiting)",
+                    s.in_use_end, s.waiters_end
+                );
+            }
+            Some(part)
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("  pool.stats() in the window: {}", parts.join("; ")))
+}
+
 fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     let handoff = rows.iter().any(|r| r.has_end_to_end());
     let _ = writeln!(out, "{title}");
@@ -273,6 +312,9 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     }
     if !dry.is_empty() {
         let _ = writeln!(out, "  gets that found the pool empty: {}", dry.join(", "));
+    }
+    if let Some(line) = pool_stats_line(rows) {
+        let _ = writeln!(out, "{line}");
     }
     if let Some(line) = winner_line(rows) {
         let _ = writeln!(out, "{line}");
