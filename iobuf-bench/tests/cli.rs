@@ -99,6 +99,7 @@ fn default_pools() -> Vec<&'static str> {
         "iobuf",
         "iobuf-fifo",
         "iobuf-cached",
+        "iobuf-tc",
         "iobuf-owned",
         "iobuf-async",
         "mutex",
@@ -250,7 +251,8 @@ fn burst_and_hold_run_clean_and_burst_exhausts_the_pool() {
     .clone();
     let doc = stdout_json(&out);
     check_document(&doc);
-    assert_eq!(pools_of(&doc, "burst"), ["iobuf", "mutex"]);
+    // burst adds the batch row after iobuf.
+    assert_eq!(pools_of(&doc, "burst"), ["iobuf", "iobuf-batch", "mutex"]);
     assert_eq!(pools_of(&doc, "hold"), ["iobuf", "mutex"]);
     // 3 threads × 96 (1.5 × 64 / 3, rounded up) > 64: the pool runs dry.
     let burst = &doc["results"].as_array().unwrap()[0];

@@ -73,6 +73,7 @@ fn io_reads_into_every_pool_and_checks_every_read() {
         "iobuf-fifo",
         "iobuf-cached",
         "iobuf-cached-fixed",
+        "iobuf-tc",
         "iobuf-owned",
         "iobuf-async",
         "mutex",

@@ -49,10 +49,13 @@ pub fn check_latency(l: &Value, hist: &Value) -> u64 {
 
 /// The rows measured on an iobuf `BufferPool` underneath: each must carry
 /// `pool_stats`.
-pub const ROWS_WITH_POOL_STATS: [&str; 7] = [
+pub const ROWS_WITH_POOL_STATS: [&str; 10] = [
     "iobuf",
     "iobuf-fifo",
     "iobuf-cached",
+    "iobuf-tc",
+    "iobuf-batch",
+    "iobuf-tc-batch",
     "iobuf-owned",
     "iobuf-async",
     "iobuf-fixed",
