@@ -337,7 +337,7 @@ impl BufferPool {
     }
 
     /// A free index, counting a miss in the statistics.
-    #[inline]
+    #[inline(always)]
     fn take_index(&self) -> Option<usize> {
         let got = self.pop_index();
         if got.is_none() {
@@ -354,6 +354,12 @@ impl BufferPool {
         if let Some(caches) = &self.thread_cache {
             return self.pop_cached(caches);
         }
+        self.pop_free()
+    }
+
+    /// A free index from the free list (the pool has no thread cache).
+    #[inline]
+    fn pop_free(&self) -> Option<usize> {
         #[cfg(not(loom))]
         return self.free.pop_noting_ring(|| self.raise_high_water());
         #[cfg(loom)]
