@@ -24,6 +24,9 @@
 //!   `bytes::Bytes`, which returns the buffer when its last clone drops.
 //! * `uring` (feature `io-uring`): pool buffers as io_uring fixed buffers
 //!   and provided-buffer rings.
+//! * feature `tokio-uring`: tokio-uring's `IoBuf`/`IoBufMut` for
+//!   [`OwnedBuf`] and `PooledBuf<'static>` (`file.read_at(buf, 0).await`),
+//!   and its registered-buffer collections built from pool buffers.
 //!
 //! ```
 //! use iobuf::{BufferPool, Tier};
@@ -54,6 +57,8 @@ mod pool;
 mod ring;
 mod tier;
 mod tiered;
+#[cfg(feature = "tokio-uring")]
+mod tokio_uring_support;
 #[cfg(feature = "io-uring")]
 pub mod uring;
 mod waiters;
