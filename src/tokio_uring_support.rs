@@ -28,7 +28,9 @@
 //!     let (res, out) = file.write_all_at(out, 0).await; // sends the 11 filled bytes
 //!     res?;
 //!     drop(out); // back to the pool
+//!     file.close().await?;
 //!
+//!     let file = tokio_uring::fs::File::open(&path).await?;
 //!     let mut buf = pool.get_owned();
 //!     buf.clear();
 //!     let (res, buf) = file.read_at(buf, 0).await;
