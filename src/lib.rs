@@ -26,7 +26,8 @@
 //!   and provided-buffer rings.
 //! * feature `tokio-uring`: tokio-uring's `IoBuf`/`IoBufMut` for
 //!   [`OwnedBuf`] and `PooledBuf<'static>` (`file.read_at(buf, 0).await`),
-//!   and its registered-buffer collections built from pool buffers.
+//!   and its registered-buffer collections built from pool buffers;
+//!   feature `monoio`: monoio's `IoBuf`/`IoBufMut` for the same guards.
 //!
 //! ```
 //! use iobuf::{BufferPool, Tier};
@@ -53,6 +54,8 @@ mod error;
 mod freelist;
 mod iovec;
 mod mem;
+#[cfg(feature = "monoio")]
+mod monoio_support;
 mod pool;
 mod ring;
 mod tier;
