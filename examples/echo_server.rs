@@ -251,16 +251,26 @@ fn server_thread(
                 }
             }
         }
+        // Await every task before reporting any error: returning early
+        // would drop the runtime under operations still in flight.
         let mut totals = ServerTotals::default();
+        let mut first_error = None;
         for r in readers {
-            totals.dry_waits += r.await.map_err(other)??;
+            match r.await.map_err(other).and_then(|r| r) {
+                Ok(dry) => totals.dry_waits += dry,
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
         }
         for w in writers {
-            let (echoed, cross) = w.await.map_err(other)??;
-            totals.echoed += echoed;
-            totals.cross += cross;
+            match w.await.map_err(other).and_then(|w| w) {
+                Ok((echoed, cross)) => {
+                    totals.echoed += echoed;
+                    totals.cross += cross;
+                }
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
         }
-        Ok(totals)
+        first_error.map_or(Ok(totals), Err)
     })
 }
 

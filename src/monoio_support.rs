@@ -87,6 +87,13 @@ macro_rules! monoio_buf_impls {
                 self.capacity()
             }
 
+            /// Sets the filled length from the runtime's count of bytes
+            /// written into the buffer.
+            ///
+            /// # Safety
+            /// The trait's one obligation, that the bytes below `pos` are
+            /// initialised, always holds for a pool buffer; `pos` past the
+            /// capacity is clamped.
             #[inline]
             unsafe fn set_init(&mut self, pos: usize) {
                 // Cannot fail: the length is clamped to the capacity.

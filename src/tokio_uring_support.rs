@@ -155,6 +155,13 @@ macro_rules! uring_buf_impls {
                 self.as_full_mut().as_mut_ptr()
             }
 
+            /// Raises the filled length to `pos` (never lowers it), after
+            /// the runtime has had `pos` bytes written into the buffer.
+            ///
+            /// # Safety
+            /// The trait's one obligation, that the bytes below `pos` are
+            /// initialised, always holds for a pool buffer; `pos` past the
+            /// capacity is clamped.
             #[inline]
             unsafe fn set_init(&mut self, pos: usize) {
                 if pos > self.len() {
