@@ -24,6 +24,10 @@
 //!   `bytes::Bytes`, which returns the buffer when its last clone drops.
 //! * `uring` (feature `io-uring`): pool buffers as io_uring fixed buffers
 //!   and provided-buffer rings.
+//! * feature `tokio-uring`: tokio-uring's `IoBuf`/`IoBufMut` for
+//!   [`OwnedBuf`] and `PooledBuf<'static>` (`file.read_at(buf, 0).await`),
+//!   and its registered-buffer collections built from pool buffers;
+//!   feature `monoio`: monoio's `IoBuf`/`IoBufMut` for the same guards.
 //!
 //! ```
 //! use iobuf::{BufferPool, Tier};
@@ -50,11 +54,15 @@ mod error;
 mod freelist;
 mod iovec;
 mod mem;
+#[cfg(feature = "monoio")]
+mod monoio_support;
 mod pool;
 mod ring;
 mod thread_cache;
 mod tier;
 mod tiered;
+#[cfg(feature = "tokio-uring")]
+mod tokio_uring_support;
 #[cfg(feature = "io-uring")]
 pub mod uring;
 mod waiters;

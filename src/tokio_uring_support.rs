@@ -1,0 +1,219 @@
+//! Feature `tokio-uring` (Linux): tokio-uring's buffer traits
+//! ([`IoBuf`], [`IoBufMut`]) for [`OwnedBuf`] (a pool behind an `Arc`) and
+//! for [`PooledBuf<'static>`] (a `static` or [`leak`](crate::BufferPool::leak)ed
+//! pool), so that a pool buffer goes straight into `File::read_at`,
+//! `TcpStream::read`, `write_all` and every other tokio-uring operation
+//! that takes an owned buffer, and comes back from it, filled.
+//!
+//! # Filled length
+//! tokio-uring's initialised length (`bytes_init`) is the guard's filled
+//! length ([`OwnedBuf::len`]) and its total (`bytes_total`) is the guard's
+//! capacity. A read writes from the start of the buffer and then raises
+//! the filled length to the bytes read (`set_init` only ever raises it, as
+//! for a `Vec`); a fresh guard is filled to its capacity, so call
+//! [`clear`](OwnedBuf::clear) before a read to get `len() == bytes read`.
+//! A write sends the filled bytes. `buf.slice(a..b)` (tokio-uring's
+//! `BoundedBuf`) reads into or writes from part of the buffer.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::io::Write;
+//! let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Small, 2).unwrap());
+//! let path = std::env::temp_dir().join(format!("iobuf-tu-doc-{}", std::process::id()));
+//! tokio_uring::start(async {
+//!     let file = tokio_uring::fs::File::create(&path).await?;
+//!     let mut out = pool.get_owned();
+//!     out.clear();
+//!     write!(out, "hello, ring")?;
+//!     let (res, out) = file.write_all_at(out, 0).await; // sends the 11 filled bytes
+//!     res?;
+//!     drop(out); // back to the pool
+//!     file.close().await?;
+//!
+//!     let file = tokio_uring::fs::File::open(&path).await?;
+//!     let mut buf = pool.get_owned();
+//!     buf.clear();
+//!     let (res, buf) = file.read_at(buf, 0).await;
+//!     assert_eq!(res?, 11);
+//!     assert_eq!(&buf[..], b"hello, ring"); // filled length = bytes read
+//!     file.close().await
+//! })
+//! .unwrap();
+//! std::fs::remove_file(&path).unwrap();
+//! assert_eq!(pool.stats().in_use, 0);
+//! ```
+//!
+//! # Registered (fixed) buffers
+//! tokio-uring registers buffers through its own collections,
+//! `buf::fixed::FixedBufRegistry<T: IoBufMut>` and `FixedBufPool<T>`, and
+//! both take pool guards: they hold the guards (counted as in use by the
+//! pool) while registered, hand out tokio-uring's `FixedBuf` handles for
+//! `read_fixed_at` / `write_fixed_at` / `TcpStream::read_fixed`, and drop
+//! the guards, which return to the pool, once the collection, every
+//! `FixedBuf` of it and the runtime it was registered with are gone.
+//! Given a whole pool in index order, registry index = pool index.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tokio_uring::buf::fixed::FixedBufRegistry;
+//! let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Small, 4).unwrap());
+//! let path = std::env::temp_dir().join(format!("iobuf-tu-fixed-{}", std::process::id()));
+//! std::fs::write(&path, b"fixed!").unwrap();
+//! tokio_uring::start(async {
+//!     let mut guards: Vec<_> = std::iter::from_fn(|| pool.try_get_owned()).collect();
+//!     guards.sort_by_key(|b| b.index()); // registry index = pool index
+//!     guards.iter_mut().for_each(|b| b.clear());
+//!     let registry = FixedBufRegistry::new(guards);
+//!     registry.register()?;
+//!     let file = tokio_uring::fs::File::open(&path).await?;
+//!     let fixed = registry.check_out(2).expect("buffer 2 is free");
+//!     let (res, fixed) = file.read_fixed_at(fixed, 0).await;
+//!     assert_eq!(&fixed[..res?], b"fixed!");
+//!     file.close().await
+//! })
+//! .unwrap();
+//! std::fs::remove_file(&path).unwrap();
+//! assert_eq!(pool.stats().in_use, 0); // back once the runtime has ended
+//! ```
+//!
+//! What tokio-uring 0.5 does **not** allow:
+//! * `read_fixed_at` and the other fixed operations take only its own
+//!   `FixedBuf`, not a pool guard, and a `FixedBuf` cannot be turned back
+//!   into the guard (the collection keeps the guards until it drops): the
+//!   bytes of a fixed read are used in place or copied out.
+//! * `FixedBuf` and the collections are `Rc`-based, so registered buffers
+//!   stay on the thread of their runtime; to move data between threads
+//!   without a copy, use plain (unregistered) operations with
+//!   [`OwnedBuf`]s, which are `Send`.
+//! * One registered collection per runtime at a time; at most
+//!   `UIO_MAXIOV` (1,024) buffers in one (the rest of its input is dropped,
+//!   so those guards go back to the pool), within `RLIMIT_MEMLOCK`.
+//! * Its ring is not exposed, so [`crate::uring::FixedBuffers`] (feature
+//!   `io-uring`, for a ring of one's own) cannot register with it.
+//!
+//! # Runtime shutdown
+//! A buffer given to an operation stays with the runtime until the kernel
+//! completes it, even if the operation's future is dropped. But tokio-uring
+//! 0.5's driver, when the runtime itself is dropped, drops the buffers of
+//! operations whose futures were dropped before their cancellation has
+//! completed (this is so for every buffer type, `Vec` included). With pool
+//! buffers such a buffer would be back in the pool while the kernel may
+//! still write to it: let every operation on pool buffers finish (await
+//! the tasks that run them) before the runtime ends.
+
+use crate::{OwnedBuf, PooledBuf};
+use tokio_uring::buf::{IoBuf, IoBufMut};
+
+/// Both trait impls for one guard type (the same code for both: a guard
+/// owns one pool buffer by index and has `as_full`, `len`, `set_len`).
+macro_rules! uring_buf_impls {
+    ($ty:ty) => {
+        // SAFETY: IoBuf's obligations, each met by a pool guard:
+        // * `stable_ptr` stays valid and unchanged while the runtime owns the
+        //   value, even as it moves: the pointer is into the pool's slab, not
+        //   into the guard (which holds only the pool handle, the index and
+        //   the filled length); the slab is allocated once when the pool is
+        //   made and never moves or shrinks, and the pool outlives the guard
+        //   (an `OwnedBuf` holds an `Arc` of it; a `PooledBuf<'static>`
+        //   borrows it for 'static).
+        // * the `bytes_total()` (= capacity) bytes there belong to this buffer
+        //   alone: the guard owns its index exclusively (no other guard,
+        //   token, cache or free-list entry names it) until its Drop, which
+        //   the runtime runs only after handing the value back.
+        // * the first `bytes_init()` bytes are initialised: `len() <=
+        //   capacity()` always, and every byte of a pool slab is initialised
+        //   (zeroed when allocated, and only bytes are written to it).
+        // * `Unpin + 'static`: the fields are an `Arc`/`&'static`, a `usize`
+        //   and a `usize`.
+        unsafe impl IoBuf for $ty {
+            #[inline]
+            fn stable_ptr(&self) -> *const u8 {
+                self.as_full().as_ptr()
+            }
+
+            #[inline]
+            fn bytes_init(&self) -> usize {
+                self.len()
+            }
+
+            #[inline]
+            fn bytes_total(&self) -> usize {
+                self.capacity()
+            }
+        }
+
+        // SAFETY: IoBufMut's obligations, beyond IoBuf's above:
+        // * `stable_mut_ptr` is the same stable pointer (as IoBuf), and
+        //   writing `bytes_total()` bytes through it is sound: the guard owns
+        //   the buffer exclusively and `&mut self` excludes any borrow of it.
+        // * `set_init` only moves the filled length up (never past the
+        //   capacity, even if a caller breaks its contract), and every byte
+        //   below the capacity is initialised anyway.
+        unsafe impl IoBufMut for $ty {
+            #[inline]
+            fn stable_mut_ptr(&mut self) -> *mut u8 {
+                self.as_full_mut().as_mut_ptr()
+            }
+
+            /// Raises the filled length to `pos` (never lowers it), after
+            /// the runtime has had `pos` bytes written into the buffer.
+            ///
+            /// # Safety
+            /// The trait's one obligation, that the bytes below `pos` are
+            /// initialised, always holds for a pool buffer; `pos` past the
+            /// capacity is clamped.
+            #[inline]
+            unsafe fn set_init(&mut self, pos: usize) {
+                if pos > self.len() {
+                    // Cannot fail: the length is clamped to the capacity.
+                    let _ = self.set_len(pos.min(self.capacity()));
+                }
+            }
+        }
+    };
+}
+
+uring_buf_impls!(OwnedBuf);
+uring_buf_impls!(PooledBuf<'static>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BufferPool, Tier};
+    use std::sync::Arc;
+
+    #[test]
+    fn trait_view_matches_the_guard() {
+        let pool = Arc::new(BufferPool::new(Tier::Pico, 1).unwrap());
+        let mut buf = pool.get_owned();
+        assert_eq!((buf.bytes_init(), buf.bytes_total()), (32, 32));
+        assert_eq!(buf.stable_ptr(), buf.as_full().as_ptr());
+        buf.clear();
+        assert_eq!(buf.bytes_init(), 0);
+        // SAFETY: every byte of a pool buffer is initialised.
+        unsafe { buf.set_init(5) };
+        assert_eq!(buf.len(), 5);
+        // set_init never lowers the filled length, nor passes the capacity.
+        // SAFETY: as above.
+        unsafe { buf.set_init(2) };
+        assert_eq!(buf.len(), 5);
+        // SAFETY: as above (and the impl clamps a length past the capacity).
+        unsafe { buf.set_init(1000) };
+        assert_eq!(buf.len(), 32);
+        let ptr = buf.stable_mut_ptr();
+        let moved = buf; // moving the guard does not move the bytes
+        assert_eq!(moved.stable_ptr(), ptr as *const u8);
+    }
+
+    #[test]
+    fn leaked_pool_guards_too() {
+        let pool = BufferPool::new(Tier::Pico, 1).unwrap().leak();
+        let mut buf = pool.get();
+        buf.clear();
+        // SAFETY: every byte of a pool buffer is initialised.
+        unsafe { buf.set_init(3) };
+        assert_eq!((buf.bytes_init(), buf.bytes_total()), (3, 32));
+        drop(buf);
+        assert_eq!(pool.stats().in_use, 0);
+    }
+}
