@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release --example echo_server --features tokio-uring -- \
 //!     [--threads 2] [--connections 8] [--size 1024] [--seconds 5] [--pool 4]
+//!     [--thread-cache 0]
 //! ```
 //!
 //! * `--threads` server threads, each running its own tokio-uring runtime
@@ -19,6 +20,9 @@
 //!   pool buffer and sends the `OwnedBuf` through a channel to the writer,
 //!   which writes it back and drops it, returning it to the pool from
 //!   another thread than the one that took it.
+//! * `--thread-cache N` builds the pool with a per-thread cache of `N`
+//!   (`BufferPool::builder(..).thread_cache(N)`): each runtime thread's
+//!   gets and returns then go through its own magazine.
 //! * The load generator is `--connections` client threads (blocking std
 //!   sockets), each sending `--size`-byte messages, stamped with its
 //!   connection and sequence number, and checking every echo, until
@@ -50,6 +54,8 @@ pub struct Config {
     pub pool_capacity: usize,
     /// Buffers in flight between a connection's reader and writer.
     pub channel_depth: usize,
+    /// Each thread's cache of the pool (0: none).
+    pub thread_cache: usize,
 }
 
 impl Default for Config {
@@ -61,6 +67,7 @@ impl Default for Config {
             seconds: 5.0,
             pool_capacity: 4,
             channel_depth: 2,
+            thread_cache: 0,
         }
     }
 }
@@ -124,7 +131,12 @@ pub fn run(config: &Config) -> io::Result<Report> {
         return Err(other("pool and channel depth must be at least 1"));
     }
     let tier = Tier::for_size(config.message_size).ok_or_else(|| other("message too large"))?;
-    let pool = Arc::new(BufferPool::new(tier, config.pool_capacity).map_err(other)?);
+    let pool = Arc::new(
+        BufferPool::builder(tier, config.pool_capacity)
+            .thread_cache(config.thread_cache)
+            .build()
+            .map_err(other)?,
+    );
 
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
@@ -392,6 +404,7 @@ fn parse_args() -> Result<Config, String> {
             "--seconds" => config.seconds = value.parse().map_err(|_| bad())?,
             "--pool" => config.pool_capacity = value.parse().map_err(|_| bad())?,
             "--depth" => config.channel_depth = value.parse().map_err(|_| bad())?,
+            "--thread-cache" => config.thread_cache = value.parse().map_err(|_| bad())?,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -407,7 +420,7 @@ fn main() {
             }
             eprintln!(
                 "usage: echo_server [--threads N] [--connections N] [--size BYTES] \
-                 [--seconds S] [--pool BUFFERS] [--depth N]"
+                 [--seconds S] [--pool BUFFERS] [--depth N] [--thread-cache N]"
             );
             std::process::exit(2);
         }

@@ -361,3 +361,24 @@ fn echo_server_short_run_returns_every_buffer() {
     assert_eq!((s.in_use, s.free, s.waiters), (0, 3, 0), "{s:?}");
     assert_eq!(s.high_water, 3); // 4 connections on 3 buffers: it ran dry
 }
+
+#[test]
+fn echo_server_with_thread_caches_returns_every_buffer() {
+    // The same with a thread-cached pool: reads take from the reading
+    // runtime thread's cache, the writer's drop fills the writing thread's
+    // cache, and when the server threads exit their caches come back.
+    let config = echo_server::Config {
+        threads: 2,
+        connections: 4,
+        message_size: 1024,
+        seconds: 0.5,
+        pool_capacity: 16,
+        thread_cache: 4,
+        ..echo_server::Config::default()
+    };
+    let report = echo_server::run(&config).unwrap();
+    assert!(report.messages > 0, "{report:?}");
+    assert!(report.cross_thread_returns > 0, "{report:?}");
+    let s = report.stats_after;
+    assert_eq!((s.in_use, s.free, s.waiters), (0, 16, 0), "{s:?}");
+}
