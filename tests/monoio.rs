@@ -8,7 +8,6 @@ use iobuf::{BufferPool, OwnedBuf, PooledBuf, Tier};
 use monoio::fs::File;
 use monoio::{IoUringDriver, RuntimeBuilder};
 use std::future::Future;
-use std::io::Write;
 use std::sync::Arc;
 
 fn block_on<F: Future>(fut: F) -> F::Output {
@@ -18,25 +17,8 @@ fn block_on<F: Future>(fut: F) -> F::Output {
         .block_on(fut)
 }
 
-fn pattern(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(29).wrapping_add(seed))
-        .collect()
-}
-
-fn temp_file_with(bytes: &[u8]) -> tempfile::NamedTempFile {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(bytes).unwrap();
-    f.flush().unwrap();
-    f
-}
-
-fn assert_all_back(pool: &BufferPool) {
-    let s = pool.stats();
-    assert_eq!((s.in_use, s.free), (0, s.capacity), "{s:?}");
-    let held: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
-    assert_eq!(held.len(), pool.capacity());
-}
+mod runtime_common;
+use runtime_common::{assert_all_back, pattern, temp_file_with};
 
 #[test]
 fn read_at_sets_the_filled_length_to_the_bytes_read() {

@@ -6,7 +6,6 @@
 //! buffer came back to its pool.
 
 use iobuf::{BufferPool, OwnedBuf, PooledBuf, Tier};
-use std::io::Write;
 use std::sync::Arc;
 use tokio_uring::buf::fixed::{FixedBufPool, FixedBufRegistry};
 use tokio_uring::buf::{BoundedBuf, IoBuf};
@@ -16,28 +15,8 @@ use tokio_uring::fs::File;
 #[allow(dead_code)]
 mod echo_server;
 
-/// A pattern that differs at every offset of a buffer, so that a shifted or
-/// partial copy does not pass.
-fn pattern(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
-fn temp_file_with(bytes: &[u8]) -> tempfile::NamedTempFile {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(bytes).unwrap();
-    f.flush().unwrap();
-    f
-}
-
-fn assert_all_back(pool: &BufferPool) {
-    let s = pool.stats();
-    assert_eq!((s.in_use, s.free), (0, s.capacity), "{s:?}");
-    // And really takeable, every one of them.
-    let held: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
-    assert_eq!(held.len(), pool.capacity());
-}
+mod runtime_common;
+use runtime_common::{assert_all_back, pattern, temp_file_with};
 
 #[test]
 fn read_at_into_an_owned_buf() {
