@@ -54,6 +54,16 @@
 //! at once. Nothing is ever lost; an async waiter parked when a thread
 //! exits is served at the next return or get of anyone.
 //!
+//! # Under loom
+//!
+//! With `--cfg loom` the atomics, `Arc`s, the registry lock and the two
+//! thread-locals are loom's (a model thread's exit then runs `OWNED`'s
+//! destructor, the hand-over), and the slots are a `loom::cell::UnsafeCell`
+//! reached only through [`Magazine::with_slots`], so the models in
+//! `tests/loom_thread_cache.rs` check the invariants above on every
+//! interleaving: a reclaimer's access to the slots that the owner's last
+//! one does not happen-before is reported as a race.
+//!
 //! # Reentrancy
 //!
 //! A magazine method makes one short borrow of the slots and calls nothing
@@ -69,14 +79,14 @@ use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 #[cfg(loom)]
 use loom::sync::{Arc, Mutex};
-use std::cell::{Cell, RefCell};
 #[cfg(not(loom))]
 use std::cell::UnsafeCell;
+use std::cell::{Cell, RefCell};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::PoisonError;
 #[cfg(not(loom))]
 use std::sync::{Arc, Mutex};
-use std::sync::PoisonError;
 
 /// The owner thread uses the magazine.
 const ACTIVE: u8 = 0;
@@ -153,7 +163,7 @@ impl Magazine {
         return f(unsafe { &mut *self.slots.get() });
         #[cfg(loom)]
         // SAFETY: as above; loom's cell also checks it.
-        return self.slots.with_mut(|p| f(unsafe { &mut **p }));
+        return self.slots.with_mut(|p| f(unsafe { &mut *p }));
     }
 
     /// The magazine's size: its share of the cache budget.
