@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The loom models (every tests/loom*.rs): the index ring and the per-thread
 # cache (tests/loom.rs), the ring's batches (tests/loom_batch.rs), the async acquire's wait list
-# (tests/loom_waiters.rs): every interleaving within the preemption bound.
+# (tests/loom_waiters.rs), the transparent thread cache's magazines, thread
+# exits and reclaims (tests/loom_thread_cache.rs): every interleaving within
+# the preemption bound.
 # LOOM_MAX_PREEMPTIONS overrides the bounds the tests choose; further
 # arguments go to every test binary (a test name filter, for example).
 set -euo pipefail

@@ -54,6 +54,16 @@
 //! at once. Nothing is ever lost; an async waiter parked when a thread
 //! exits is served at the next return or get of anyone.
 //!
+//! # Under loom
+//!
+//! With `--cfg loom` the atomics, `Arc`s, the registry lock and the two
+//! thread-locals are loom's (a model thread's exit then runs `OWNED`'s
+//! destructor, the hand-over), and the slots are a `loom::cell::UnsafeCell`
+//! reached only through [`Magazine::with_slots`], so the models in
+//! `tests/loom_thread_cache.rs` check the invariants above on every
+//! interleaving: a reclaimer's access to the slots that the owner's last
+//! one does not happen-before is reported as a race.
+//!
 //! # Reentrancy
 //!
 //! A magazine method makes one short borrow of the slots and calls nothing
@@ -63,9 +73,20 @@
 
 use crate::freelist::FreeList;
 use crossbeam_utils::CachePadded;
-use std::cell::{Cell, RefCell, UnsafeCell};
+#[cfg(loom)]
+use loom::cell::UnsafeCell;
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::{Arc, Mutex};
+#[cfg(not(loom))]
+use std::cell::UnsafeCell;
+use std::cell::{Cell, RefCell};
+#[cfg(not(loom))]
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::PoisonError;
+#[cfg(not(loom))]
+use std::sync::{Arc, Mutex};
 
 /// The owner thread uses the magazine.
 const ACTIVE: u8 = 0;
@@ -123,18 +144,26 @@ pub(crate) enum Put {
 }
 
 impl Magazine {
-    /// The slots, for whoever may touch them.
+    /// Runs `f` on the slots, for whoever may touch them: the one way any
+    /// code reaches them. The borrow lives only as long as `f` runs, which
+    /// lets `loom`'s cell (under `cfg(loom)`) check each access against the
+    /// module's invariant; without loom it is a plain dereference, and the
+    /// call and the closure inline away.
     ///
     /// # Safety
     /// The caller is this magazine's owner thread and the magazine is
     /// `ACTIVE` (or the caller is the reclaimer of an `ORPHANED` one, under
-    /// the registry lock), and no other borrow of the slots is alive while
-    /// the returned one is (magazine methods never nest).
-    #[allow(clippy::mut_from_ref)]
+    /// the registry lock), and `f` makes no other access to the slots
+    /// (magazine methods never nest).
     #[inline(always)]
-    unsafe fn slots(&self) -> &mut [usize] {
-        // SAFETY: exclusive access, by the caller's contract.
-        unsafe { &mut *self.slots.get() }
+    unsafe fn with_slots<R>(&self, f: impl FnOnce(&mut [usize]) -> R) -> R {
+        #[cfg(not(loom))]
+        // SAFETY: exclusive access for as long as `f` runs, by the caller's
+        // contract.
+        return f(unsafe { &mut *self.slots.get() });
+        #[cfg(loom)]
+        // SAFETY: as above; loom's cell also checks it.
+        return self.slots.with_mut(|p| f(unsafe { &mut *p }));
     }
 
     /// The magazine's size: its share of the cache budget.
@@ -154,8 +183,9 @@ impl Magazine {
         if n == 0 {
             return None;
         }
-        // SAFETY: forwarded from the caller; `n - 1 < n <= size`.
-        let index = unsafe { *self.slots().get_unchecked(n - 1) };
+        // SAFETY: forwarded from the caller; `n - 1 < n <= size`, and the
+        // inner block only reads that slot.
+        let index = unsafe { self.with_slots(|slots| *slots.get_unchecked(n - 1)) };
         self.len.store(n - 1, Ordering::Relaxed);
         Some(index)
     }
@@ -172,8 +202,9 @@ impl Magazine {
         if n >= self.size() {
             return false;
         }
-        // SAFETY: forwarded from the caller; `n < size`.
-        unsafe { *self.slots().get_unchecked_mut(n) = index };
+        // SAFETY: forwarded from the caller; `n < size`, and the inner
+        // block only writes that slot.
+        unsafe { self.with_slots(|slots| *slots.get_unchecked_mut(n) = index) };
         self.len.store(n + 1, Ordering::Relaxed);
         true
     }
@@ -200,14 +231,14 @@ impl Magazine {
         // SAFETY: forwarded; the borrow ends in this call, and only `free`
         // (which never calls back) runs while it lives. The magazine is
         // empty (the pop above found nothing).
-        let got = free.pop_many_into(unsafe { &mut self.slots()[..batch] });
+        let got = unsafe { self.with_slots(|slots| free.pop_many_into(&mut slots[..batch])) };
         if got == 0 {
             return None;
         }
         on_refill();
         self.len.store(got - 1, Ordering::Relaxed);
         // SAFETY: as above; `got - 1 < batch <= size`.
-        Some(unsafe { self.slots()[got - 1] })
+        Some(unsafe { self.with_slots(|slots| slots[got - 1]) })
     }
 
     /// Up to `out.len()` free indices from the magazine alone (no refill),
@@ -222,9 +253,9 @@ impl Magazine {
         if n == 0 {
             return 0;
         }
-        // SAFETY: forwarded from the caller.
-        let slots = unsafe { self.slots() };
-        out[..n].copy_from_slice(&slots[len - n..len]);
+        // SAFETY: forwarded from the caller; the closure touches only the
+        // slots and `out`.
+        unsafe { self.with_slots(|slots| out[..n].copy_from_slice(&slots[len - n..len])) };
         self.len.store(len - n, Ordering::Relaxed);
         n
     }
@@ -246,12 +277,15 @@ impl Magazine {
         }
         // Half (at least one, so that a magazine of one has room after).
         let keep = size - (size / 2).max(1);
+        let flush_half = |slots: &mut [usize]| {
+            // SAFETY: the magazine owns each index of `slots[keep..size]` (it
+            // is full), each once, all of `free`'s pool; they leave it right
+            // after.
+            unsafe { free.push_many_to_ring(&slots[keep..size]) };
+            slots[keep] = index;
+        };
         // SAFETY: forwarded; only `free` runs while the borrow lives.
-        let slots = unsafe { self.slots() };
-        // SAFETY: the magazine owns each index of `slots[keep..size]` (it is
-        // full), each once, all of `free`'s pool; they leave it right after.
-        unsafe { free.push_many_to_ring(&slots[keep..size]) };
-        slots[keep] = index;
+        unsafe { self.with_slots(flush_half) };
         self.len.store(keep + 1, Ordering::Relaxed);
         Put::AfterFlush
     }
@@ -269,9 +303,9 @@ impl Magazine {
         if n == 0 {
             return 0;
         }
-        // SAFETY: forwarded from the caller.
-        let slots = unsafe { self.slots() };
-        slots[len..len + n].copy_from_slice(&indices[..n]);
+        // SAFETY: forwarded from the caller; the closure touches only the
+        // slots and `indices`.
+        unsafe { self.with_slots(|slots| slots[len..len + n].copy_from_slice(&indices[..n])) };
         self.len.store(len + n, Ordering::Relaxed);
         n
     }
@@ -286,11 +320,14 @@ impl Magazine {
         if len == 0 {
             return 0;
         }
-        // SAFETY: forwarded from the caller.
-        let slots = unsafe { self.slots() };
-        // SAFETY: the magazine owns each index of `slots[..len]`, each once,
-        // all of `free`'s pool; they leave it right after.
-        unsafe { free.push_many_to_ring(&slots[..len]) };
+        let flush_all = |slots: &mut [usize]| {
+            // SAFETY: the magazine owns each index of `slots[..len]`, each
+            // once, all of `free`'s pool; they leave it right after.
+            unsafe { free.push_many_to_ring(&slots[..len]) }
+        };
+        // SAFETY: forwarded from the caller; only `free` runs while the
+        // borrow lives.
+        unsafe { self.with_slots(flush_all) };
         self.len.store(0, Ordering::Relaxed);
         len
     }
@@ -325,7 +362,7 @@ impl Drop for Owned {
         // First, so that no later get or put (another thread-local's
         // destructor dropping a guard) follows CURRENT into a magazine
         // that is no longer this thread's.
-        CURRENT.with(|c| c.set(NO_MAGAZINE));
+        set_current(NO_MAGAZINE);
         for magazine in self.0.get_mut().drain(..) {
             magazine.orphan();
         }
@@ -336,12 +373,45 @@ impl Drop for Owned {
 /// start at 1).
 const NO_MAGAZINE: (u64, *const Magazine) = (0, std::ptr::null());
 
+#[cfg(not(loom))]
 thread_local! {
     /// The pool id and magazine this thread used last. No destructor: a
     /// plain load, valid until the thread's very end.
     static CURRENT: Cell<(u64, *const Magazine)> = const { Cell::new(NO_MAGAZINE) };
     /// This thread's magazines.
     static OWNED: Owned = const { Owned(RefCell::new(Vec::new())) };
+}
+
+// Under loom: loom's thread-locals (one per model thread, destroyed when
+// it finishes, which is what lets the models see a thread's exit), which
+// take no `const` initialiser.
+#[cfg(loom)]
+loom::thread_local! {
+    /// The pool id and magazine this thread used last.
+    static CURRENT: Cell<(u64, *const Magazine)> = Cell::new(NO_MAGAZINE);
+    /// This thread's magazines.
+    static OWNED: Owned = Owned(RefCell::new(Vec::new()));
+}
+
+/// `CURRENT`'s value: a plain thread-local load. Under loom, whose
+/// thread-locals are all destroyed together at a thread's end (before any
+/// of their destructors runs), `NO_MAGAZINE` once `CURRENT` is gone.
+#[inline(always)]
+fn current() -> (u64, *const Magazine) {
+    #[cfg(not(loom))]
+    return CURRENT.with(Cell::get);
+    #[cfg(loom)]
+    return CURRENT.try_with(Cell::get).unwrap_or(NO_MAGAZINE);
+}
+
+/// Sets `CURRENT` (under loom, nothing once it is gone: nobody can read
+/// it then).
+#[inline]
+fn set_current(value: (u64, *const Magazine)) {
+    #[cfg(not(loom))]
+    CURRENT.with(|c| c.set(value));
+    #[cfg(loom)]
+    let _ = CURRENT.try_with(|c| c.set(value));
 }
 
 impl ThreadCaches {
@@ -381,7 +451,7 @@ impl ThreadCaches {
         pool_id: u64,
         f: impl FnOnce(&Magazine) -> R,
     ) -> Option<R> {
-        let (id, magazine) = CURRENT.with(Cell::get);
+        let (id, magazine) = current();
         if id == pool_id {
             // SAFETY: CURRENT names pool `pool_id`, whose method is calling
             // (so the pool is alive), and points at a magazine OWNED holds
@@ -411,7 +481,7 @@ impl ThreadCaches {
                 }
                 // Magazines of dropped pools: only this thread holds them.
                 // CURRENT may point at one: clear it before it is freed.
-                CURRENT.with(|c| c.set(NO_MAGAZINE));
+                set_current(NO_MAGAZINE);
                 mine.retain(|m| Arc::strong_count(m) > 1);
                 let size = reserve(self.size);
                 if size == 0 {
@@ -454,7 +524,7 @@ impl ThreadCaches {
             })
             .ok()
             .flatten()?;
-        CURRENT.with(|c| c.set((pool_id, magazine)));
+        set_current((pool_id, magazine));
         Some(())
     }
 
