@@ -117,6 +117,7 @@ impl FreeList {
     /// [`pop`](Self::pop), calling `from_ring` after an index came from the
     /// ring (not the slot): the pool's high-water mark looks at the ring's
     /// positions only then, so a slot hit reads no shared line.
+    #[cfg(not(loom))]
     #[inline]
     pub(crate) fn pop_noting_ring(&self, from_ring: impl FnOnce()) -> Option<usize> {
         if let Some(index) = self.take_parked() {
@@ -134,8 +135,8 @@ impl FreeList {
     /// Takes the parked index, if the list has a slot and it holds one. The
     /// plain read first keeps a look at an empty slot from writing its line,
     /// which under contention is most looks.
-    #[inline]
-    fn take_parked(&self) -> Option<usize> {
+    #[inline(always)]
+    pub(crate) fn take_parked(&self) -> Option<usize> {
         let slot = self.reuse.as_ref()?;
         if slot.load(Ordering::SeqCst) == EMPTY {
             return None;
@@ -166,16 +167,34 @@ impl FreeList {
     /// and is in it neither now nor through anyone else's push.
     #[inline]
     pub(crate) unsafe fn push(&self, index: usize) {
-        debug_assert!(index < self.capacity());
-        if let Some(slot) = &self.reuse {
-            if slot.load(Ordering::SeqCst) == EMPTY
-                && slot
-                    .compare_exchange(EMPTY, index, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            {
-                return;
-            }
+        if !self.try_park(index) {
+            // SAFETY: forwarded.
+            unsafe { self.push_to_ring(index) }
         }
+    }
+
+    /// Parks `index` in the reuse slot if the list has one and it is empty;
+    /// whether it did (then the index is the list's). The caller owns
+    /// `index`, as for [`push`](Self::push), and keeps it on `false`.
+    #[inline(always)]
+    pub(crate) fn try_park(&self, index: usize) -> bool {
+        debug_assert!(index < self.capacity());
+        match &self.reuse {
+            Some(slot) => {
+                slot.load(Ordering::SeqCst) == EMPTY
+                    && slot
+                        .compare_exchange(EMPTY, index, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+            }
+            None => false,
+        }
+    }
+
+    /// Gives back an owned index to the ring (past the slot).
+    ///
+    /// # Safety
+    /// As [`push`](Self::push).
+    pub(crate) unsafe fn push_to_ring(&self, index: usize) {
         // SAFETY: the caller owns `index`, out of the slot and the ring.
         // Cannot fail: the index is in range (the caller's contract).
         let _ = unsafe { self.ring.push(index) };

@@ -330,7 +330,7 @@ impl BufferPool {
     /// assert_eq!(pool.stats().failed_try_gets, 1);
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
-    #[inline]
+    #[inline(always)]
     pub fn try_get(&self) -> Option<PooledBuf<'_>> {
         self.take_index()
             .map(|index| PooledBuf::from_owned_index(self, index))
@@ -357,9 +357,21 @@ impl BufferPool {
         self.pop_free()
     }
 
-    /// A free index from the free list (the pool has no thread cache).
-    #[inline]
+    /// A free index from the free list (the pool has no thread cache): the
+    /// reuse slot inline, the ring out of line, so that the inlined get
+    /// stays small enough to inline into a caller's loop.
+    #[inline(always)]
     fn pop_free(&self) -> Option<usize> {
+        if let Some(index) = self.free.take_parked() {
+            return Some(index);
+        }
+        self.pop_free_ring()
+    }
+
+    /// [`pop_free`](Self::pop_free) past an empty slot: the ring, then the
+    /// slot once more.
+    #[inline(never)]
+    fn pop_free_ring(&self) -> Option<usize> {
         #[cfg(not(loom))]
         return self.free.pop_noting_ring(|| self.raise_high_water());
         #[cfg(loom)]
@@ -572,36 +584,63 @@ impl BufferPool {
     /// free list, guard, cache or token) and gives that ownership up here.
     #[inline(always)]
     pub(crate) unsafe fn release(&self, index: usize) {
-        // With a thread cache and nobody waiting: this thread's magazine.
-        // (While anyone waits, returns go to the shared list, to be handed
-        // over; a waiter that arrives just after the check is served by the
-        // next return that sees it.)
-        if let Some(caches) = &self.thread_cache {
-            // SAFETY: this thread's magazine of this pool; `push_fast` is
-            // the one magazine method running. The caller owns `index` and
-            // gives it up here when it is kept.
-            if !self.anyone_waits()
-                && caches.with_current(self.id, |m| unsafe { m.push_fast(index) }) == Some(true)
-            {
-                return;
-            }
+        match &self.thread_cache {
             // SAFETY: forwarded.
-            return unsafe { self.release_cached_slow(caches, index) };
+            Some(caches) => unsafe { self.release_cached(caches, index) },
+            // SAFETY: forwarded.
+            None => unsafe { self.release_to_list(index) },
         }
-        // SAFETY: forwarded.
-        unsafe { self.release_to_list(index) }
     }
 
-    /// Puts an owned index on the free list and wakes a waiter for it.
+    /// [`release`](Self::release) for a pool with a thread cache: with
+    /// nobody waiting, into this thread's magazine. (While anyone waits,
+    /// returns go to the shared list, to be handed over; a waiter that
+    /// arrives just after the check is served by the next return that sees
+    /// it.) Not forced inline: the plain pool's drop stays small enough to
+    /// inline into callers.
+    ///
+    /// # Safety
+    /// As [`release`](Self::release).
+    #[inline]
+    unsafe fn release_cached(&self, caches: &ThreadCaches, index: usize) {
+        // SAFETY: this thread's magazine of this pool; `push_fast` is the
+        // one magazine method running. The caller owns `index` and gives it
+        // up here when it is kept.
+        if !self.anyone_waits()
+            && caches.with_current(self.id, |m| unsafe { m.push_fast(index) }) == Some(true)
+        {
+            return;
+        }
+        // SAFETY: forwarded.
+        unsafe { self.release_cached_slow(caches, index) }
+    }
+
+    /// Puts an owned index on the free list and wakes a waiter for it: the
+    /// reuse slot inline, the ring out of line.
     ///
     /// # Safety
     /// As [`release`](Self::release).
     #[inline(always)]
     unsafe fn release_to_list(&self, index: usize) {
+        if !self.free.try_park(index) {
+            // SAFETY: forwarded.
+            return unsafe { self.release_to_ring(index) };
+        }
+        // The park was a SeqCst write; now the one load.
+        self.waiters.notify(&PoolSource(self));
+    }
+
+    /// [`release_to_list`](Self::release_to_list) past a full (or absent)
+    /// slot.
+    ///
+    /// # Safety
+    /// As [`release`](Self::release).
+    #[inline(never)]
+    unsafe fn release_to_ring(&self, index: usize) {
         // SAFETY: forwarded: the caller owns `index`, so it is out of the
         // free list, which therefore holds fewer than capacity indices.
-        unsafe { self.free.push(index) };
-        // The push was a SeqCst write (slot or ring); now the one load.
+        unsafe { self.free.push_to_ring(index) };
+        // The push was a SeqCst write; now the one load.
         self.waiters.notify(&PoolSource(self));
     }
 
