@@ -7,6 +7,10 @@
 //!   thread that returns a buffer and takes another gets the same one back). [`PooledBuf`] guards give the bytes without a
 //!   copy and return the buffer on drop, from any thread. Typed per-tier pools
 //!   ([`SmallBufferPool`] and the other eleven) also give `&mut [u8; N]`.
+//! * [`BufferPool::builder`]`(..).thread_cache(n)`: a transparent per-thread
+//!   cache, used by plain gets and drops (a hit makes no atomic
+//!   read-modify-write); [`BufferPool::try_get_many`] /
+//!   [`BufferPool::put_many`]: batches, one ring fetch-and-add per run.
 //! * [`LocalCache`]: a per-thread magazine in front of the ring; a hit makes
 //!   no atomic operation.
 //! * [`TieredPool`]: several tiers behind one handle, picked by size.
