@@ -110,11 +110,11 @@ pub fn render(doc: &BenchDocument) -> String {
         let _ = writeln!(
             out,
             "pool.stats(): the iobuf rows' own counters. try_get misses: BufferPool::try_gets that found \
-             the pool empty in the measured window (a thread cache's refills and acquire() are not \
+             the pool empty in the measured window (a LocalCache's refills and acquire() are not \
              try_gets, so iobuf-cached and iobuf-async count none there); in use ≥N/capacity: the most buffers out among readings taken about \
              every 50 ms of the window, a lower bound on its peak. The pool's lifetime high-water mark \
              is in the JSON only (pool_stats.high_water): the prefault takes every buffer, so it is the \
-             capacity (lower behind a thread cache, whose refills do not raise it)."
+             capacity (lower behind a LocalCache, whose refills do not raise it)."
         );
     }
     if doc.results.iter().any(|r| r.pool == TRANSPORT) {
