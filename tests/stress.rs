@@ -278,10 +278,9 @@ const MAKERS: [Make; 4] = [
 /// with a thread cache (at capacities 1 and 3 its budget makes a cache of
 /// 0 or 1, both edge cases of the magazine).
 #[cfg(miri)]
-const MAKERS: [Make; 2] = [
-    BufferPool::new,
-    |t, c| BufferPool::builder(t, c).thread_cache(4).build(),
-];
+const MAKERS: [Make; 2] = [BufferPool::new, |t, c| {
+    BufferPool::builder(t, c).thread_cache(4).build()
+}];
 
 /// Every capacity × thread count × pool maker.
 fn pool_cases() -> impl Iterator<Item = (usize, usize, Make)> {
