@@ -96,21 +96,24 @@ flags=(--headless --no-sandbox --disable-gpu --disable-background-networking
     --disable-component-update --disable-sync --no-first-run --hide-scrollbars
     --user-data-dir="$profile")
 
-dom=$work/dom.html
+# This run's own files: the report tests run several checks at once, and a
+# shared DOM file let one check read another's page.
+run=$(mktemp -d "$work/run.XXXXXX")
+dom=$run/dom.html
 # Headless Chromium now and then exits 0 with an empty or cut-off DOM on a
 # busy machine: a page without the render check's verdict is loaded again
 # (up to three times). A verdict of fail is never retried.
 for try in 1 2 3; do
-    if ! timeout 120 "$browser" "${flags[@]}" --dump-dom "$url" >"$dom" 2>"$work/chromium.log"; then
-        echo "FAIL: chromium did not load $report (log: $work/chromium.log)" >&2
-        tail -5 "$work/chromium.log" >&2
+    if ! timeout 120 "$browser" "${flags[@]}" --dump-dom "$url" >"$dom" 2>"$run/chromium.log"; then
+        echo "FAIL: chromium did not load $report (log: $run/chromium.log)" >&2
+        tail -5 "$run/chromium.log" >&2
         exit 1
     fi
     grep -q '<p id="render-check"[^<]*data-status=' "$dom" && break
     echo "no render-check verdict in the DOM (try $try of 3)" >&2
 done
 timeout 120 "$browser" "${flags[@]}" --window-size=1400,2000 --screenshot="$(realpath -m "$screenshot")" "$url" \
-    >>"$work/chromium.log" 2>&1 || echo "warning: no screenshot (log: $work/chromium.log)" >&2
+    >>"$run/chromium.log" 2>&1 || echo "warning: no screenshot (log: $run/chromium.log)" >&2
 
 verdict=$(grep -o '<p id="render-check"[^<]*' "$dom" || true)
 plots=$(grep -c '<figure class="plot"' "$dom" || true)
