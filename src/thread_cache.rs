@@ -453,11 +453,12 @@ impl ThreadCaches {
     ) -> Option<R> {
         let (id, magazine) = current();
         if id == pool_id {
-            // SAFETY: CURRENT names pool `pool_id`, whose method is calling
-            // (so the pool is alive), and points at a magazine OWNED holds
-            // an Arc of or at that pool's shared magazine of size 0 (module
-            // invariant): alive either way, and usable by this thread.
-            return Some(f(unsafe { &*magazine }));
+            // CURRENT names pool `pool_id`, whose method is calling (so the
+            // pool is alive), and points at a magazine OWNED holds an Arc of
+            // or at that pool's shared magazine of size 0 (module invariant).
+            // SAFETY: so it is alive, and usable by this thread.
+            let magazine = unsafe { &*magazine };
+            return Some(f(magazine));
         }
         None
     }
@@ -548,10 +549,9 @@ impl ThreadCaches {
             if m.state.load(Ordering::Acquire) != ORPHANED {
                 return true;
             }
-            // SAFETY: ORPHANED (Acquire) after the owner's last touch
-            // (Release): its thread has exited, and this reclaimer holds the
-            // registry lock, so it alone touches the slots now; `free` is
-            // this pool's list.
+            // ORPHANED (Acquire) after the owner's last touch (Release): its
+            // thread has exited, and this reclaimer holds the registry lock.
+            // SAFETY: so it alone touches the slots; `free` is this pool's.
             back += unsafe { m.flush(free) };
             m.state.store(RECLAIMED, Ordering::Relaxed);
             self.orphans.fetch_sub(1, Ordering::Relaxed);

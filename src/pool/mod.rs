@@ -603,12 +603,11 @@ impl BufferPool {
     /// As [`release`](Self::release).
     #[inline]
     unsafe fn release_cached(&self, caches: &ThreadCaches, index: usize) {
-        // SAFETY: this thread's magazine of this pool; `push_fast` is the
-        // one magazine method running. The caller owns `index` and gives it
-        // up here when it is kept.
-        if !self.anyone_waits()
-            && caches.with_current(self.id, |m| unsafe { m.push_fast(index) }) == Some(true)
-        {
+        // This thread's magazine of this pool; `push_fast` is the one
+        // magazine method running. The caller owns `index`.
+        // SAFETY: so the magazine may keep it; it gives it up when kept.
+        let push = |m: &crate::thread_cache::Magazine| unsafe { m.push_fast(index) };
+        if !self.anyone_waits() && caches.with_current(self.id, push) == Some(true) {
             return;
         }
         // SAFETY: forwarded.
