@@ -31,7 +31,7 @@
 //!
 //! Only loopback addresses are used, and the run stops by itself.
 
-use iobuf::{BufferPool, OwnedBuf, PoolStats, Tier};
+use iobuf_pool::{BufferPool, OwnedBuf, PoolStats, Tier};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

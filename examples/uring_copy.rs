@@ -11,8 +11,8 @@
 //! byte, and deletes both.
 
 use io_uring::{types, IoUring};
-use iobuf::uring::{cqe_result, is_unavailable, FixedBuffers};
-use iobuf::{BufferPool, Tier};
+use iobuf_pool::uring::{cqe_result, is_unavailable, FixedBuffers};
+use iobuf_pool::{BufferPool, Tier};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -153,7 +153,7 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
     // chunks[i]: what pool buffer i is doing; user_data = i.
     let mut chunks = vec![Chunk::default(); depth];
     // held[i]: the token of pool buffer i while its chunk is in flight.
-    let mut held: Vec<Option<iobuf::RawBuf>> = (0..depth).map(|_| None).collect();
+    let mut held: Vec<Option<iobuf_pool::RawBuf>> = (0..depth).map(|_| None).collect();
     let mut next_offset = 0u64;
     let mut in_flight = 0usize;
     let start = Instant::now();
@@ -237,7 +237,7 @@ fn copy(src: &Path, dst: &Path, depth: usize) -> io::Result<Copied> {
     })
 }
 
-fn invalid(e: iobuf::Error) -> io::Error {
+fn invalid(e: iobuf_pool::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, e)
 }
 

@@ -13,8 +13,8 @@
 //! side gives up with an error after 20 s without progress.
 
 use io_uring::{cqueue, opcode, types, IoUring};
-use iobuf::uring::{cqe_result, is_unavailable, BufRing, Received};
-use iobuf::{BufferPool, IoVec, PooledBuf, Tier};
+use iobuf_pool::uring::{cqe_result, is_unavailable, BufRing, Received};
+use iobuf_pool::{BufferPool, IoVec, PooledBuf, Tier};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

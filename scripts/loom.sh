@@ -15,4 +15,4 @@ done
 # Its own target directory: --cfg loom rebuilds everything, and sharing
 # target/ would throw away the ordinary build each time.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-    cargo test -p iobuf --release "${tests[@]}" --no-default-features "$@"
+    cargo test -p iobuf-pool --release "${tests[@]}" --no-default-features "$@"

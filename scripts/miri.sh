@@ -17,11 +17,11 @@ export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
 # slab_iovec/iovecs while guards hold &mut to their buffers).
 # tests/alloc_limits.rs is not run here: it spawns processes and calls
 # setrlimit, which Miri cannot.
-cargo +nightly miri test -p iobuf --no-default-features --lib
+cargo +nightly miri test -p iobuf-pool --no-default-features --lib
 # Every stress case, shrunk under Miri (fewer operations, capacities 1 and
 # 3, at most 4 threads; see tests/stress.rs): Miri runs each thread
 # interleaving it picks at the instruction level, about 10^4 times slower,
 # and checks every access to the buffers for data races.
-cargo +nightly miri test -p iobuf --no-default-features --test stress
+cargo +nightly miri test -p iobuf-pool --no-default-features --test stress
 # The batch operations' stress cases, shrunk the same way (tests/stress_batch.rs).
-cargo +nightly miri test -p iobuf --no-default-features --test stress_batch
+cargo +nightly miri test -p iobuf-pool --no-default-features --test stress_batch

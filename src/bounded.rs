@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// once by a closure and reused from then on.
 ///
 /// ```
-/// use iobuf::BoundedPool;
+/// use iobuf_pool::BoundedPool;
 /// let pool = BoundedPool::new(2, |i| vec![i as u8; 4]).unwrap();
 /// let mut a = pool.get();
 /// a.push(9);

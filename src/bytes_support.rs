@@ -15,7 +15,7 @@ impl OwnedBuf {
     /// ```
     /// use std::sync::Arc;
     /// use bytes::BufMut;
-    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let mut buf = pool.get_owned();
     /// buf.clear();
     /// buf.put_slice(b"hello");
@@ -37,7 +37,7 @@ impl PooledBuf<'static> {
     /// bytes as a [`Bytes`], returned to the pool when the last clone drops.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap().leak();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap().leak();
     /// let mut buf = pool.get();
     /// buf.set_len(3).unwrap();
     /// let bytes = buf.freeze();
@@ -59,7 +59,7 @@ impl PooledBuf<'static> {
 /// ```
 /// use bytes::BufMut;
 /// use std::sync::Arc;
-/// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+/// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
 /// let mut buf = pool.get_owned();
 /// buf.clear();
 /// buf.put_u32(7);

@@ -40,7 +40,7 @@ pub const DEFAULT_CACHE_SIZE: usize = 64;
 /// shared ring.
 ///
 /// ```
-/// use iobuf::{BufferPool, LocalCache, Tier};
+/// use iobuf_pool::{BufferPool, LocalCache, Tier};
 /// let pool = BufferPool::new(Tier::Small, 256).unwrap();
 /// let mut cache = LocalCache::new(&pool, 32)?;
 /// let mut buf = cache.get();
@@ -48,7 +48,7 @@ pub const DEFAULT_CACHE_SIZE: usize = 64;
 /// cache.put(buf); // stays in this thread's cache
 /// assert_eq!(cache.len(), 17); // the miss refilled half the cache; buf came back
 /// drop(cache);    // everything goes back to the shared ring
-/// # Ok::<(), iobuf::Error>(())
+/// # Ok::<(), iobuf_pool::Error>(())
 /// ```
 ///
 /// # Forgetting a cache

@@ -13,7 +13,7 @@ use std::io::{IoSlice, IoSliceMut};
 /// One I/O vector: the address and length of a buffer.
 ///
 /// ```
-/// use iobuf::IoVec;
+/// use iobuf_pool::IoVec;
 /// let mut data = *b"hello";
 /// let v = IoVec::from_mut_slice(&mut data);
 /// assert_eq!(v.len(), 5);
@@ -73,7 +73,7 @@ impl IoVec {
     ///
     /// ```
     /// let bufs = vec![[0u8; 32]; 4];
-    /// let v = iobuf::IoVec::from_buffers(&bufs);
+    /// let v = iobuf_pool::IoVec::from_buffers(&bufs);
     /// assert_eq!(v.len(), 4);
     /// assert!(v.iter().all(|v| v.len() == 32));
     /// ```

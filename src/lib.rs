@@ -34,7 +34,7 @@
 //!   feature `monoio`: monoio's `IoBuf`/`IoBufMut` for the same guards.
 //!
 //! ```
-//! use iobuf::{BufferPool, Tier};
+//! use iobuf_pool::{BufferPool, Tier};
 //!
 //! let pool = BufferPool::new(Tier::Small, 1024)?;
 //! let mut buf = pool.get();          // waits with backoff if the pool is dry
@@ -42,7 +42,7 @@
 //! std::thread::scope(|s| {
 //!     s.spawn(move || drop(buf));    // another thread may return it
 //! });
-//! # Ok::<(), iobuf::Error>(())
+//! # Ok::<(), iobuf_pool::Error>(())
 //! ```
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -102,7 +102,7 @@ pub use waiters::{Acquire, Source, WaitList};
 /// A [`RawBuf`] cannot be copied or cloned, so one token cannot be given
 /// back twice:
 /// ```compile_fail,E0599
-/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// let raw = pool.take_raw().unwrap();
 /// let copy = raw.clone(); // no Clone
 /// # let _ = (pool.put_raw(raw), copy);
@@ -110,29 +110,29 @@ pub use waiters::{Acquire, Source, WaitList};
 ///
 /// A [`TierBuf`] derefs to bytes, not to a guard that could be swapped:
 /// ```compile_fail,E0308
-/// let huge = iobuf::HugeBufferPool::new(1).unwrap();
-/// let pico = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let huge = iobuf_pool::HugeBufferPool::new(1).unwrap();
+/// let pico = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// let mut big = huge.get();
 /// *big = pico.get(); // `*big` is [u8]
 /// ```
 ///
 /// A [`TierPool`] is not a [`BufferPool`] by `Deref`; `pool()` gives it:
 /// ```compile_fail,E0308
-/// let typed = iobuf::SmallBufferPool::new(1).unwrap();
-/// let pool: &iobuf::BufferPool = &typed; // use typed.pool()
+/// let typed = iobuf_pool::SmallBufferPool::new(1).unwrap();
+/// let pool: &iobuf_pool::BufferPool = &typed; // use typed.pool()
 /// ```
 ///
 /// Pushing into an [`IndexRing`] is `unsafe` (it trusts that the index is
 /// out of the ring):
 /// ```compile_fail,E0133
-/// let ring = iobuf::IndexRing::empty(2).unwrap();
+/// let ring = iobuf_pool::IndexRing::empty(2).unwrap();
 /// ring.push(0).unwrap(); // needs unsafe { ... } with a SAFETY argument
 /// ```
 ///
 /// A guard cannot outlive its pool:
 /// ```compile_fail,E0597
 /// let buf = {
-///     let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+///     let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 ///     pool.get()
 /// };
 /// ```
@@ -140,7 +140,7 @@ pub use waiters::{Acquire, Source, WaitList};
 /// Unused guards, tokens and builders are warned about (`must_use`):
 /// ```compile_fail
 /// #![deny(unused_must_use)]
-/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// pool.take_raw(); // leaks the buffer
 /// ```
 #[cfg(doctest)]

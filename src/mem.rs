@@ -46,7 +46,7 @@ pub const MMAP_THRESHOLD: usize = 256 << 10;
 /// The OS page size, read once with `sysconf(_SC_PAGESIZE)`.
 ///
 /// ```
-/// let p = iobuf::page_size();
+/// let p = iobuf_pool::page_size();
 /// assert!(p.is_power_of_two() && p >= 4096);
 /// ```
 pub fn page_size() -> usize {
@@ -70,9 +70,9 @@ pub fn page_size() -> usize {
 /// It is freed on drop, is `Send + Sync`, and dereferences to `[u8]`.
 ///
 /// ```
-/// use iobuf::AlignedBuf;
-/// let mut b = AlignedBuf::new(10_000, iobuf::page_size()).unwrap();
-/// assert_eq!(b.as_ptr() as usize % iobuf::page_size(), 0);
+/// use iobuf_pool::AlignedBuf;
+/// let mut b = AlignedBuf::new(10_000, iobuf_pool::page_size()).unwrap();
+/// assert_eq!(b.as_ptr() as usize % iobuf_pool::page_size(), 0);
 /// assert!(b.iter().all(|&x| x == 0));
 /// b[0] = 7;
 /// assert_eq!(b[0], 7);
@@ -309,7 +309,7 @@ impl fmt::Debug for AlignedBuf {
 /// starts on the alignment boundary.
 ///
 /// ```
-/// let mut blocks = iobuf::cache_line_aligned_blocks(4, 100).unwrap();
+/// let mut blocks = iobuf_pool::cache_line_aligned_blocks(4, 100).unwrap();
 /// assert_eq!(blocks.len(), 4);
 /// assert_eq!(blocks.block(1).unwrap().len(), 100);
 /// blocks.block_mut(2).unwrap()[0] = 1;

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Small, 1).unwrap());
+//! let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 1).unwrap());
 //! let path = std::env::temp_dir().join(format!("iobuf-monoio-doc-{}", std::process::id()));
 //! std::fs::write(&path, b"monoio reads into the pool").unwrap();
 //! let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build().unwrap();

@@ -31,7 +31,7 @@ pub const TITAN_SIZE: usize = 128 << 20;
 /// A buffer size class. Each tier is four times the one before it.
 ///
 /// ```
-/// use iobuf::Tier;
+/// use iobuf_pool::Tier;
 /// assert_eq!(Tier::Small.size(), 2048);
 /// assert_eq!(Tier::for_size(2049), Some(Tier::Medium));
 /// assert_eq!("SMALL".parse::<Tier>().unwrap(), Tier::Small);
@@ -92,7 +92,7 @@ impl Tier {
     /// [`Tier::Pico`], anything above 128 MiB gives `None`.
     ///
     /// ```
-    /// use iobuf::Tier;
+    /// use iobuf_pool::Tier;
     /// assert_eq!(Tier::for_size(0), Some(Tier::Pico));
     /// assert_eq!(Tier::for_size(32), Some(Tier::Pico));
     /// assert_eq!(Tier::for_size(33), Some(Tier::Nano));

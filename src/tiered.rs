@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// fallback on.
 ///
 /// ```
-/// use iobuf::{Tier, TieredPoolBuilder};
+/// use iobuf_pool::{Tier, TieredPoolBuilder};
 /// let pool = TieredPoolBuilder::default()
 ///     .tier(Tier::Pico, 1)
 ///     .tier(Tier::Nano, 1)
@@ -82,7 +82,7 @@ impl TieredPoolBuilder {
 /// empty.
 ///
 /// ```
-/// use iobuf::{Tier, TieredPool};
+/// use iobuf_pool::{Tier, TieredPool};
 /// let pool = TieredPool::builder()
 ///     .tier(Tier::Small, 1)
 ///     .tier(Tier::Big, 4)

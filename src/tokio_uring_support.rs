@@ -18,7 +18,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::io::Write;
-//! let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Small, 2).unwrap());
+//! let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 2).unwrap());
 //! let path = std::env::temp_dir().join(format!("iobuf-tu-doc-{}", std::process::id()));
 //! tokio_uring::start(async {
 //!     let file = tokio_uring::fs::File::create(&path).await?;
@@ -56,7 +56,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use tokio_uring::buf::fixed::FixedBufRegistry;
-//! let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Small, 4).unwrap());
+//! let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4).unwrap());
 //! let path = std::env::temp_dir().join(format!("iobuf-tu-fixed-{}", std::process::id()));
 //! std::fs::write(&path, b"fixed!").unwrap();
 //! tokio_uring::start(async {

@@ -44,8 +44,8 @@
 //!
 //! ```no_run
 //! use io_uring::{types, IoUring};
-//! use iobuf::uring::{cqe_result, FixedBuffers};
-//! use iobuf::{BufferPool, Tier};
+//! use iobuf_pool::uring::{cqe_result, FixedBuffers};
+//! use iobuf_pool::{BufferPool, Tier};
 //! use std::os::fd::AsRawFd;
 //!
 //! let pool = BufferPool::new(Tier::Large, 8)?;
@@ -259,7 +259,7 @@ impl From<UringError> for io::Error {
 /// A completion's result as a byte count, or the kernel's error.
 ///
 /// ```
-/// use iobuf::uring::cqe_result;
+/// use iobuf_pool::uring::cqe_result;
 /// assert_eq!(cqe_result(42).unwrap(), 42);
 /// let e = cqe_result(-libc::EBADF).unwrap_err();
 /// assert_eq!(e.raw_os_error(), Some(libc::EBADF));

@@ -269,7 +269,7 @@ impl Queue {
 /// # Example
 ///
 /// ```
-/// use iobuf::{Acquire, IndexRing, Source, WaitList};
+/// use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
 ///
 /// struct Pool {
 ///     ring: IndexRing,
@@ -300,13 +300,13 @@ impl Queue {
 ///     pool.waiters.release(&*pool, held); // the pool's put
 ///     assert_eq!(waiter.await.unwrap(), held);
 /// });
-/// # Ok::<(), iobuf::Error>(())
+/// # Ok::<(), iobuf_pool::Error>(())
 /// ```
 ///
 /// # A first look
 ///
 /// ```
-/// use iobuf::WaitList;
+/// use iobuf_pool::WaitList;
 /// let list = WaitList::new();
 /// assert!(!list.has_waiters());
 /// assert_eq!(list.waiters(), 0);
@@ -373,7 +373,7 @@ impl WaitList {
     /// list.
     ///
     /// ```
-    /// use iobuf::{Acquire, IndexRing, Source, WaitList};
+    /// use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
     /// struct Ring(IndexRing, WaitList);
     /// impl Source for Ring {
     ///     fn wait_list(&self) -> &WaitList { &self.1 }
@@ -384,7 +384,7 @@ impl WaitList {
     /// let i = ring.try_take().unwrap();
     /// ring.1.release(&ring, i); // nobody waits: a push and one load
     /// assert!(ring.try_take().is_some() && ring.try_take().is_some());
-    /// # Ok::<(), iobuf::Error>(())
+    /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     #[inline]
     pub fn release<S: Source + ?Sized>(&self, source: &S, index: usize) {
@@ -462,7 +462,7 @@ impl WaitList {
 /// [`WaitList::release`].
 ///
 /// ```
-/// use iobuf::{Acquire, IndexRing, Source, WaitList};
+/// use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
 /// use std::sync::Arc;
 ///
 /// struct Ring(IndexRing, WaitList);
@@ -483,7 +483,7 @@ impl WaitList {
 ///     ring.1.release(&*ring, held);
 ///     assert_eq!(waiter.await.unwrap(), held);
 /// });
-/// # Ok::<(), iobuf::Error>(())
+/// # Ok::<(), iobuf_pool::Error>(())
 /// ```
 pub struct Acquire<S: Source> {
     source: S,

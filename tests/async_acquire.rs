@@ -5,7 +5,7 @@
 //! and afterwards every index is free exactly once and nobody is queued.
 #![cfg(not(loom))]
 
-use iobuf::{Acquire, IndexRing, Source, WaitList};
+use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,14 +238,14 @@ fn an_aborted_waiter_passes_its_index_on() {
     });
 }
 
-/// The same on a real [`iobuf::BufferPool`]: 1,000 tasks share its 4
+/// The same on a real [`iobuf_pool::BufferPool`]: 1,000 tasks share its 4
 /// buffers through `acquire_owned` (spawned tasks need `'static`), some
 /// cancelled by a timeout, while other returns come from `try_get` guards
 /// and raw tokens (every return path notifies). Checks exclusive holding,
 /// that every task finishes, and that every buffer comes back with nobody
 /// left waiting.
 mod real_pool {
-    use iobuf::{BufferPool, Tier};
+    use iobuf_pool::{BufferPool, Tier};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;

@@ -4,7 +4,7 @@
 #![cfg(all(feature = "bytes", not(loom)))]
 
 use bytes::BufMut;
-use iobuf::{BufferPool, Tier};
+use iobuf_pool::{BufferPool, Tier};
 use std::sync::{Arc, Barrier};
 
 #[test]

@@ -2,7 +2,7 @@
 //! file: the kernel must read and write exactly the bytes the vectors name.
 #![cfg(all(unix, not(miri)))]
 
-use iobuf::{IoVec, Tier};
+use iobuf_pool::{IoVec, Tier};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 
@@ -54,7 +54,7 @@ fn writev_then_readv_through_a_pipe() {
 
 #[test]
 fn pool_buffers_through_a_file() {
-    let pool = iobuf::BufferPool::new(Tier::Nano, 4).unwrap();
+    let pool = iobuf_pool::BufferPool::new(Tier::Nano, 4).unwrap();
     let mut bufs: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
     for (i, b) in bufs.iter_mut().enumerate() {
         b.fill(b'a' + i as u8);
@@ -68,7 +68,7 @@ fn pool_buffers_through_a_file() {
         expected.extend(std::iter::repeat_n(b'a' + i, 128));
     }
     file.seek(SeekFrom::Start(0)).unwrap();
-    let mut back = iobuf::page_aligned_blocks(2, 256).unwrap();
+    let mut back = iobuf_pool::page_aligned_blocks(2, 256).unwrap();
     let ins = IoVec::from_buffers_mut(&mut back.iter_mut().collect::<Vec<_>>());
     assert_eq!(readv(file.as_raw_fd(), &ins), 512);
     let got: Vec<u8> = back.iter().flatten().copied().collect();

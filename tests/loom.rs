@@ -23,7 +23,7 @@
 //! (see `builder`); `LOOM_MAX_PREEMPTIONS` overrides it.
 #![cfg(loom)]
 
-use iobuf::{BufferPool, IndexRing, LocalCache, PooledBuf, Tier};
+use iobuf_pool::{BufferPool, IndexRing, LocalCache, PooledBuf, Tier};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
@@ -517,7 +517,7 @@ fn cache_handoff(capacity: usize, items: usize, bound: usize) {
     builder(bound).check(move || {
         let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
         let owners = Arc::new(Owners::new(capacity));
-        let (tx, rx) = loom::sync::mpsc::channel::<iobuf::RawBuf>();
+        let (tx, rx) = loom::sync::mpsc::channel::<iobuf_pool::RawBuf>();
         let returner = {
             let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
             thread::spawn(move || {
@@ -678,7 +678,7 @@ fn cache_refill_takes_parked(bound: usize) {
         let capacity = 4;
         let pool = Arc::new(BufferPool::new(Tier::Pico, capacity).unwrap());
         let owners = Arc::new(Owners::new(capacity));
-        let mut taken: Vec<iobuf::RawBuf> = (0..3).map(|_| pool.take_raw().unwrap()).collect();
+        let mut taken: Vec<iobuf_pool::RawBuf> = (0..3).map(|_| pool.take_raw().unwrap()).collect();
         let kept = taken.split_off(1);
         let given_back = taken.pop().unwrap();
         for raw in &kept {

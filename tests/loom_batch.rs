@@ -19,7 +19,7 @@
 
 mod loom_common;
 
-use iobuf::IndexRing;
+use iobuf_pool::IndexRing;
 use loom::sync::Arc;
 use loom::thread;
 use loom_common::{builder, Owners};

@@ -40,7 +40,7 @@
 
 mod loom_common;
 
-use iobuf::{BufferPool, PooledBuf, Tier};
+use iobuf_pool::{BufferPool, PooledBuf, Tier};
 use loom::sync::Arc;
 use loom::thread;
 use loom_common::{builder, Owners};

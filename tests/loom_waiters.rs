@@ -30,7 +30,7 @@
 //! consistent rests on the C11 argument in `WaitList`'s docs, not on loom.
 #![cfg(loom)]
 
-use iobuf::{Acquire, IndexRing, Source, WaitList};
+use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -310,7 +310,7 @@ fn two_waiters_one_index_repeatedly() {
     two_waiters_one_index([2, 1], 2);
 }
 
-/// The real pool's return path racing a waiter: a [`iobuf::BufferPool`] of
+/// The real pool's return path racing a waiter: a [`iobuf_pool::BufferPool`] of
 /// one buffer (reuse slot in front of the ring), held by a returner thread
 /// that drops its guard while this thread awaits `acquire()`. The guard's
 /// drop parks the index in the reuse slot and then reads the waiter count;
@@ -322,11 +322,11 @@ fn two_waiters_one_index_repeatedly() {
 fn pool_return_meets_acquire(fifo: bool) {
     builder(3).check(move || {
         let make = if fifo {
-            iobuf::BufferPool::new_fifo
+            iobuf_pool::BufferPool::new_fifo
         } else {
-            iobuf::BufferPool::new
+            iobuf_pool::BufferPool::new
         };
-        let pool = Arc::new(make(iobuf::Tier::Pico, 1).unwrap());
+        let pool = Arc::new(make(iobuf_pool::Tier::Pico, 1).unwrap());
         let raw = pool.take_raw().unwrap();
         let returner = {
             let pool = Arc::clone(&pool);

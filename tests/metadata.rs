@@ -8,7 +8,7 @@
 //! orders of magnitude. One test in this binary, so no other test
 //! allocates while it measures.
 
-use iobuf::{BufferPool, Tier};
+use iobuf_pool::{BufferPool, Tier};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Barrier;

@@ -4,7 +4,7 @@
 //! and tasks waiting on a dry pool. Every test checks that every buffer
 //! came back to its pool.
 
-use iobuf::{BufferPool, OwnedBuf, PooledBuf, Tier};
+use iobuf_pool::{BufferPool, OwnedBuf, PooledBuf, Tier};
 use monoio::fs::File;
 use monoio::{IoUringDriver, RuntimeBuilder};
 use std::future::Future;

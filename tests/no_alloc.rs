@@ -4,7 +4,7 @@
 //! Only this thread's allocations are counted, so the test harness's own
 //! threads cannot disturb the count.
 
-use iobuf::{BoundedPool, BufferPool, IndexRing, LocalCache, SmallBufferPool, Tier, TieredPool};
+use iobuf_pool::{BoundedPool, BufferPool, IndexRing, LocalCache, SmallBufferPool, Tier, TieredPool};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -91,7 +91,7 @@ fn owned_and_static_get_and_return_allocate_nothing() {
                 .get_owned_timeout(std::time::Duration::from_millis(1))
                 .unwrap();
             pool.put_raw(t.into_raw()).unwrap(); // drops the Arc clone only
-            let s: iobuf::PooledBuf<'static> = leaked.get();
+            let s: iobuf_pool::PooledBuf<'static> = leaked.get();
             drop(s);
         }
     });

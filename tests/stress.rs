@@ -15,7 +15,7 @@
 //! cores. Each case runs under a generous deadline that only exists to turn
 //! a deadlock into a failure instead of a hung CI job.
 
-use iobuf::{BoundedPool, BufferPool, LocalCache, PicoBufferPool, PooledBuf, Tier};
+use iobuf_pool::{BoundedPool, BufferPool, LocalCache, PicoBufferPool, PooledBuf, Tier};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
@@ -263,7 +263,7 @@ fn guards_are_exclusive_and_all_come_back() {
 }
 
 /// How a case builds its pool.
-type Make = fn(Tier, usize) -> Result<BufferPool, iobuf::Error>;
+type Make = fn(Tier, usize) -> Result<BufferPool, iobuf_pool::Error>;
 
 /// With the reuse slot, without it, and with a thread cache of 4 and of 64
 /// (the cache's budget, half the pool, cuts those for small capacities).
@@ -466,7 +466,7 @@ fn raw_indices_cross_threads() {
             let ledger = Ledger::new(capacity);
             let ops = total_ops() / 2 / threads;
             let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads)
-                .map(|_| mpsc::channel::<(iobuf::RawBuf, u64)>())
+                .map(|_| mpsc::channel::<(iobuf_pool::RawBuf, u64)>())
                 .unzip();
             let finished = AtomicUsize::new(0);
             let start = Barrier::new(threads);
@@ -689,7 +689,7 @@ fn bounded_pool_values_are_exclusive() {
                         s.spawn(move || {
                             start.wait();
                             let mut rng = Rng::new(t);
-                            let give = |g: iobuf::BoundedGuard<'_, Slot>, stamp: u64| {
+                            let give = |g: iobuf_pool::BoundedGuard<'_, Slot>, stamp: u64| {
                                 assert!(g.stamp == stamp && g.check == !stamp, "value touched");
                                 assert!(held[g.index()].swap(false, Ordering::AcqRel));
                                 drop(g);
@@ -743,7 +743,7 @@ fn ring_alone_under_contention() {
     for capacity in CAPACITIES {
         let threads = many_threads();
         with_deadline("ring", move || {
-            let ring = Arc::new(iobuf::IndexRing::full(capacity).unwrap());
+            let ring = Arc::new(iobuf_pool::IndexRing::full(capacity).unwrap());
             let held: Arc<Vec<AtomicBool>> =
                 Arc::new((0..capacity).map(|_| AtomicBool::new(false)).collect());
             let ops = total_ops() / threads;
@@ -775,7 +775,7 @@ fn ring_alone_under_contention() {
     }
 }
 
-/// Owned buffers ([`iobuf::OwnedBuf`] from an `Arc` pool, and
+/// Owned buffers ([`iobuf_pool::OwnedBuf`] from an `Arc` pool, and
 /// `PooledBuf<'static>` from a leaked pool) moved into `std::thread::spawn`
 /// threads (not scoped) and passed round a ring of channels: each is
 /// returned by a thread other than the one that took it, exactly once, with
@@ -837,9 +837,9 @@ trait OwnedGuard: Send + 'static {
     fn full_mut(&mut self) -> &mut [u8];
 }
 
-impl OwnedGuard for iobuf::OwnedBuf {
+impl OwnedGuard for iobuf_pool::OwnedBuf {
     fn index(&self) -> usize {
-        iobuf::OwnedBuf::index(self)
+        iobuf_pool::OwnedBuf::index(self)
     }
     fn full_mut(&mut self) -> &mut [u8] {
         self.as_full_mut()

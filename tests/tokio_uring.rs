@@ -5,7 +5,7 @@
 //! a short run of examples/echo_server.rs. Every test checks that every
 //! buffer came back to its pool.
 
-use iobuf::{BufferPool, OwnedBuf, PooledBuf, Tier};
+use iobuf_pool::{BufferPool, OwnedBuf, PooledBuf, Tier};
 use std::sync::Arc;
 use tokio_uring::buf::fixed::{FixedBufPool, FixedBufRegistry};
 use tokio_uring::buf::{BoundedBuf, IoBuf};

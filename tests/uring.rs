@@ -8,8 +8,8 @@
 #![cfg(all(feature = "io-uring", target_os = "linux", not(miri)))]
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use iobuf::uring::{cqe_result, is_unavailable, BufRing, FixedBuffers, UringError};
-use iobuf::{BufferPool, Tier};
+use iobuf_pool::uring::{cqe_result, is_unavailable, BufRing, FixedBuffers, UringError};
+use iobuf_pool::{BufferPool, Tier};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -75,7 +75,7 @@ fn take<'p>(
     br: &mut BufRing<'p>,
     result: i32,
     flags: u32,
-) -> Result<Option<iobuf::uring::Received<'p>>, UringError> {
+) -> Result<Option<iobuf_pool::uring::Received<'p>>, UringError> {
     // SAFETY: every caller passes the result and flags of one completion
     // reaped from the ring `br` is registered with, of an operation that
     // selected from its group, once each; or values with no buffer id
@@ -333,7 +333,7 @@ fn kernel_errors_surface_as_errors() {
     // SAFETY: the entry is never pushed; the index is out of range anyway.
     assert!(matches!(
         unsafe { fixed.read_fixed_index(fd, 2, 0..16, 0) },
-        Err(UringError::Pool(iobuf::Error::IndexOutOfRange { .. }))
+        Err(UringError::Pool(iobuf_pool::Error::IndexOutOfRange { .. }))
     ));
     drop(held);
 
@@ -373,7 +373,7 @@ fn too_many_buffers_is_an_error_before_the_kernel() {
     let Some(ring) = ring_or_skip("registration limit test", 4) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Pico, iobuf::uring::MAX_FIXED_BUFFERS + 1).unwrap();
+    let pool = BufferPool::new(Tier::Pico, iobuf_pool::uring::MAX_FIXED_BUFFERS + 1).unwrap();
     let err = FixedBuffers::register(&ring, &pool).unwrap_err();
     assert!(
         matches!(err, UringError::TooManyBuffers { count, max } if count == 16385 && max == 16384),
@@ -514,7 +514,7 @@ fn buf_ring_errors_are_errors() {
     let foreign = other.take_raw().unwrap();
     assert!(matches!(
         br.provide_raw(foreign),
-        Err(UringError::Pool(iobuf::Error::WrongPool { .. }))
+        Err(UringError::Pool(iobuf_pool::Error::WrongPool { .. }))
     ));
     let raw = pool.take_raw().unwrap();
     br.provide_raw(raw).unwrap();
@@ -598,7 +598,7 @@ fn safe_code_cannot_take_over_a_buffer_the_kernel_holds() {
     assert!(pool
         .get_timeout(std::time::Duration::from_millis(1))
         .is_none());
-    let mut cache = iobuf::LocalCache::new(&pool, 2).unwrap();
+    let mut cache = iobuf_pool::LocalCache::new(&pool, 2).unwrap();
     assert!(cache.try_get().is_none());
     drop(cache);
     // A token of another pool does not open this one, at any index.
@@ -607,7 +607,7 @@ fn safe_code_cannot_take_over_a_buffer_the_kernel_holds() {
     assert!(pool.raw_bytes_mut(&mut stranger).is_err());
     assert!(matches!(
         pool.guard(stranger),
-        Err(iobuf::Error::WrongPool { .. })
+        Err(iobuf_pool::Error::WrongPool { .. })
     ));
     // Invented completions: ids the ring does not hold are refused, and the
     // ring is unchanged.

@@ -4,7 +4,7 @@
 use crate::pools::PoolKind;
 use crate::scenario;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use iobuf::Tier;
+use iobuf_pool::Tier;
 use std::path::PathBuf;
 use std::time::Duration;
 

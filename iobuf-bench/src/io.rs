@@ -10,8 +10,8 @@
 
 use crate::scenario::IoParams;
 use io_uring::{opcode, squeue, types, IoUring};
-use iobuf::uring::{is_unavailable, FixedBuffers};
-use iobuf::BufferPool;
+use iobuf_pool::uring::{is_unavailable, FixedBuffers};
+use iobuf_pool::BufferPool;
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::os::fd::AsRawFd;

@@ -13,7 +13,7 @@ use crate::host;
 use crate::measure;
 use crate::pools::PoolKind;
 use crate::scenario::{self, HandoffParams, Scenario, ScenarioKind};
-use iobuf::Tier;
+use iobuf_pool::Tier;
 use std::path::Path;
 
 /// What `run` will do.
@@ -230,10 +230,10 @@ fn capacity_for(tier: Tier, given: Option<u64>, memory: Option<u64>) -> Result<u
             ));
         }
     }
-    if cap > iobuf::MAX_CAPACITY as u64 {
+    if cap > iobuf_pool::MAX_CAPACITY as u64 {
         return Err(format!(
             "--capacity {cap} is above the most buffers a pool can have ({})",
-            iobuf::MAX_CAPACITY
+            iobuf_pool::MAX_CAPACITY
         ));
     }
     Ok(cap as usize)

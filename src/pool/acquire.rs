@@ -20,7 +20,7 @@ impl BufferPool {
     /// while nobody waits.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// rt.block_on(async {
     ///     let held = pool.acquire().await;
@@ -41,7 +41,7 @@ impl BufferPool {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
     /// rt.block_on(async {
     ///     let held = pool.acquire_owned().await;
@@ -96,7 +96,7 @@ impl Source for OwnedSource {
 /// free. Cancel-safe (dropping it loses no buffer and no wake-up).
 ///
 /// ```
-/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// let buf = rt.block_on(pool.acquire());
 /// assert_eq!(buf.index(), 0);
@@ -127,7 +127,7 @@ impl fmt::Debug for AcquireBuf<'_> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+/// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
 /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// let buf = rt.block_on(async { tokio::spawn(pool.acquire_owned()).await.unwrap() });
 /// assert_eq!(buf.index(), 0);

@@ -48,7 +48,7 @@ impl BufferPool {
     /// (reserve room beforehand to keep the call allocation-free).
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 40).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 40).unwrap();
     /// let mut bufs = Vec::with_capacity(64);
     /// assert_eq!(pool.try_get_many(&mut bufs, 64), 40); // all there is
     /// assert_eq!(pool.try_get_many(&mut bufs, 1), 0);
@@ -128,7 +128,7 @@ impl BufferPool {
     /// which returns them to their own pool. Never allocates.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 8).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 8).unwrap();
     /// let mut bufs = Vec::with_capacity(8);
     /// pool.try_get_many(&mut bufs, 8);
     /// assert!(pool.try_get().is_none());

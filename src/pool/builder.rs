@@ -9,13 +9,13 @@ use super::*;
 /// thread cache.
 ///
 /// ```
-/// use iobuf::{BufferPool, Tier};
+/// use iobuf_pool::{BufferPool, Tier};
 /// let pool = BufferPool::builder(Tier::Small, 1024).thread_cache(64).build()?;
 /// assert_eq!(pool.thread_cache_size(), 64);
 /// let buf = pool.get(); // from this thread's cache (refilled from the ring)
 /// drop(buf);            // back into this thread's cache: no atomic operation
 /// assert_eq!(pool.stats().cached, 32);
-/// # Ok::<(), iobuf::Error>(())
+/// # Ok::<(), iobuf_pool::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a builder does nothing until `build` is called"]
@@ -30,9 +30,9 @@ impl BufferPool {
     /// A builder for a pool of `capacity` buffers of `tier`.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::builder(iobuf::Tier::Pico, 8).build()?;
+    /// let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 8).build()?;
     /// assert_eq!((pool.capacity(), pool.thread_cache_size()), (8, 0));
-    /// # Ok::<(), iobuf::Error>(())
+    /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn builder(tier: Tier, capacity: usize) -> BufferPoolBuilder {
         BufferPoolBuilder {
@@ -55,12 +55,12 @@ impl BufferPool {
     /// cache, or a thread that has none.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::builder(iobuf::Tier::Pico, 64).thread_cache(16).build()?;
+    /// let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 64).thread_cache(16).build()?;
     /// drop(pool.get());
     /// assert_eq!(pool.stats().cached, 8);
     /// pool.flush_thread_cache();
     /// assert_eq!(pool.stats().cached, 0);
-    /// # Ok::<(), iobuf::Error>(())
+    /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn flush_thread_cache(&self) {
         let Some(caches) = &self.thread_cache else {
@@ -108,7 +108,7 @@ impl BufferPoolBuilder {
     /// next starts using another thread-cached pool, or exits).
     ///
     /// ```
-    /// use iobuf::{BufferPool, Tier};
+    /// use iobuf_pool::{BufferPool, Tier};
     /// let pool = BufferPool::builder(Tier::Pico, 64).thread_cache(8).build()?;
     /// let a = pool.get();
     /// let first = a.index();
@@ -120,7 +120,7 @@ impl BufferPoolBuilder {
     /// // Every buffer is accounted for: free (shared or cached) or held.
     /// let s = pool.stats();
     /// assert_eq!(s.free + s.in_use, 64);
-    /// # Ok::<(), iobuf::Error>(())
+    /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn thread_cache(mut self, size: usize) -> Self {
         self.thread_cache = size;
@@ -131,9 +131,9 @@ impl BufferPoolBuilder {
     /// (the default; see [`BufferPool::new_fifo`] for a pool without it).
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::builder(iobuf::Tier::Pico, 2).reuse_slot(false).build()?;
+    /// let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 2).reuse_slot(false).build()?;
     /// assert!(!pool.has_reuse_slot());
-    /// # Ok::<(), iobuf::Error>(())
+    /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn reuse_slot(mut self, on: bool) -> Self {
         self.reuse_slot = on;
@@ -143,7 +143,7 @@ impl BufferPoolBuilder {
     /// The pool. Errors as [`BufferPool::new`].
     ///
     /// ```
-    /// use iobuf::{BufferPool, Error, Tier};
+    /// use iobuf_pool::{BufferPool, Error, Tier};
     /// let err = BufferPool::builder(Tier::Pico, 0).thread_cache(8).build();
     /// assert_eq!(err.unwrap_err(), Error::ZeroCapacity);
     /// ```

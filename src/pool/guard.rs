@@ -18,7 +18,7 @@ impl BufferPool {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let buf = pool.try_get_owned().unwrap();
     /// assert!(pool.try_get_owned().is_none());
     /// std::thread::spawn(move || drop(buf)).join().unwrap();
@@ -36,7 +36,7 @@ impl BufferPool {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let (tx, rx) = std::sync::mpsc::channel();
     /// tx.send(pool.get_owned()).unwrap(); // buffers travel through channels
     /// let buf = std::thread::spawn(move || rx.recv().unwrap()).join().unwrap();
@@ -51,7 +51,7 @@ impl BufferPool {
     ///
     /// ```
     /// use std::{sync::Arc, time::Duration};
-    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let held = pool.get_owned();
     /// assert!(pool.get_owned_timeout(Duration::from_millis(1)).is_none());
     /// ```
@@ -85,7 +85,7 @@ impl BufferPool {
 ///
 /// ```
 /// use std::io::Write;
-/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// let mut buf = pool.get();
 /// assert_eq!((buf.len(), buf.capacity()), (32, 32));
 /// buf.clear();
@@ -121,7 +121,7 @@ pub struct PooledBuf<'a> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Small, 1).unwrap());
+/// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 1).unwrap());
 /// let mut buf = pool.get_owned();
 /// buf.clear();
 /// buf.extend_from_slice_checked(b"hello").unwrap();
@@ -146,7 +146,7 @@ impl<'a> PooledBuf<'a> {
     /// The pool it came from.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// assert!(std::ptr::eq(pool.get().pool(), &pool));
     /// ```
     pub fn pool(&self) -> &'a BufferPool {
@@ -184,7 +184,7 @@ impl OwnedBuf {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let pool = Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// assert!(Arc::ptr_eq(pool.get_owned().pool(), &pool));
     /// ```
     pub fn pool(&self) -> &Arc<BufferPool> {
@@ -528,12 +528,12 @@ macro_rules! guard_common {
 guard_common!(
     PooledBuf<'_>,
     "PooledBuf",
-    "let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();\nlet mut buf = pool.get();"
+    "let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();\nlet mut buf = pool.get();"
 );
 guard_common!(
     OwnedBuf,
     "OwnedBuf",
-    "let pool = std::sync::Arc::new(iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap());\nlet mut buf = pool.get_owned();"
+    "let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());\nlet mut buf = pool.get_owned();"
 );
 
 /// Drops the pool handle of a guard whose Drop will not run.

@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 /// buffers go round the ring in order.
 ///
 /// ```
-/// use iobuf::{BufferPool, Tier};
+/// use iobuf_pool::{BufferPool, Tier};
 /// let pool = BufferPool::new(Tier::Small, 3).unwrap();
 /// let mut buf = pool.try_get().unwrap();
 /// buf[..5].copy_from_slice(b"hello");
@@ -174,7 +174,7 @@ fn shard() -> usize {
 /// concurrent gets and puts may have changed at once.
 ///
 /// ```
-/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 4).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 4).unwrap();
 /// let a = pool.try_get().unwrap();
 /// let b = pool.try_get().unwrap();
 /// let s = pool.stats();
@@ -229,7 +229,7 @@ impl BufferPool {
     /// nothing large is written before the slab is known to exist).
     ///
     /// ```
-    /// use iobuf::{BufferPool, Error, Tier};
+    /// use iobuf_pool::{BufferPool, Error, Tier};
     /// assert!(BufferPool::new(Tier::Small, 4).is_ok());
     /// assert_eq!(BufferPool::new(Tier::Small, 0).unwrap_err(), Error::ZeroCapacity);
     /// ```
@@ -243,7 +243,7 @@ impl BufferPool {
     /// ring's is touched. Same errors as `new`.
     ///
     /// ```
-    /// use iobuf::{BufferPool, Tier};
+    /// use iobuf_pool::{BufferPool, Tier};
     /// let pool = BufferPool::new_fifo(Tier::Pico, 3).unwrap();
     /// let first = pool.try_get().unwrap().index(); // and back at once
     /// assert_ne!(pool.try_get().unwrap().index(), first);
@@ -324,7 +324,7 @@ impl BufferPool {
     /// Takes a free buffer, or `None` at once if there is none.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let held = pool.try_get().unwrap();
     /// assert!(pool.try_get().is_none());
     /// assert_eq!(pool.stats().failed_try_gets, 1);
@@ -470,7 +470,7 @@ impl BufferPool {
     /// [`acquire`](Self::acquire).
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let buf = pool.get();
     /// assert_eq!(buf.len(), 32);
     /// ```
@@ -483,7 +483,7 @@ impl BufferPool {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let held = pool.get_timeout(Duration::from_millis(1)).unwrap();
     /// assert!(pool.get_timeout(Duration::from_millis(1)).is_none());
     /// ```
@@ -525,7 +525,7 @@ impl BufferPool {
     /// never freed; for a pool that lives as long as the program.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 2).unwrap().leak();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap().leak();
     /// let mut buf = pool.get();
     /// buf[0] = 9;
     /// let t = std::thread::spawn(move || buf[0]);
@@ -538,7 +538,7 @@ impl BufferPool {
     /// A snapshot of the pool's use (see [`PoolStats`]).
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 2).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap();
     /// let s = pool.stats();
     /// assert_eq!((s.free, s.in_use, s.waiters), (2, 0, 0));
     /// ```

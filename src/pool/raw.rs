@@ -14,7 +14,7 @@ impl BufferPool {
     /// Whether `raw` is a buffer of this pool.
     ///
     /// ```
-    /// use iobuf::{BufferPool, Tier};
+    /// use iobuf_pool::{BufferPool, Tier};
     /// let a = BufferPool::new(Tier::Pico, 1).unwrap();
     /// let b = BufferPool::new(Tier::Pico, 1).unwrap();
     /// let raw = a.take_raw().unwrap();
@@ -43,7 +43,7 @@ impl BufferPool {
     /// [`guard`](Self::guard).
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 2).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap();
     /// let mut raw = pool.take_raw().unwrap();
     /// pool.raw_bytes_mut(&mut raw).unwrap()[0] = 1;
     /// let guard = pool.guard(raw).unwrap(); // consumes the token
@@ -62,7 +62,7 @@ impl BufferPool {
     /// can happen.
     ///
     /// ```
-    /// use iobuf::{BufferPool, Error, Tier};
+    /// use iobuf_pool::{BufferPool, Error, Tier};
     /// let a = BufferPool::new(Tier::Pico, 1).unwrap();
     /// let b = BufferPool::new(Tier::Pico, 1).unwrap();
     /// let raw = a.take_raw().unwrap();
@@ -124,7 +124,7 @@ impl BufferPool {
     /// that is free or guarded, hands one buffer to two owners.
     ///
     /// ```
-    /// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 2).unwrap();
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap();
     /// let user_data = pool.take_raw().unwrap().into_index() as u64;
     /// // ... the kernel carries user_data to the completion ...
     /// // SAFETY: user_data came from into_index on this pool, rebuilt once.
@@ -155,7 +155,7 @@ impl BufferPool {
 ///
 /// ```compile_fail,E0382
 /// // A token cannot be copied, so it cannot be returned twice.
-/// let pool = iobuf::BufferPool::new(iobuf::Tier::Pico, 1).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// let raw = pool.take_raw().unwrap();
 /// pool.put_raw(raw).unwrap();
 /// pool.put_raw(raw).unwrap();
@@ -163,7 +163,7 @@ impl BufferPool {
 ///
 /// ```compile_fail,E0451
 /// // Nor made from an index by safe code.
-/// let raw = iobuf::RawBuf { index: 0, pool_id: 1 };
+/// let raw = iobuf_pool::RawBuf { index: 0, pool_id: 1 };
 /// ```
 #[must_use = "a dropped RawBuf keeps its buffer out of the pool for good"]
 #[derive(Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Helpers shared by the runtime integration tests (tests/tokio_uring.rs,
 //! tests/monoio.rs).
 
-use iobuf::BufferPool;
+use iobuf_pool::BufferPool;
 use std::io::Write;
 
 /// A pattern that differs at every offset of a buffer, so that a shifted or

@@ -9,8 +9,8 @@ use crate::pools::peers;
 use crate::pools::{
     BatchPool, CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind,
 };
-use iobuf::BufferPool;
-use iobuf::DEFAULT_CACHE_SIZE;
+use iobuf_pool::BufferPool;
+use iobuf_pool::DEFAULT_CACHE_SIZE;
 
 /// Runs one case; `tick` gets the fraction of the case's time elapsed.
 pub fn run_case(
@@ -18,7 +18,7 @@ pub fn run_case(
     settings: &Settings,
     tick: &mut dyn FnMut(f64),
 ) -> Result<Measurement, CaseError> {
-    let pool_err = |e: iobuf::Error| {
+    let pool_err = |e: iobuf_pool::Error| {
         CaseError::Pool(format!(
             "cannot build a pool of {} {} buffers ({} each): {e}",
             case.capacity,

@@ -24,7 +24,7 @@ pub fn drive<'p, P: BenchPool>(
     pool.prefault();
     // The iobuf pools' own counters, read at the edges of the phases (and
     // at each progress tick of the window, for the sampled peak in use).
-    let stats = || pool.buffer_pool().map(iobuf::BufferPool::stats);
+    let stats = || pool.buffer_pool().map(iobuf_pool::BufferPool::stats);
     let after_prefault = stats();
     let mut at_open = None;
     let mut at_close = None;

@@ -92,7 +92,7 @@ fn reap<H: PoolHandle>(
             continue;
         };
         free.push(k);
-        match iobuf::uring::cqe_result(cqe.result()) {
+        match iobuf_pool::uring::cqe_result(cqe.result()) {
             Ok(n) => {
                 if !crate::io::verify(item.bytes(), seed, offset, len, n as usize) {
                     w.rec.corrupted += 1;

@@ -34,7 +34,7 @@ use crate::pools::{
     PoolKind, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED, IOBUF_TC_BATCH, TRANSPORT,
 };
 use crate::scenario::Scenario;
-use iobuf::Tier;
+use iobuf_pool::Tier;
 use std::time::Duration;
 
 /// What a case runs against: one of the pools, or (handoff only) nothing,
@@ -45,7 +45,7 @@ pub enum Target {
     Pool(PoolKind),
     Transport,
     /// `BufferPool` (through a `LocalCache` per thread when `cached`),
-    /// registered with `iobuf::uring::FixedBuffers`, reading with
+    /// registered with `iobuf_pool::uring::FixedBuffers`, reading with
     /// READ_FIXED.
     Fixed {
         cached: bool,
@@ -138,7 +138,7 @@ mod tests {
     use crate::document::CaseResult;
     use crate::pools::{BenchPool, DoubleReturn};
     use crate::scenario::{builtin, IoParams, ScenarioKind};
-    use iobuf::BufferPool;
+    use iobuf_pool::BufferPool;
 
     fn quick(scenario: &str, target: Target, threads: usize, capacity: usize) -> CaseResult {
         let scenario = builtin(scenario).unwrap();

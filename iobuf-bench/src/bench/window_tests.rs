@@ -4,7 +4,7 @@ use super::drive::drive;
 use super::{Case, Settings, Target};
 use crate::pools::{BenchItem, BenchPool, PoolHandle, PoolKind};
 use crate::scenario::builtin;
-use iobuf::Tier;
+use iobuf_pool::Tier;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

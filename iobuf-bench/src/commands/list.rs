@@ -3,7 +3,7 @@
 use crate::format::human_bytes;
 use crate::pools::{self, PoolKind};
 use crate::scenario;
-use iobuf::Tier;
+use iobuf_pool::Tier;
 use std::fmt::Write as _;
 
 /// The text `list` prints.
@@ -33,7 +33,7 @@ pub fn text() -> String {
     let _ = writeln!(
         s,
         "  {:<13} io only, with iobuf / iobuf-cached in --pools: the same pool registered with each ring \
-         (iobuf::uring::FixedBuffers), reading with READ_FIXED; also {}",
+         (iobuf_pool::uring::FixedBuffers), reading with READ_FIXED; also {}",
         pools::IOBUF_FIXED,
         pools::IOBUF_CACHED_FIXED
     );

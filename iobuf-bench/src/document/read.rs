@@ -466,7 +466,7 @@ pub struct TierName(pub String);
 
 impl TierName {
     fn rank(&self) -> (usize, &str) {
-        match iobuf::Tier::from_str(&self.0) {
+        match iobuf_pool::Tier::from_str(&self.0) {
             Ok(tier) => (tier as usize, ""),
             Err(_) => (usize::MAX, self.0.as_str()),
         }

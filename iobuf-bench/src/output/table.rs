@@ -5,7 +5,7 @@ use crate::export::json::{BenchDocument, CaseResult};
 use crate::format::{fmt_count, fmt_ns, human_bytes};
 use crate::measure::fairness;
 use crate::pools::{PoolKind, TRANSPORT};
-use iobuf::Tier;
+use iobuf_pool::Tier;
 use std::fmt::Write as _;
 
 /// Whether threads have two roles (handoff's producers and consumers);

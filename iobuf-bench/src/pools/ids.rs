@@ -139,22 +139,22 @@ impl PoolKind {
     pub fn description(self) -> &'static str {
         match self {
             PoolKind::Iobuf => {
-                "iobuf::BufferPool: lock-free SCQ ring of indices behind a one-entry reuse slot; PooledBuf guards, returned on drop"
+                "iobuf_pool::BufferPool: lock-free SCQ ring of indices behind a one-entry reuse slot; PooledBuf guards, returned on drop"
             }
             PoolKind::IobufFifo => {
-                "iobuf::BufferPool::new_fifo: the SCQ ring alone, no reuse slot (what the slot adds or costs)"
+                "iobuf_pool::BufferPool::new_fifo: the SCQ ring alone, no reuse slot (what the slot adds or costs)"
             }
             PoolKind::IobufCached => {
-                "iobuf::BufferPool behind a LocalCache per thread (DEFAULT_CACHE_SIZE = 64); returns go through the returning thread's cache"
+                "iobuf_pool::BufferPool behind a LocalCache per thread (DEFAULT_CACHE_SIZE = 64); returns go through the returning thread's cache"
             }
             PoolKind::IobufThreadCache => {
-                "iobuf::BufferPool::builder(..).thread_cache(64): plain get and drop, served by the calling thread's own cache (no cache object held)"
+                "iobuf_pool::BufferPool::builder(..).thread_cache(64): plain get and drop, served by the calling thread's own cache (no cache object held)"
             }
             PoolKind::IobufOwned => {
-                "iobuf::BufferPool::get_owned on an Arc<BufferPool>: 'static OwnedBuf guards (one Arc refcount update per get and per drop)"
+                "iobuf_pool::BufferPool::get_owned on an Arc<BufferPool>: 'static OwnedBuf guards (one Arc refcount update per get and per drop)"
             }
             PoolKind::IobufAsync => {
-                "iobuf::BufferPool::acquire().await, polled by a small thread-parking executor on each thread (the async path's cost without a runtime's)"
+                "iobuf_pool::BufferPool::acquire().await, polled by a small thread-parking executor on each thread (the async path's cost without a runtime's)"
             }
             PoolKind::Mutex => {
                 "baseline: std Mutex<Vec<u32>> of free indices over the same page-aligned slab"

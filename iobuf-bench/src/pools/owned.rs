@@ -9,7 +9,7 @@
 //!   a dry pool, the wait list's hand-over.
 
 use super::{drain_buffer_pool, BenchItem, BenchPool, PoolHandle};
-use iobuf::{BufferPool, Error, OwnedBuf, PooledBuf, Tier};
+use iobuf_pool::{BufferPool, Error, OwnedBuf, PooledBuf, Tier};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;

@@ -132,7 +132,7 @@ fn file_labels(docs: &[RunDoc]) -> Vec<String> {
 
 /// A tier's buffer size in words ("4 KiB"), when the name is a known tier.
 pub fn tier_size(tier: &str) -> Option<String> {
-    let t: iobuf::Tier = tier.parse().ok()?;
+    let t: iobuf_pool::Tier = tier.parse().ok()?;
     let size = t.size();
     Some(if size >= 1 << 20 {
         format!("{} MiB", size >> 20)

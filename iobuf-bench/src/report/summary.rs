@@ -44,7 +44,7 @@ pub fn summary_plot(
         }
         let tier_index = tier
             .0
-            .parse::<iobuf::Tier>()
+            .parse::<iobuf_pool::Tier>()
             .map(|t| t as usize)
             .unwrap_or(0);
         for (file, points) in per_file {

@@ -2,7 +2,7 @@
 
 use super::{FreeList, IndexPool};
 use concurrent_queue::ConcurrentQueue;
-use iobuf::{Error, Tier};
+use iobuf_pool::{Error, Tier};
 
 /// Free indices in a `ConcurrentQueue::bounded` (lock-free, FIFO).
 pub struct Bounded(ConcurrentQueue<u32>);

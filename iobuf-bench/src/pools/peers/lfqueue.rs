@@ -2,7 +2,7 @@
 //! iobuf's ring is) as a free list of indices.
 
 use super::{FreeList, IndexPool};
-use iobuf::{Error, Tier};
+use iobuf_pool::{Error, Tier};
 use lfqueue::AllocBoundedQueue;
 
 /// Free indices in an lfqueue `AllocBoundedQueue`, sized to the next power

@@ -4,7 +4,7 @@
 
 use super::{PeerItem, NO_BUFFER};
 use crate::pools::{retry_with_backoff, BenchPool, PoolHandle, Slab};
-use iobuf::{Error, Tier};
+use iobuf_pool::{Error, Tier};
 use lockfree_object_pool::{LinearObjectPool, LinearReusable};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 
 use super::PeerItem;
 use crate::pools::{retry_with_backoff, BenchPool, PoolHandle, Slab};
-use iobuf::{Error, Tier};
+use iobuf_pool::{Error, Tier};
 use object_pool::{Pool, Reusable};
 use std::time::Duration;
 

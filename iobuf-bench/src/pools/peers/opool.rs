@@ -3,7 +3,7 @@
 
 use super::{PeerItem, NO_BUFFER};
 use crate::pools::{retry_with_backoff, BenchPool, PoolHandle, Slab};
-use iobuf::{Error, Tier};
+use iobuf_pool::{Error, Tier};
 use opool::{Pool, PoolAllocator, RefGuard};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

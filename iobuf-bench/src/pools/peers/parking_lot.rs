@@ -1,7 +1,7 @@
 //! parking_lot 0.12's `Mutex<Vec<u32>>` as a free list (a stack).
 
 use super::{FreeList, IndexPool};
-use iobuf::{Error, Tier};
+use iobuf_pool::{Error, Tier};
 use parking_lot::Mutex;
 
 /// Free indices in a `parking_lot::Mutex<Vec<u32>>`.

@@ -12,7 +12,7 @@ use super::{touch_slab, PeerItem, NO_BUFFER};
 use crate::pools::{retry_with_backoff, BenchPool, PoolHandle, Slab};
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
-use iobuf::{Error, Tier};
+use iobuf_pool::{Error, Tier};
 use sharded_slab::{Clear, Pool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
