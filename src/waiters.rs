@@ -29,9 +29,9 @@ const NIL: usize = usize::MAX;
 
 /// A free list that [`Acquire`] futures wait on.
 ///
-/// See [`WaitList`] for the two obligations: `put` and
-/// `try_take` must be sequentially consistent where they make an index free
-/// and find it, and must not call back into the wait list.
+/// See [`WaitList`] for the obligation: `put` and `try_take` must be
+/// sequentially consistent where they make an index free and find it. They
+/// may call back into the wait list: it never calls them with its lock held.
 pub trait Source {
     /// The wait list of this free list; the same one on every call.
     fn wait_list(&self) -> &WaitList;
@@ -184,7 +184,7 @@ impl Queue {
 /// take from the free list as before (a blocking `get` simply competes with
 /// the waiters, it never sleeps in this list).
 ///
-/// Two obligations come with `Source`, and the proofs depend on them:
+/// Two rules come with `Source`, and the proofs depend on them:
 ///
 /// * **Sequentially consistent free list.** The write that makes an index
 ///   free in `put`, and the reads of `try_take` that find it, must be
@@ -199,8 +199,12 @@ impl Queue {
 ///   (on x86-64 a CAS is a locked instruction whatever its ordering and a
 ///   `SeqCst` load is a plain load, so it costs nothing there), or put a
 ///   `fence(SeqCst)` between the put and `notify`.
-/// * **No re-entry.** `try_take` and `put` are called with the list's mutex
-///   held; they must not call back into the same `WaitList`.
+/// * **Re-entry is allowed.** The list never calls `try_take` or `put` with
+///   its mutex held, so either may call back into the same `WaitList` (a
+///   thread-cached pool's take reclaims an exited thread's cache and
+///   notifies). Before this rule, a take that notified deadlocked on the
+///   list's own lock (`tests/liveness.rs` and the loom model
+///   `a_reclaim_inside_a_served_take_notifies_without_deadlock` check it).
 ///
 /// # How it works
 ///
@@ -210,11 +214,12 @@ impl Queue {
 /// an index handed to it.
 ///
 /// * **Return** ([`WaitList::release`]): put the index on the free list,
-///   *then* read the counter. If it is not zero, lock, take an index from
-///   the free list (it may be gone, taken by a non-waiting get: then
-///   nothing is owed to anyone) and hand it to the front entry, which
-///   leaves the queue; wake its waker after unlocking. Repeat while there
-///   are both waiters and free indices.
+///   *then* read the counter. If it is not zero, take an index from the
+///   free list (it may be gone, taken by a non-waiting get: then nothing is
+///   owed to anyone), lock, and hand it to the front entry, which leaves
+///   the queue; wake its waker after unlocking. If the queue emptied in
+///   between, put the index back and look at the counter again. Repeat
+///   while there are both waiters and free indices.
 /// * **Wait** (the first poll of [`Acquire`] that finds nothing): lock,
 ///   enqueue an entry, increment the counter, unlock, and then run the same
 ///   serving loop as a return. This second look at the free list, after the
@@ -424,29 +429,31 @@ impl WaitList {
 
     /// While there are both waiters and free indices: hand one over, wake
     /// its waiter (outside the lock).
+    ///
+    /// The source is called with the lock *released*: a source's take may
+    /// itself return indices and notify this list (a thread-cached pool
+    /// reclaims exited threads' magazines inside its take), and a nested
+    /// `serve` then simply takes the lock. An index taken while the queue
+    /// emptied goes back, and the loop looks at the counter again: a waiter
+    /// that queued meanwhile either finds it (its look after queueing) or
+    /// is seen here (the put is a sequentially consistent write followed by
+    /// the counter's load, the store-buffering pair of the contract).
     #[cold]
     fn serve<S: Source + ?Sized>(&self, source: &S) {
-        loop {
-            let waker = {
-                let mut q = self.lock();
-                if q.head == NIL {
-                    return;
-                }
-                let Some(index) = source.try_take() else {
-                    return;
-                };
-                match self.hand_front(&mut q, index) {
-                    Ok(waker) => waker,
-                    // Unreachable (the queue was checked under this lock),
-                    // but never lose an index.
-                    Err(index) => {
-                        source.put(index);
-                        return;
-                    }
-                }
+        while self.has_waiters() {
+            let Some(index) = source.try_take() else {
+                return;
             };
-            if let Some(w) = waker {
-                w.wake();
+            let handed = {
+                let mut q = self.lock();
+                self.hand_front(&mut q, index)
+            };
+            match handed {
+                Ok(Some(waker)) => waker.wake(),
+                Ok(None) => {}
+                // Nobody is queued any more (cancelled or served by another
+                // returner): never lose the index.
+                Err(index) => source.put(index),
             }
         }
     }
