@@ -93,7 +93,7 @@ pub use tier::{
     MICRO_SIZE, NANO_SIZE, PICO_SIZE, SMALL_SIZE, TITAN_SIZE, VAST_SIZE,
 };
 pub use tiered::{TieredPool, TieredPoolBuilder};
-pub use waiters::{Acquire, Source, WaitList};
+pub use waiters::{Acquire, Source, WaitList, UNCOLLECTED_GRACE};
 
 /// What the types forbid, as doctests that must fail to compile. Each one
 /// below compiles once the marked line is removed or changed as its comment

@@ -20,6 +20,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 /// The counter's one ordering (see the docs of [`WaitList`]).
 const SC: Ordering = Ordering::SeqCst;
@@ -66,15 +67,27 @@ impl<T: Source + ?Sized> Source for std::sync::Arc<T> {
     }
 }
 
-/// One waiter's entry: queued (it has a waker, no index) or served (an
-/// index, out of the queue), or vacant (on the vacancy chain).
+/// One waiter's entry: queued (it has a waker, no index), served (an
+/// index, out of the queue), revoked (its index was taken back, out of the
+/// queue: its future queues again at the front when next polled), or
+/// vacant (on the vacancy chain).
 struct Node {
     prev: usize,
     /// The next queued entry, or for a vacant one the next vacant entry.
     next: usize,
     waker: Option<Waker>,
     handed: Option<usize>,
+    /// When `handed` was set (for [`WaitList::revoke_uncollected`]).
+    served_at: Option<Instant>,
+    /// In the queue now.
+    queued: bool,
 }
+
+/// How long a hand-over may wait to be collected before a dry get may take
+/// it back: a future that was forgotten (`mem::forget`) would otherwise
+/// hold its index for ever, and a live one collects within one poll of its
+/// task, long before this.
+pub const UNCOLLECTED_GRACE: Duration = Duration::from_millis(10);
 
 /// The FIFO of waiters, as a doubly linked list inside a reusable table.
 struct Queue {
@@ -105,6 +118,8 @@ impl Queue {
                 next: NIL,
                 waker: None,
                 handed: None,
+                served_at: None,
+                queued: false,
             });
             self.nodes.len() - 1
         };
@@ -114,6 +129,8 @@ impl Queue {
         node.next = NIL;
         node.waker = Some(waker);
         node.handed = None;
+        node.served_at = None;
+        node.queued = true;
         if tail == NIL {
             self.head = id;
         } else {
@@ -123,8 +140,25 @@ impl Queue {
         Ok(id)
     }
 
+    /// Puts a revoked entry (out of the queue) back at the front: it was
+    /// served once and keeps its place ahead of later waiters.
+    fn push_front(&mut self, id: usize) {
+        let head = self.head;
+        let node = &mut self.nodes[id];
+        node.prev = NIL;
+        node.next = head;
+        node.queued = true;
+        if head == NIL {
+            self.tail = id;
+        } else {
+            self.nodes[head].prev = id;
+        }
+        self.head = id;
+    }
+
     /// Takes a queued entry out of the queue.
     fn unlink(&mut self, id: usize) {
+        self.nodes[id].queued = false;
         let (prev, next) = (self.nodes[id].prev, self.nodes[id].next);
         if prev == NIL {
             self.head = next;
@@ -144,6 +178,8 @@ impl Queue {
         let vacant = self.vacant;
         let node = &mut self.nodes[id];
         node.handed = None;
+        node.served_at = None;
+        node.queued = false;
         node.prev = NIL;
         node.next = vacant;
         self.vacant = id;
@@ -320,6 +356,9 @@ pub struct WaitList {
     /// Entries in the queue (waiting, not yet served). Written under the
     /// lock, read without it by [`WaitList::has_waiters`].
     waiting: AtomicUsize,
+    /// Entries served and not yet collected by their futures. Written under
+    /// the lock, read without it by the dry paths.
+    uncollected: AtomicUsize,
     queue: Mutex<Queue>,
 }
 
@@ -346,6 +385,7 @@ impl WaitList {
     fn with_limit(limit: usize) -> Self {
         WaitList {
             waiting: AtomicUsize::new(0),
+            uncollected: AtomicUsize::new(0),
             queue: Mutex::new(Queue {
                 nodes: Vec::new(),
                 head: NIL,
@@ -364,6 +404,13 @@ impl WaitList {
         return self.waiting.fetch_add(0, SC) != 0;
         #[cfg(not(loom))]
         return self.waiting.load(SC) != 0;
+    }
+
+    /// Whether an index was handed to a future that has not collected it
+    /// yet (see [`revoke_uncollected`](Self::revoke_uncollected)): one load.
+    #[inline]
+    pub(crate) fn has_uncollected(&self) -> bool {
+        self.uncollected.load(Ordering::Relaxed) != 0
     }
 
     /// How many tasks are queued now (a snapshot, for statistics).
@@ -422,9 +469,70 @@ impl WaitList {
         }
         q.unlink(id);
         self.waiting.fetch_sub(1, SC);
+        self.uncollected.fetch_add(1, Ordering::Relaxed);
         let node = &mut q.nodes[id];
         node.handed = Some(index);
+        node.served_at = Some(Instant::now());
         Ok(node.waker.take())
+    }
+
+    /// Takes back the indices handed to futures that have not collected
+    /// them within [`UNCOLLECTED_GRACE`], and returns them through
+    /// [`release`](Self::release) (to the next waiter, or the free list);
+    /// returns how many. A pool's dry paths call this: a future that was
+    /// forgotten (`mem::forget`) after being queued would otherwise keep the
+    /// next returned index for ever. A live future whose index was taken
+    /// back queues again at the front when it is next polled, so it loses
+    /// its index but not its place.
+    ///
+    /// Costs one load when nothing is uncollected.
+    ///
+    /// ```
+    /// use iobuf_pool::{Acquire, IndexRing, Source, WaitList, UNCOLLECTED_GRACE};
+    /// struct Ring(IndexRing, WaitList);
+    /// impl Source for Ring {
+    ///     fn wait_list(&self) -> &WaitList { &self.1 }
+    ///     fn try_take(&self) -> Option<usize> { self.0.pop() }
+    ///     fn put(&self, i: usize) { /* SAFETY: a taken index, returned once */ unsafe { self.0.push(i) }.unwrap() }
+    /// }
+    /// let ring = Ring(IndexRing::full(1)?, WaitList::new());
+    /// let held = ring.try_take().unwrap();
+    /// let waker = std::task::Waker::noop();
+    /// let mut forgotten = Box::pin(Acquire::new(&ring));
+    /// let _ = forgotten.as_mut().poll(&mut std::task::Context::from_waker(&waker));
+    /// ring.1.release(&ring, held); // handed to the queued future...
+    /// std::mem::forget(forgotten); // ...which is never polled again
+    /// assert!(ring.try_take().is_none());
+    /// std::thread::sleep(UNCOLLECTED_GRACE);
+    /// assert_eq!(ring.1.revoke_uncollected(&ring), 1);
+    /// assert_eq!(ring.try_take(), Some(held));
+    /// # Ok::<(), iobuf_pool::Error>(())
+    /// ```
+    #[cold]
+    pub fn revoke_uncollected<S: Source + ?Sized>(&self, source: &S) -> usize {
+        if self.uncollected.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        let mut revoked = 0;
+        loop {
+            let index = {
+                let mut q = self.lock();
+                let stale = q.nodes.iter_mut().find(|n| {
+                    n.handed.is_some()
+                        && n.served_at
+                            .is_some_and(|t| t.elapsed() >= UNCOLLECTED_GRACE)
+                });
+                let Some(node) = stale else { break };
+                node.served_at = None;
+                self.uncollected.fetch_sub(1, Ordering::Relaxed);
+                node.handed.take()
+            };
+            if let Some(index) = index {
+                revoked += 1;
+                self.release(source, index);
+            }
+        }
+        revoked
     }
 
     /// While there are both waiters and free indices: hand one over, wake
@@ -560,10 +668,29 @@ impl<S: Source> Acquire<S> {
 
     /// A queued future's poll: an index handed to us, or wait on.
     fn check(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
+        if let Some(index) = self.collect() {
+            return Poll::Ready(index);
+        }
         let list = self.source.wait_list();
+        // At the front while another future's hand-over is uncollected (it
+        // may have been forgotten): take it back once its grace is over,
+        // which serves us; until then, ask to be polled again.
+        let front = list.lock().head == self.node;
+        if front && list.uncollected.load(Ordering::Relaxed) != 0 {
+            list.revoke_uncollected(&self.source);
+            if let Some(index) = Self::collect_for(&self.source, self.node) {
+                self.node = NIL;
+                return Poll::Ready(index);
+            }
+            if list.uncollected.load(Ordering::Relaxed) != 0 {
+                cx.waker().wake_by_ref();
+            }
+        }
         let mut q = list.lock();
         let id = self.node;
         if let Some(index) = q.nodes[id].handed {
+            // Served since the look above.
+            list.uncollected.fetch_sub(1, Ordering::Relaxed);
             let old = q.vacate(id);
             drop(q);
             drop(old);
@@ -583,6 +710,46 @@ impl<S: Source> Acquire<S> {
         drop(q);
         drop(old);
         Poll::Pending
+    }
+}
+
+impl<S: Source> Acquire<S> {
+    /// Our index if one was handed to us (then the entry is vacated); if
+    /// ours was taken back (revoked), queues us again at the front and
+    /// looks at the free list once more.
+    fn collect(&mut self) -> Option<usize> {
+        let index = Self::collect_for(&self.source, self.node)?;
+        self.node = NIL;
+        Some(index)
+    }
+
+    /// [`collect`](Self::collect) for entry `id` of `source`'s list; the
+    /// caller forgets `id` when this returns an index.
+    fn collect_for(source: &S, id: usize) -> Option<usize> {
+        let list = source.wait_list();
+        let mut q = list.lock();
+        if let Some(index) = q.nodes[id].handed {
+            list.uncollected.fetch_sub(1, Ordering::Relaxed);
+            let old = q.vacate(id);
+            drop(q);
+            drop(old);
+            return Some(index);
+        }
+        if q.nodes[id].queued {
+            return None;
+        }
+        // Revoked: back at the front, counted, and the look after queueing.
+        q.push_front(id);
+        list.waiting.fetch_add(1, SC);
+        drop(q);
+        list.serve(source);
+        let mut q = list.lock();
+        let index = q.nodes[id].handed?;
+        list.uncollected.fetch_sub(1, Ordering::Relaxed);
+        let old = q.vacate(id);
+        drop(q);
+        drop(old);
+        Some(index)
     }
 }
 
@@ -609,10 +776,13 @@ impl<S: Source> Drop for Acquire<S> {
         let list = self.source.wait_list();
         let mut q = list.lock();
         let handed = q.nodes[id].handed;
-        if handed.is_none() {
+        if handed.is_some() {
+            list.uncollected.fetch_sub(1, Ordering::Relaxed);
+        } else if q.nodes[id].queued {
             q.unlink(id);
             list.waiting.fetch_sub(1, SC);
         }
+        // (Neither: revoked, already out of the queue and owed nothing.)
         let old = q.vacate(id);
         // An index handed to us but never yielded: straight to the next
         // waiter, or back to the free list if there is none.
@@ -770,10 +940,14 @@ mod tests {
         let mut b = Acquire::new(&s);
         assert_eq!(poll(&mut b, &wb), Poll::Pending, "b queues behind a");
         assert_eq!(wakes(&ca), 1, "b's look served a");
-        assert_eq!(wakes(&cb), 0);
+        // b, now at the front while a's hand-over is uncollected, may ask
+        // to be polled again (to take back a forgotten hand-over), but is
+        // not served before a.
+        assert_eq!(poll(&mut b, &wb), Poll::Pending);
         assert_eq!(poll(&mut a, &wa), Poll::Ready(5));
+        let before = wakes(&cb);
         s.list.release(&s, 5);
-        assert_eq!(wakes(&cb), 1);
+        assert_eq!(wakes(&cb), before + 1, "the release wakes b");
         assert_eq!(poll(&mut b, &wb), Poll::Ready(5));
     }
 
@@ -829,6 +1003,49 @@ mod tests {
         drop(b); // served with 4, nobody waits: 4 goes back
         assert_eq!(s.free_now(), vec![4, 6]);
         assert!(!s.list.has_waiters());
+    }
+
+    #[test]
+    fn an_uncollected_hand_over_is_taken_back_after_its_grace_and_the_live_future_requeues_at_the_front(
+    ) {
+        let s = VecSource::new(vec![]);
+        let (_, wa) = counter();
+        let (_, wb) = counter();
+        let mut a = Acquire::new(&s);
+        assert_eq!(poll(&mut a, &wa), Poll::Pending);
+        s.list.release(&s, 1); // handed to a, which is slow to collect
+        assert_eq!(s.list.revoke_uncollected(&s), 0, "within the grace");
+        std::thread::sleep(UNCOLLECTED_GRACE);
+        // b finds the source dry, queues at the front, and takes a's stale
+        // index back, which serves it.
+        let mut b = Acquire::new(&s);
+        assert_eq!(poll(&mut b, &wb), Poll::Ready(1));
+        // a lost its index, not its place: it queues again at the front.
+        assert_eq!(poll(&mut a, &wa), Poll::Pending);
+        let mut c = Acquire::new(&s);
+        assert_eq!(poll(&mut c, &wb), Poll::Pending);
+        s.list.release(&s, 2);
+        assert_eq!(poll(&mut c, &wb), Poll::Pending, "c is behind a");
+        assert_eq!(poll(&mut a, &wa), Poll::Ready(2));
+        drop(c);
+        assert!(!s.list.has_waiters());
+        assert_eq!(s.free_now(), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_revoked_future_dropped_owes_nothing() {
+        let s = VecSource::new(vec![]);
+        let (_, w) = counter();
+        let mut a = Acquire::new(&s);
+        assert_eq!(poll(&mut a, &w), Poll::Pending);
+        s.list.release(&s, 3);
+        std::thread::sleep(UNCOLLECTED_GRACE);
+        assert_eq!(s.list.revoke_uncollected(&s), 1);
+        assert_eq!(s.free_now(), vec![3], "nobody waits: back to the free list");
+        drop(a);
+        assert!(!s.list.has_waiters());
+        assert_eq!(s.list.uncollected.load(Ordering::Relaxed), 0);
+        assert_eq!(s.free_now(), vec![3]);
     }
 
     #[test]

@@ -173,6 +173,54 @@ fn a_second_waiter_with_an_orphan_does_not_deadlock() {
     );
 }
 
+/// Review item 5: a queued `acquire()` future that is forgotten
+/// (`mem::forget`) swallowed the next buffer anyone returned, for ever. Now
+/// the hand-over is taken back by the next dry get once its grace
+/// (`UNCOLLECTED_GRACE`) is over: blocking, timed, try and async gets all
+/// get the buffer.
+#[test]
+fn a_forgotten_queued_acquire_does_not_swallow_a_buffer() {
+    for cache in [0, 4] {
+        let pool = Arc::new(
+            BufferPool::builder(Tier::Pico, 2)
+                .thread_cache(cache)
+                .build()
+                .unwrap(),
+        );
+        let held: Vec<_> = std::iter::from_fn(|| pool.try_get_owned()).collect();
+        assert_eq!(held.len(), 2);
+        let waker = Waker::from(Arc::new(Count::default()));
+        let mut forgotten = pool.acquire_owned();
+        assert!(poll_once(&mut forgotten, &waker).is_pending());
+        std::mem::forget(forgotten);
+        let mut held = held;
+        drop(held.pop()); // handed to the forgotten future
+                          // A blocking get with a timeout finds it after the grace.
+        let got = pool
+            .get_owned_timeout(Duration::from_secs(2))
+            .expect("the forgotten future's buffer came back");
+        drop(got);
+        // The same through an async waiter that queues behind a forgotten one.
+        let mut forgotten = pool.acquire_owned();
+        let Poll::Ready(one) = poll_once(&mut pool.acquire_owned(), &waker) else {
+            panic!("a free buffer is there");
+        };
+        assert!(poll_once(&mut forgotten, &waker).is_pending());
+        std::mem::forget(forgotten);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let late = pool.acquire_owned();
+        drop(held.pop()); // to the forgotten future
+        let got = rt.block_on(async { tokio::time::timeout(Duration::from_secs(2), late).await });
+        let got = got.expect("an async waiter behind a forgotten future is served");
+        drop((got, one));
+        thread::sleep(iobuf_pool::UNCOLLECTED_GRACE);
+        assert_all_back(&pool);
+    }
+}
+
 /// Review item 6: a batch get asked for more than can ever be reserved
 /// still takes what the pool has.
 #[test]
@@ -257,6 +305,7 @@ struct Shared {
     progress: AtomicU64,
     stop: AtomicBool,
     threads_exited: AtomicU64,
+    forgotten: AtomicU64,
 }
 
 impl Shared {
@@ -366,10 +415,23 @@ async fn async_worker(shared: Arc<Shared>, seed: u64) -> u64 {
     let mut ops = 0u64;
     while !shared.stop.load(Ordering::Relaxed) {
         let t = Arc::clone(&shared.pools[rng.below(shared.pools.len() as u64) as usize]);
-        match rng.below(4) {
+        match rng.below(5) {
             0 | 1 => {
                 let buf = t.pool.acquire_owned().await;
                 hold(&t, buf, &mut rng);
+            }
+            4 if rng.below(8) == 0 => {
+                // A future polled once, then forgotten: if it was queued,
+                // the next return is handed to it and must be taken back.
+                let mut f = t.pool.acquire_owned();
+                let waker = Waker::from(Arc::new(Count::default()));
+                match poll_once(&mut f, &waker) {
+                    Poll::Ready(buf) => hold(&t, buf, &mut rng),
+                    Poll::Pending => {
+                        std::mem::forget(f);
+                        shared.forgotten.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
             2 => {
                 let got =
@@ -416,13 +478,14 @@ fn liveness_pools(rng: &mut Rng) -> Vec<Arc<Tracked>> {
 
 /// One run of the stress for `secs` with `seed`; returns (operations,
 /// threads that exited).
-fn liveness_run(seed: u64, duration: Duration) -> (u64, u64) {
+fn liveness_run(seed: u64, duration: Duration) -> (u64, u64, u64) {
     let mut rng = Rng(seed | 1);
     let shared = Arc::new(Shared {
         pools: liveness_pools(&mut rng),
         progress: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         threads_exited: AtomicU64::new(0),
+        forgotten: AtomicU64::new(0),
     });
     let mut handles = Vec::new();
     for k in 0..3 {
@@ -495,10 +558,29 @@ fn liveness_run(seed: u64, duration: Duration) -> (u64, u64) {
             t.owned.iter().all(|o| !o.load(Ordering::SeqCst)),
             "a holder never gave back"
         );
-        assert_eq!(t.pool.stats().waiters, 0);
+        // Forgotten futures still queued get the next returns, which come
+        // back after their grace: cycle every buffer until none is queued.
+        for _ in 0..100 {
+            if t.pool.stats().waiters == 0 {
+                break;
+            }
+            thread::sleep(iobuf_pool::UNCOLLECTED_GRACE);
+            let all: Vec<_> = std::iter::from_fn(|| t.pool.try_get()).collect();
+            drop(all);
+        }
+        assert_eq!(
+            t.pool.stats().waiters,
+            0,
+            "queued forgotten futures were never served"
+        );
+        thread::sleep(iobuf_pool::UNCOLLECTED_GRACE);
         assert_all_back(&t.pool);
     }
-    (ops, shared.threads_exited.load(Ordering::Relaxed))
+    (
+        ops,
+        shared.threads_exited.load(Ordering::Relaxed),
+        shared.forgotten.load(Ordering::Relaxed),
+    )
 }
 
 /// The short form (a few seconds in `cargo test`); `IOBUF_LIVENESS_SECS`
@@ -521,19 +603,23 @@ fn liveness_stress() {
     // Several seeds per run: each run is at most 30 s, so a long form is
     // many runs with fresh pools (and a failure names a short replay).
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let (mut ops, mut exits, mut runs) = (0, 0, 0u64);
+    let (mut ops, mut exits, mut forgotten, mut runs) = (0, 0, 0, 0u64);
     let mut rng = Rng(seed | 1);
     while Instant::now() < deadline || runs == 0 {
         let s = rng.next();
         let left = deadline.saturating_duration_since(Instant::now());
-        let (o, e) = liveness_run(
+        let (o, e, f) = liveness_run(
             s,
             left.clamp(Duration::from_secs(1), Duration::from_secs(30)),
         );
         ops += o;
+        forgotten += f;
         exits += e;
         runs += 1;
     }
-    eprintln!("liveness: seed {seed:#x}: {runs} runs, {ops} operations, {exits} thread exits");
+    eprintln!(
+        "liveness: seed {seed:#x}: {runs} runs, {ops} operations, {exits} thread exits, \
+         {forgotten} forgotten futures"
+    );
     assert!(ops > 0);
 }

@@ -341,9 +341,32 @@ impl BufferPool {
     fn take_index(&self) -> Option<usize> {
         let got = self.pop_index();
         if got.is_none() {
+            return self.take_index_dry();
+        }
+        got
+    }
+
+    /// [`take_index`](Self::take_index) on a dry pool: takes back hand-overs
+    /// that async waiters never collected (a forgotten future), then counts
+    /// the miss if there is still nothing.
+    #[cold]
+    fn take_index_dry(&self) -> Option<usize> {
+        let got = self.pop_revoking();
+        if got.is_none() {
             self.count_failed();
         }
         got
+    }
+
+    /// The pool looked dry: if a future was handed an index and has not
+    /// collected it within its grace (it may have been forgotten), take it
+    /// back (to the longest async waiter first) and try once more.
+    #[cold]
+    fn pop_revoking(&self) -> Option<usize> {
+        if self.waiters.revoke_uncollected(&PoolSource(self)) == 0 {
+            return None;
+        }
+        self.pop_index()
     }
 
     /// A free index without counting a miss (the waiting loops): from
@@ -499,7 +522,10 @@ impl BufferPool {
             return index;
         }
         let _waiting = Blocked::new(self);
-        wait_for(|| self.pop_index(), || self.looks_dry())
+        wait_for(
+            || self.pop_index().or_else(|| self.pop_revoking()),
+            || self.looks_dry(),
+        )
     }
 
     /// A free index, waiting until `deadline` (never, for `None`).
@@ -508,7 +534,11 @@ impl BufferPool {
             return Some(index);
         }
         let _waiting = Blocked::new(self);
-        retry_until(deadline, || self.pop_index(), || self.looks_dry())
+        retry_until(
+            deadline,
+            || self.pop_index().or_else(|| self.pop_revoking()),
+            || self.looks_dry(),
+        )
     }
 
     /// Whether any get waits for a buffer now (an async waiter, or a
@@ -571,9 +601,13 @@ impl BufferPool {
 
     /// Whether the pool looks dry, by reads alone (for waiting loops). A
     /// pool whose exited threads left buffers in their magazines does not:
-    /// the next get reclaims them.
+    /// the next get reclaims them; nor does one with hand-overs to async
+    /// waiters not yet collected (the next get may take back a forgotten
+    /// one's).
     pub(crate) fn looks_dry(&self) -> bool {
-        self.free.looks_empty() && !self.thread_cache.as_ref().is_some_and(|c| c.has_orphans())
+        self.free.looks_empty()
+            && !self.thread_cache.as_ref().is_some_and(|c| c.has_orphans())
+            && !self.waiters.has_uncollected()
     }
 
     /// Puts an index its caller owns back into the free list: the one path
