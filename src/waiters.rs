@@ -83,6 +83,13 @@ struct Node {
     queued: bool,
 }
 
+/// Whether a hand-over made at `at` may be taken back. Under loom, always:
+/// the models then explore every revocation racing every collection, and
+/// stay deterministic (loom cannot replay a clock).
+fn grace_over(at: Instant) -> bool {
+    cfg!(loom) || at.elapsed() >= UNCOLLECTED_GRACE
+}
+
 /// How long a hand-over may wait to be collected before a dry get may take
 /// it back: a future that was forgotten (`mem::forget`) would otherwise
 /// hold its index for ever, and a live one collects within one poll of its
@@ -517,11 +524,10 @@ impl WaitList {
         loop {
             let index = {
                 let mut q = self.lock();
-                let stale = q.nodes.iter_mut().find(|n| {
-                    n.handed.is_some()
-                        && n.served_at
-                            .is_some_and(|t| t.elapsed() >= UNCOLLECTED_GRACE)
-                });
+                let stale = q
+                    .nodes
+                    .iter_mut()
+                    .find(|n| n.handed.is_some() && n.served_at.is_some_and(grace_over));
                 let Some(node) = stale else { break };
                 node.served_at = None;
                 self.uncollected.fetch_sub(1, Ordering::Relaxed);
