@@ -270,7 +270,10 @@ impl Queue {
 ///   before the increment: that returner's index was on the free list
 ///   before the read, so the look finds it. The index found goes to the
 ///   front of the queue, which is this waiter only if nobody was ahead of
-///   it: a new waiter never overtakes older ones.
+///   it: a new waiter never overtakes older ones (unit tests
+///   `a_new_future_does_not_overtake_a_queued_one`,
+///   `waiters_are_served_first_come_first_served`; loom models in
+///   `tests/loom_waiters.rs`).
 /// * **Later polls** read the entry's slot: an index there is the result;
 ///   otherwise the stored waker is replaced if the new one would not wake
 ///   the same task.
@@ -278,13 +281,29 @@ impl Queue {
 ///   and the counter decremented; an index already handed to it goes
 ///   straight to the next waiter (woken), or back through
 ///   [`WaitList::release`] if there is none. A cancelled waiter loses
-///   neither an index nor a wake-up.
+///   neither an index nor a wake-up (unit tests `cancelling_*`; loom
+///   models `cancel_races_return*`, `cancel_after_handoff_passes_the_index_on`).
+/// * **Forgotten futures** (`mem::forget` after a first poll): an entry
+///   that was handed an index and has not collected it within
+///   [`UNCOLLECTED_GRACE`] can be taken back by
+///   [`WaitList::revoke_uncollected`], which a pool's dry gets call, and
+///   which the front waiter calls when it is polled (while another entry's
+///   hand-over is uncollected, the front waiter asks to be polled again,
+///   so a runtime whose only task waits behind a forgotten future still
+///   gets there). A live future whose index was taken back queues again
+///   at the front. So a forgotten future holds a returned index for at
+///   most the grace plus the next dry get, never for ever
+///   (`tests/liveness.rs` `a_forgotten_queued_acquire_does_not_swallow_a_buffer`;
+///   unit tests `an_uncollected_hand_over_is_taken_back_*`,
+///   `a_revoked_future_dropped_owes_nothing`). A forgotten entry that was
+///   never handed anything stays queued and absorbs one hand-over, once.
 ///
 /// A first poll skips its fast take from the free list when the counter
 /// says others are waiting, and queues behind them instead, so among
 /// `Acquire` futures service is first come, first served: handing indices
 /// over directly (rather than waking someone to race for the free list)
-/// means a woken waiter never finds its index stolen. Non-waiting takes
+/// means a woken waiter that is polled within [`UNCOLLECTED_GRACE`] never
+/// finds its index stolen. Non-waiting takes
 /// (`try_get`, a blocking `get`) can still take an index in the short
 /// window between a return's put and its serving loop; every return that
 /// such a take does not intercept goes to the front waiter, so a waiter
@@ -496,6 +515,7 @@ impl WaitList {
     ///
     /// ```
     /// use iobuf_pool::{Acquire, IndexRing, Source, WaitList, UNCOLLECTED_GRACE};
+    /// use std::future::Future;
     /// struct Ring(IndexRing, WaitList);
     /// impl Source for Ring {
     ///     fn wait_list(&self) -> &WaitList { &self.1 }
