@@ -17,7 +17,7 @@ pub(crate) const MAX_SLEEP: Duration = Duration::from_millis(1);
 /// A three-stage backoff for one waiter.
 ///
 /// ```
-/// let mut b = iobuf_pool::Backoff::new();
+/// let mut b = iobuf_pool::sync::Backoff::new();
 /// for _ in 0..20 {
 ///     b.wait(); // spins, yields, then sleeps at most Backoff::MAX_SLEEP
 /// }

@@ -7,8 +7,8 @@
 //! A miss refills half the stack from the pool's shared free list (its ring,
 //! then its reuse slot); a put to a full stack first flushes half of it back
 //! to the ring. A refill is one batch pop from the ring
-//! ([`IndexRing::pop_many`](crate::IndexRing::pop_many)) and a flush one
-//! batch push ([`IndexRing::push_many`](crate::IndexRing::push_many)): one
+//! ([`IndexRing::pop_many`](crate::sync::IndexRing::pop_many)) and a flush one
+//! batch push ([`IndexRing::push_many`](crate::sync::IndexRing::push_many)): one
 //! fetch-and-add on the ring's head or tail per batch, not per index.
 //! Dropping the cache flushes everything, so a
 //! thread that exits loses no buffer.

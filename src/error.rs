@@ -39,12 +39,6 @@ pub enum Error {
         /// The pool's capacity.
         capacity: usize,
     },
-    /// An index given back that is not held through the raw-index API:
-    /// returned twice, never taken, or still owned by a guard.
-    NotHeld {
-        /// The index given.
-        index: usize,
-    },
     /// A [`RawBuf`](crate::RawBuf) given to a pool it does not belong to.
     WrongPool {
         /// The token's buffer index (in its own pool).
@@ -86,10 +80,6 @@ impl fmt::Display for Error {
             Error::IndexOutOfRange { index, capacity } => {
                 write!(f, "index {index} is out of range for capacity {capacity}")
             }
-            Error::NotHeld { index } => write!(
-                f,
-                "index {index} is not held through the raw-index API (returned twice, or never taken)"
-            ),
             Error::WrongPool { index, pool_id } => write!(
                 f,
                 "buffer {index} belongs to pool {pool_id}, not to the pool it was given to"
@@ -99,7 +89,10 @@ impl fmt::Display for Error {
             }
             Error::BadTierConfig(why) => write!(f, "bad tier configuration: {why}"),
             Error::LengthTooLarge { len, capacity } => {
-                write!(f, "length {len} exceeds the buffer's capacity of {capacity}")
+                write!(
+                    f,
+                    "length {len} exceeds the buffer's capacity of {capacity}"
+                )
             }
         }
     }

@@ -3,42 +3,30 @@
 //! * [`Tier`]: twelve buffer sizes, powers of 4 from 32 B to 128 MiB.
 //! * [`BufferPool`]: `capacity` buffers of one tier in one page-aligned
 //!   slab, handed out by index through a lock-free, ABA-safe ring
-//!   ([`IndexRing`], Nikolaev's SCQ) behind a one-entry reuse slot (a
-//!   thread that returns a buffer and takes another gets the same one back). [`PooledBuf`] guards give the bytes without a
-//!   copy and return the buffer on drop, from any thread. Typed per-tier pools
-//!   ([`SmallBufferPool`] and the other eleven) also give `&mut [u8; N]`.
-//! * [`BufferPool::builder`]`(..).thread_cache(n)`: a transparent per-thread
-//!   cache, used by plain gets and drops (a hit makes no atomic
-//!   read-modify-write); [`BufferPool::try_get_many`] /
-//!   [`BufferPool::put_many`]: batches, one ring fetch-and-add per run.
-//! * [`LocalCache`]: a per-thread magazine in front of the ring; a hit makes
-//!   no atomic operation.
-//! * [`TieredPool`]: several tiers behind one handle, picked by size.
+//!   ([`sync::IndexRing`], Nikolaev's SCQ). [`PooledBuf`] guards give the
+//!   bytes without a copy and return the buffer on drop, from any thread;
+//!   [`OwnedBuf`] is the `'static + Send` guard of an `Arc<BufferPool>`.
+//! * Gets: [`BufferPool::try_get`], the blocking [`BufferPool::get`] and
+//!   [`BufferPool::get_timeout`], the async [`BufferPool::acquire`], and
+//!   batches ([`BufferPool::try_get_many`], [`BufferPool::put_many`]).
+//! * [`BufferPoolBuilder::thread_cache`]: a transparent per-thread cache
+//!   used by plain gets and drops (a hit makes no atomic read-modify-write).
+//! * [`TieredPool`]: several tiers behind one handle, picked by size;
+//!   [`TierPool`] and [`tiers`]: one type per tier, with `&mut [u8; N]`.
 //! * [`BoundedPool<T>`]: the same ring over any `T`.
-//! * [`AlignedBuf`], [`page_size`], [`CACHE_LINE_SIZE`]: aligned memory.
-//! * [`IoVec`]: the OS `struct iovec`, for readv/writev and io_uring.
-//! * [`RawBuf`]: a buffer held outside a guard (an I/O in flight), an owned
-//!   token that names its pool.
-//! * [`OwnedBuf`]: a `'static + Send` buffer of an `Arc<BufferPool>`
-//!   ([`BufferPool::get_owned`]); a [`BufferPool::leak`]ed or `static` pool
-//!   gives `PooledBuf<'static>` at no reference-count cost.
-//! * [`BufferPool::acquire`]: an async, runtime-agnostic wait for a buffer;
-//!   [`BufferPool::stats`]: a [`PoolStats`] snapshot.
-//! * feature `bytes`: `bytes::BufMut` for [`OwnedBuf`], and `freeze()` into
-//!   `bytes::Bytes`, which returns the buffer when its last clone drops.
-//! * `uring` (feature `io-uring`): pool buffers as io_uring fixed buffers
-//!   and provided-buffer rings.
-//! * feature `tokio-uring`: tokio-uring's `IoBuf`/`IoBufMut` for
-//!   [`OwnedBuf`] and `PooledBuf<'static>` (`file.read_at(buf, 0).await`),
-//!   and its registered-buffer collections built from pool buffers;
-//!   feature `monoio`: monoio's `IoBuf`/`IoBufMut` for the same guards.
+//! * [`RawBuf`]: a buffer held outside a guard (an I/O in flight).
+//! * [`IoVec`]: the OS `struct iovec`; [`mem`]: aligned memory;
+//!   [`sync`]: the ring, the async wait list and the backoff, for pools of
+//!   your own.
+//! * Features: `io-uring` (module `uring`: fixed buffers and provided-buffer
+//!   rings), `bytes`, `tokio-uring`, `monoio`.
 //!
 //! ```
 //! use iobuf_pool::{BufferPool, Tier};
 //!
 //! let pool = BufferPool::new(Tier::Small, 1024)?;
 //! let mut buf = pool.get();          // waits with backoff if the pool is dry
-//! buf[..4].copy_from_slice(b"ping");
+//! buf.as_full_mut()[..4].copy_from_slice(b"ping");
 //! std::thread::scope(|s| {
 //!     s.spawn(move || drop(buf));    // another thread may return it
 //! });
@@ -57,7 +45,7 @@ mod cache;
 mod error;
 mod freelist;
 mod iovec;
-mod mem;
+pub mod mem;
 #[cfg(feature = "monoio")]
 mod monoio_support;
 mod pool;
@@ -71,29 +59,56 @@ mod tokio_uring_support;
 pub mod uring;
 mod waiters;
 
-pub use backoff::Backoff;
+// Crate-internal short paths for the memory helpers the pools use.
+pub(crate) use mem::AlignedBuf;
+
 pub use bounded::{BoundedGuard, BoundedPool};
 pub use cache::{LocalCache, DEFAULT_CACHE_SIZE};
 pub use error::Error;
 pub use iovec::IoVec;
-pub use mem::{
-    aligned_block, aligned_mem, cache_line_aligned_blocks, cache_line_aligned_mem,
-    page_aligned_blocks, page_size, AlignedBlocks, AlignedBuf, CACHE_LINE_SIZE,
-    HUGE_PAGE_THRESHOLD, MMAP_THRESHOLD,
-};
 pub use pool::{
-    AcquireBuf, AcquireOwned, BigBufferPool, BufferPool, BufferPoolBuilder, GiantBufferPool,
-    GreatBufferPool, Held, HugeBufferPool, LargeBufferPool, MediumBufferPool, MicroBufferPool,
-    NanoBufferPool, OwnedBuf, PicoBufferPool, PoolStats, PooledBuf, RawBuf, SmallBufferPool,
-    TierBuf, TierPool, TitanBufferPool, VastBufferPool,
+    AcquireBuf, AcquireOwned, BufferPool, BufferPoolBuilder, Held, OwnedBuf, PoolStats, PooledBuf,
+    RawBuf, TierBuf, TierPool,
 };
-pub use ring::{IndexRing, MAX_CAPACITY};
-pub use tier::{
-    ParseTierError, Tier, BIG_SIZE, GIANT_SIZE, GREAT_SIZE, HUGE_SIZE, LARGE_SIZE, MEDIUM_SIZE,
-    MICRO_SIZE, NANO_SIZE, PICO_SIZE, SMALL_SIZE, TITAN_SIZE, VAST_SIZE,
-};
+pub use ring::MAX_CAPACITY;
+pub use tier::{ParseTierError, Tier};
 pub use tiered::{TieredPool, TieredPoolBuilder};
-pub use waiters::{Acquire, Source, WaitList, UNCOLLECTED_GRACE};
+
+/// The lock-free parts under the pools, for building pools of your own:
+/// the index ring, the async wait list and its future, and the waiting
+/// loop's backoff.
+///
+/// ```
+/// use iobuf_pool::sync::IndexRing;
+/// let ring = IndexRing::full(2)?;
+/// let i = ring.pop().unwrap();
+/// // SAFETY: `i` was popped from this ring and is pushed back once.
+/// unsafe { ring.push(i) }?;
+/// # Ok::<(), iobuf_pool::Error>(())
+/// ```
+pub mod sync {
+    pub use crate::backoff::Backoff;
+    pub use crate::ring::IndexRing;
+    pub use crate::waiters::{Acquire, Source, WaitList, UNCOLLECTED_GRACE};
+}
+
+/// One pool type per tier, each a [`TierPool`] whose guards also give
+/// `&mut [u8; N]` (the Go seed's `NewSmallBufferPool` and the rest).
+///
+/// ```
+/// let pool = iobuf_pool::tiers::SmallBufferPool::new(4)?;
+/// let mut buf = pool.get();
+/// let bytes: &mut [u8; 2048] = buf.as_array_mut();
+/// bytes[0] = 1;
+/// # Ok::<(), iobuf_pool::Error>(())
+/// ```
+pub mod tiers {
+    pub use crate::pool::{
+        BigBufferPool, GiantBufferPool, GreatBufferPool, HugeBufferPool, LargeBufferPool,
+        MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool, SmallBufferPool,
+        TitanBufferPool, VastBufferPool,
+    };
+}
 
 /// What the types forbid, as doctests that must fail to compile. Each one
 /// below compiles once the marked line is removed or changed as its comment
@@ -110,7 +125,7 @@ pub use waiters::{Acquire, Source, WaitList, UNCOLLECTED_GRACE};
 ///
 /// A [`TierBuf`] derefs to bytes, not to a guard that could be swapped:
 /// ```compile_fail,E0308
-/// let huge = iobuf_pool::HugeBufferPool::new(1).unwrap();
+/// let huge = iobuf_pool::tiers::HugeBufferPool::new(1).unwrap();
 /// let pico = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// let mut big = huge.get();
 /// *big = pico.get(); // `*big` is [u8]
@@ -118,14 +133,14 @@ pub use waiters::{Acquire, Source, WaitList, UNCOLLECTED_GRACE};
 ///
 /// A [`TierPool`] is not a [`BufferPool`] by `Deref`; `pool()` gives it:
 /// ```compile_fail,E0308
-/// let typed = iobuf_pool::SmallBufferPool::new(1).unwrap();
+/// let typed = iobuf_pool::tiers::SmallBufferPool::new(1).unwrap();
 /// let pool: &iobuf_pool::BufferPool = &typed; // use typed.pool()
 /// ```
 ///
 /// Pushing into an [`IndexRing`] is `unsafe` (it trusts that the index is
 /// out of the ring):
 /// ```compile_fail,E0133
-/// let ring = iobuf_pool::IndexRing::empty(2).unwrap();
+/// let ring = iobuf_pool::sync::IndexRing::empty(2).unwrap();
 /// ring.push(0).unwrap(); // needs unsafe { ... } with a SAFETY argument
 /// ```
 ///

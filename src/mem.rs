@@ -1,4 +1,5 @@
-//! Page- and cache-line-aligned memory.
+//! Page- and cache-line-aligned memory: the allocations under the pools,
+//! for callers who need aligned memory of their own.
 //!
 //! [`AlignedBuf`] is an owned, zero-initialised allocation with any
 //! power-of-two alignment. Direct I/O (`O_DIRECT`) and io_uring fixed
@@ -46,7 +47,7 @@ pub const MMAP_THRESHOLD: usize = 256 << 10;
 /// The OS page size, read once with `sysconf(_SC_PAGESIZE)`.
 ///
 /// ```
-/// let p = iobuf_pool::page_size();
+/// let p = iobuf_pool::mem::page_size();
 /// assert!(p.is_power_of_two() && p >= 4096);
 /// ```
 pub fn page_size() -> usize {
@@ -70,9 +71,9 @@ pub fn page_size() -> usize {
 /// It is freed on drop, is `Send + Sync`, and dereferences to `[u8]`.
 ///
 /// ```
-/// use iobuf_pool::AlignedBuf;
-/// let mut b = AlignedBuf::new(10_000, iobuf_pool::page_size()).unwrap();
-/// assert_eq!(b.as_ptr() as usize % iobuf_pool::page_size(), 0);
+/// use iobuf_pool::mem::AlignedBuf;
+/// let mut b = AlignedBuf::new(10_000, iobuf_pool::mem::page_size()).unwrap();
+/// assert_eq!(b.as_ptr() as usize % iobuf_pool::mem::page_size(), 0);
 /// assert!(b.iter().all(|&x| x == 0));
 /// b[0] = 7;
 /// assert_eq!(b[0], 7);
@@ -309,7 +310,7 @@ impl fmt::Debug for AlignedBuf {
 /// starts on the alignment boundary.
 ///
 /// ```
-/// let mut blocks = iobuf_pool::cache_line_aligned_blocks(4, 100).unwrap();
+/// let mut blocks = iobuf_pool::mem::AlignedBlocks::cache_line_aligned(4, 100).unwrap();
 /// assert_eq!(blocks.len(), 4);
 /// assert_eq!(blocks.block(1).unwrap().len(), 100);
 /// blocks.block_mut(2).unwrap()[0] = 1;
@@ -329,7 +330,45 @@ pub struct AlignedBlocks {
 }
 
 impl AlignedBlocks {
+    /// `count` blocks of `block_size` bytes, each starting on a page.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    ///
+    /// ```
+    /// let blocks = iobuf_pool::mem::AlignedBlocks::page_aligned(3, 100).unwrap();
+    /// let page = iobuf_pool::mem::page_size();
+    /// assert!(blocks.iter().all(|b| b.as_ptr() as usize % page == 0));
+    /// ```
+    pub fn page_aligned(count: usize, block_size: usize) -> Result<Self, Error> {
+        Self::new(count, block_size, page_size())
+    }
+
+    /// `count` blocks of `block_size` bytes, each starting on a cache line
+    /// ([`CACHE_LINE_SIZE`]), so no two blocks share one.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    ///
+    /// ```
+    /// let blocks = iobuf_pool::mem::AlignedBlocks::cache_line_aligned(2, 8).unwrap();
+    /// assert_eq!(blocks.block(1).unwrap().as_ptr() as usize % iobuf_pool::mem::CACHE_LINE_SIZE, 0);
+    /// ```
+    pub fn cache_line_aligned(count: usize, block_size: usize) -> Result<Self, Error> {
+        Self::new(count, block_size, CACHE_LINE_SIZE)
+    }
+
     /// `count` blocks of `block_size` bytes, each aligned to `align`.
+    ///
+    /// # Errors
+    /// [`Error::ZeroCount`], [`Error::ZeroSize`], [`Error::BadAlignment`]
+    /// (not a power of two), [`Error::Overflow`], or the allocation's own
+    /// errors (see [`AlignedBuf::new`]).
+    ///
+    /// ```
+    /// let blocks = iobuf_pool::mem::AlignedBlocks::new(2, 10, 256).unwrap();
+    /// assert_eq!(blocks.block(1).unwrap().as_ptr() as usize % 256, 0);
+    /// ```
     pub fn new(count: usize, block_size: usize, align: usize) -> Result<Self, Error> {
         if count == 0 {
             return Err(Error::ZeroCount);
@@ -389,32 +428,6 @@ impl AlignedBlocks {
             .chunks_mut(self.stride)
             .map(move |c| &mut c[..size])
     }
-}
-
-/// `size` zeroed bytes aligned to `align`: [`AlignedBuf::new`].
-pub fn aligned_mem(size: usize, align: usize) -> Result<AlignedBuf, Error> {
-    AlignedBuf::new(size, align)
-}
-
-/// One zeroed, page-aligned page.
-pub fn aligned_block() -> Result<AlignedBuf, Error> {
-    AlignedBuf::page_aligned(page_size())
-}
-
-/// `count` page-aligned blocks of `block_size` bytes (any size; each block
-/// starts on a page).
-pub fn page_aligned_blocks(count: usize, block_size: usize) -> Result<AlignedBlocks, Error> {
-    AlignedBlocks::new(count, block_size, page_size())
-}
-
-/// `size` zeroed bytes aligned to [`CACHE_LINE_SIZE`].
-pub fn cache_line_aligned_mem(size: usize) -> Result<AlignedBuf, Error> {
-    AlignedBuf::cache_line_aligned(size)
-}
-
-/// `count` cache-line-aligned blocks of `block_size` bytes.
-pub fn cache_line_aligned_blocks(count: usize, block_size: usize) -> Result<AlignedBlocks, Error> {
-    AlignedBlocks::new(count, block_size, CACHE_LINE_SIZE)
 }
 
 #[cfg(test)]
@@ -504,7 +517,7 @@ mod tests {
     #[test]
     fn blocks_are_aligned_disjoint_and_sized() {
         let align = page_size();
-        let mut blocks = page_aligned_blocks(3, 100).unwrap();
+        let mut blocks = AlignedBlocks::page_aligned(3, 100).unwrap();
         assert_eq!(blocks.len(), 3);
         assert_eq!(blocks.block_size(), 100);
         for (i, b) in blocks.iter_mut().enumerate() {
@@ -517,7 +530,7 @@ mod tests {
         }
         assert!(blocks.block(3).is_none());
         assert!(blocks.block_mut(3).is_none());
-        let cl = cache_line_aligned_blocks(5, 10).unwrap();
+        let cl = AlignedBlocks::cache_line_aligned(5, 10).unwrap();
         for b in cl.iter() {
             assert_eq!(b.as_ptr() as usize % CACHE_LINE_SIZE, 0);
         }
@@ -525,12 +538,12 @@ mod tests {
 
     #[test]
     fn seed_helpers() {
-        let b = aligned_block().unwrap();
+        let b = AlignedBuf::page_aligned(page_size()).unwrap();
         assert_eq!(b.len(), page_size());
         assert_eq!(b.as_ptr() as usize % page_size(), 0);
-        let m = aligned_mem(100, 256).unwrap();
+        let m = AlignedBuf::new(100, 256).unwrap();
         assert_eq!(m.as_ptr() as usize % 256, 0);
-        let c = cache_line_aligned_mem(10).unwrap();
+        let c = AlignedBuf::cache_line_aligned(10).unwrap();
         assert_eq!(c.as_ptr() as usize % CACHE_LINE_SIZE, 0);
     }
 

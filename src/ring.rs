@@ -130,7 +130,7 @@
 //! # Example
 //!
 //! ```
-//! use iobuf_pool::IndexRing;
+//! use iobuf_pool::sync::IndexRing;
 //! let ring = IndexRing::full(3).unwrap();
 //! let a = ring.pop().unwrap();
 //! let b = ring.pop().unwrap();
@@ -443,7 +443,7 @@ impl IndexRing {
     /// until there is something to take. `false` may be stale at once.
     ///
     /// ```
-    /// let ring = iobuf_pool::IndexRing::full(1).unwrap();
+    /// let ring = iobuf_pool::sync::IndexRing::full(1).unwrap();
     /// assert!(!ring.looks_empty());
     /// let i = ring.pop().unwrap();
     /// assert!(ring.looks_empty());
@@ -524,7 +524,7 @@ impl IndexRing {
     /// left as it was.
     ///
     /// ```
-    /// use iobuf_pool::IndexRing;
+    /// use iobuf_pool::sync::IndexRing;
     /// let ring = IndexRing::full(4).unwrap();
     /// let mut out = [0; 3];
     /// assert_eq!(ring.pop_many(&mut out), 3);
@@ -605,7 +605,7 @@ impl IndexRing {
     /// from it, so that error never depends on this contract.)
     ///
     /// ```
-    /// use iobuf_pool::IndexRing;
+    /// use iobuf_pool::sync::IndexRing;
     /// let ring = IndexRing::empty(8).unwrap();
     /// // SAFETY: the ring started empty and 5, 1, 7 are distinct.
     /// unsafe { ring.push_many(&[5, 1, 7]) }.unwrap();

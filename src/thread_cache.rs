@@ -7,7 +7,7 @@
 //! there and a put that finds room there make no atomic read-modify-write
 //! and write no shared line. A get on an empty magazine refills half of it
 //! from the pool's free list with one batch pop
-//! ([`IndexRing::pop_many`](crate::IndexRing::pop_many)); a put to a full
+//! ([`IndexRing::pop_many`](crate::sync::IndexRing::pop_many)); a put to a full
 //! one first flushes half of it with one batch push. This is what
 //! [`LocalCache`](crate::LocalCache) does, except that the user holds no
 //! cache object: the pool finds the calling thread's magazine itself.

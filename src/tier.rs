@@ -4,29 +4,29 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Size of a [`Tier::Pico`] buffer: 32 B.
-pub const PICO_SIZE: usize = 32;
+pub(crate) const PICO_SIZE: usize = 32;
 /// Size of a [`Tier::Nano`] buffer: 128 B.
-pub const NANO_SIZE: usize = 128;
+pub(crate) const NANO_SIZE: usize = 128;
 /// Size of a [`Tier::Micro`] buffer: 512 B.
-pub const MICRO_SIZE: usize = 512;
+pub(crate) const MICRO_SIZE: usize = 512;
 /// Size of a [`Tier::Small`] buffer: 2 KiB.
-pub const SMALL_SIZE: usize = 2 << 10;
+pub(crate) const SMALL_SIZE: usize = 2 << 10;
 /// Size of a [`Tier::Medium`] buffer: 8 KiB.
-pub const MEDIUM_SIZE: usize = 8 << 10;
+pub(crate) const MEDIUM_SIZE: usize = 8 << 10;
 /// Size of a [`Tier::Big`] buffer: 32 KiB.
-pub const BIG_SIZE: usize = 32 << 10;
+pub(crate) const BIG_SIZE: usize = 32 << 10;
 /// Size of a [`Tier::Large`] buffer: 128 KiB.
-pub const LARGE_SIZE: usize = 128 << 10;
+pub(crate) const LARGE_SIZE: usize = 128 << 10;
 /// Size of a [`Tier::Great`] buffer: 512 KiB.
-pub const GREAT_SIZE: usize = 512 << 10;
+pub(crate) const GREAT_SIZE: usize = 512 << 10;
 /// Size of a [`Tier::Huge`] buffer: 2 MiB.
-pub const HUGE_SIZE: usize = 2 << 20;
+pub(crate) const HUGE_SIZE: usize = 2 << 20;
 /// Size of a [`Tier::Vast`] buffer: 8 MiB.
-pub const VAST_SIZE: usize = 8 << 20;
+pub(crate) const VAST_SIZE: usize = 8 << 20;
 /// Size of a [`Tier::Giant`] buffer: 32 MiB.
-pub const GIANT_SIZE: usize = 32 << 20;
+pub(crate) const GIANT_SIZE: usize = 32 << 20;
 /// Size of a [`Tier::Titan`] buffer: 128 MiB.
-pub const TITAN_SIZE: usize = 128 << 20;
+pub(crate) const TITAN_SIZE: usize = 128 << 20;
 
 /// A buffer size class. Each tier is four times the one before it.
 ///

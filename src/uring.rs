@@ -639,7 +639,7 @@ impl<'p> BufRing<'p> {
             });
         }
         let bytes = (usize::from(entries) * std::mem::size_of::<RingEntry>())
-            .next_multiple_of(crate::page_size());
+            .next_multiple_of(crate::mem::page_size());
         let ids = pool.capacity().min(MAX_BUF_RING_INDEX + 1);
         let mut held = Vec::new();
         held.try_reserve_exact(ids)

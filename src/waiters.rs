@@ -201,7 +201,7 @@ impl Queue {
 /// index calls [`WaitList::release`] (or pushes the index itself and then
 /// calls [`WaitList::notify`]); the index goes *directly* to the waiter at
 /// the front of the queue, which is then woken. The free list itself is
-/// anything that implements [`Source`]: an [`IndexRing`](crate::IndexRing),
+/// anything that implements [`Source`]: an [`IndexRing`](crate::sync::IndexRing),
 /// a pool's free list, a mutex-guarded `Vec`. Only `std::task` and
 /// `std::future` are used, so any executor can drive the future.
 ///
@@ -236,7 +236,7 @@ impl Queue {
 ///   returner writes the free list then reads the waiter count, the waiter
 ///   writes the count then reads the free list, and only a total order
 ///   guarantees that at least one of the two sees the other's write.
-///   [`IndexRing`](crate::IndexRing) qualifies (every access is `SeqCst`).
+///   [`IndexRing`](crate::sync::IndexRing) qualifies (every access is `SeqCst`).
 ///   A free list whose put is a `Release` CAS and whose take starts with a
 ///   `Relaxed` load does not, on weakly ordered CPUs: make those `SeqCst`
 ///   (on x86-64 a CAS is a locked instruction whatever its ordering and a
@@ -319,7 +319,7 @@ impl Queue {
 /// hand-over before the waiter's read of its slot. loom models a `SeqCst`
 /// load as an acquire load, which may return values that the sequentially
 /// consistent order rules out; under `cfg(loom)` the counter is therefore
-/// read with a `fetch_add(0)`, as [`IndexRing`](crate::IndexRing) does,
+/// read with a `fetch_add(0)`, as [`IndexRing`](crate::sync::IndexRing) does,
 /// so the models check the executions real hardware can have.
 ///
 /// # Allocation
@@ -336,7 +336,7 @@ impl Queue {
 /// # Example
 ///
 /// ```
-/// use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
+/// use iobuf_pool::sync::{Acquire, IndexRing, Source, WaitList};
 ///
 /// struct Pool {
 ///     ring: IndexRing,
@@ -373,7 +373,7 @@ impl Queue {
 /// # A first look
 ///
 /// ```
-/// use iobuf_pool::WaitList;
+/// use iobuf_pool::sync::WaitList;
 /// let list = WaitList::new();
 /// assert!(!list.has_waiters());
 /// assert_eq!(list.waiters(), 0);
@@ -451,7 +451,7 @@ impl WaitList {
     /// list.
     ///
     /// ```
-    /// use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
+    /// use iobuf_pool::sync::{Acquire, IndexRing, Source, WaitList};
     /// struct Ring(IndexRing, WaitList);
     /// impl Source for Ring {
     ///     fn wait_list(&self) -> &WaitList { &self.1 }
@@ -514,7 +514,7 @@ impl WaitList {
     /// Costs one load when nothing is uncollected.
     ///
     /// ```
-    /// use iobuf_pool::{Acquire, IndexRing, Source, WaitList, UNCOLLECTED_GRACE};
+    /// use iobuf_pool::sync::{Acquire, IndexRing, Source, WaitList, UNCOLLECTED_GRACE};
     /// use std::future::Future;
     /// struct Ring(IndexRing, WaitList);
     /// impl Source for Ring {
@@ -603,7 +603,7 @@ impl WaitList {
 /// [`WaitList::release`].
 ///
 /// ```
-/// use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
+/// use iobuf_pool::sync::{Acquire, IndexRing, Source, WaitList};
 /// use std::sync::Arc;
 ///
 /// struct Ring(IndexRing, WaitList);

@@ -6,7 +6,8 @@
 // Miri cannot spawn processes or call setrlimit.
 #![cfg(all(unix, not(miri)))]
 
-use iobuf_pool::{BoundedPool, BufferPool, Error, IndexRing, Tier, MAX_CAPACITY};
+use iobuf_pool::sync::IndexRing;
+use iobuf_pool::{BoundedPool, BufferPool, Error, Tier, MAX_CAPACITY};
 use std::process::Command;
 
 /// Set in the child: the name of the case it is to run.

@@ -5,7 +5,7 @@
 //! and afterwards every index is free exactly once and nobody is queued.
 #![cfg(not(loom))]
 
-use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
+use iobuf_pool::sync::{Acquire, IndexRing, Source, WaitList};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

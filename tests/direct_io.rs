@@ -102,7 +102,7 @@ fn candidate_dirs() -> Vec<PathBuf> {
 #[cfg(target_os = "linux")]
 fn direct_reads_in(dir: &std::path::Path, pool: &BufferPool, data: &[u8]) -> Result<(), String> {
     let size = pool.buffer_size();
-    let page = iobuf_pool::page_size();
+    let page = iobuf_pool::mem::page_size();
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| format!("{}: cannot create a file ({e})", dir.display()))?;
     tmp.write_all(data).unwrap();
@@ -150,7 +150,7 @@ fn direct_reads_in(dir: &std::path::Path, pool: &BufferPool, data: &[u8]) -> Res
 fn o_direct_pread_and_preadv_into_page_aligned_pool_buffers() {
     let pool = BufferPool::new(Tier::Large, 4).unwrap();
     assert_eq!(
-        pool.slab_iovec().as_ptr() as usize % iobuf_pool::page_size(),
+        pool.slab_iovec().as_ptr() as usize % iobuf_pool::mem::page_size(),
         0
     );
     let data = pattern(4 * pool.buffer_size(), 9);

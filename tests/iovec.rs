@@ -68,7 +68,7 @@ fn pool_buffers_through_a_file() {
         expected.extend(std::iter::repeat_n(b'a' + i, 128));
     }
     file.seek(SeekFrom::Start(0)).unwrap();
-    let mut back = iobuf_pool::page_aligned_blocks(2, 256).unwrap();
+    let mut back = iobuf_pool::mem::AlignedBlocks::page_aligned(2, 256).unwrap();
     let ins = IoVec::from_buffers_mut(&mut back.iter_mut().collect::<Vec<_>>());
     assert_eq!(readv(file.as_raw_fd(), &ins), 512);
     let got: Vec<u8> = back.iter().flatten().copied().collect();

@@ -216,7 +216,7 @@ fn a_forgotten_queued_acquire_does_not_swallow_a_buffer() {
         let got = rt.block_on(async { tokio::time::timeout(Duration::from_secs(2), late).await });
         let got = got.expect("an async waiter behind a forgotten future is served");
         drop((got, one));
-        thread::sleep(iobuf_pool::UNCOLLECTED_GRACE);
+        thread::sleep(iobuf_pool::sync::UNCOLLECTED_GRACE);
         assert_all_back(&pool);
     }
 }
@@ -564,7 +564,7 @@ fn liveness_run(seed: u64, duration: Duration) -> (u64, u64, u64) {
             if t.pool.stats().waiters == 0 {
                 break;
             }
-            thread::sleep(iobuf_pool::UNCOLLECTED_GRACE);
+            thread::sleep(iobuf_pool::sync::UNCOLLECTED_GRACE);
             let all: Vec<_> = std::iter::from_fn(|| t.pool.try_get()).collect();
             drop(all);
         }
@@ -573,7 +573,7 @@ fn liveness_run(seed: u64, duration: Duration) -> (u64, u64, u64) {
             0,
             "queued forgotten futures were never served"
         );
-        thread::sleep(iobuf_pool::UNCOLLECTED_GRACE);
+        thread::sleep(iobuf_pool::sync::UNCOLLECTED_GRACE);
         assert_all_back(&t.pool);
     }
     (

@@ -23,7 +23,8 @@
 //! (see `builder`); `LOOM_MAX_PREEMPTIONS` overrides it.
 #![cfg(loom)]
 
-use iobuf_pool::{BufferPool, IndexRing, LocalCache, PooledBuf, Tier};
+use iobuf_pool::sync::IndexRing;
+use iobuf_pool::{BufferPool, LocalCache, PooledBuf, Tier};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;

@@ -19,7 +19,7 @@
 
 mod loom_common;
 
-use iobuf_pool::IndexRing;
+use iobuf_pool::sync::IndexRing;
 use loom::sync::Arc;
 use loom::thread;
 use loom_common::{builder, Owners};

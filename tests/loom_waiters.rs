@@ -30,7 +30,7 @@
 //! consistent rests on the C11 argument in `WaitList`'s docs, not on loom.
 #![cfg(loom)]
 
-use iobuf_pool::{Acquire, IndexRing, Source, WaitList};
+use iobuf_pool::sync::{Acquire, IndexRing, Source, WaitList};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;

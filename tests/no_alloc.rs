@@ -4,9 +4,9 @@
 //! Only this thread's allocations are counted, so the test harness's own
 //! threads cannot disturb the count.
 
-use iobuf_pool::{
-    BoundedPool, BufferPool, IndexRing, LocalCache, SmallBufferPool, Tier, TieredPool,
-};
+use iobuf_pool::sync::IndexRing;
+use iobuf_pool::tiers::SmallBufferPool;
+use iobuf_pool::{BoundedPool, BufferPool, LocalCache, Tier, TieredPool};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

@@ -15,7 +15,8 @@
 //! cores. Each case runs under a generous deadline that only exists to turn
 //! a deadlock into a failure instead of a hung CI job.
 
-use iobuf_pool::{BoundedPool, BufferPool, LocalCache, PicoBufferPool, PooledBuf, Tier};
+use iobuf_pool::tiers::PicoBufferPool;
+use iobuf_pool::{BoundedPool, BufferPool, LocalCache, PooledBuf, Tier};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
@@ -743,7 +744,7 @@ fn ring_alone_under_contention() {
     for capacity in CAPACITIES {
         let threads = many_threads();
         with_deadline("ring", move || {
-            let ring = Arc::new(iobuf_pool::IndexRing::full(capacity).unwrap());
+            let ring = Arc::new(iobuf_pool::sync::IndexRing::full(capacity).unwrap());
             let held: Arc<Vec<AtomicBool>> =
                 Arc::new((0..capacity).map(|_| AtomicBool::new(false)).collect());
             let ops = total_ops() / threads;

@@ -15,7 +15,7 @@
 //! scales it. Each case runs under a generous deadline that only turns a
 //! deadlock into a failure.
 
-use iobuf_pool::IndexRing;
+use iobuf_pool::sync::IndexRing;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Barrier};

@@ -2,7 +2,7 @@
 //! [`BufferPool::put_many`], which move up to [`BufferPool::MAX_BATCH`] indices per
 //! ring operation (one fetch-and-add on the ring's head or tail for the
 //! whole run instead of one per buffer; see
-//! [`IndexRing::pop_many`](crate::IndexRing::pop_many)).
+//! [`IndexRing::pop_many`](crate::sync::IndexRing::pop_many)).
 
 use super::*;
 

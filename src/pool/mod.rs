@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 /// their indices. [`PooledBuf`] guards give zero-copy access and return the buffer
 /// when dropped, from any thread.
 ///
-/// The free indices sit in a lock-free [`IndexRing`](crate::IndexRing)
+/// The free indices sit in a lock-free [`IndexRing`](crate::sync::IndexRing)
 /// behind a one-entry *reuse slot*: a put parks its index there when the
 /// slot is empty and the next get takes it, at two locked instructions per
 /// get and put instead of the ring's four; a thread that gives a buffer back

@@ -1,7 +1,8 @@
 //! Unit tests of the pool, its guards, tokens and typed pools.
 
 use super::*;
-use crate::tier::{PICO_SIZE, TITAN_SIZE};
+const PICO_SIZE: usize = Tier::Pico.size();
+const TITAN_SIZE: usize = Tier::Titan.size();
 use std::sync::Arc;
 
 #[test]
@@ -21,7 +22,10 @@ fn three_titan_buffers_are_three_times_128_mib() {
     // The slab is mapped lazily, so this costs no real memory.
     let pool = BufferPool::new(Tier::Titan, 3).unwrap();
     assert_eq!(pool.slab_iovec().len(), 3 * TITAN_SIZE);
-    assert_eq!(pool.slab_iovec().as_ptr() as usize % crate::page_size(), 0);
+    assert_eq!(
+        pool.slab_iovec().as_ptr() as usize % crate::mem::page_size(),
+        0
+    );
 }
 
 #[test]
@@ -173,11 +177,11 @@ fn registration_vectors_do_not_borrow_the_slab() {
 
 #[test]
 fn typed_guards_deref_to_exactly_their_bytes() {
-    let pool = crate::HugeBufferPool::new(1).unwrap();
+    let pool = crate::tiers::HugeBufferPool::new(1).unwrap();
     let mut b = pool.get();
     assert_eq!(b.len(), crate::tier::HUGE_SIZE);
     assert_eq!(b.as_array_mut().len(), b.len());
-    let tp = crate::PicoBufferPool::new(1).unwrap();
+    let tp = crate::tiers::PicoBufferPool::new(1).unwrap();
     assert_eq!(tp.pool().tier(), Tier::Pico);
     assert_eq!(tp.get().as_array().len(), PICO_SIZE);
 }
@@ -192,14 +196,14 @@ fn get_timeout_gives_up_on_a_dry_pool() {
 
 #[test]
 fn typed_pools_give_arrays_of_their_tier() {
-    let pool = crate::PicoBufferPool::new(2).unwrap();
-    assert_eq!(crate::PicoBufferPool::TIER, Tier::Pico);
+    let pool = crate::tiers::PicoBufferPool::new(2).unwrap();
+    assert_eq!(crate::tiers::PicoBufferPool::TIER, Tier::Pico);
     let mut b = pool.try_get().unwrap();
     let arr: &mut [u8; 32] = b.as_array_mut();
     arr[31] = 5;
     assert_eq!(b.as_array()[31], 5);
     assert_eq!(b.into_buf().len(), 32);
-    assert_eq!(crate::TitanBufferPool::TIER.size(), TITAN_SIZE);
+    assert_eq!(crate::tiers::TitanBufferPool::TIER.size(), TITAN_SIZE);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::ops::{Deref, DerefMut};
 /// give the buffer as an array, `&mut [u8; N]`.
 ///
 /// ```
-/// let pool = iobuf_pool::SmallBufferPool::new(4).unwrap();
+/// let pool = iobuf_pool::tiers::SmallBufferPool::new(4).unwrap();
 /// let mut buf = pool.get();
 /// let arr: &mut [u8; 2048] = buf.as_array_mut();
 /// arr[2047] = 1;
@@ -82,7 +82,7 @@ impl<const N: usize> fmt::Debug for TierPool<N> {
 /// exactly the buffer.
 ///
 /// ```compile_fail,E0308
-/// let huge = iobuf_pool::HugeBufferPool::new(1).unwrap();
+/// let huge = iobuf_pool::tiers::HugeBufferPool::new(1).unwrap();
 /// let pico = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// let mut big = huge.get();
 /// *big = pico.get(); // TierBuf derefs to [u8], not to a guard
@@ -123,7 +123,7 @@ impl<'a, const N: usize> TierBuf<'a, N> {
     /// filled to `N`.
     ///
     /// ```
-    /// let pool = iobuf_pool::PicoBufferPool::new(1).unwrap();
+    /// let pool = iobuf_pool::tiers::PicoBufferPool::new(1).unwrap();
     /// let mut buf = pool.get();
     /// assert_eq!((buf.len(), buf.capacity()), (32, 32));
     /// buf.clear();
@@ -148,7 +148,7 @@ impl<'a, const N: usize> TierBuf<'a, N> {
     /// Errors: `len > N` ([`Error::LengthTooLarge`]).
     ///
     /// ```
-    /// let pool = iobuf_pool::PicoBufferPool::new(1).unwrap();
+    /// let pool = iobuf_pool::tiers::PicoBufferPool::new(1).unwrap();
     /// let mut buf = pool.get();
     /// buf.set_len(4).unwrap();
     /// assert_eq!(buf.len(), 4);
@@ -166,7 +166,7 @@ impl<'a, const N: usize> TierBuf<'a, N> {
     /// The bytes past the filled length.
     ///
     /// ```
-    /// let pool = iobuf_pool::PicoBufferPool::new(1).unwrap();
+    /// let pool = iobuf_pool::tiers::PicoBufferPool::new(1).unwrap();
     /// let mut buf = pool.get();
     /// buf.set_len(30).unwrap();
     /// assert_eq!(buf.spare_mut().len(), 2);
@@ -213,7 +213,7 @@ impl<const N: usize> DerefMut for TierBuf<'_, N> {
 ///
 /// ```
 /// use std::io::Write;
-/// let pool = iobuf_pool::PicoBufferPool::new(1).unwrap();
+/// let pool = iobuf_pool::tiers::PicoBufferPool::new(1).unwrap();
 /// let mut buf = pool.get();
 /// buf.clear();
 /// write!(buf, "{}", 42).unwrap();

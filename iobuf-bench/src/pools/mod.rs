@@ -4,14 +4,14 @@
 //! Every pool hands out buffers of one page-aligned slab of
 //! `capacity × tier size` bytes (iobuf's own layout), so touching a buffer
 //! costs the same whichever pool it came from; only the free list differs.
-//! A pool's blocking get waits with the same [`iobuf_pool::Backoff`] (spin, yield,
+//! A pool's blocking get waits with the same [`iobuf_pool::sync::Backoff`] (spin, yield,
 //! then capped jittered sleep) for every pool, so `burst` compares free lists,
 //! not waiting policies.
 
 use crossbeam_queue::ArrayQueue;
-use iobuf_pool::{
-    AlignedBuf, Backoff, BufferPool, Error, LocalCache, PooledBuf, Tier, DEFAULT_CACHE_SIZE,
-};
+use iobuf_pool::mem::AlignedBuf;
+use iobuf_pool::sync::Backoff;
+use iobuf_pool::{BufferPool, Error, LocalCache, PooledBuf, Tier, DEFAULT_CACHE_SIZE};
 use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -104,7 +104,7 @@ pub trait BenchPool: Sync {
 /// measured window in page faults: a comparison of kernels, not of pools.
 fn touch_every_page<P: BenchPool>(pool: &P) {
     let mut h = pool.handle();
-    let page = iobuf_pool::page_size();
+    let page = iobuf_pool::mem::page_size();
     // Bounded by the capacity: the transport stand-in (capacity 0) hands
     // out items forever and has no buffers.
     let mut held = Vec::with_capacity(pool.capacity());
@@ -641,7 +641,7 @@ mod tests {
         let mut s = h.try_get().unwrap();
         let addr = s.bytes().as_ptr() as usize;
         assert_eq!(
-            (addr - s.index() * Tier::Small.size()) % iobuf_pool::page_size(),
+            (addr - s.index() * Tier::Small.size()) % iobuf_pool::mem::page_size(),
             0
         );
         h.put(s);

@@ -40,7 +40,7 @@ pub(crate) const NO_BUFFER: u32 = u32::MAX;
 /// the peers whose pool would tie buffers to the thread that first took
 /// them if the set-up went through the pool.
 pub(crate) fn touch_slab(slab: &Slab) {
-    let page = iobuf_pool::page_size();
+    let page = iobuf_pool::mem::page_size();
     for i in slab.all_indices() {
         let mut slot = Slot { slab, index: i };
         let bytes = super::BenchItem::bytes(&mut slot);
