@@ -18,10 +18,10 @@ export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
 # tests/alloc_limits.rs is not run here: it spawns processes and calls
 # setrlimit, which Miri cannot.
 cargo +nightly miri test -p iobuf-pool --no-default-features --lib
-# Every stress case, shrunk under Miri (fewer operations, capacities 1 and
-# 3, at most 4 threads; see tests/stress.rs): Miri runs each thread
-# interleaving it picks at the instruction level, about 10^4 times slower,
-# and checks every access to the buffers for data races.
+# Every stress case of the pools and the ring's batches, shrunk under Miri
+# (fewer operations, capacities 1 and 3, at most 4 threads; see
+# tests/stress/common.rs): Miri runs each thread interleaving it picks at the
+# instruction level, about 10^4 times slower, and checks every access to the
+# buffers for data races. The liveness module (real time, a runtime) is not
+# built under Miri.
 cargo +nightly miri test -p iobuf-pool --no-default-features --test stress
-# The batch operations' stress cases, shrunk the same way (tests/stress_batch.rs).
-cargo +nightly miri test -p iobuf-pool --no-default-features --test stress_batch

@@ -83,12 +83,14 @@ struct Node {
     queued: bool,
 }
 
-/// Whether a hand-over made at `at` may be taken back. Under loom, always:
+/// The grace a new list gives an uncollected hand-over. Under loom, none:
 /// the models then explore every revocation racing every collection, and
 /// stay deterministic (loom cannot replay a clock).
-fn grace_over(at: Instant) -> bool {
-    cfg!(loom) || at.elapsed() >= UNCOLLECTED_GRACE
-}
+const DEFAULT_GRACE: Duration = if cfg!(loom) {
+    Duration::ZERO
+} else {
+    UNCOLLECTED_GRACE
+};
 
 /// How long a hand-over may wait to be collected before a dry get may take
 /// it back: a future that was forgotten (`mem::forget`) would otherwise
@@ -246,7 +248,7 @@ impl Queue {
 ///   its mutex held, so either may call back into the same `WaitList` (a
 ///   thread-cached pool's take reclaims an exited thread's cache and
 ///   notifies). Before this rule, a take that notified deadlocked on the
-///   list's own lock (`tests/liveness.rs` and the loom model
+///   list's own lock (`tests/stress/liveness.rs` and the loom model
 ///   `a_reclaim_inside_a_served_take_notifies_without_deadlock` check it).
 ///
 /// # How it works
@@ -293,7 +295,7 @@ impl Queue {
 ///   gets there). A live future whose index was taken back queues again
 ///   at the front. So a forgotten future holds a returned index for at
 ///   most the grace plus the next dry get, never for ever
-///   (`tests/liveness.rs` `a_forgotten_queued_acquire_does_not_swallow_a_buffer`;
+///   (`tests/stress/liveness.rs` `a_forgotten_queued_acquire_does_not_swallow_a_buffer`;
 ///   unit tests `an_uncollected_hand_over_is_taken_back_*`,
 ///   `a_revoked_future_dropped_owes_nothing`). A forgotten entry that was
 ///   never handed anything stays queued and absorbs one hand-over, once.
@@ -385,6 +387,9 @@ pub struct WaitList {
     /// Entries served and not yet collected by their futures. Written under
     /// the lock, read without it by the dry paths.
     uncollected: AtomicUsize,
+    /// How long a hand-over may stay uncollected before it can be taken
+    /// back ([`UNCOLLECTED_GRACE`] but in tests).
+    grace: Duration,
     queue: Mutex<Queue>,
 }
 
@@ -405,13 +410,18 @@ impl fmt::Debug for WaitList {
 impl WaitList {
     /// An empty wait list. Allocates nothing until a task waits.
     pub fn new() -> Self {
-        Self::with_limit(usize::MAX)
+        Self::with_limits(usize::MAX, DEFAULT_GRACE)
     }
 
-    fn with_limit(limit: usize) -> Self {
+    /// A list whose table holds at most `limit` entries (a test hook for
+    /// refused allocations) and whose hand-overs may be taken back after
+    /// `grace` (tests fix it, so that a slow run such as Miri's cannot
+    /// change what they check).
+    fn with_limits(limit: usize, grace: Duration) -> Self {
         WaitList {
             waiting: AtomicUsize::new(0),
             uncollected: AtomicUsize::new(0),
+            grace,
             queue: Mutex::new(Queue {
                 nodes: Vec::new(),
                 head: NIL,
@@ -544,10 +554,9 @@ impl WaitList {
         loop {
             let index = {
                 let mut q = self.lock();
-                let stale = q
-                    .nodes
-                    .iter_mut()
-                    .find(|n| n.handed.is_some() && n.served_at.is_some_and(grace_over));
+                let stale = q.nodes.iter_mut().find(|n| {
+                    n.handed.is_some() && n.served_at.is_some_and(|t| t.elapsed() >= self.grace)
+                });
                 let Some(node) = stale else { break };
                 node.served_at = None;
                 self.uncollected.fetch_sub(1, Ordering::Relaxed);
@@ -838,8 +847,14 @@ mod tests {
     }
 
     impl VecSource {
+        /// A source whose hand-overs are never taken back (whatever the
+        /// clock does: Miri runs slowly).
         fn new(free: Vec<usize>) -> Self {
-            Self::with_list(free, WaitList::new())
+            Self::with_list(free, WaitList::with_limits(usize::MAX, Duration::MAX))
+        }
+        /// A source whose uncollected hand-overs may be taken back at once.
+        fn revoking(free: Vec<usize>) -> Self {
+            Self::with_list(free, WaitList::with_limits(usize::MAX, Duration::ZERO))
         }
         fn with_list(free: Vec<usize>, list: WaitList) -> Self {
             VecSource {
@@ -1034,38 +1049,46 @@ mod tests {
     #[test]
     fn an_uncollected_hand_over_is_taken_back_after_its_grace_and_the_live_future_requeues_at_the_front(
     ) {
-        let s = VecSource::new(vec![]);
+        let s = VecSource::revoking(vec![]);
         let (_, wa) = counter();
         let (_, wb) = counter();
         let mut a = Acquire::new(&s);
         assert_eq!(poll(&mut a, &wa), Poll::Pending);
         s.list.release(&s, 1); // handed to a, which is slow to collect
-        assert_eq!(s.list.revoke_uncollected(&s), 0, "within the grace");
-        std::thread::sleep(UNCOLLECTED_GRACE);
-        // b finds the source dry, queues at the front, and takes a's stale
-        // index back, which serves it.
+                               // b finds the source dry, queues at the front, and takes a's stale
+                               // index back, which serves it.
         let mut b = Acquire::new(&s);
         assert_eq!(poll(&mut b, &wb), Poll::Ready(1));
         // a lost its index, not its place: it queues again at the front.
         assert_eq!(poll(&mut a, &wa), Poll::Pending);
         let mut c = Acquire::new(&s);
         assert_eq!(poll(&mut c, &wb), Poll::Pending);
-        s.list.release(&s, 2);
-        assert_eq!(poll(&mut c, &wb), Poll::Pending, "c is behind a");
+        s.list.release(&s, 2); // to a, the front
         assert_eq!(poll(&mut a, &wa), Poll::Ready(2));
+        assert_eq!(poll(&mut c, &wb), Poll::Pending, "c was behind a");
         drop(c);
         assert!(!s.list.has_waiters());
         assert_eq!(s.free_now(), Vec::<usize>::new());
     }
 
     #[test]
-    fn a_revoked_future_dropped_owes_nothing() {
+    fn a_hand_over_within_its_grace_is_not_taken_back() {
         let s = VecSource::new(vec![]);
         let (_, w) = counter();
         let mut a = Acquire::new(&s);
         assert_eq!(poll(&mut a, &w), Poll::Pending);
         s.list.release(&s, 3);
-        std::thread::sleep(UNCOLLECTED_GRACE);
+        assert_eq!(s.list.revoke_uncollected(&s), 0);
+        assert_eq!(poll(&mut a, &w), Poll::Ready(3));
+    }
+
+    #[test]
+    fn a_revoked_future_dropped_owes_nothing() {
+        let s = VecSource::revoking(vec![]);
+        let (_, w) = counter();
+        let mut a = Acquire::new(&s);
+        assert_eq!(poll(&mut a, &w), Poll::Pending);
+        s.list.release(&s, 3);
         assert_eq!(s.list.revoke_uncollected(&s), 1);
         assert_eq!(s.free_now(), vec![3], "nobody waits: back to the free list");
         drop(a);
@@ -1109,7 +1132,7 @@ mod tests {
 
     #[test]
     fn a_refused_table_growth_busy_polls_instead_of_failing() {
-        let s = VecSource::with_list(vec![], WaitList::with_limit(0));
+        let s = VecSource::with_list(vec![], WaitList::with_limits(0, Duration::MAX));
         let (c, w) = counter();
         let mut f = Acquire::new(&s);
         assert_eq!(poll(&mut f, &w), Poll::Pending);

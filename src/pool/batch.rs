@@ -58,7 +58,7 @@ impl BufferPool {
     pub fn try_get_many<'a>(&'a self, out: &mut Vec<PooledBuf<'a>>, n: usize) -> usize {
         // No batch can take more than the pool holds: asking for more (even
         // `usize::MAX`) must not make the reservation fail and cut the batch
-        // to nothing (tests/liveness.rs `a_huge_batch_request_takes_what_there_is`).
+        // to nothing (tests/stress/liveness.rs `a_huge_batch_request_takes_what_there_is`).
         let n = n.min(self.capacity());
         // On a refusal, whatever fits already: never a failing allocation.
         let _ = out.try_reserve(n);

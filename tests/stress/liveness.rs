@@ -11,9 +11,10 @@
 //! * a randomised, seeded stress with exactly-once ledgers that fails on
 //!   any stall: no operation completed for `STALL` while the pools hold
 //!   free buffers. Its short form runs in `cargo test`; the long form is
-//!   `IOBUF_LIVENESS_SECS=600 cargo test --release --test liveness -- --nocapture`
+//!   `IOBUF_LIVENESS_SECS=600 cargo test --release --test stress liveness -- --nocapture`
 //!   (the volume it reports is in the closing note of the round that ran it).
 
+use super::common::Rng;
 use iobuf_pool::{BufferPool, PooledBuf, Tier};
 use std::collections::HashSet;
 use std::future::Future;
@@ -247,24 +248,6 @@ fn a_huge_batch_request_takes_what_there_is() {
 /// No completed operation for this long while buffers are free is a stall.
 const STALL: Duration = Duration::from_secs(10);
 
-/// A small xorshift generator (seeded, so a failure names its seed).
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// One pool under test with its exactly-once ledger: a flag per index,
 /// set while some holder owns it.
 struct Tracked {
@@ -334,10 +317,10 @@ fn hold_borrowed(t: &Tracked, mut buf: PooledBuf<'_>, rng: &mut Rng) {
 /// pools of blocking, timed, try and batch gets, flushes, and short-lived
 /// threads that use a pool and exit (their caches become orphans).
 fn sync_worker(shared: Arc<Shared>, seed: u64) -> u64 {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::seeded(seed);
     let mut ops = 0u64;
     while !shared.stop.load(Ordering::Relaxed) {
-        let t = &shared.pools[rng.below(shared.pools.len() as u64) as usize];
+        let t = &shared.pools[rng.below(shared.pools.len())];
         match rng.below(10) {
             0..=2 => {
                 let buf = t.pool.get_owned();
@@ -355,7 +338,7 @@ fn sync_worker(shared: Arc<Shared>, seed: u64) -> u64 {
             }
             5 => {
                 let mut bufs = Vec::with_capacity(8);
-                let n = 1 + rng.below(6) as usize;
+                let n = 1 + rng.below(6);
                 t.pool.try_get_many(&mut bufs, n);
                 let stamp = rng.next() as u8;
                 for b in &mut bufs {
@@ -372,9 +355,9 @@ fn sync_worker(shared: Arc<Shared>, seed: u64) -> u64 {
                 // exits, leaving whatever its caches hold.
                 let (a, b) = (
                     Arc::clone(t),
-                    Arc::clone(&shared.pools[rng.below(shared.pools.len() as u64) as usize]),
+                    Arc::clone(&shared.pools[rng.below(shared.pools.len())]),
                 );
-                let mut r = Rng(rng.next() | 1);
+                let mut r = Rng::seeded(rng.next());
                 thread::spawn(move || {
                     for _ in 0..1 + r.below(4) {
                         let buf = a.pool.get_owned();
@@ -392,7 +375,7 @@ fn sync_worker(shared: Arc<Shared>, seed: u64) -> u64 {
                 // Hold one while taking another of a second pool (several
                 // pools per thread, interleaved).
                 let first = t.pool.get_owned();
-                let u = &shared.pools[rng.below(shared.pools.len() as u64) as usize];
+                let u = &shared.pools[rng.below(shared.pools.len())];
                 let stamp = rng.next() as u8;
                 let mut first = first;
                 t.take(first.index(), stamp, first.as_full_mut());
@@ -411,10 +394,10 @@ fn sync_worker(shared: Arc<Shared>, seed: u64) -> u64 {
 /// Async tasks on a runtime: acquires, acquires cancelled by a timeout,
 /// and acquires raced against a sleep (dropped whichever way it went).
 async fn async_worker(shared: Arc<Shared>, seed: u64) -> u64 {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::seeded(seed);
     let mut ops = 0u64;
     while !shared.stop.load(Ordering::Relaxed) {
-        let t = Arc::clone(&shared.pools[rng.below(shared.pools.len() as u64) as usize]);
+        let t = Arc::clone(&shared.pools[rng.below(shared.pools.len())]);
         match rng.below(5) {
             0 | 1 => {
                 let buf = t.pool.acquire_owned().await;
@@ -460,10 +443,10 @@ async fn async_worker(shared: Arc<Shared>, seed: u64) -> u64 {
 fn liveness_pools(rng: &mut Rng) -> Vec<Arc<Tracked>> {
     let mut pools = Vec::new();
     for k in 0..4 {
-        let capacity = 2 + rng.below(14) as usize;
+        let capacity = 2 + rng.below(14);
         let pool = match k % 2 {
             0 => BufferPool::builder(Tier::Pico, capacity)
-                .thread_cache(1 + rng.below(8) as usize)
+                .thread_cache(1 + rng.below(8))
                 .build()
                 .unwrap(),
             _ => BufferPool::builder(Tier::Pico, capacity)
@@ -479,7 +462,7 @@ fn liveness_pools(rng: &mut Rng) -> Vec<Arc<Tracked>> {
 /// One run of the stress for `secs` with `seed`; returns (operations,
 /// threads that exited).
 fn liveness_run(seed: u64, duration: Duration) -> (u64, u64, u64) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::seeded(seed);
     let shared = Arc::new(Shared {
         pools: liveness_pools(&mut rng),
         progress: AtomicU64::new(0),
@@ -604,7 +587,7 @@ fn liveness_stress() {
     // many runs with fresh pools (and a failure names a short replay).
     let deadline = Instant::now() + Duration::from_secs(secs);
     let (mut ops, mut exits, mut forgotten, mut runs) = (0, 0, 0, 0u64);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::seeded(seed);
     while Instant::now() < deadline || runs == 0 {
         let s = rng.next();
         let left = deadline.saturating_duration_since(Instant::now());

@@ -1,90 +1,13 @@
-//! Multi-threaded stress tests with an exactly-once ownership checker.
-//!
-//! Every scenario keeps one flag per buffer index: it is swapped to "held"
-//! right after a get (and must have been clear) and swapped back right
-//! before the buffer is returned (and must have been set). The holder also
-//! fills the buffer with a stamp of its own and checks it is intact before
-//! returning it, and a new holder checks that the buffer still carries the
-//! last holder's stamp, so that two holders at once, a lost write, or bytes
-//! not yet visible to the next holder all fail a test. After the threads
-//! stop, draining the pool must give every index exactly once.
-//!
-//! The work is a fixed number of operations per case (not a duration), so a
-//! run does the same work on any machine; `IOBUF_STRESS_OPS` scales it (the
-//! default suits a debug build on 2 cores). Thread counts go up to 8× the
-//! cores. Each case runs under a generous deadline that only exists to turn
-//! a deadlock into a failure instead of a hung CI job.
+//! The pools under contention: guards, batches, returns from other threads,
+//! raw tokens, blocking gets, caches, typed and generic pools.
 
+use super::common::*;
 use iobuf_pool::tiers::PicoBufferPool;
 use iobuf_pool::{BoundedPool, BufferPool, LocalCache, PooledBuf, Tier};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::Duration;
-
-#[cfg(not(miri))]
-const CAPACITIES: [usize; 7] = [1, 2, 3, 4, 7, 16, 1024];
-/// Miri interprets every access: the smallest ring, where every slot is
-/// contended, and a capacity that is not a power of two.
-#[cfg(miri)]
-const CAPACITIES: [usize; 2] = [1, 3];
-
-/// How long a case may take before it is declared deadlocked. Not a speed
-/// check: every case finishes in a small fraction of this.
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Total operations of one case, shared among its threads.
-fn total_ops() -> usize {
-    std::env::var("IOBUF_STRESS_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        // Under Miri (which checks every access for data races and runs
-        // some thousand times slower) a token amount still crosses threads.
-        .unwrap_or(if cfg!(miri) { 48 } else { 120_000 })
-}
-
-fn cores() -> usize {
-    thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-/// Two threads, and eight times as many threads as cores (four under
-/// Miri, whose threads all run on one host thread anyway).
-fn thread_counts() -> [usize; 2] {
-    [2, many_threads()]
-}
-
-fn many_threads() -> usize {
-    if cfg!(miri) {
-        4
-    } else {
-        (8 * cores()).min(64)
-    }
-}
-
-/// Runs `case` on its own thread and fails if it does not finish in time.
-fn with_deadline(name: &str, case: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = mpsc::channel();
-    let worker = thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            case();
-            let _ = done_tx.send(());
-        })
-        .unwrap();
-    match done_rx.recv_timeout(DEADLINE) {
-        Ok(()) => worker.join().unwrap(),
-        // The case panicked: join to re-raise its message.
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(e) = worker.join() {
-                std::panic::resume_unwind(e);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{name}: not finished after {DEADLINE:?}: deadlock or starvation")
-        }
-    }
-}
 
 /// The exactly-once checker and the last stamp written to every index.
 struct Ledger {
@@ -198,24 +121,6 @@ fn put_in_cache<'p>(ledger: &Ledger, cache: &mut LocalCache<'p>, held: Held<'p>)
 fn drain(pool: &BufferPool) -> Vec<usize> {
     let bufs: Vec<PooledBuf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
     bufs.iter().map(PooledBuf::index).collect()
-}
-
-/// xorshift64: cheap per-thread choices without a shared generator.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: usize) -> Self {
-        Rng(0x9E37_79B9_7F4A_7C15 ^ (seed as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Every thread holds up to three buffers at a time (blocking `get` only

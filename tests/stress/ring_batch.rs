@@ -1,96 +1,12 @@
-//! Multi-threaded stress tests of the ring's batch operations
-//! (`IndexRing::pop_many`, `IndexRing::push_many`) mixed with single
-//! `pop`/`push`, with an exactly-once ownership checker.
-//!
-//! Every index has a flag, swapped to "held" right after a take (it must
-//! have been clear) and back right before the give-back (it must have been
-//! set), and a payload word that each holder writes a fresh stamp into and
-//! checks before giving it back; a new holder checks that it still carries
-//! the last holder's stamp. Two holders at once, a lost write, or a write
-//! not yet visible to the next holder fail a test (and under Miri a missing
-//! happens-before is reported as a data race on the payload). After the
-//! threads stop, draining the ring must give every index exactly once.
-//!
-//! The work is a fixed number of operations per case; `IOBUF_STRESS_OPS`
-//! scales it. Each case runs under a generous deadline that only turns a
-//! deadlock into a failure.
+//! The ring's batch operations (`IndexRing::pop_many`, `push_many`) mixed
+//! with single `pop`/`push`.
 
+use super::common::*;
 use iobuf_pool::sync::IndexRing;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Barrier};
 use std::thread;
-use std::time::Duration;
-
-#[cfg(not(miri))]
-const CAPACITIES: [usize; 6] = [1, 2, 3, 7, 16, 1024];
-/// Miri interprets every access: the smallest ring, where every slot is
-/// contended, and a capacity that is not a power of two.
-#[cfg(miri)]
-const CAPACITIES: [usize; 2] = [1, 3];
-
-/// How long a case may take before it is declared deadlocked.
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Total operations of one case, shared among its threads.
-fn total_ops() -> usize {
-    std::env::var("IOBUF_STRESS_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if cfg!(miri) { 48 } else { 120_000 })
-}
-
-/// Two threads, and eight times as many as cores (four under Miri).
-fn thread_counts() -> [usize; 2] {
-    let many = if cfg!(miri) {
-        4
-    } else {
-        let cores = thread::available_parallelism().map_or(2, |n| n.get());
-        (8 * cores).min(64)
-    };
-    [2, many]
-}
-
-/// Runs `case` on its own thread and fails if it does not finish in time.
-fn with_deadline(name: &str, case: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = mpsc::channel();
-    let worker = thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            case();
-            let _ = done_tx.send(());
-        })
-        .unwrap();
-    match done_rx.recv_timeout(DEADLINE) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(e) = worker.join() {
-                std::panic::resume_unwind(e);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{name}: not finished after {DEADLINE:?}: deadlock or starvation")
-        }
-    }
-}
-
-/// xorshift64: cheap per-thread choices without a shared generator.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: usize) -> Self {
-        Rng(0x9E37_79B9_7F4A_7C15 ^ (seed as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// The exactly-once checker: per index a held flag, a payload word only
 /// its holder touches, and the stamp the last holder left there.
