@@ -13,13 +13,21 @@
 //!   from a pool: **buffer id = pool index**. Operations with
 //!   `IOSQE_BUFFER_SELECT` (a multishot `recv`, say) pick a buffer when data
 //!   arrives, and [`BufRing::take`] turns their completion back into a
-//!   [`PooledBuf`] guard of that index, which returns to the pool on drop or goes
-//!   back to the ring with [`BufRing::provide`]: exactly once, by move.
+//!   [`OwnedBuf`] guard of that index, which returns to the pool on drop (on
+//!   any thread) or goes back to the ring with [`BufRing::provide`]:
+//!   exactly once, by move.
 //!   While a buffer is in the ring, the ring holds its [`RawBuf`] token, so
 //!   no safe call (a pool get, [`BufferPool::guard`]) can reach it.
 //!
-//! Both borrow the pool, so it outlives the registration, and both keep a
-//! duplicate of the ring's descriptor, so they can unregister on drop without
+//! A [`BufRing`] holds the pool's [`Arc`], not a borrow: a ring that is
+//! leaked (`mem::forget`) never unregisters, and the kernel keeps the
+//! buffers' *addresses* for as long as the io_uring instance lives, writing
+//! to them whenever a recv selects one. A borrow ends at `forget` and would
+//! let the pool be freed under the kernel; the `Arc` leaked with the ring
+//! keeps its memory for good. [`FixedBuffers`] borrows the pool: the kernel
+//! pins their *pages* at registration and never follows the addresses
+//! again, so a leaked registration cannot reach a new owner of that memory.
+//! Both keep a duplicate of the ring's descriptor, so they can unregister on drop without
 //! borrowing the [`IoUring`] (whose submission and completion queues need
 //! `&mut`). The duplicate names the same io_uring instance even if the
 //! original descriptor number is closed and reused.
@@ -32,7 +40,7 @@
 //! Pushing an entry onto a submission queue is `unsafe` in the `io-uring`
 //! crate: the caller promises that the memory it names stays valid until
 //! the operation completes. With pool buffers that means: keep the buffer
-//! owned (a live [`PooledBuf`], or a [`RawBuf`] token from
+//! owned (a live guard, or a [`RawBuf`] token from
 //! [`BufferPool::take_raw`]), and do not touch its bytes through it, until
 //! its completion has been reaped; and do not drop a [`BufRing`] while
 //! operations selecting from its group are in flight.
@@ -53,25 +61,26 @@
 //! let fixed = FixedBuffers::register(&ring, &pool)?;
 //! let file = std::fs::File::open("/etc/hostname")?;
 //! let buf = pool.get();
-//! let read = fixed.read_fixed(types::Fd(file.as_raw_fd()), &buf, 0..buf.len(), 0)?;
+//! let read = fixed.read_fixed(types::Fd(file.as_raw_fd()), &buf, 0..buf.capacity(), 0)?;
 //! // SAFETY: `buf` (and so its bytes) lives until the completion is reaped
 //! // below; `file` stays open as long.
 //! unsafe { ring.submission().push(&read)? };
 //! ring.submit_and_wait(1)?;
 //! let cqe = ring.completion().next().expect("one completion");
 //! let n = cqe_result(cqe.result())? as usize;
-//! println!("{:?}", String::from_utf8_lossy(&buf[..n]));
+//! println!("{:?}", String::from_utf8_lossy(&buf.as_full()[..n]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use crate::pool::Held;
-use crate::{AlignedBuf, BufferPool, Error, IoVec, PooledBuf, RawBuf};
+use crate::{AlignedBuf, BufferPool, Error, IoVec, OwnedBuf, RawBuf};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::fmt;
 use std::io;
 use std::ops::{Deref, Range};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
 
 /// Most buffers one `IORING_REGISTER_BUFFERS` call takes (the kernel's
 /// `IORING_MAX_REG_BUFFERS`).
@@ -333,7 +342,12 @@ fn check_range(range: &Range<usize>, size: usize) -> Result<u32, UringError> {
 /// A pool's buffers registered with an io_uring instance as fixed buffers:
 /// fixed-buffer index = pool index. Unregistered on drop.
 ///
-/// The registration borrows the pool, so the pool outlives it. It keeps a
+/// The registration borrows the pool, so the pool outlives it. A borrow
+/// is enough here, unlike for [`BufRing`]: if the handle is leaked
+/// (`mem::forget`) and the pool freed, the kernel still holds the pages it
+/// pinned at registration, not the addresses, and writes to a fixed buffer
+/// only for a `READ_FIXED` naming it, which safe code builds only through
+/// this (leaked) handle. It keeps a
 /// duplicate of the ring's descriptor, not a borrow of the ring: the
 /// [`IoUring`] stays free for `&mut` use, and dropping it first is allowed
 /// (the instance then lives until this registration is dropped).
@@ -587,9 +601,19 @@ const _: () = assert!(std::mem::size_of::<BufReg>() == 40);
 ///
 /// One producer: providing takes `&mut self`. It keeps a duplicate of the
 /// ring's descriptor, like [`FixedBuffers`].
+///
+/// It holds the pool's [`Arc`]: leaked with `mem::forget`, it is never
+/// unregistered, and the pool stays alive for the kernel's sake. A borrowed
+/// pool is refused at compile time:
+///
+/// ```compile_fail,E0308
+/// let ring = io_uring::IoUring::new(8).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4).unwrap();
+/// let br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 4);
+/// ```
 #[must_use = "dropping the ring unregisters it at once"]
-pub struct BufRing<'p> {
-    pool: &'p BufferPool,
+pub struct BufRing {
+    pool: Arc<BufferPool>,
     /// `None` once unregistered.
     ring_fd: Option<OwnedFd>,
     /// `entries` ring entries, page aligned (the kernel pins these pages and
@@ -612,7 +636,7 @@ pub struct BufRing<'p> {
     held: Vec<Option<RawBuf>>,
 }
 
-impl<'p> BufRing<'p> {
+impl BufRing {
     /// Allocates a ring of `entries` entries and registers it as buffer
     /// group `bgid` of `ring`. It starts empty: [`fill`](Self::fill) it.
     ///
@@ -621,7 +645,7 @@ impl<'p> BufRing<'p> {
     /// the group id is taken; `EINVAL`: a kernel older than 5.19).
     pub fn register<S, C>(
         ring: &IoUring<S, C>,
-        pool: &'p BufferPool,
+        pool: &Arc<BufferPool>,
         bgid: u16,
         entries: u16,
     ) -> Result<Self, UringError>
@@ -666,7 +690,7 @@ impl<'p> BufRing<'p> {
             source,
         })?;
         Ok(BufRing {
-            pool,
+            pool: Arc::clone(pool),
             ring_fd: Some(ring_fd),
             mem: Some(mem),
             entries,
@@ -700,8 +724,8 @@ impl<'p> BufRing<'p> {
     }
 
     /// The pool it is fed from.
-    pub fn pool(&self) -> &'p BufferPool {
-        self.pool
+    pub fn pool(&self) -> &Arc<BufferPool> {
+        &self.pool
     }
 
     /// Writes the entry for `raw` (a token of this pool, handed to the ring)
@@ -788,7 +812,7 @@ impl<'p> BufRing<'p> {
     /// Errors (the buffer then goes back to its pool as it is dropped): it
     /// belongs to another pool, its index exceeds [`MAX_BUF_RING_INDEX`],
     /// or the ring is full.
-    pub fn provide(&mut self, buf: PooledBuf<'p>) -> Result<(), UringError> {
+    pub fn provide(&mut self, buf: OwnedBuf) -> Result<(), UringError> {
         if buf.pool().id() != self.pool.id() {
             return Err(UringError::ForeignBuffer);
         }
@@ -806,8 +830,20 @@ impl<'p> BufRing<'p> {
     /// Errors: as [`provide`](Self::provide); a token of another pool is
     /// [`Error::WrongPool`] (and stays out of its own pool).
     pub fn provide_raw(&mut self, raw: RawBuf) -> Result<(), UringError> {
-        let buf = self.pool.guard(raw)?;
-        self.provide(buf)
+        if !self.pool.owns(&raw) {
+            return Err(Error::WrongPool {
+                index: raw.index(),
+                pool_id: raw.pool_id(),
+            }
+            .into());
+        }
+        self.provide(self.owned_guard(raw))
+    }
+
+    /// The guard of a token of this ring's pool (checked by the caller).
+    fn owned_guard(&self, raw: RawBuf) -> OwnedBuf {
+        // The token owned its index exclusively; now the guard does.
+        OwnedBuf::from_owned_index(Arc::clone(&self.pool), raw.into_index())
     }
 
     /// Whether buffer id `bid` is in this ring: given to it and not yet
@@ -869,11 +905,7 @@ impl<'p> BufRing<'p> {
     /// buffer the ring holds would hand out a buffer the kernel may still
     /// write. (An id the ring does not hold is an error whatever the
     /// caller passes.)
-    pub unsafe fn take(
-        &mut self,
-        result: i32,
-        flags: u32,
-    ) -> Result<Option<Received<'p>>, UringError> {
+    pub unsafe fn take(&mut self, result: i32, flags: u32) -> Result<Option<Received>, UringError> {
         let Some(bid) = cqueue::buffer_select(flags) else {
             return match result {
                 0 => Ok(None),
@@ -887,12 +919,12 @@ impl<'p> BufRing<'p> {
         self.in_ring -= 1;
         // By the contract, the kernel has picked this buffer and is done
         // with it: the ring's token becomes the caller's guard.
-        let buf = self.pool.guard(raw)?;
+        // (Only tokens of this ring's pool are ever stored in `held`.)
+        let mut buf = self.owned_guard(raw);
         let len = cqe_result(result)? as usize;
-        Ok(Some(Received {
-            buf,
-            len: len.min(self.pool.buffer_size()),
-        }))
+        // Cannot fail: clamped to the buffer's size.
+        let _ = buf.set_len(len.min(buf.capacity()));
+        Ok(Some(Received { buf }))
     }
 
     /// Unregisters the group now, reporting the kernel's answer, and gives
@@ -951,7 +983,7 @@ impl<'p> BufRing<'p> {
     }
 }
 
-impl Drop for BufRing<'_> {
+impl Drop for BufRing {
     fn drop(&mut self) {
         // A failure cannot be reported from drop; release() leaked what the
         // kernel may still touch.
@@ -959,7 +991,7 @@ impl Drop for BufRing<'_> {
     }
 }
 
-impl fmt::Debug for BufRing<'_> {
+impl fmt::Debug for BufRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BufRing")
             .field("bgid", &self.bgid)
@@ -976,12 +1008,11 @@ impl fmt::Debug for BufRing<'_> {
 /// [`BufRing::provide`].
 #[derive(Debug)]
 #[must_use = "dropping it returns the buffer to the pool at once"]
-pub struct Received<'p> {
-    buf: PooledBuf<'p>,
-    len: usize,
+pub struct Received {
+    buf: OwnedBuf,
 }
 
-impl<'p> Received<'p> {
+impl Received {
     /// The pool index (= the buffer id in the completion).
     pub fn index(&self) -> usize {
         self.buf.index()
@@ -989,34 +1020,30 @@ impl<'p> Received<'p> {
 
     /// Bytes received.
     pub fn len(&self) -> usize {
-        self.len
+        self.buf.len()
     }
 
     /// Whether nothing was received.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.buf.is_empty()
     }
 
     /// The received bytes, mutably.
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[..self.len]
+        self.buf.filled_mut()
     }
 
-    /// The whole buffer's guard (its full size, not just the received
-    /// bytes).
-    pub fn into_buf(self) -> PooledBuf<'p> {
+    /// The buffer's guard, filled to the bytes received (its whole
+    /// capacity through [`OwnedBuf::as_full_mut`]). `'static + Send`: it
+    /// may be dropped on any thread, and goes back to the pool.
+    pub fn into_buf(self) -> OwnedBuf {
         self.buf
-    }
-
-    /// The guard and the received length.
-    pub fn into_parts(self) -> (PooledBuf<'p>, usize) {
-        (self.buf, self.len)
     }
 }
 
-impl Deref for Received<'_> {
+impl Deref for Received {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.buf.filled()
     }
 }
