@@ -1,0 +1,429 @@
+//! The provided-buffer ring: [`BufRing`], a buffer group fed from a shared
+//! pool (`IORING_REGISTER_PBUF_RING`), buffer id = pool index.
+
+use super::sys::{dup_ring_fd, register_raw, BufReg, RingEntry, IORING_UNREGISTER_PBUF_RING};
+#[cfg(doc)]
+use super::FixedBuffers;
+use super::{cqe_result, Received, UringError, MAX_BUF_RING_ENTRIES, MAX_BUF_RING_INDEX};
+use crate::{AlignedBuf, BufferPool, Error, OwnedBuf, RawBuf};
+use io_uring::{cqueue, squeue, IoUring};
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+
+/// A provided-buffer ring (buffer group `bgid`) fed from a pool: buffer id =
+/// pool index.
+///
+/// Buffers given to the ring ([`provide`](Self::provide),
+/// [`fill`](Self::fill)) are held as [`RawBuf`] tokens that this ring alone
+/// owns while the kernel may pick them: no safe call elsewhere can reach
+/// them. [`take`](Self::take) turns a completion that picked
+/// one into a [`Received`] guard; from there the buffer goes back to the
+/// pool on drop, or to the ring with [`provide`](Self::provide): each
+/// completion hands a buffer out once. Dropping the ring unregisters it and
+/// returns the buffers it still holds to the pool.
+///
+/// One producer: providing takes `&mut self`. It keeps a duplicate of the
+/// ring's descriptor, like [`FixedBuffers`].
+///
+/// It holds the pool's [`Arc`]: leaked with `mem::forget`, it is never
+/// unregistered, and the pool stays alive for the kernel's sake. A borrowed
+/// pool is refused at compile time:
+///
+/// ```compile_fail,E0308
+/// let ring = io_uring::IoUring::new(8).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4).unwrap();
+/// let br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 4);
+/// ```
+#[must_use = "dropping the ring unregisters it at once"]
+pub struct BufRing {
+    pool: Arc<BufferPool>,
+    /// `None` once unregistered.
+    ring_fd: Option<OwnedFd>,
+    /// `entries` ring entries, page aligned (the kernel pins these pages and
+    /// reads the entries and the tail). `None` only if it had to be leaked.
+    mem: Option<AlignedBuf>,
+    /// A power of two, at most [`MAX_BUF_RING_ENTRIES`].
+    entries: u16,
+    bgid: u16,
+    /// Our copy of the tail last published to the kernel (wraps at 2^16,
+    /// as the kernel's does).
+    tail: u16,
+    /// Entries written after `tail`, not yet published.
+    unpublished: u16,
+    /// Buffers published and not yet seen in a completion. Never above
+    /// `entries`, so a slot is never overwritten before the kernel has
+    /// consumed it.
+    in_ring: usize,
+    /// `held[i]`: the token of pool index `i` while it is in the ring. One
+    /// slot per possible buffer id (at most [`MAX_BUF_RING_INDEX`] + 1).
+    held: Vec<Option<RawBuf>>,
+}
+
+impl BufRing {
+    /// Allocates a ring of `entries` entries and registers it as buffer
+    /// group `bgid` of `ring`. It starts empty: [`fill`](Self::fill) it.
+    ///
+    /// Errors: `entries` not a power of two in 1..=[`MAX_BUF_RING_ENTRIES`],
+    /// buffers larger than a u32 length, or the kernel's refusal (`EEXIST`:
+    /// the group id is taken; `EINVAL`: a kernel older than 5.19).
+    pub fn register<S, C>(
+        ring: &IoUring<S, C>,
+        pool: &Arc<BufferPool>,
+        bgid: u16,
+        entries: u16,
+    ) -> Result<Self, UringError>
+    where
+        S: squeue::EntryMarker,
+        C: cqueue::EntryMarker,
+    {
+        if entries == 0 || !entries.is_power_of_two() || entries > MAX_BUF_RING_ENTRIES {
+            return Err(UringError::BadRingEntries(entries.into()));
+        }
+        if u32::try_from(pool.buffer_size()).is_err() {
+            return Err(UringError::BufferTooLarge {
+                size: pool.buffer_size(),
+                max: u32::MAX as usize,
+            });
+        }
+        let bytes = (usize::from(entries) * std::mem::size_of::<RingEntry>())
+            .next_multiple_of(crate::page_size());
+        let ids = pool.capacity().min(MAX_BUF_RING_INDEX + 1);
+        let mut held = Vec::new();
+        held.try_reserve_exact(ids)
+            .map_err(|_| Error::AllocFailed {
+                size: ids.saturating_mul(std::mem::size_of::<Option<RawBuf>>()),
+            })?;
+        held.resize_with(ids, || None);
+        let mem = AlignedBuf::page_aligned(bytes)?;
+        let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
+        // `mem` is page aligned and zeroed (tail 0, no buffers). If the
+        // registration fails here, the kernel keeps nothing.
+        // SAFETY: `mem` holds `entries` entries and is owned by the value
+        // returned, which unregisters before freeing it (or leaks it).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                mem.base().as_ptr() as u64,
+                entries,
+                bgid,
+                0,
+            )
+        }
+        .map_err(|source| UringError::Register {
+            what: "a provided-buffer ring",
+            source,
+        })?;
+        Ok(BufRing {
+            pool: Arc::clone(pool),
+            ring_fd: Some(ring_fd),
+            mem: Some(mem),
+            entries,
+            bgid,
+            tail: 0,
+            unpublished: 0,
+            in_ring: 0,
+            held,
+        })
+    }
+
+    /// The buffer group id, for `buf_group` in submissions.
+    pub fn bgid(&self) -> u16 {
+        self.bgid
+    }
+
+    /// Number of entries.
+    pub fn entries(&self) -> u16 {
+        self.entries
+    }
+
+    /// Buffers given to the ring and not yet seen in a completion.
+    pub fn len(&self) -> usize {
+        self.in_ring
+    }
+
+    /// Whether the ring holds no buffer (a selecting operation would fail
+    /// with `ENOBUFS`).
+    pub fn is_empty(&self) -> bool {
+        self.in_ring == 0
+    }
+
+    /// The pool it is fed from.
+    pub fn pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+
+    /// Writes the entry for `raw` (a token of this pool, handed to the ring)
+    /// at the next free slot, not yet visible to the kernel. The caller has
+    /// checked `in_ring < entries` and `index <= MAX_BUF_RING_INDEX`. On
+    /// error the token comes back.
+    fn write_entry(&mut self, raw: RawBuf) -> Result<(), (UringError, RawBuf)> {
+        let index = raw.index();
+        let base = match &self.mem {
+            Some(mem) => mem.base().as_ptr() as *mut RingEntry,
+            // Cannot happen: `mem` is taken only while the ring is dropped.
+            None => {
+                return Err((
+                    UringError::RingFull {
+                        entries: self.entries,
+                    },
+                    raw,
+                ))
+            }
+        };
+        if index >= self.held.len() {
+            return Err((UringError::IndexTooLarge { index }, raw));
+        }
+        let addr = match self.pool.buffer_ptr(index) {
+            Ok(p) => p.as_ptr() as u64,
+            Err(e) => return Err((e.into(), raw)),
+        };
+        let slot =
+            usize::from(self.tail.wrapping_add(self.unpublished)) & usize::from(self.entries - 1);
+        // The slot is free: fewer than `entries` buffers are in the ring (the
+        // caller checked), so the kernel has consumed what was there, and it
+        // reads only slots below the published tail, which this is not yet.
+        // Fields are written one by one to leave entry 0's `resv` (the tail).
+        // SAFETY: slot < entries, inside `mem`, and free (above).
+        unsafe {
+            let entry = base.add(slot);
+            std::ptr::addr_of_mut!((*entry).addr).write(addr);
+            std::ptr::addr_of_mut!((*entry).len).write(self.pool.buffer_size() as u32);
+            std::ptr::addr_of_mut!((*entry).bid).write(index as u16);
+        }
+        self.held[index] = Some(raw);
+        self.in_ring += 1;
+        self.unpublished += 1;
+        Ok(())
+    }
+
+    /// Makes the written entries visible to the kernel.
+    ///
+    /// Memory ordering: the tail is stored with `Release`, so the entry
+    /// writes before it are visible to whoever reads the new tail with
+    /// `Acquire`, as the kernel does (`smp_load_acquire(&br->tail)` when it
+    /// selects a buffer). Without it the kernel could see the new tail and
+    /// read a stale address from the slot.
+    fn publish(&mut self) {
+        if self.unpublished == 0 {
+            return;
+        }
+        let Some(mem) = &self.mem else { return };
+        let new_tail = self.tail.wrapping_add(self.unpublished);
+        let tail_ptr = (mem.base().as_ptr() as *mut RingEntry).cast::<u8>();
+        // SAFETY: entry 0's `resv` (offset 14, 2-aligned, inside `mem`) is the
+        // ring's tail; the kernel only reads it, we are its one writer, and
+        // it is only ever accessed atomically from this side.
+        let tail = unsafe { AtomicU16::from_ptr(tail_ptr.add(14).cast::<u16>()) };
+        tail.store(new_tail, Ordering::Release);
+        self.tail = new_tail;
+        self.unpublished = 0;
+    }
+
+    fn check_room(&self, index: usize) -> Result<(), UringError> {
+        if index > MAX_BUF_RING_INDEX {
+            return Err(UringError::IndexTooLarge { index });
+        }
+        if self.in_ring >= usize::from(self.entries) {
+            return Err(UringError::RingFull {
+                entries: self.entries,
+            });
+        }
+        Ok(())
+    }
+
+    /// Gives `buf` to the ring, for the kernel to pick.
+    ///
+    /// Errors (the buffer then goes back to its pool as it is dropped): it
+    /// belongs to another pool, its index exceeds [`MAX_BUF_RING_INDEX`],
+    /// or the ring is full.
+    pub fn provide(&mut self, buf: OwnedBuf) -> Result<(), UringError> {
+        if buf.pool().id() != self.pool.id() {
+            return Err(UringError::ForeignBuffer);
+        }
+        self.check_room(buf.index())?;
+        if let Err((e, raw)) = self.write_entry(buf.into_raw()) {
+            // Ours (checked above): back to the pool.
+            let _ = self.pool.put_raw(raw);
+            return Err(e);
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// Gives a buffer held as a [`RawBuf`] of this ring's pool to the ring.
+    /// Errors: as [`provide`](Self::provide); a token of another pool is
+    /// [`Error::WrongPool`] (and stays out of its own pool).
+    pub fn provide_raw(&mut self, raw: RawBuf) -> Result<(), UringError> {
+        if !self.pool.owns(&raw) {
+            return Err(Error::WrongPool {
+                index: raw.index(),
+                pool_id: raw.pool_id(),
+            }
+            .into());
+        }
+        self.provide(self.owned_guard(raw))
+    }
+
+    /// The guard of a token of this ring's pool (checked by the caller).
+    fn owned_guard(&self, raw: RawBuf) -> OwnedBuf {
+        // The token owned its index exclusively; now the guard does.
+        OwnedBuf::from_owned_index(Arc::clone(&self.pool), raw.into_index())
+    }
+
+    /// Whether buffer id `bid` is in this ring: given to it and not yet
+    /// taken back by [`take`](Self::take).
+    pub fn holds(&self, bid: u16) -> bool {
+        matches!(self.held.get(usize::from(bid)), Some(Some(_)))
+    }
+
+    /// Takes free buffers from the pool until the ring is full or the pool
+    /// is dry, and publishes them with one tail update. Returns how many.
+    ///
+    /// Errors: a pool index above [`MAX_BUF_RING_INDEX`] (a pool of more than
+    /// 65536 buffers); the buffers given before it stay in the ring.
+    pub fn fill(&mut self) -> Result<usize, UringError> {
+        let mut added = 0;
+        let result = loop {
+            if self.in_ring >= usize::from(self.entries) {
+                break Ok(added);
+            }
+            let Some(raw) = self.pool.take_raw() else {
+                break Ok(added);
+            };
+            if let Err(e) = self.check_room(raw.index()) {
+                // Cannot fail: the token is of this pool, just taken.
+                let _ = self.pool.put_raw(raw);
+                break Err(e);
+            }
+            if let Err((e, raw)) = self.write_entry(raw) {
+                let _ = self.pool.put_raw(raw);
+                break Err(e);
+            }
+            added += 1;
+        };
+        self.publish();
+        result
+    }
+
+    /// Reads a completion of an operation that selected from this group:
+    /// its `result` and `flags` (`cqe.result()`, `cqe.flags()`).
+    ///
+    /// * A buffer was picked (`IORING_CQE_F_BUFFER`): `Ok(Some(received))`,
+    ///   the buffer with its `result` bytes, now owned by the caller. (If the
+    ///   result is also negative, the buffer goes back to the pool and the
+    ///   error is returned.)
+    /// * No buffer and a result of 0 (end of stream): `Ok(None)`.
+    /// * No buffer and a negative result: the kernel's error, e.g. `ENOBUFS`
+    ///   when the ring ran dry.
+    ///
+    /// Errors also: a buffer id this ring does not hold (the same completion
+    /// taken twice, or another group's), or a positive result without a
+    /// buffer.
+    ///
+    /// # Safety
+    /// `result` and `flags` are those of one completion, reaped from the
+    /// io_uring instance this ring is registered with, of an operation that
+    /// selected from this ring's group; and each completion is passed here
+    /// once. A buffer id alone cannot tell a buffer the kernel has picked
+    /// from one still waiting in the ring: an invented or replayed id of a
+    /// buffer the ring holds would hand out a buffer the kernel may still
+    /// write. (An id the ring does not hold is an error whatever the
+    /// caller passes.)
+    pub unsafe fn take(&mut self, result: i32, flags: u32) -> Result<Option<Received>, UringError> {
+        let Some(bid) = cqueue::buffer_select(flags) else {
+            return match result {
+                0 => Ok(None),
+                r if r < 0 => Err(UringError::Completion(io::Error::from_raw_os_error(-r))),
+                r => Err(UringError::NoBuffer { result: r }),
+            };
+        };
+        let Some(raw) = self.held.get_mut(usize::from(bid)).and_then(Option::take) else {
+            return Err(UringError::UnknownBuffer { bid });
+        };
+        self.in_ring -= 1;
+        // By the contract, the kernel has picked this buffer and is done
+        // with it: the ring's token becomes the caller's guard.
+        // (Only tokens of this ring's pool are ever stored in `held`.)
+        let mut buf = self.owned_guard(raw);
+        let len = cqe_result(result)? as usize;
+        // Cannot fail: clamped to the buffer's size.
+        let _ = buf.set_len(len.min(buf.capacity()));
+        Ok(Some(Received { buf }))
+    }
+
+    /// Unregisters the group now, reporting the kernel's answer, and gives
+    /// the buffers still in the ring back to the pool. On failure the ring
+    /// memory and its buffers are leaked, since the kernel may still use
+    /// them.
+    pub fn unregister(mut self) -> Result<(), UringError> {
+        self.release().map_err(|source| UringError::Register {
+            what: "a provided-buffer ring (unregister)",
+            source,
+        })
+    }
+
+    /// Unregisters, then frees the ring memory and returns its buffers; or,
+    /// if the kernel may still use them, leaks both.
+    fn release(&mut self) -> io::Result<()> {
+        let Some(fd) = self.ring_fd.take() else {
+            return Ok(());
+        };
+        let reg = BufReg {
+            bgid: self.bgid,
+            ..BufReg::default()
+        };
+        // SAFETY: IORING_UNREGISTER_PBUF_RING reads one io_uring_buf_reg,
+        // which `reg` is (layout checked above), alive for the call.
+        let result = unsafe {
+            register_raw(
+                &fd,
+                IORING_UNREGISTER_PBUF_RING,
+                (&reg as *const BufReg).cast(),
+                1,
+            )
+        };
+        match result {
+            // ENOENT / EINVAL: the group is not registered (any more): the
+            // kernel no longer reads the ring, as after a success.
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL)) => {}
+            Err(e) => {
+                std::mem::forget(self.mem.take());
+                // Dropping the tokens keeps their buffers out of the pool
+                // for good: the kernel may still write them.
+                self.held.clear();
+                self.in_ring = 0;
+                return Err(e);
+            }
+        }
+        for held in self.held.iter_mut() {
+            if let Some(raw) = held.take() {
+                // Cannot fail: the ring holds only tokens of its pool.
+                let _ = self.pool.put_raw(raw);
+            }
+        }
+        self.in_ring = 0;
+        Ok(())
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        // A failure cannot be reported from drop; release() leaked what the
+        // kernel may still touch.
+        let _ = self.release();
+    }
+}
+
+impl fmt::Debug for BufRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufRing")
+            .field("bgid", &self.bgid)
+            .field("entries", &self.entries)
+            .field("in_ring", &self.in_ring)
+            .field("registered", &self.ring_fd.is_some())
+            .finish()
+    }
+}
