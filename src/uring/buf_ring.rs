@@ -4,7 +4,7 @@
 use super::sys::{dup_ring_fd, register_raw, BufReg, RingEntry, IORING_UNREGISTER_PBUF_RING};
 #[cfg(doc)]
 use super::FixedBuffers;
-use super::{cqe_result, Received, UringError, MAX_BUF_RING_ENTRIES, MAX_BUF_RING_INDEX};
+use super::{cqe_result, Bundle, Received, UringError, MAX_BUF_RING_ENTRIES, MAX_BUF_RING_INDEX};
 use crate::{AlignedBuf, BufferPool, Error, OwnedBuf, RawBuf};
 use io_uring::{cqueue, squeue, IoUring};
 use std::fmt;
@@ -57,9 +57,21 @@ pub struct BufRing {
     /// `entries`, so a slot is never overwritten before the kernel has
     /// consumed it.
     in_ring: usize,
-    /// `held[i]`: the token of pool index `i` while it is in the ring. One
-    /// slot per possible buffer id (at most [`MAX_BUF_RING_INDEX`] + 1).
-    held: Vec<Option<RawBuf>>,
+    /// `held[i]`: the token of pool index `i` while it is in the ring, and
+    /// the ring position (tail count) it was written at. One slot per
+    /// possible buffer id (at most [`MAX_BUF_RING_INDEX`] + 1).
+    held: Vec<Option<InRing>>,
+    /// `slots[p & (entries - 1)]`: the buffer id last written at ring
+    /// position `p`, so a bundle's run can be followed in ring order.
+    slots: Vec<u16>,
+}
+
+/// A buffer the ring holds: its token and where it sits in ring order.
+#[derive(Debug)]
+struct InRing {
+    raw: RawBuf,
+    /// The tail count it was written at (wraps at 2^16, like the tail).
+    pos: u16,
 }
 
 impl BufRing {
@@ -94,9 +106,16 @@ impl BufRing {
         let mut held = Vec::new();
         held.try_reserve_exact(ids)
             .map_err(|_| Error::AllocFailed {
-                size: ids.saturating_mul(std::mem::size_of::<Option<RawBuf>>()),
+                size: ids.saturating_mul(std::mem::size_of::<Option<InRing>>()),
             })?;
         held.resize_with(ids, || None);
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(usize::from(entries))
+            .map_err(|_| Error::AllocFailed {
+                size: usize::from(entries) * 2,
+            })?;
+        slots.resize(usize::from(entries), 0);
         let mem = AlignedBuf::page_aligned(bytes)?;
         let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
         // `mem` is page aligned and zeroed (tail 0, no buffers). If the
@@ -125,6 +144,7 @@ impl BufRing {
             unpublished: 0,
             in_ring: 0,
             held,
+            slots,
         })
     }
 
@@ -179,8 +199,8 @@ impl BufRing {
             Ok(p) => p.as_ptr() as u64,
             Err(e) => return Err((e.into(), raw)),
         };
-        let slot =
-            usize::from(self.tail.wrapping_add(self.unpublished)) & usize::from(self.entries - 1);
+        let pos = self.tail.wrapping_add(self.unpublished);
+        let slot = usize::from(pos) & usize::from(self.entries - 1);
         // The slot is free: fewer than `entries` buffers are in the ring (the
         // caller checked), so the kernel has consumed what was there, and it
         // reads only slots below the published tail, which this is not yet.
@@ -192,7 +212,8 @@ impl BufRing {
             std::ptr::addr_of_mut!((*entry).len).write(self.pool.buffer_size() as u32);
             std::ptr::addr_of_mut!((*entry).bid).write(index as u16);
         }
-        self.held[index] = Some(raw);
+        self.held[index] = Some(InRing { raw, pos });
+        self.slots[slot] = index as u16;
         self.in_ring += 1;
         self.unpublished += 1;
         Ok(())
@@ -339,7 +360,8 @@ impl BufRing {
                 r => Err(UringError::NoBuffer { result: r }),
             };
         };
-        let Some(raw) = self.held.get_mut(usize::from(bid)).and_then(Option::take) else {
+        let Some(InRing { raw, .. }) = self.held.get_mut(usize::from(bid)).and_then(Option::take)
+        else {
             return Err(UringError::UnknownBuffer { bid });
         };
         self.in_ring -= 1;
@@ -351,6 +373,116 @@ impl BufRing {
         // Cannot fail: clamped to the buffer's size.
         let _ = buf.set_len(len.min(buf.capacity()));
         Ok(Some(Received { buf }))
+    }
+
+    /// Reads the completion of a *bundle* receive (`RecvBundle`,
+    /// `RecvMultiBundle`: `IORING_RECVSEND_BUNDLE`) that selected from this
+    /// group: one completion, a run of buffers in ring order.
+    ///
+    /// The completion names the first buffer; the kernel filled the buffers
+    /// that follow it in the ring, each to its whole size but the last, so
+    /// `result` bytes took `ceil(result / buffer_size)` of them. They come
+    /// back as one [`Bundle`], `result` bytes over its guards.
+    ///
+    /// * Buffers and a positive result: `Ok(Some(bundle))`.
+    /// * A result of 0 (end of stream), with or without a buffer id:
+    ///   `Ok(None)`. The kernel sets `IORING_CQE_F_BUFFER` on a bundle's
+    ///   empty completion too, but consumes no buffer for it (it counts the
+    ///   buffers a bundle used from the bytes, and 0 bytes used none), so
+    ///   the named buffer stays in the ring.
+    /// * A negative result: the kernel's error (`ENOBUFS`: the ring ran dry);
+    ///   any buffer id is likewise left in the ring.
+    ///
+    /// Errors also, taking nothing: the first id is not in this ring, or the
+    /// run it starts is not the ring's order of buffers still held (a
+    /// completion of another group, or one already taken).
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// use io_uring::{opcode, types, IoUring};
+    /// use iobuf_pool::uring::BufRing;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 16)?);
+    /// let mut ring = IoUring::new(8)?;
+    /// let mut br = BufRing::register(&ring, &pool, 0, 16)?;
+    /// br.fill()?;
+    /// # let fd = 0;
+    /// let recv = opcode::RecvBundle::new(types::Fd(fd), br.bgid()).build();
+    /// // SAFETY: `br` stays registered and `fd` open until the completion.
+    /// unsafe { ring.submission().push(&recv)? };
+    /// ring.submit_and_wait(1)?;
+    /// let cqe = ring.completion().next().ok_or("no completion")?;
+    /// // SAFETY: one completion of this ring, of a bundle recv from br's
+    /// // group, passed once.
+    /// if let Some(bundle) = unsafe { br.take_bundle(cqe.result(), cqe.flags()) }? {
+    ///     for buf in bundle.iter() {
+    ///         println!("buffer {}: {} bytes", buf.index(), buf.len());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Safety
+    /// As [`take`](Self::take): the values of one completion of a bundle
+    /// receive from this ring's group, reaped from the io_uring instance it
+    /// is registered with, passed once.
+    pub unsafe fn take_bundle(
+        &mut self,
+        result: i32,
+        flags: u32,
+    ) -> Result<Option<Bundle>, UringError> {
+        if result <= 0 {
+            return match result {
+                0 => Ok(None),
+                r => Err(UringError::Completion(io::Error::from_raw_os_error(-r))),
+            };
+        }
+        let Some(bid) = cqueue::buffer_select(flags) else {
+            return Err(UringError::NoBuffer { result });
+        };
+        let Some(first) = self.held.get(usize::from(bid)).and_then(Option::as_ref) else {
+            return Err(UringError::UnknownBuffer { bid });
+        };
+        let size = self.pool.buffer_size();
+        let count = (result as usize).div_ceil(size);
+        // Check the whole run before taking any of it: each position from
+        // the first on holds, in `slots`, a buffer still in the ring that
+        // was written at exactly that position.
+        let start = first.pos;
+        let mask = usize::from(self.entries - 1);
+        let run_ok = count <= self.in_ring
+            && (0..count).all(|k| {
+                let pos = start.wrapping_add(k as u16);
+                let id = self.slots[usize::from(pos) & mask];
+                matches!(self.held.get(usize::from(id)), Some(Some(r)) if r.pos == pos)
+            });
+        if !run_ok {
+            return Err(UringError::BadBundle { bid, count });
+        }
+        let mut bufs = Vec::new();
+        bufs.try_reserve_exact(count)
+            .map_err(|_| Error::AllocFailed {
+                size: count * std::mem::size_of::<OwnedBuf>(),
+            })?;
+        let mut left = result as usize;
+        for k in 0..count {
+            let pos = start.wrapping_add(k as u16);
+            let id = self.slots[usize::from(pos) & mask];
+            // Present: checked above, and nothing was taken since.
+            let Some(InRing { raw, .. }) = self.held[usize::from(id)].take() else {
+                continue;
+            };
+            self.in_ring -= 1;
+            // By the contract, the kernel filled this buffer and is done
+            // with it.
+            let mut buf = self.owned_guard(raw);
+            let len = left.min(size);
+            // Cannot fail: len <= size.
+            let _ = buf.set_len(len);
+            left -= len;
+            bufs.push(buf);
+        }
+        Ok(Some(Bundle::new(bufs, result as usize)))
     }
 
     /// Unregisters the group now, reporting the kernel's answer, and gives
@@ -399,7 +531,7 @@ impl BufRing {
             }
         }
         for held in self.held.iter_mut() {
-            if let Some(raw) = held.take() {
+            if let Some(InRing { raw, .. }) = held.take() {
                 // Cannot fail: the ring holds only tokens of its pool.
                 let _ = self.pool.put_raw(raw);
             }

@@ -57,6 +57,21 @@ pub enum UringError {
         /// The buffer id in the completion.
         bid: u16,
     },
+    /// A bundle completion whose run of buffers is not the ring's: its
+    /// first id or one after it is not in the ring at the position the run
+    /// needs (another group's completion, or one already taken).
+    BadBundle {
+        /// The first buffer id in the completion.
+        bid: u16,
+        /// Buffers the result needs.
+        count: usize,
+    },
+    /// The kernel lacks a feature this call needs (found by probing it,
+    /// not by its version).
+    Unsupported {
+        /// The feature.
+        what: &'static str,
+    },
     /// A completion with a positive result but no buffer: not an operation
     /// that selected from a provided-buffer ring.
     NoBuffer {
@@ -127,6 +142,13 @@ impl fmt::Display for UringError {
                 f,
                 "io_uring: buffer id {bid} is not in this ring (taken twice, or another group)"
             ),
+            UringError::BadBundle { bid, count } => write!(
+                f,
+                "io_uring: a bundle of {count} buffers from id {bid} is not this ring's run of buffers (taken twice, or another group)"
+            ),
+            UringError::Unsupported { what } => {
+                write!(f, "io_uring: this kernel does not support {what}")
+            }
             UringError::NoBuffer { result } => write!(
                 f,
                 "io_uring: a completion with result {result} carries no provided buffer"

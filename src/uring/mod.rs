@@ -72,13 +72,17 @@
 //! ```
 
 mod buf_ring;
+mod bundle;
 mod error;
+mod features;
 mod fixed;
 mod received;
 mod sys;
 
 pub use buf_ring::BufRing;
+pub use bundle::Bundle;
 pub use error::{cqe_result, is_unavailable, UringError};
+pub use features::Features;
 pub use fixed::FixedBuffers;
 pub use received::Received;
 
