@@ -28,6 +28,24 @@ use std::sync::Arc;
 /// One producer: providing takes `&mut self`. It keeps a duplicate of the
 /// ring's descriptor, like [`FixedBuffers`].
 ///
+/// # One pool behind many rings
+/// Every thread of a thread-per-core server registers its own `BufRing`
+/// with its own io_uring, all from one `Arc<BufferPool>` (plain or
+/// thread-cached). A buffer ring A's kernel picked comes out of
+/// [`take`](Self::take) as an [`OwnedBuf`], which may be moved to and
+/// dropped on any thread: it goes back to the *pool*, not to ring A, and
+/// the next [`fill`](Self::fill) of any ring may hand it to that ring's
+/// kernel. A ring only ever holds indices it took from the pool (or was
+/// given by move), each as the one token of that index, so no ring gives
+/// its kernel an index that a guard, a token or another ring holds.
+/// `BufRing` is `Send`: it can be set up on one thread and driven on
+/// another (on a ring made with `IORING_SETUP_SINGLE_ISSUER`, the kernel
+/// refuses registering and unregistering from other threads: register and
+/// drop it on the submitting thread, or the drop's unregister fails and it
+/// leaks its buffers rather than free them under the kernel).
+/// `tests/uring_shared.rs` checks this with three rings on three threads
+/// and two more threads dropping their guards.
+///
 /// It holds the pool's [`Arc`]: leaked with `mem::forget`, it is never
 /// unregistered, and the pool stays alive for the kernel's sake. A borrowed
 /// pool is refused at compile time:
