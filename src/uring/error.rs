@@ -66,6 +66,12 @@ pub enum UringError {
         /// Buffers the result needs.
         count: usize,
     },
+    /// A completion that the value it was given to cannot have: one after
+    /// the operation finished, or the same one twice.
+    UnexpectedCompletion {
+        /// The completion's flags.
+        flags: u32,
+    },
     /// The kernel lacks a feature this call needs (found by probing it,
     /// not by its version).
     Unsupported {
@@ -145,6 +151,10 @@ impl fmt::Display for UringError {
             UringError::BadBundle { bid, count } => write!(
                 f,
                 "io_uring: a bundle of {count} buffers from id {bid} is not this ring's run of buffers (taken twice, or another group)"
+            ),
+            UringError::UnexpectedCompletion { flags } => write!(
+                f,
+                "io_uring: a completion (flags {flags:#x}) that this operation cannot have (after it finished, or twice)"
             ),
             UringError::Unsupported { what } => {
                 write!(f, "io_uring: this kernel does not support {what}")

@@ -111,7 +111,7 @@ impl<'p> FixedBuffers<'p> {
     }
 
     /// Address and length of `range` inside buffer `index`, checked.
-    fn target(
+    pub(super) fn target(
         &self,
         index: usize,
         range: &Range<usize>,

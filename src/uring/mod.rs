@@ -77,6 +77,7 @@ mod error;
 mod features;
 mod fixed;
 mod received;
+mod send_zc;
 mod sys;
 
 pub use buf_ring::BufRing;
@@ -85,6 +86,7 @@ pub use error::{cqe_result, is_unavailable, UringError};
 pub use features::Features;
 pub use fixed::FixedBuffers;
 pub use received::Received;
+pub use send_zc::{ZcDone, ZcSend};
 
 #[cfg(doc)]
 use crate::{BufferPool, OwnedBuf, RawBuf};
