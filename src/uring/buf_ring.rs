@@ -1,10 +1,15 @@
 //! The provided-buffer ring: [`BufRing`], a buffer group fed from a shared
 //! pool (`IORING_REGISTER_PBUF_RING`), buffer id = pool index.
 
-use super::sys::{dup_ring_fd, register_raw, BufReg, RingEntry, IORING_UNREGISTER_PBUF_RING};
+use super::part::PartShared;
+use super::sys::{
+    dup_ring_fd, register_raw, BufReg, RingEntry, IORING_UNREGISTER_PBUF_RING, IOU_PBUF_RING_INC,
+};
 #[cfg(doc)]
 use super::FixedBuffers;
-use super::{cqe_result, Bundle, Received, UringError, MAX_BUF_RING_ENTRIES, MAX_BUF_RING_INDEX};
+use super::{
+    cqe_result, Bundle, Received, RecvPart, UringError, MAX_BUF_RING_ENTRIES, MAX_BUF_RING_INDEX,
+};
 use crate::{AlignedBuf, BufferPool, Error, OwnedBuf, RawBuf};
 use io_uring::{cqueue, squeue, IoUring};
 use std::fmt;
@@ -82,14 +87,31 @@ pub struct BufRing {
     /// `slots[p & (entries - 1)]`: the buffer id last written at ring
     /// position `p`, so a bundle's run can be followed in ring order.
     slots: Vec<u16>,
+    /// Registered with `IOU_PBUF_RING_INC`: completions are parts.
+    incremental: bool,
+    /// Incremental rings only: `consumed[i]`, the bytes of buffer `i` the
+    /// kernel has reported (and so handed out as parts) since it was
+    /// written to the ring. Empty for other rings.
+    consumed: Vec<u32>,
 }
 
 /// A buffer the ring holds: its token and where it sits in ring order.
 #[derive(Debug)]
 struct InRing {
-    raw: RawBuf,
+    token: Token,
     /// The tail count it was written at (wraps at 2^16, like the tail).
     pos: u16,
+}
+
+/// How the ring holds a buffer's index.
+#[derive(Debug)]
+enum Token {
+    /// Whole, untouched by the kernel so far: the one token of the index.
+    Raw(RawBuf),
+    /// Partly consumed (an incremental ring): the index is owned by the
+    /// shared buffer, which the parts handed out hold too; the ring's
+    /// clone stands for the kernel, which may still write the rest.
+    Shared(Arc<PartShared>),
 }
 
 impl BufRing {
@@ -104,6 +126,52 @@ impl BufRing {
         pool: &Arc<BufferPool>,
         bgid: u16,
         entries: u16,
+    ) -> Result<Self, UringError>
+    where
+        S: squeue::EntryMarker,
+        C: cqueue::EntryMarker,
+    {
+        Self::register_with(ring, pool, bgid, entries, false)
+    }
+
+    /// [`register`](Self::register) with incremental consumption
+    /// (`IOU_PBUF_RING_INC`, Linux 6.12): the kernel fills a buffer across
+    /// several receives, each completion naming a *part* of it, taken with
+    /// [`take_part`](Self::take_part) (and only with it).
+    ///
+    /// # Errors
+    /// As [`register`](Self::register); a kernel without incremental rings
+    /// (it refuses the flag with `EINVAL`: probed by trying, not by
+    /// version) is [`UringError::Unsupported`].
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 8)?);
+    /// let ring = io_uring::IoUring::new(8)?;
+    /// let mut br = iobuf_pool::uring::BufRing::register_incremental(&ring, &pool, 0, 8)?;
+    /// br.fill()?;
+    /// assert!(br.is_incremental());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_incremental<S, C>(
+        ring: &IoUring<S, C>,
+        pool: &Arc<BufferPool>,
+        bgid: u16,
+        entries: u16,
+    ) -> Result<Self, UringError>
+    where
+        S: squeue::EntryMarker,
+        C: cqueue::EntryMarker,
+    {
+        Self::register_with(ring, pool, bgid, entries, true)
+    }
+
+    fn register_with<S, C>(
+        ring: &IoUring<S, C>,
+        pool: &Arc<BufferPool>,
+        bgid: u16,
+        entries: u16,
+        incremental: bool,
     ) -> Result<Self, UringError>
     where
         S: squeue::EntryMarker,
@@ -134,6 +202,13 @@ impl BufRing {
                 size: usize::from(entries) * 2,
             })?;
         slots.resize(usize::from(entries), 0);
+        let mut consumed = Vec::new();
+        if incremental {
+            consumed
+                .try_reserve_exact(ids)
+                .map_err(|_| Error::AllocFailed { size: ids * 4 })?;
+            consumed.resize(ids, 0);
+        }
         let mem = AlignedBuf::page_aligned(bytes)?;
         let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
         // `mem` is page aligned and zeroed (tail 0, no buffers). If the
@@ -145,12 +220,20 @@ impl BufRing {
                 mem.base().as_ptr() as u64,
                 entries,
                 bgid,
-                0,
+                if incremental { IOU_PBUF_RING_INC } else { 0 },
             )
         }
-        .map_err(|source| UringError::Register {
-            what: "a provided-buffer ring",
-            source,
+        .map_err(|source| {
+            if incremental && source.raw_os_error() == Some(libc::EINVAL) {
+                UringError::Unsupported {
+                    what: "incremental provided-buffer rings (IOU_PBUF_RING_INC)",
+                }
+            } else {
+                UringError::Register {
+                    what: "a provided-buffer ring",
+                    source,
+                }
+            }
         })?;
         Ok(BufRing {
             pool: Arc::clone(pool),
@@ -163,6 +246,8 @@ impl BufRing {
             in_ring: 0,
             held,
             slots,
+            incremental,
+            consumed,
         })
     }
 
@@ -230,7 +315,13 @@ impl BufRing {
             std::ptr::addr_of_mut!((*entry).len).write(self.pool.buffer_size() as u32);
             std::ptr::addr_of_mut!((*entry).bid).write(index as u16);
         }
-        self.held[index] = Some(InRing { raw, pos });
+        self.held[index] = Some(InRing {
+            token: Token::Raw(raw),
+            pos,
+        });
+        if let Some(c) = self.consumed.get_mut(index) {
+            *c = 0;
+        }
         self.slots[slot] = index as u16;
         self.in_ring += 1;
         self.unpublished += 1;
@@ -311,6 +402,187 @@ impl BufRing {
         OwnedBuf::from_owned_index(Arc::clone(&self.pool), raw.into_index())
     }
 
+    /// Whether completions of this ring are parts
+    /// ([`register_incremental`](Self::register_incremental)).
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 8).unwrap());
+    /// # let ring = io_uring::IoUring::new(8).unwrap();
+    /// let br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 8).unwrap();
+    /// assert!(!br.is_incremental());
+    /// ```
+    pub fn is_incremental(&self) -> bool {
+        self.incremental
+    }
+
+    /// Takes whole buffer `bid` out of the ring (the kernel has consumed
+    /// its slot): its token, or `None` if the ring does not hold it whole.
+    fn take_whole(&mut self, bid: u16) -> Option<RawBuf> {
+        let slot = self.held.get_mut(usize::from(bid))?;
+        match slot.take() {
+            Some(InRing {
+                token: Token::Raw(raw),
+                ..
+            }) => {
+                self.in_ring -= 1;
+                Some(raw)
+            }
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
+    /// The kernel is done with buffer `i` (its slot is consumed): the ring
+    /// lets go of it. A whole one goes back to the pool; a shared one when
+    /// its last part drops.
+    fn retire(&mut self, i: usize) {
+        match self.held.get_mut(i).and_then(Option::take) {
+            Some(InRing {
+                token: Token::Raw(raw),
+                ..
+            }) => {
+                self.in_ring -= 1;
+                // Cannot fail: the ring holds only tokens of its pool.
+                let _ = self.pool.put_raw(raw);
+            }
+            Some(InRing {
+                token: Token::Shared(shared),
+                ..
+            }) => {
+                self.in_ring -= 1;
+                drop(shared);
+            }
+            None => {}
+        }
+    }
+
+    /// Buffer `i` (held by the ring) as a shared buffer, made from its
+    /// token at its first part; a new reference to it.
+    fn share(&mut self, i: usize) -> Option<Arc<PartShared>> {
+        let slot = self.held.get_mut(i)?;
+        let InRing { token, pos } = slot.take()?;
+        let shared = match token {
+            Token::Raw(raw) => Arc::new(PartShared::new(Arc::clone(&self.pool), raw)),
+            Token::Shared(shared) => shared,
+        };
+        let out = Arc::clone(&shared);
+        *slot = Some(InRing {
+            token: Token::Shared(shared),
+            pos,
+        });
+        Some(out)
+    }
+
+    /// Reads a completion of a receive from an *incremental* ring
+    /// ([`register_incremental`](Self::register_incremental)): the part of
+    /// the named buffer the kernel filled, from where the previous part of
+    /// that buffer ended.
+    ///
+    /// Parts of one buffer share it ([`RecvPart`]); it goes back to the pool
+    /// when the kernel is done with it *and* its last part is dropped. The
+    /// kernel is done when a completion with bytes has no
+    /// `IORING_CQE_F_BUF_MORE` (the buffer is used up; the next receive
+    /// takes the next buffer).
+    ///
+    /// Kernel behaviours handled:
+    /// * **`BUF_MORE` missing at end of file** (liburing#1545, #1553): the
+    ///   completion of a zero-byte receive carries the buffer id without
+    ///   `BUF_MORE`, yet the kernel consumed nothing and the buffer stays at
+    ///   the ring's head. A result of 0 is taken as end of stream and
+    ///   *never* as the end of the buffer: `Ok(None)`, the buffer stays in
+    ///   the ring (a negative result likewise: the kernel's error).
+    /// * **`MSG_TRUNC` over-consumption** (liburing#1619): with `MSG_TRUNC`
+    ///   a receive reports the datagram's full length, more than the buffer
+    ///   had room for, and the kernel advances its ring by that many bytes,
+    ///   into the buffers after this one. The part is clamped to the bytes
+    ///   that fit in the buffer, and the excess is charged to the following
+    ///   buffers in ring order, as the kernel does: those it used up go
+    ///   back to the pool (no completion will name them), the one it
+    ///   entered keeps its place with its start moved on. (That
+    ///   completion's `BUF_MORE` describes the buffer the excess entered;
+    ///   the named one is used up.) `tests/uring_incremental.rs` checks
+    ///   this model against the kernel: a kernel that stopped
+    ///   over-consuming would fail it.
+    /// * A completion that names a buffer with nothing left in it (the
+    ///   kernel kept `BUF_MORE` on a full buffer) is refused
+    ///   ([`UringError::UnknownBuffer`]); that buffer stays in the ring
+    ///   until the ring is dropped.
+    ///
+    /// # Errors
+    /// A plain ring ([`UringError::WrongRingKind`]); the kernel's error for
+    /// a negative result; a positive result with no buffer; a buffer id the
+    /// ring does not hold, or one with no room left.
+    ///
+    /// # Safety
+    /// As [`take`](Self::take): the values of one completion of a receive
+    /// from this ring's group, reaped from the io_uring instance it is
+    /// registered with, each passed once. A replayed completion would
+    /// hand out a part the kernel has not written yet and may write while
+    /// it is read.
+    pub unsafe fn take_part(
+        &mut self,
+        result: i32,
+        flags: u32,
+    ) -> Result<Option<RecvPart>, UringError> {
+        if !self.incremental {
+            return Err(UringError::WrongRingKind { incremental: false });
+        }
+        if result <= 0 {
+            return match result {
+                0 => Ok(None),
+                r => Err(UringError::Completion(io::Error::from_raw_os_error(-r))),
+            };
+        }
+        let Some(bid) = cqueue::buffer_select(flags) else {
+            return Err(UringError::NoBuffer { result });
+        };
+        let i = usize::from(bid);
+        let Some(pos) = self.held.get(i).and_then(Option::as_ref).map(|e| e.pos) else {
+            return Err(UringError::UnknownBuffer { bid });
+        };
+        let size = self.pool.buffer_size();
+        let start = self.consumed[i] as usize;
+        if start >= size {
+            return Err(UringError::UnknownBuffer { bid });
+        }
+        let reported = result as usize;
+        let len = reported.min(size - start);
+        self.consumed[i] = (start + len) as u32;
+        let Some(shared) = self.share(i) else {
+            return Err(UringError::UnknownBuffer { bid });
+        };
+        // MSG_TRUNC over-consumption: the kernel moved its head past this
+        // buffer by the excess, through the next buffers in ring order.
+        let mut excess = reported - len;
+        // Done with it: no BUF_MORE, or used up (`BUF_MORE` then describes
+        // the last buffer the excess entered, not this one; the kernel
+        // commits byte by byte and leaves a buffer as soon as it has no
+        // room left, so a used-up buffer is never at its head).
+        if !cqueue::buffer_more(flags) || excess > 0 || start + len >= size {
+            self.retire(i);
+        }
+        let mask = usize::from(self.entries - 1);
+        let mut at = pos;
+        while excess > 0 {
+            at = at.wrapping_add(1);
+            let id = usize::from(self.slots[usize::from(at) & mask]);
+            if !matches!(self.held.get(id), Some(Some(e)) if e.pos == at) {
+                break;
+            }
+            let used = self.consumed[id] as usize;
+            let step = excess.min(size - used);
+            self.consumed[id] = (used + step) as u32;
+            excess -= step;
+            if used + step >= size {
+                self.retire(id);
+            }
+        }
+        Ok(Some(RecvPart::new(shared, start, len)))
+    }
+
     /// Whether buffer id `bid` is in this ring: given to it and not yet
     /// taken back by [`take`](Self::take).
     pub fn holds(&self, bid: u16) -> bool {
@@ -378,11 +650,12 @@ impl BufRing {
                 r => Err(UringError::NoBuffer { result: r }),
             };
         };
-        let Some(InRing { raw, .. }) = self.held.get_mut(usize::from(bid)).and_then(Option::take)
-        else {
+        if self.incremental {
+            return Err(UringError::WrongRingKind { incremental: true });
+        }
+        let Some(raw) = self.take_whole(bid) else {
             return Err(UringError::UnknownBuffer { bid });
         };
-        self.in_ring -= 1;
         // By the contract, the kernel has picked this buffer and is done
         // with it: the ring's token becomes the caller's guard.
         // (Only tokens of this ring's pool are ever stored in `held`.)
@@ -449,6 +722,9 @@ impl BufRing {
         result: i32,
         flags: u32,
     ) -> Result<Option<Bundle>, UringError> {
+        if self.incremental {
+            return Err(UringError::WrongRingKind { incremental: true });
+        }
         if result <= 0 {
             return match result {
                 0 => Ok(None),
@@ -487,10 +763,9 @@ impl BufRing {
             let pos = start.wrapping_add(k as u16);
             let id = self.slots[usize::from(pos) & mask];
             // Present: checked above, and nothing was taken since.
-            let Some(InRing { raw, .. }) = self.held[usize::from(id)].take() else {
+            let Some(raw) = self.take_whole(id) else {
                 continue;
             };
-            self.in_ring -= 1;
             // By the contract, the kernel filled this buffer and is done
             // with it.
             let mut buf = self.owned_guard(raw);
@@ -541,17 +816,38 @@ impl BufRing {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL)) => {}
             Err(e) => {
                 std::mem::forget(self.mem.take());
-                // Dropping the tokens keeps their buffers out of the pool
-                // for good: the kernel may still write them.
+                // Dropping the raw tokens keeps their buffers out of the
+                // pool for good: the kernel may still write them. A shared
+                // buffer's clone is leaked, so its parts' drops never
+                // return it either.
+                for held in self.held.iter_mut() {
+                    if let Some(InRing {
+                        token: Token::Shared(shared),
+                        ..
+                    }) = held.take()
+                    {
+                        std::mem::forget(shared);
+                    }
+                }
                 self.held.clear();
                 self.in_ring = 0;
                 return Err(e);
             }
         }
         for held in self.held.iter_mut() {
-            if let Some(InRing { raw, .. }) = held.take() {
+            match held.take() {
                 // Cannot fail: the ring holds only tokens of its pool.
-                let _ = self.pool.put_raw(raw);
+                Some(InRing {
+                    token: Token::Raw(raw),
+                    ..
+                }) => drop(self.pool.put_raw(raw)),
+                // The kernel is done with it: the parts still out return it
+                // when the last one drops (now, if none is).
+                Some(InRing {
+                    token: Token::Shared(shared),
+                    ..
+                }) => drop(shared),
+                None => {}
             }
         }
         self.in_ring = 0;

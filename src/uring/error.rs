@@ -72,6 +72,12 @@ pub enum UringError {
         /// The completion's flags.
         flags: u32,
     },
+    /// A call for the other kind of ring: [`BufRing::take_part`] on a plain
+    /// ring, or `take` / `take_bundle` on an incremental one.
+    WrongRingKind {
+        /// Whether the ring is incremental.
+        incremental: bool,
+    },
     /// The kernel lacks a feature this call needs (found by probing it,
     /// not by its version).
     Unsupported {
@@ -155,6 +161,12 @@ impl fmt::Display for UringError {
             UringError::UnexpectedCompletion { flags } => write!(
                 f,
                 "io_uring: a completion (flags {flags:#x}) that this operation cannot have (after it finished, or twice)"
+            ),
+            UringError::WrongRingKind { incremental: true } => f.write_str(
+                "io_uring: an incremental ring's completions are parts: use take_part",
+            ),
+            UringError::WrongRingKind { incremental: false } => f.write_str(
+                "io_uring: take_part needs a ring registered with register_incremental",
             ),
             UringError::Unsupported { what } => {
                 write!(f, "io_uring: this kernel does not support {what}")

@@ -76,6 +76,7 @@ mod bundle;
 mod error;
 mod features;
 mod fixed;
+mod part;
 mod received;
 mod send_zc;
 mod sys;
@@ -85,6 +86,7 @@ pub use bundle::Bundle;
 pub use error::{cqe_result, is_unavailable, UringError};
 pub use features::Features;
 pub use fixed::FixedBuffers;
+pub use part::RecvPart;
 pub use received::Received;
 pub use send_zc::{ZcDone, ZcSend};
 

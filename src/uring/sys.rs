@@ -13,6 +13,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 // not change.
 pub(super) const IORING_UNREGISTER_BUFFERS: libc::c_uint = 1;
 pub(super) const IORING_UNREGISTER_PBUF_RING: libc::c_uint = 23;
+/// `io_uring_buf_reg.flags`: incremental consumption (Linux 6.12).
+pub(super) const IOU_PBUF_RING_INC: u16 = 2;
 
 /// One entry of a provided-buffer ring: the kernel's `struct io_uring_buf`.
 /// The `resv` field of entry 0 is the ring's tail.
