@@ -13,7 +13,7 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::fmt;
 use std::io;
 use std::ops::Range;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Checks that `range` fits a buffer of `size` bytes and one operation.
 fn check_range(range: &Range<usize>, size: usize) -> Result<u32, UringError> {
@@ -207,6 +207,59 @@ impl<'p> FixedBuffers<'p> {
         Ok(opcode::WriteFixed::new(fd, addr, len, buf_index)
             .offset(file_offset)
             .build())
+    }
+
+    /// Shares this registration with another ring (`IORING_REGISTER_CLONE_BUFFERS`,
+    /// Linux 6.12): `ring` gets the same buffer table, pinned once, so pool
+    /// index = fixed-buffer index there too. For a thread-per-core server:
+    /// register the pool once, then clone it into every thread's ring.
+    /// Each clone is its own registration, unregistered (from its ring)
+    /// when dropped.
+    ///
+    /// # Errors
+    /// [`UringError::Unsupported`]: the kernel does not know the call (it
+    /// answers `EINVAL`; probed by trying, not by version). Else the
+    /// kernel's refusal: `EBUSY` (`ring` already has buffers), ….
+    ///
+    /// ```no_run
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Large, 8)?;
+    /// let first = io_uring::IoUring::new(8)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&first, &pool)?;
+    /// let second = io_uring::IoUring::new(8)?; // another thread's ring
+    /// let shared = fixed.clone_to(&second)?;
+    /// assert_eq!(shared.len(), fixed.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clone_to<S, C>(&self, ring: &IoUring<S, C>) -> Result<FixedBuffers<'p>, UringError>
+    where
+        S: squeue::EntryMarker,
+        C: cqueue::EntryMarker,
+    {
+        let Some(src) = &self.ring_fd else {
+            return Err(UringError::Register {
+                what: "a clone of unregistered fixed buffers",
+                source: io::Error::from_raw_os_error(libc::ENXIO),
+            });
+        };
+        let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
+        ring.submitter()
+            .register_buffers_clone(src.as_raw_fd())
+            .map_err(|source| {
+                if source.raw_os_error() == Some(libc::EINVAL) {
+                    UringError::Unsupported {
+                        what: "cloning registered buffers (IORING_REGISTER_CLONE_BUFFERS)",
+                    }
+                } else {
+                    UringError::Register {
+                        what: "a clone of fixed buffers",
+                        source,
+                    }
+                }
+            })?;
+        Ok(FixedBuffers {
+            pool: self.pool,
+            ring_fd: Some(ring_fd),
+        })
     }
 
     /// Unregisters now and reports the kernel's answer (drop does the same
