@@ -1,8 +1,30 @@
 //! io_uring with pool buffers (feature `io-uring`, Linux).
 //!
-//! One concern per file: [`error`](UringError), the kernel ABI (`sys`),
-//! [`FixedBuffers`] (`fixed`), [`BufRing`] (`buf_ring`) and [`Received`]
-//! (`received`). The ownership rules they share are argued here once.
+//! One concern per file, each named in its first doc line: the errors
+//! (`error`: [`UringError`]), the kernel ABI beyond the `io-uring` crate
+//! (`sys`), the feature probe (`features`: [`Features`]), fixed buffers
+//! (`fixed`: [`FixedBuffers`]), the provided-buffer ring (`buf_ring`:
+//! [`BufRing`]) and what its completions give: one buffer (`received`:
+//! [`Received`]), a bundle's run of buffers (`bundle`: [`Bundle`]), a part
+//! of an incrementally filled buffer (`part`: [`RecvPart`]); and the
+//! zero-copy send (`send_zc`: [`ZcSend`]). The ownership rules they share
+//! are argued here once.
+//!
+//! Beyond one ring and one runtime:
+//! * **One pool behind many rings**: every thread's [`BufRing`] fed from one
+//!   `Arc<BufferPool>`; a buffer one ring's kernel picked may be dropped on
+//!   any thread and goes back to the pool, for any ring's refill.
+//! * **Bundles** ([`BufRing::take_bundle`]): one completion, a run of
+//!   buffers in ring order, as one [`Bundle`] of guards and their `IoVec`s.
+//! * **Incremental consumption** ([`BufRing::register_incremental`],
+//!   [`BufRing::take_part`]): parts of one buffer share it until the kernel
+//!   is done and the last part drops.
+//! * **Zero-copy send** ([`ZcSend`]): the buffer is held until the kernel's
+//!   notification completion.
+//! * **Registered buffers across rings** ([`FixedBuffers::clone_to`]).
+//! * A kernel without a feature gives [`UringError::Unsupported`], found by
+//!   probing ([`Features`]) or by the kernel refusing the registration,
+//!   never by reading its version.
 //!
 //! * [`FixedBuffers`] registers every buffer of a [`BufferPool`] with a ring
 //!   (`IORING_REGISTER_BUFFERS`), in index order, so that **pool index =
@@ -45,9 +67,14 @@
 //! operations selecting from its group are in flight.
 //!
 //! The entry builders of [`FixedBuffers`] take the guard or token by
-//! reference, so the index they encode is one the caller holds. The one call
-//! that trusts a completion, [`BufRing::take`], is `unsafe`: a buffer id
-//! alone cannot tell a buffer the kernel has picked from one it still holds.
+//! reference, so the index they encode is one the caller holds. The calls
+//! that trust a completion ([`BufRing::take`], [`BufRing::take_bundle`],
+//! [`BufRing::take_part`], [`ZcSend::complete`]) are `unsafe`: a buffer id
+//! or a flag alone cannot tell a buffer the kernel has picked (or let go
+//! of) from one it still holds. What they can check, they do: an id the
+//! ring does not hold, a bundle run that is not the ring's order, a
+//! completion of the other kind of ring, or one after the operation ended
+//! is an error, and nothing is handed out.
 //!
 //! ```no_run
 //! use io_uring::{types, IoUring};
