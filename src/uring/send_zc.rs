@@ -138,7 +138,9 @@ impl ZcSend {
         self.buf.is_some()
     }
 
-    /// The `SEND_ZC` entry for the filled bytes on socket `fd`. Set its
+    /// The `SEND_ZC` entry for the filled bytes on socket `fd`, with
+    /// `MSG_WAITALL` (the kernel retries a short send on a stream socket,
+    /// so the completion counts every byte unless it is an error). Set its
     /// `user_data` to route both completions back here. Pushing it is the
     /// caller's promise (the push is `unsafe`) to keep `self` alive or
     /// leaked until [`complete`](Self::complete) returns the buffer; and
@@ -153,7 +155,9 @@ impl ZcSend {
     pub fn entry(&mut self, fd: types::Fd) -> squeue::Entry {
         self.submitted = true;
         let bytes = self.bytes();
-        opcode::SendZc::new(fd, bytes.as_ptr(), bytes.len() as u32).build()
+        opcode::SendZc::new(fd, bytes.as_ptr(), bytes.len() as u32)
+            .flags(libc::MSG_WAITALL)
+            .build()
     }
 
     /// [`entry`](Self::entry) from a registered (fixed) buffer: the same
@@ -187,6 +191,7 @@ impl ZcSend {
         self.submitted = true;
         Ok(opcode::SendZc::new(fd, addr.cast_const(), len)
             .buf_index(Some(index))
+            .flags(libc::MSG_WAITALL)
             .build())
     }
 
