@@ -12,14 +12,19 @@
 //! received it, for any ring's refill.
 //!
 //! Its own clients, bounded in count and time: `--conns` connections
-//! (default 64) over two client threads, each sending `--msg`-byte
-//! messages (default 64) and waiting for their echoes, for `--secs`
-//! seconds (default 5) per server; then `--idle` connections (default
-//! 10,000) opened and left idle to read the resident memory. Loopback only.
+//! (default 64) over two client threads, each writing `--depth` messages
+//! (default 1) of `--msg` bytes (default 64) at a time and reading their
+//! echoes back, for `--secs` seconds (default 5) per server; then `--idle`
+//! connections (default 10,000), opened by a child process and left idle,
+//! to read how much the server's resident memory grows. Echoes shorter
+//! than `--zc-min` bytes (default 0: none) go out with a plain copying
+//! send instead of a zero-copy one. Loopback only; every wait gives up
+//! with an error after 30 s without progress.
 //!
 //! ```text
 //! cargo run --release --features io-uring --example uring_tpc_echo -- \
-//!     [--conns 64] [--msg 64] [--secs 5] [--idle 10000] [--threads 2] [--json PATH]
+//!     [--conns 64] [--msg 64] [--depth 1] [--secs 5] [--idle 10000] [--threads 2] \
+//!     [--zc-min 0] [--json PATH]
 //! ```
 
 use io_uring::{cqueue, opcode, types, IoUring};
@@ -51,6 +56,10 @@ struct Args {
     secs: u64,
     idle: usize,
     threads: usize,
+    /// Messages in flight per connection (sent together, then read back).
+    depth: usize,
+    /// Echoes shorter than this go out with a plain (copying) send.
+    zc_min: usize,
     json: Option<String>,
 }
 
@@ -61,6 +70,8 @@ fn parse_args() -> Result<Args, String> {
         secs: 5,
         idle: 10_000,
         threads: 2,
+        depth: 1,
+        zc_min: 0,
         json: None,
     };
     let mut it = std::env::args().skip(1);
@@ -77,11 +88,13 @@ fn parse_args() -> Result<Args, String> {
             "--secs" => a.secs = num("--secs")?,
             "--idle" => a.idle = num("--idle")? as usize,
             "--threads" => a.threads = num("--threads")? as usize,
+            "--depth" => a.depth = num("--depth")? as usize,
+            "--zc-min" => a.zc_min = num("--zc-min")? as usize,
             "--json" => a.json = Some(it.next().ok_or("--json needs a path")?),
             _ => {
                 return Err(format!(
                     "unknown argument {flag}; usage: uring_tpc_echo [--conns N] [--msg BYTES] \
-                     [--secs S] [--idle N] [--threads N] [--json PATH]"
+                     [--depth N] [--secs S] [--idle N] [--threads N] [--zc-min BYTES] [--json PATH]"
                 ))
             }
         }
@@ -89,13 +102,26 @@ fn parse_args() -> Result<Args, String> {
     if a.conns < 2 || a.conns > 4096 || a.msg == 0 || a.msg > 2048 || a.secs == 0 || a.secs > 60 {
         return Err("--conns 2..=4096, --msg 1..=2048, --secs 1..=60".into());
     }
-    if a.threads == 0 || a.threads > 64 || a.idle > 30_000 {
-        return Err("--threads 1..=64, --idle 0..=30000".into());
+    if a.threads == 0 || a.threads > 64 || a.idle > 30_000 || a.depth == 0 || a.depth > 64 {
+        return Err("--threads 1..=64, --idle 0..=30000, --depth 1..=64".into());
     }
     Ok(a)
 }
 
 fn main() -> ExitCode {
+    // The idle connections are opened by a child process (this program
+    // again), so that the server's process holds only its own ends and
+    // the open-file limit covers 10,000 of them.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--idle-client") {
+        return match idle_client(&argv[2..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("uring_tpc_echo idle client: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match parse_args().and_then(|a| run(&a)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -113,10 +139,10 @@ struct Measured {
 }
 
 fn run(a: &Args) -> Result<(), String> {
-    let fds = raise_nofile(2 * a.idle as u64 + 2 * a.conns as u64 + 256)?;
+    let fds = raise_nofile(a.idle as u64 + 2 * a.conns as u64 + 256)?;
     let idle = a
         .idle
-        .min((fds.saturating_sub(2 * a.conns as u64 + 256) / 2) as usize);
+        .min(fds.saturating_sub(2 * a.conns as u64 + 256) as usize);
     if idle < a.idle {
         eprintln!(
             "uring_tpc_echo: only {fds} descriptors: {idle} idle connections, not {}",
@@ -124,7 +150,7 @@ fn run(a: &Args) -> Result<(), String> {
         );
     }
 
-    let uring = UringServer::start(a.threads)?;
+    let uring = UringServer::start(a.threads, a.zc_min)?;
     let u = measure(uring.addr, &uring.accepted, a, idle);
     let stats = uring.stop();
     let (u, stats) = (u?, stats?);
@@ -146,49 +172,58 @@ fn run(a: &Args) -> Result<(), String> {
         )
     };
     println!(
-        "{} connections, {}-byte messages, {} s each, {} server threads, loopback",
-        a.conns, a.msg, a.secs, a.threads
+        "{} connections, {}-byte messages, {} in flight per connection, {} s each, {} server \
+         threads, zero-copy from {} bytes, loopback",
+        a.conns, a.msg, a.depth, a.secs, a.threads, a.zc_min
     );
     println!("{}", line("io_uring (shared pool, zc)", &u));
     println!("{}", line("tokio (epoll, Vec per conn)", &t));
     println!(
         "io_uring server: pool {pool_kib} KiB ({POOL_BUFFERS} x {} B); {} bundle completions \
-         (longest run {} buffers), {} zero-copy sends ({} notified), {} buffers dropped on \
-         another thread than their ring's, ring dry {} times",
+         (longest run {} buffers), {} zero-copy sends ({} notified), {} copying sends, {} \
+         buffers dropped on another thread than their ring's, ring dry {} times",
         TIER.size(),
         stats.bundles,
         stats.max_run,
         stats.zc_sends,
         stats.notified,
+        stats.copy_sends,
         stats.crossed,
         stats.enobufs
     );
     if let Some(path) = &a.json {
+        let rss = |m: &Measured| m.idle_rss_kib.map_or("null".into(), |k| k.to_string());
         let json = format!(
-            "{{\n  \"conns\": {}, \"msg_bytes\": {}, \"secs\": {}, \"threads\": {}, \"idle_conns\": {},\n  \
-             \"pool_kib\": {pool_kib},\n  \
-             \"io_uring\": {{\"msgs_per_s\": {:.0}, \"p50_us\": {}, \"p99_us\": {}, \"idle_rss_kib\": {}, \
-             \"bundles\": {}, \"max_run\": {}, \"zc_sends\": {}, \"notified\": {}, \"crossed\": {}, \"enobufs\": {}}},\n  \
-             \"tokio\": {{\"msgs_per_s\": {:.0}, \"p50_us\": {}, \"p99_us\": {}, \"idle_rss_kib\": {}}}\n}}\n",
-            a.conns,
-            a.msg,
-            a.secs,
-            a.threads,
-            idle,
-            u.load.rate(),
-            u.load.p50_us,
-            u.load.p99_us,
-            u.idle_rss_kib.map_or("null".into(), |k| k.to_string()),
-            stats.bundles,
-            stats.max_run,
-            stats.zc_sends,
-            stats.notified,
-            stats.crossed,
-            stats.enobufs,
-            t.load.rate(),
-            t.load.p50_us,
-            t.load.p99_us,
-            t.idle_rss_kib.map_or("null".into(), |k| k.to_string()),
+            "{{\n  \"machine\": \"2-vCPU shared VM\",\n  \"conns\": {conns}, \"msg_bytes\": {msg}, \
+             \"depth\": {depth}, \"zc_min\": {zc_min}, \"secs\": {secs}, \"threads\": {threads}, \
+             \"idle_conns\": {idle},\n  \"pool_kib\": {pool_kib},\n  \
+             \"io_uring\": {{\"msgs_per_s\": {u_rate:.0}, \"p50_us\": {u_p50}, \"p99_us\": {u_p99}, \
+             \"idle_rss_kib\": {u_rss}, \"bundles\": {bundles}, \"max_run\": {max_run}, \
+             \"zc_sends\": {zc}, \"notified\": {notified}, \"copy_sends\": {copies}, \
+             \"crossed\": {crossed}, \"enobufs\": {enobufs}}},\n  \
+             \"tokio\": {{\"msgs_per_s\": {t_rate:.0}, \"p50_us\": {t_p50}, \"p99_us\": {t_p99}, \
+             \"idle_rss_kib\": {t_rss}}}\n}}\n",
+            conns = a.conns,
+            msg = a.msg,
+            depth = a.depth,
+            zc_min = a.zc_min,
+            secs = a.secs,
+            threads = a.threads,
+            u_rate = u.load.rate(),
+            u_p50 = u.load.p50_us,
+            u_p99 = u.load.p99_us,
+            u_rss = rss(&u),
+            bundles = stats.bundles,
+            max_run = stats.max_run,
+            zc = stats.zc_sends,
+            notified = stats.notified,
+            copies = stats.copy_sends,
+            crossed = stats.crossed,
+            enobufs = stats.enobufs,
+            t_rate = t.load.rate(),
+            t_p50 = t.load.p50_us,
+            t_p99 = t.load.p99_us,
+            t_rss = rss(&t),
         );
         // Written beside, then renamed: a failed run never destroys an
         // earlier result.
@@ -239,7 +274,7 @@ fn measure(
     a: &Args,
     idle: usize,
 ) -> Result<Measured, String> {
-    let load = load(addr, a.conns, a.msg, Duration::from_secs(a.secs))?;
+    let load = load(addr, a.conns, a.msg, a.depth, Duration::from_secs(a.secs))?;
     let idle_rss_kib = idle_rss(addr, accepted, idle)?;
     Ok(Measured {
         load,
@@ -266,7 +301,13 @@ impl LoadReport {
 /// `conns` connections over two threads; each thread sends one message on
 /// each of its connections, then reads every echo (checking it) and notes
 /// its latency, until `secs` pass.
-fn load(addr: SocketAddr, conns: usize, msg: usize, secs: Duration) -> Result<LoadReport, String> {
+fn load(
+    addr: SocketAddr,
+    conns: usize,
+    msg: usize,
+    depth: usize,
+    secs: Duration,
+) -> Result<LoadReport, String> {
     let start = Instant::now();
     let threads: Vec<_> = (0..2)
         .map(|t| {
@@ -279,31 +320,37 @@ fn load(addr: SocketAddr, conns: usize, msg: usize, secs: Duration) -> Result<Lo
                     s.set_read_timeout(Some(STALL))?;
                     streams.push(s);
                 }
-                let mut out = vec![0u8; msg];
-                let mut back = vec![0u8; msg];
+                // `depth` messages per connection per round, written
+                // together; message k of connection i in round r is all
+                // bytes r + i + k.
+                let mut out = vec![0u8; msg * depth];
+                let mut back = vec![0u8; msg * depth];
                 let mut sent_at = vec![Instant::now(); n];
                 let mut lat = Vec::new();
                 let mut round = 0u64;
                 let deadline = Instant::now() + secs;
+                let byte = |r: u64, i: usize, k: usize| (r as u8).wrapping_add((i + k) as u8);
                 while Instant::now() < deadline && lat.len() < 50_000_000 {
                     for (i, s) in streams.iter_mut().enumerate() {
-                        out.fill((round as u8).wrapping_add(i as u8));
+                        for (k, m) in out.chunks_mut(msg).enumerate() {
+                            m.fill(byte(round, i, k));
+                        }
                         sent_at[i] = Instant::now();
                         s.write_all(&out)?;
                     }
                     for (i, s) in streams.iter_mut().enumerate() {
                         s.read_exact(&mut back)?;
-                        lat.push(sent_at[i].elapsed().as_micros().min(u32::MAX as u128) as u32);
-                        if back
-                            .iter()
-                            .any(|&b| b != (round as u8).wrapping_add(i as u8))
-                        {
-                            return Err(io::Error::other("an echo came back changed"));
+                        let us = sent_at[i].elapsed().as_micros().min(u32::MAX as u128) as u32;
+                        lat.push(us);
+                        for (k, m) in back.chunks(msg).enumerate() {
+                            if m.iter().any(|&b| b != byte(round, i, k)) {
+                                return Err(io::Error::other("an echo came back changed"));
+                            }
                         }
                     }
                     round += 1;
                 }
-                Ok((lat.len() as u64, lat))
+                Ok(((lat.len() * depth) as u64, lat))
             })
         })
         .collect();
@@ -353,24 +400,64 @@ fn idle_rss(addr: SocketAddr, accepted: &AtomicUsize, n: usize) -> Result<Option
     }
     let before_accepted = accepted.load(Ordering::Acquire);
     let before = rss_kib();
-    let mut streams = Vec::with_capacity(n);
-    for _ in 0..n {
-        streams.push(TcpStream::connect(addr).map_err(|e| format!("idle connect: {e}"))?);
-    }
-    let deadline = Instant::now() + STALL;
-    while accepted.load(Ordering::Acquire) < before_accepted + n {
-        if Instant::now() > deadline {
-            return Err("the server did not accept the idle connections".into());
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut child = std::process::Command::new(exe)
+        .args(["--idle-client", &addr.to_string(), &n.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the idle client: {e}"))?;
+    let measured = (|| {
+        let mut ready = [0u8; 6];
+        let out = child
+            .stdout
+            .as_mut()
+            .ok_or("no pipe from the idle client")?;
+        out.read_exact(&mut ready)
+            .map_err(|e| format!("the idle client failed: {e}"))?;
+        let deadline = Instant::now() + STALL;
+        while accepted.load(Ordering::Acquire) < before_accepted + n {
+            if Instant::now() > deadline {
+                return Err("the server did not accept the idle connections".to_string());
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // Let the server set up its side of each (a receive armed, a task
-    // parked on its read).
-    std::thread::sleep(Duration::from_millis(500));
-    let after = rss_kib();
-    drop(streams);
-    std::thread::sleep(Duration::from_millis(200));
+        // Let the server set up its side of each (a receive armed, a task
+        // parked on its read).
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(rss_kib())
+    })();
+    // Closing its stdin ends the child, and with it the connections.
+    drop(child.stdin.take());
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    let after = measured?;
     Ok(before.zip(after).map(|(b, a)| a.saturating_sub(b)))
+}
+
+/// The child process of [`idle_rss`]: opens `N` connections to `ADDR`,
+/// says "ready", and holds them until its stdin closes.
+fn idle_client(args: &[String]) -> Result<(), String> {
+    let [addr, n] = args else {
+        return Err("usage: --idle-client ADDR N".into());
+    };
+    let addr: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    if !addr.ip().is_loopback() {
+        return Err("loopback addresses only".into());
+    }
+    let n: usize = n.parse().map_err(|e| format!("{n}: {e}"))?;
+    raise_nofile(n as u64 + 64)?;
+    let streams = (0..n)
+        .map(|_| TcpStream::connect(addr))
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut out = io::stdout();
+    out.write_all(b"ready\n").map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    let mut sink = Vec::new();
+    let _ = io::stdin().read_to_end(&mut sink);
+    drop(streams);
+    Ok(())
 }
 
 // ------------------------------------------------------ the io_uring server
@@ -381,6 +468,7 @@ struct Stats {
     max_run: usize,
     zc_sends: u64,
     notified: u64,
+    copy_sends: u64,
     crossed: u64,
     enobufs: u64,
 }
@@ -393,7 +481,7 @@ struct UringServer {
 }
 
 impl UringServer {
-    fn start(threads: usize) -> Result<UringServer, String> {
+    fn start(threads: usize, zc_min: usize) -> Result<UringServer, String> {
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
         // A deep accept queue for the idle connections' burst (listen again
         // on a listening socket sets its backlog).
@@ -430,7 +518,7 @@ impl UringServer {
                     Arc::clone(&stop),
                 );
                 std::thread::spawn(move || {
-                    Worker::new(pool, next, rx, accepted)?.run(&listener, &stop)
+                    Worker::new(pool, next, rx, accepted, zc_min)?.run(&listener, &stop)
                 })
             })
             .collect();
@@ -453,6 +541,7 @@ impl UringServer {
                     all.max_run = all.max_run.max(s.max_run);
                     all.zc_sends += s.zc_sends;
                     all.notified += s.notified;
+                    all.copy_sends += s.copy_sends;
                     all.crossed += s.crossed;
                     all.enobufs += s.enobufs;
                 }
@@ -488,14 +577,26 @@ struct Worker {
     br: BufRing,
     conns: Vec<Option<Conn>>,
     free_conns: Vec<usize>,
-    sends: Vec<Option<(ZcSend, usize)>>,
+    /// Sends in flight and their connections: each holds its buffer until
+    /// the kernel is done with it.
+    sends: Vec<Option<(Out, usize)>>,
     free_sends: Vec<usize>,
     /// Connections whose multishot receive ended on an empty ring.
     starved: Vec<usize>,
     next: mpsc::Sender<OwnedBuf>,
     from_prev: mpsc::Receiver<OwnedBuf>,
     accepted: Arc<AtomicUsize>,
+    /// Echoes shorter than this are copied (a plain send).
+    zc_min: usize,
     stats: Stats,
+}
+
+/// A send in flight.
+enum Out {
+    /// Zero-copy: the buffer is held until the notification.
+    Zc(ZcSend),
+    /// A plain send: the kernel has copied the bytes at its completion.
+    Copy(OwnedBuf),
 }
 
 impl Worker {
@@ -504,6 +605,7 @@ impl Worker {
         next: mpsc::Sender<OwnedBuf>,
         from_prev: mpsc::Receiver<OwnedBuf>,
         accepted: Arc<AtomicUsize>,
+        zc_min: usize,
     ) -> io::Result<Worker> {
         let ring = IoUring::builder().setup_cqsize(16384).build(4096)?;
         let br = BufRing::register(&ring, &pool, 0, RING_ENTRIES)?;
@@ -518,6 +620,7 @@ impl Worker {
             next,
             from_prev,
             accepted,
+            zc_min,
             stats: Stats::default(),
         })
     }
@@ -565,17 +668,27 @@ impl Worker {
         };
         conn.sending = true;
         let fd = types::Fd(conn.stream.as_raw_fd());
-        let mut send = ZcSend::new(buf);
         let slot = self.free_sends.pop().unwrap_or_else(|| {
             self.sends.push(None);
             self.sends.len() - 1
         });
-        let entry = send.entry(fd).user_data(user_data(SEND, slot));
-        self.sends[slot] = Some((send, c));
-        self.stats.zc_sends += 1;
-        // SAFETY: the ZcSend in `self.sends` holds the buffer until its
-        // notification; it is never dropped before (or leaked, see `run`).
-        unsafe { self.push(&entry) }
+        let (out, entry) = if buf.len() >= self.zc_min {
+            let mut send = ZcSend::new(buf);
+            let entry = send.entry(fd);
+            self.stats.zc_sends += 1;
+            (Out::Zc(send), entry)
+        } else {
+            let entry = opcode::Send::new(fd, buf.as_ptr(), buf.len() as u32)
+                .flags(libc::MSG_WAITALL)
+                .build();
+            self.stats.copy_sends += 1;
+            (Out::Copy(buf), entry)
+        };
+        self.sends[slot] = Some((out, c));
+        // SAFETY: the send's buffer is held in `self.sends` until the
+        // kernel is done with it (a zero-copy one until its notification),
+        // never dropped before (or leaked, see `run`).
+        unsafe { self.push(&entry.user_data(user_data(SEND, slot))) }
     }
 
     fn close(&mut self, c: usize) {
@@ -725,14 +838,22 @@ impl Worker {
                 }
             }
             _ => {
-                let Some((send, c)) = self.sends.get_mut(id).and_then(Option::as_mut) else {
+                let Some((out, c)) = self.sends.get_mut(id).and_then(Option::as_mut) else {
                     return Err(io::Error::other("a send completion with no send"));
                 };
                 let c = *c;
                 let first = !cqueue::notif(flags);
-                // SAFETY: a completion of the SEND_ZC this ZcSend built,
-                // reaped from this worker's ring, once.
-                let done = unsafe { send.complete(result, flags) }.map_err(io::Error::from)?;
+                let (zc_buf, done, failed) = match out {
+                    // SAFETY: a completion of the SEND_ZC this ZcSend
+                    // built, reaped from this worker's ring, once.
+                    Out::Zc(send) => {
+                        match unsafe { send.complete(result, flags) }.map_err(io::Error::from)? {
+                            Some(done) => (Some(done.buf), true, done.sent.is_err()),
+                            None => (None, false, false),
+                        }
+                    }
+                    Out::Copy(_) => (None, true, result < 0),
+                };
                 if first {
                     // Queued in the socket: the next echo may go.
                     if let Some(conn) = self.conns[c].as_mut() {
@@ -740,16 +861,22 @@ impl Worker {
                     }
                     self.start_send(c)?;
                 }
-                if let Some(done) = done {
+                if done {
                     self.stats.notified += !first as u64;
-                    self.sends[id] = None;
+                    // (A finished ZcSend no longer holds its buffer.)
+                    let buf = match self.sends[id].take() {
+                        Some((Out::Copy(buf), _)) => Some(buf),
+                        _ => zc_buf,
+                    };
                     self.free_sends.push(id);
-                    if done.sent.is_err() {
+                    if failed {
                         self.close(c);
                     }
                     // The kernel is done with the pages: to the next worker.
-                    if let Err(mpsc::SendError(buf)) = self.next.send(done.buf) {
-                        drop(buf);
+                    if let Some(buf) = buf {
+                        if let Err(mpsc::SendError(buf)) = self.next.send(buf) {
+                            drop(buf);
+                        }
                     }
                 }
             }
