@@ -47,6 +47,8 @@ const POOL_BUFFERS: usize = 4096;
 const RING_ENTRIES: u16 = 512;
 /// Bytes each tokio connection allocates for its reads.
 const TOKIO_BUF: usize = 4096;
+/// Most buffers one zero-copy send gathers.
+const MAX_GATHER: usize = 16;
 /// How long any wait may last before the run gives up with an error.
 const STALL: Duration = Duration::from_secs(30);
 
@@ -673,7 +675,15 @@ impl Worker {
             self.sends.len() - 1
         });
         let (out, entry) = if buf.len() >= self.zc_min {
-            let mut send = ZcSend::new(buf);
+            // Everything queued (up to a bound) in one gathered send.
+            let mut bufs = vec![buf];
+            while bufs.len() < MAX_GATHER {
+                match conn.queue.pop_front() {
+                    Some(b) => bufs.push(b),
+                    None => break,
+                }
+            }
+            let mut send = ZcSend::gather(bufs);
             let entry = send.entry(fd);
             self.stats.zc_sends += 1;
             (Out::Zc(send), entry)
@@ -848,11 +858,11 @@ impl Worker {
                     // built, reaped from this worker's ring, once.
                     Out::Zc(send) => {
                         match unsafe { send.complete(result, flags) }.map_err(io::Error::from)? {
-                            Some(done) => (Some(done.buf), true, done.sent.is_err()),
-                            None => (None, false, false),
+                            Some(done) => (done.bufs, true, done.sent.is_err()),
+                            None => (Vec::new(), false, false),
                         }
                     }
-                    Out::Copy(_) => (None, true, result < 0),
+                    Out::Copy(_) => (Vec::new(), true, result < 0),
                 };
                 if first {
                     // Queued in the socket: the next echo may go.
@@ -864,8 +874,8 @@ impl Worker {
                 if done {
                     self.stats.notified += !first as u64;
                     // (A finished ZcSend no longer holds its buffer.)
-                    let buf = match self.sends[id].take() {
-                        Some((Out::Copy(buf), _)) => Some(buf),
+                    let bufs = match self.sends[id].take() {
+                        Some((Out::Copy(buf), _)) => vec![buf],
                         _ => zc_buf,
                     };
                     self.free_sends.push(id);
@@ -873,7 +883,7 @@ impl Worker {
                         self.close(c);
                     }
                     // The kernel is done with the pages: to the next worker.
-                    if let Some(buf) = buf {
+                    for buf in bufs {
                         if let Err(mpsc::SendError(buf)) = self.next.send(buf) {
                             drop(buf);
                         }

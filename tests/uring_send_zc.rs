@@ -8,7 +8,7 @@
 mod uring_common;
 
 use io_uring::{cqueue, types, IoUring};
-use iobuf_pool::uring::{Features, FixedBuffers, UringError, ZcSend};
+use iobuf_pool::uring::{Bundle, Features, FixedBuffers, UringError, ZcSend};
 use iobuf_pool::{BufferPool, Tier};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -76,7 +76,7 @@ fn drive(
             }
             Some(done) => {
                 let n = done.sent.unwrap();
-                drop(done.buf);
+                drop(done.bufs);
                 return (n, notified);
             }
         }
@@ -95,7 +95,8 @@ fn a_zero_copy_send_holds_its_buffer_until_the_notification() {
     buf.as_full_mut().copy_from_slice(&data);
     buf.set_len(data.len()).unwrap();
     let mut send = ZcSend::new(buf);
-    assert_eq!(send.bytes(), &data[..]);
+    assert_eq!(send.bufs()[0].filled(), &data[..]);
+    assert_eq!(send.len(), data.len());
     let entry = send.entry(types::Fd(tx.as_raw_fd()));
     let (sent, notified) = drive(&mut ring, &pool, &mut send, entry);
     assert_eq!(sent as usize, data.len());
@@ -158,7 +159,7 @@ fn a_send_dropped_before_its_notification_never_returns_its_buffer() {
     let mut send = ZcSend::new(buf);
     let entry = send.entry(types::Fd(tx.as_raw_fd())).user_data(1);
     // A built entry may have been pushed: the buffer cannot be taken back.
-    let mut send = send.into_buf().unwrap_err();
+    let mut send = send.into_bufs().unwrap_err();
     // SAFETY: the buffer stays held (by `send`, then leaked by its drop)
     // until the kernel is done; tx outlives the completions below.
     unsafe { ring.submission().push(&entry).unwrap() };
@@ -199,9 +200,59 @@ fn an_unsubmitted_send_gives_its_buffer_back() {
     let pool = Arc::new(BufferPool::new(Tier::Pico, 1).unwrap());
     let send = ZcSend::new(pool.get_owned());
     assert!(pool.try_get().is_none());
-    drop(send.into_buf().unwrap());
+    drop(send.into_bufs().unwrap());
     assert_all_free(&pool);
     // Dropping one that was never submitted returns it too.
     drop(ZcSend::new(pool.get_owned()));
+    assert_all_free(&pool);
+}
+
+#[test]
+fn a_gathered_zero_copy_send_holds_every_buffer_until_the_notification() {
+    let Some(mut ring) = zc_ring("SENDMSG_ZC test") else {
+        return;
+    };
+    let pool = Arc::new(BufferPool::new(Tier::Small, 4).unwrap());
+    let (tx, mut rx) = tcp_pair();
+    let data = pattern(3 * pool.buffer_size() - 100, 7);
+    let bufs: Vec<_> = data
+        .chunks(pool.buffer_size())
+        .map(|chunk| {
+            let mut b = pool.get_owned();
+            b.clear();
+            b.extend_from_slice_checked(chunk).unwrap();
+            b
+        })
+        .collect();
+    let mut send = ZcSend::gather(Bundle::from_guards(bufs));
+    assert_eq!((send.bufs().len(), send.len()), (3, data.len()));
+    let entry = send.entry(types::Fd(tx.as_raw_fd())).user_data(5);
+    // SAFETY: `send` holds the buffers and its gather list until
+    // complete() returns them below; tx outlives it.
+    unsafe { ring.submission().push(&entry).unwrap() };
+    let mut got = vec![0; data.len()];
+    let reader = std::thread::spawn(move || {
+        rx.read_exact(&mut got).unwrap();
+        got
+    });
+    let done = loop {
+        ring.submit_and_wait(1).unwrap();
+        let Some(cqe) = ring.completion().next() else {
+            continue;
+        };
+        // SAFETY: a completion of this send, reaped from its ring, once.
+        match unsafe { send.complete(cqe.result(), cqe.flags()) }.unwrap() {
+            None => assert_eq!(
+                free_count(&pool),
+                1,
+                "all three buffers stay the kernel's until the notification"
+            ),
+            Some(done) => break done,
+        }
+    };
+    assert_eq!(done.bufs.len(), 3);
+    assert_eq!(done.sent.unwrap() as usize, data.len());
+    drop(done.bufs);
+    assert_eq!(reader.join().unwrap(), data);
     assert_all_free(&pool);
 }

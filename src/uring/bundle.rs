@@ -126,6 +126,12 @@ impl Bundle {
     }
 }
 
+impl From<Vec<OwnedBuf>> for Bundle {
+    fn from(bufs: Vec<OwnedBuf>) -> Self {
+        Bundle::from_guards(bufs)
+    }
+}
+
 impl IntoIterator for Bundle {
     type Item = OwnedBuf;
     type IntoIter = std::vec::IntoIter<OwnedBuf>;

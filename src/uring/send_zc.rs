@@ -1,23 +1,25 @@
-//! Zero-copy send: [`ZcSend`] holds a pool buffer from its `SEND_ZC`
-//! submission until the kernel's notification (`IORING_CQE_F_NOTIF`)
-//! says it no longer reads the pages, not merely until the first
-//! completion.
+//! Zero-copy send: [`ZcSend`] holds pool buffers (one, or a gathered
+//! chain) from their `SEND_ZC` / `SENDMSG_ZC` submission until the
+//! kernel's notification (`IORING_CQE_F_NOTIF`) says it no longer reads
+//! the pages, not merely until the first completion.
 
 #[cfg(doc)]
 use super::Features;
-use super::{FixedBuffers, UringError};
-use crate::OwnedBuf;
+use super::{Bundle, FixedBuffers, UringError};
+use crate::{IoVec, OwnedBuf};
 use io_uring::{cqueue, opcode, squeue, types};
 use std::fmt;
 use std::io;
 
-/// A pool buffer in a zero-copy send (`IORING_OP_SEND_ZC`).
+/// Pool buffers in a zero-copy send: one buffer (`IORING_OP_SEND_ZC`), or
+/// a chain of them gathered into one `IORING_OP_SENDMSG_ZC`
+/// ([`gather`](Self::gather): a received [`Bundle`] echoed as it came).
 ///
 /// A zero-copy send completes twice. The first completion gives the bytes
 /// sent (and `IORING_CQE_F_MORE`); the kernel may still be reading the
 /// buffer's pages then (the network stack holds them until the data is
 /// acknowledged or copied). The second, the notification
-/// (`IORING_CQE_F_NOTIF`), says it is done. `ZcSend` keeps the buffer from
+/// (`IORING_CQE_F_NOTIF`), says it is done. `ZcSend` keeps the buffers from
 /// [`new`](Self::new) until [`complete`](Self::complete) has seen the
 /// notification (or a first completion without `F_MORE`, after which none
 /// comes): no safe call gives the buffer, or a `&mut` to its bytes, back
@@ -53,7 +55,7 @@ use std::io;
 ///     // passed once.
 ///     if let Some(done) = unsafe { send.complete(cqe.result(), cqe.flags()) }? {
 ///         println!("sent {} bytes", done.sent?);
-///         drop(done.buf); // back to the pool, now that the kernel is done
+///         drop(done.bufs); // back to the pool, now that the kernel is done
 ///         break;
 ///     }
 /// }
@@ -65,7 +67,7 @@ use std::io;
 /// ```compile_fail,E0616
 /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
 /// let mut send = iobuf_pool::uring::ZcSend::new(pool.get_owned());
-/// send.buf.take();
+/// send.bufs.clear();
 /// ```
 ///
 /// and completing it is `unsafe`:
@@ -75,10 +77,13 @@ use std::io;
 /// let mut send = iobuf_pool::uring::ZcSend::new(pool.get_owned());
 /// let early = send.complete(0, 1 << 3); // IORING_CQE_F_NOTIF, made up
 /// ```
-#[must_use = "dropping an unsent ZcSend returns nothing: call into_buf to get the buffer back"]
+#[must_use = "a ZcSend holds its buffers until its send completes"]
 pub struct ZcSend {
-    /// The buffer, until the send is done; `None` after.
-    buf: Option<OwnedBuf>,
+    /// The buffers, until the send is done; empty after.
+    bufs: Vec<OwnedBuf>,
+    /// The gather list of a `SENDMSG_ZC` (more than one buffer), boxed so
+    /// its address stays put while the kernel reads it.
+    gather: Option<Box<Gather>>,
     /// The first completion's result, once seen.
     sent: Option<i32>,
     /// Whether an entry was built (and so may have been pushed): from then
@@ -86,13 +91,25 @@ pub struct ZcSend {
     submitted: bool,
 }
 
-/// A finished zero-copy send: the buffer, free to reuse or drop, and what
+/// The `msghdr` and iovecs of a gathered send.
+struct Gather {
+    msg: libc::msghdr,
+    iov: Vec<IoVec>,
+}
+
+// SAFETY: the raw pointers in `msg` point into `iov` (in the same box) and
+// at no thread-affine state; the box moves between threads whole.
+unsafe impl Send for Gather {}
+// SAFETY: shared access only reads.
+unsafe impl Sync for Gather {}
+
+/// A finished zero-copy send: the buffers, free to reuse or drop, and what
 /// the send's first completion said.
 #[derive(Debug)]
-#[must_use = "dropping it returns the buffer to the pool at once"]
+#[must_use = "dropping it returns the buffers to the pool at once"]
 pub struct ZcDone {
-    /// The buffer, no longer read by the kernel.
-    pub buf: OwnedBuf,
+    /// The buffers, in the order sent, no longer read by the kernel.
+    pub bufs: Vec<OwnedBuf>,
     /// Bytes sent, or the kernel's error.
     pub sent: Result<u32, UringError>,
 }
@@ -106,25 +123,64 @@ impl ZcSend {
     /// assert!(send.is_pending());
     /// ```
     pub fn new(buf: OwnedBuf) -> Self {
+        Self::gather(vec![buf])
+    }
+
+    /// Holds `bufs` for one zero-copy send of their filled bytes, in order
+    /// (a `SENDMSG_ZC` gathering them when there is more than one).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap());
+    /// let bundle = iobuf_pool::uring::Bundle::from_guards(vec![pool.get_owned(), pool.get_owned()]);
+    /// let send = iobuf_pool::uring::ZcSend::gather(bundle);
+    /// assert_eq!(send.bufs().len(), 2);
+    /// ```
+    pub fn gather(bufs: impl Into<Bundle>) -> Self {
         ZcSend {
-            buf: Some(buf),
+            bufs: bufs.into().into_guards(),
+            gather: None,
             sent: None,
             submitted: false,
         }
     }
 
-    /// The bytes being sent (the kernel only reads them, so sharing them is
-    /// fine); empty once the send is done.
+    /// The buffers being sent (the kernel only reads them, so sharing them
+    /// is fine); empty once the send is done.
     ///
     /// ```
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let mut buf = pool.get_owned();
     /// buf.clear();
     /// buf.extend_from_slice_checked(b"hi").unwrap();
-    /// assert_eq!(iobuf_pool::uring::ZcSend::new(buf).bytes(), b"hi");
+    /// assert_eq!(iobuf_pool::uring::ZcSend::new(buf).bufs()[0].filled(), b"hi");
     /// ```
-    pub fn bytes(&self) -> &[u8] {
-        self.buf.as_ref().map_or(&[], |b| b.filled())
+    pub fn bufs(&self) -> &[OwnedBuf] {
+        &self.bufs
+    }
+
+    /// Bytes to send: the buffers' filled lengths together.
+    ///
+    /// ```
+    /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
+    /// let mut buf = pool.get_owned();
+    /// buf.clear();
+    /// assert_eq!(iobuf_pool::uring::ZcSend::new(buf).len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.bufs.iter().map(OwnedBuf::len).sum()
+    }
+
+    /// Whether there is nothing to send.
+    ///
+    /// ```
+    /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
+    /// let mut buf = pool.get_owned();
+    /// buf.clear();
+    /// assert!(iobuf_pool::uring::ZcSend::new(buf).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Whether the buffer is still held (the send is not done).
@@ -135,10 +191,11 @@ impl ZcSend {
     /// assert!(send.is_pending());
     /// ```
     pub fn is_pending(&self) -> bool {
-        self.buf.is_some()
+        !self.bufs.is_empty()
     }
 
-    /// The `SEND_ZC` entry for the filled bytes on socket `fd`, with
+    /// The `SEND_ZC` entry (`SENDMSG_ZC` for more than one buffer) for the
+    /// filled bytes on socket `fd`, with
     /// `MSG_WAITALL` (the kernel retries a short send on a stream socket,
     /// so the completion counts every byte unless it is an error). Set its
     /// `user_data` to route both completions back here. Pushing it is the
@@ -154,9 +211,25 @@ impl ZcSend {
     /// ```
     pub fn entry(&mut self, fd: types::Fd) -> squeue::Entry {
         self.submitted = true;
-        let bytes = self.bytes();
-        opcode::SendZc::new(fd, bytes.as_ptr(), bytes.len() as u32)
-            .flags(libc::MSG_WAITALL)
+        if let [buf] = &self.bufs[..] {
+            let bytes = buf.filled();
+            return opcode::SendZc::new(fd, bytes.as_ptr(), bytes.len() as u32)
+                .flags(libc::MSG_WAITALL)
+                .build();
+        }
+        let iov: Vec<IoVec> = self
+            .bufs
+            .iter()
+            .map(|b| IoVec::from_slice(b.filled()))
+            .collect();
+        // SAFETY: msghdr is plain data; all-zero is its empty value.
+        let msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        let gather = self.gather.insert(Box::new(Gather { msg, iov }));
+        let (iov, n) = IoVec::addr_len(&gather.iov);
+        gather.msg.msg_iov = iov.cast_mut();
+        gather.msg.msg_iovlen = n as _;
+        opcode::SendMsgZc::new(fd, &gather.msg)
+            .flags(libc::MSG_WAITALL as u32)
             .build()
     }
 
@@ -167,6 +240,8 @@ impl ZcSend {
     ///
     /// # Errors
     /// [`UringError::ForeignBuffer`]: `fixed` registers another pool.
+    /// [`UringError::Unsupported`]: more than one buffer (a gathered send
+    /// from fixed buffers needs them in one registered buffer).
     ///
     /// ```no_run
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
@@ -181,8 +256,13 @@ impl ZcSend {
         fd: types::Fd,
         fixed: &FixedBuffers<'_>,
     ) -> Result<squeue::Entry, UringError> {
-        let Some(buf) = &self.buf else {
-            return Err(UringError::ForeignBuffer);
+        let buf = match &self.bufs[..] {
+            [buf] => buf,
+            _ => {
+                return Err(UringError::Unsupported {
+                    what: "a fixed-buffer zero-copy send of other than one buffer",
+                })
+            }
         };
         if buf.pool().id() != fixed.pool().id() {
             return Err(UringError::ForeignBuffer);
@@ -218,7 +298,7 @@ impl ZcSend {
         result: i32,
         flags: u32,
     ) -> Result<Option<ZcDone>, UringError> {
-        if self.buf.is_none() {
+        if self.bufs.is_empty() {
             return Err(UringError::UnexpectedCompletion { flags });
         }
         if cqueue::notif(flags) {
@@ -241,43 +321,48 @@ impl ZcSend {
     }
 
     fn finish(&mut self, first: i32) -> Option<ZcDone> {
-        let buf = self.buf.take()?;
+        if self.bufs.is_empty() {
+            return None;
+        }
+        let bufs = std::mem::take(&mut self.bufs);
+        self.gather = None;
         let sent = if first < 0 {
             Err(UringError::Completion(io::Error::from_raw_os_error(-first)))
         } else {
             Ok(first as u32)
         };
-        Some(ZcDone { buf, sent })
+        Some(ZcDone { bufs, sent })
     }
 
-    /// The buffer back, if no entry was ever built for it (nothing can be
-    /// in flight); otherwise `Err(self)`: only the completions return it.
+    /// The buffers back, if no entry was ever built for them (nothing can
+    /// be in flight); otherwise `Err(self)`: only the completions return
+    /// them.
     ///
     /// ```
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let send = iobuf_pool::uring::ZcSend::new(pool.get_owned());
-    /// let buf = send.into_buf().ok().unwrap(); // never submitted
-    /// let mut send = iobuf_pool::uring::ZcSend::new(buf);
+    /// let mut bufs = send.into_bufs().ok().unwrap(); // never submitted
+    /// let mut send = iobuf_pool::uring::ZcSend::new(bufs.pop().unwrap());
     /// let _entry = send.entry(io_uring::types::Fd(3));
-    /// assert!(send.into_buf().is_err()); // may be in flight: stays held
+    /// assert!(send.into_bufs().is_err()); // may be in flight: stays held
     /// ```
     #[allow(clippy::result_large_err)]
-    pub fn into_buf(mut self) -> Result<OwnedBuf, ZcSend> {
+    pub fn into_bufs(mut self) -> Result<Vec<OwnedBuf>, ZcSend> {
         if self.submitted {
             return Err(self);
         }
-        self.buf.take().ok_or(self)
+        Ok(std::mem::take(&mut self.bufs))
     }
 }
 
 impl Drop for ZcSend {
     fn drop(&mut self) {
-        if let Some(buf) = self.buf.take() {
-            if self.submitted {
-                // The kernel may still read the pages: keep the buffer (and
-                // its pool) out of everyone's reach for good.
-                std::mem::forget(buf);
-            }
+        if self.submitted && !self.bufs.is_empty() {
+            // The kernel may still read the pages (and the gather list):
+            // keep the buffers (and their pool) out of everyone's reach for
+            // good.
+            std::mem::forget(std::mem::take(&mut self.bufs));
+            std::mem::forget(self.gather.take());
         }
     }
 }
@@ -285,7 +370,10 @@ impl Drop for ZcSend {
 impl fmt::Debug for ZcSend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ZcSend")
-            .field("index", &self.buf.as_ref().map(OwnedBuf::index))
+            .field(
+                "indices",
+                &self.bufs.iter().map(OwnedBuf::index).collect::<Vec<_>>(),
+            )
             .field("sent", &self.sent)
             .field("submitted", &self.submitted)
             .finish()
