@@ -221,3 +221,47 @@ fn one_thread_cached_pool_feeds_three_rings_while_other_threads_drop_the_guards(
             .unwrap(),
     );
 }
+
+/// Rings fed from one pool hold disjoint indices, so a completion handed
+/// to the wrong ring names a buffer that ring does not hold: refused, and
+/// the right ring still takes it.
+#[test]
+fn a_completion_given_to_the_wrong_ring_is_refused() {
+    let Some(mut ring_a) = ring_or_skip("wrong-ring test", 4) else {
+        return;
+    };
+    let ring_b = IoUring::new(4).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 8).unwrap());
+    // The same group id on both instances: only the ring's own ledger can
+    // tell their completions apart.
+    let mut a = BufRing::register(&ring_a, &pool, 1, 4).unwrap();
+    let mut b = BufRing::register(&ring_b, &pool, 1, 4).unwrap();
+    assert_eq!((a.fill().unwrap(), b.fill().unwrap()), (4, 4));
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    tx.write_all(b"for ring a").unwrap();
+    let recv = opcode::Recv::new(types::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 64)
+        .buf_group(1)
+        .build()
+        .flags(io_uring::squeue::Flags::BUFFER_SELECT);
+    // SAFETY: `a` stays registered and rx open until the completion below.
+    unsafe { ring_a.submission().push(&recv).unwrap() };
+    ring_a.submit_and_wait(1).unwrap();
+    let c = ring_a.completion().next().unwrap();
+    let (result, flags) = (c.result(), c.flags());
+    // SAFETY: `b` holds none of `a`'s buffers (one pool, each index in one
+    // ring), so this wrong-ring completion is refused, nothing handed out.
+    let wrong = unsafe { b.take(result, flags) };
+    assert!(
+        matches!(
+            wrong,
+            Err(iobuf_pool::uring::UringError::UnknownBuffer { .. })
+        ),
+        "{wrong:?}"
+    );
+    assert_eq!(b.len(), 4);
+    // SAFETY: the completion of a's recv, reaped from a's ring, taken once.
+    let got = unsafe { a.take(result, flags) }.unwrap().unwrap();
+    assert_eq!(&got[..], b"for ring a");
+    drop((got, a, b));
+    assert_all_free(&pool);
+}
