@@ -156,6 +156,8 @@ fn a_send_dropped_before_its_notification_never_returns_its_buffer() {
     let (tx, mut rx) = tcp_pair();
     let mut buf = pool.get_owned();
     buf.as_full_mut().fill(7);
+    // The whole buffer, whether fresh guards start full or empty.
+    buf.set_len(buf.capacity()).unwrap();
     let mut send = ZcSend::new(buf);
     let entry = send.entry(types::Fd(tx.as_raw_fd())).user_data(1);
     // A built entry may have been pushed: the buffer cannot be taken back.
