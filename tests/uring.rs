@@ -441,8 +441,10 @@ fn buf_ring_recycles_buffers_around_the_ring() {
     let Some(mut ring) = ring_or_skip("provided-buffer recycling test", 8) else {
         return;
     };
-    // Two entries, three buffers: every message wraps the ring further.
-    let pool = Arc::new(BufferPool::new(Tier::Nano, 3).unwrap());
+    // Two entries, three buffers: every message wraps the ring further. A
+    // FIFO pool without a thread cache, so that a buffer dropped back is
+    // the last one refilled and all three go around.
+    let pool = Arc::new(BufferPool::new_fifo(Tier::Nano, 3).unwrap());
     let mut br = BufRing::register(&ring, &pool, 1, 2).unwrap();
     assert_eq!(br.fill().unwrap(), 2);
     let spare = pool.try_get_owned().unwrap();
