@@ -14,12 +14,13 @@
 
 use io_uring::{cqueue, opcode, types, IoUring};
 use iobuf_pool::uring::{cqe_result, is_unavailable, BufRing, Received};
-use iobuf_pool::{BufferPool, IoVec, PooledBuf, Tier};
+use iobuf_pool::{BufferPool, IoVec, OwnedBuf, Tier};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Bytes per receive buffer.
@@ -176,7 +177,7 @@ const MAX_GATHER: usize = 16;
 /// on one TCP socket may complete out of order.
 struct Sending {
     /// The received buffers and their lengths, in stream order.
-    bufs: Vec<(PooledBuf<'static>, usize)>,
+    bufs: Vec<(OwnedBuf, usize)>,
     /// Bytes of `bufs` already sent.
     sent: usize,
     /// The vectors of what is left to send; `msg` points to them.
@@ -186,7 +187,7 @@ struct Sending {
 }
 
 impl Sending {
-    fn new(bufs: Vec<(PooledBuf<'static>, usize)>) -> Self {
+    fn new(bufs: Vec<(OwnedBuf, usize)>) -> Self {
         // SAFETY: msghdr is plain data; all zeroes is an empty message.
         let msg = Box::new(unsafe { std::mem::zeroed::<libc::msghdr>() });
         Sending {
@@ -221,12 +222,11 @@ impl Sending {
 }
 
 fn serve(stream: &TcpStream, buffers: u16) -> io::Result<ServerReport> {
-    // Leaked on purpose: the pool lives as long as the process, so no
+    // One Arc leaked on purpose: the pool lives as long as the process, so no
     // operation still in flight when an error returns early can outlive its
     // buffers.
-    let pool: &'static BufferPool = Box::leak(Box::new(
-        BufferPool::new(TIER, buffers.into()).map_err(io::Error::other)?,
-    ));
+    let pool = Arc::new(BufferPool::new(TIER, buffers.into()).map_err(io::Error::other)?);
+    std::mem::forget(Arc::clone(&pool));
     let mut ring = IoUring::new(64).map_err(|e| {
         if is_unavailable(&e) {
             io::Error::new(e.kind(), format!("io_uring is unavailable here: {e}"))
@@ -234,11 +234,11 @@ fn serve(stream: &TcpStream, buffers: u16) -> io::Result<ServerReport> {
             e
         }
     })?;
-    let mut br = BufRing::register(&ring, pool, BGID, buffers)?;
+    let mut br = BufRing::register(&ring, &pool, BGID, buffers)?;
     br.fill()?;
     let fd = types::Fd(stream.as_raw_fd());
     let mut report = ServerReport::default();
-    let mut queue: VecDeque<Received<'static>> = VecDeque::new();
+    let mut queue: VecDeque<Received> = VecDeque::new();
     let mut sending: Option<Sending> = None;
     let (mut recv_armed, mut eof) = (false, false);
     let wait = types::Timespec::new().sec(1);
@@ -258,7 +258,11 @@ fn serve(stream: &TcpStream, buffers: u16) -> io::Result<ServerReport> {
             }
             if sending.is_none() && !queue.is_empty() {
                 let take = queue.len().min(MAX_GATHER);
-                let bufs = queue.drain(..take).map(Received::into_parts).collect();
+                let bufs = queue
+                    .drain(..take)
+                    .map(|rx| (rx.len(), rx.into_buf()))
+                    .map(|(n, buf)| (buf, n))
+                    .collect();
                 let s = sending.insert(Sending::new(bufs));
                 report.sends += 1;
                 // SAFETY: the buffers, the vectors and the msghdr are kept in

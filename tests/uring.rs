@@ -15,6 +15,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Prints a skip notice where `cargo test` shows it without `--nocapture`:
 /// the test harness captures `eprintln!`, not direct writes to stderr.
@@ -71,11 +72,11 @@ unsafe fn run(ring: &mut IoUring, entries: &[squeue::Entry]) -> Vec<(u64, i32, u
 }
 
 /// [`BufRing::take`] of a completion that `run` (or the loop) just reaped.
-fn take<'p>(
-    br: &mut BufRing<'p>,
+fn take(
+    br: &mut BufRing,
     result: i32,
     flags: u32,
-) -> Result<Option<iobuf_pool::uring::Received<'p>>, UringError> {
+) -> Result<Option<iobuf_pool::uring::Received>, UringError> {
     // SAFETY: every caller passes the result and flags of one completion
     // reaped from the ring `br` is registered with, of an operation that
     // selected from its group, once each; or values with no buffer id
@@ -99,7 +100,7 @@ fn read_fixed_puts_the_file_bytes_into_the_pool_buffer_of_that_index() {
     let Some(mut ring) = ring_or_skip("READ_FIXED test", 16) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Medium, 4).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Medium, 4).unwrap());
     let size = pool.buffer_size();
     let data = pattern(4 * size, 7);
     let mut file = tempfile::tempfile().unwrap();
@@ -126,10 +127,14 @@ fn read_fixed_puts_the_file_bytes_into_the_pool_buffer_of_that_index() {
     for (c, result, _) in done {
         assert_eq!(cqe_result(result).unwrap() as usize, size);
         let c = c as usize;
-        assert_eq!(&bufs[c][..], &data[c * size..(c + 1) * size], "chunk {c}");
+        assert_eq!(
+            bufs[c].as_full(),
+            &data[c * size..(c + 1) * size],
+            "chunk {c}"
+        );
     }
     // A read into the middle of a buffer lands there.
-    bufs[0].fill(0);
+    bufs[0].as_full_mut().fill(0);
     let mid = fixed
         .read_fixed(fd, &bufs[0], 100..300, 5)
         .unwrap()
@@ -137,10 +142,10 @@ fn read_fixed_puts_the_file_bytes_into_the_pool_buffer_of_that_index() {
     // SAFETY: as above.
     let done = unsafe { run(&mut ring, &[mid]) };
     assert_eq!(done[0].1, 200);
-    assert_eq!(&bufs[0][100..300], &data[5..205]);
-    assert!(bufs[0][..100]
+    assert_eq!(&bufs[0].as_full()[100..300], &data[5..205]);
+    assert!(bufs[0].as_full()[..100]
         .iter()
-        .chain(&bufs[0][300..])
+        .chain(&bufs[0].as_full()[300..])
         .all(|&b| b == 0));
 
     drop(bufs);
@@ -153,14 +158,14 @@ fn write_fixed_writes_the_pool_buffer_bytes() {
     let Some(mut ring) = ring_or_skip("WRITE_FIXED test", 8) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Small, 3).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Small, 3).unwrap());
     let fixed = FixedBuffers::register(&ring, &pool).unwrap();
     let mut file = tempfile::tempfile().unwrap();
     let data = pattern(2 * pool.buffer_size(), 3);
     let mut a = pool.get();
     let mut b = pool.get();
-    a.copy_from_slice(&data[..2048]);
-    b.copy_from_slice(&data[2048..]);
+    a.as_full_mut().copy_from_slice(&data[..2048]);
+    b.as_full_mut().copy_from_slice(&data[2048..]);
     let fd = types::Fd(file.as_raw_fd());
     let writes = [
         fixed
@@ -184,7 +189,7 @@ fn raw_held_indices_go_back_to_the_pool_after_their_completions() {
     let Some(mut ring) = ring_or_skip("raw-index completion test", 16) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Micro, 8).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Micro, 8).unwrap());
     let fixed = FixedBuffers::register(&ring, &pool).unwrap();
     let data = pattern(8 * 512, 11);
     let mut file = tempfile::tempfile().unwrap();
@@ -217,7 +222,7 @@ fn raw_held_indices_go_back_to_the_pool_after_their_completions() {
         // completion is handled once.
         let raw = unsafe { pool.raw_from_index(index) }.unwrap();
         let buf = pool.guard(raw).unwrap();
-        assert_eq!(&buf[..], &data[c * 512..(c + 1) * 512]);
+        assert_eq!(buf.as_full(), &data[c * 512..(c + 1) * 512]);
         // Completion handled: the buffer goes back, once.
         drop(buf);
     }
@@ -243,7 +248,7 @@ fn o_direct_read_fixed_into_page_aligned_pool_buffers() {
     let Some(mut ring) = ring_or_skip("O_DIRECT READ_FIXED test", 8) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Big, 4).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Big, 4).unwrap());
     let size = pool.buffer_size();
     let fixed = FixedBuffers::register(&ring, &pool).unwrap();
     let data = pattern(3 * size, 5);
@@ -288,7 +293,7 @@ fn o_direct_read_fixed_into_page_aligned_pool_buffers() {
         for (c, result, _) in done {
             assert_eq!(cqe_result(result).unwrap() as usize, size);
             let c = c as usize;
-            assert_eq!(&bufs[c][..], &data[c * size..(c + 1) * size]);
+            assert_eq!(bufs[c].as_full(), &data[c * size..(c + 1) * size]);
         }
         // Past the end of the file: a short read, not an error.
         let tail = fixed
@@ -309,11 +314,11 @@ fn kernel_errors_surface_as_errors() {
     let Some(mut ring) = ring_or_skip("kernel error test", 8) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Small, 2).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Small, 2).unwrap());
     let fixed = FixedBuffers::register(&ring, &pool).unwrap();
 
     // A second buffer table on the same ring: EBUSY from the kernel.
-    let other = BufferPool::new(Tier::Small, 2).unwrap();
+    let other = Arc::new(BufferPool::new(Tier::Small, 2).unwrap());
     let err = FixedBuffers::register(&ring, &other).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EBUSY), "{err}");
     assert!(err.to_string().contains("already registered"), "{err}");
@@ -373,14 +378,15 @@ fn too_many_buffers_is_an_error_before_the_kernel() {
     let Some(ring) = ring_or_skip("registration limit test", 4) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Pico, iobuf_pool::uring::MAX_FIXED_BUFFERS + 1).unwrap();
+    let pool =
+        Arc::new(BufferPool::new(Tier::Pico, iobuf_pool::uring::MAX_FIXED_BUFFERS + 1).unwrap());
     let err = FixedBuffers::register(&ring, &pool).unwrap_err();
     assert!(
         matches!(err, UringError::TooManyBuffers { count, max } if count == 16385 && max == 16384),
         "{err}"
     );
     // The ring is untouched: a legal pool still registers.
-    let ok = BufferPool::new(Tier::Pico, 16).unwrap();
+    let ok = Arc::new(BufferPool::new(Tier::Pico, 16).unwrap());
     drop(FixedBuffers::register(&ring, &ok).unwrap());
 }
 
@@ -398,7 +404,7 @@ fn buf_ring_recv_hands_back_the_pool_index_with_the_bytes() {
     let Some(mut ring) = ring_or_skip("provided-buffer ring test", 8) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Nano, 4).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 4).unwrap());
     let mut br = BufRing::register(&ring, &pool, 7, 4).unwrap();
     assert_eq!(br.fill().unwrap(), 4);
     assert_eq!(br.len(), 4);
@@ -435,11 +441,13 @@ fn buf_ring_recycles_buffers_around_the_ring() {
     let Some(mut ring) = ring_or_skip("provided-buffer recycling test", 8) else {
         return;
     };
-    // Two entries, three buffers: every message wraps the ring further.
-    let pool = BufferPool::new(Tier::Nano, 3).unwrap();
+    // Two entries, three buffers: every message wraps the ring further. A
+    // FIFO pool without a thread cache, so that a buffer dropped back is
+    // the last one refilled and all three go around.
+    let pool = Arc::new(BufferPool::new_fifo(Tier::Nano, 3).unwrap());
     let mut br = BufRing::register(&ring, &pool, 1, 2).unwrap();
     assert_eq!(br.fill().unwrap(), 2);
-    let spare = pool.try_get().unwrap();
+    let spare = pool.try_get_owned().unwrap();
     assert!(matches!(
         br.provide(spare),
         Err(UringError::RingFull { entries: 2 })
@@ -476,8 +484,8 @@ fn buf_ring_errors_are_errors() {
     let Some(mut ring) = ring_or_skip("provided-buffer error test", 8) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Nano, 2).unwrap();
-    let other = BufferPool::new(Tier::Nano, 1).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 2).unwrap());
+    let other = Arc::new(BufferPool::new(Tier::Nano, 1).unwrap());
     for bad in [0u16, 3, 1 << 15 | 1] {
         assert!(matches!(
             BufRing::register(&ring, &pool, 0, bad),
@@ -507,7 +515,7 @@ fn buf_ring_errors_are_errors() {
 
     // A buffer of another pool, or an index not held raw.
     assert!(matches!(
-        br.provide(other.get()),
+        br.provide(other.get_owned()),
         Err(UringError::ForeignBuffer)
     ));
     assert_all_free(&other);
@@ -528,7 +536,7 @@ fn multishot_recv_fills_pool_buffers_until_the_peer_closes() {
     let Some(mut ring) = ring_or_skip("multishot recv test", 16) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Micro, 8).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Micro, 8).unwrap());
     let mut br = BufRing::register(&ring, &pool, 0, 8).unwrap();
     br.fill().unwrap();
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -571,7 +579,7 @@ fn registrations_outlive_a_dropped_ring_and_still_unregister() {
     let Some(ring) = ring_or_skip("ring drop-order test", 4) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Nano, 4).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 4).unwrap());
     let fixed = FixedBuffers::register(&ring, &pool).unwrap();
     let mut br = BufRing::register(&ring, &pool, 0, 4).unwrap();
     assert_eq!(br.fill().unwrap(), 4);
@@ -588,7 +596,7 @@ fn safe_code_cannot_take_over_a_buffer_the_kernel_holds() {
     let Some(mut ring) = ring_or_skip("kernel-held takeover test", 8) else {
         return;
     };
-    let pool = BufferPool::new(Tier::Nano, 2).unwrap();
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 2).unwrap());
     let mut br = BufRing::register(&ring, &pool, 5, 2).unwrap();
     assert_eq!(br.fill().unwrap(), 2);
     // Both buffers are the kernel's now. Every safe way to a buffer of the
@@ -602,7 +610,7 @@ fn safe_code_cannot_take_over_a_buffer_the_kernel_holds() {
     assert!(cache.try_get().is_none());
     drop(cache);
     // A token of another pool does not open this one, at any index.
-    let other = BufferPool::new(Tier::Nano, 2).unwrap();
+    let other = Arc::new(BufferPool::new(Tier::Nano, 2).unwrap());
     let mut stranger = other.take_raw().unwrap();
     assert!(pool.raw_bytes_mut(&mut stranger).is_err());
     assert!(matches!(
@@ -631,4 +639,54 @@ fn safe_code_cannot_take_over_a_buffer_the_kernel_holds() {
     drop(got);
     drop(br);
     assert_all_free(&pool);
+}
+
+/// Issue 20 item 2: a leaked (`mem::forget`) ring never unregisters its
+/// group, so the kernel keeps its buffers' addresses; the pool behind them
+/// must stay alive, and a recv selecting from the leaked group must land in
+/// that pool, never in a pool made after it.
+#[test]
+fn a_forgotten_buf_ring_keeps_its_pool_alive_for_the_kernel() {
+    let Some(mut ring) = ring_or_skip("forgotten ring test", 8) else {
+        return;
+    };
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 2).unwrap());
+    let mut br = BufRing::register(&ring, &pool, 11, 2).unwrap();
+    assert_eq!(br.fill().unwrap(), 2);
+    let weak = Arc::downgrade(&pool);
+    std::mem::forget(br);
+    drop(pool);
+    // The leaked ring still holds the pool's Arc.
+    let kept = weak
+        .upgrade()
+        .expect("a forgotten ring keeps its pool alive");
+    assert_eq!(Arc::strong_count(&kept), 2);
+    // A new pool of the same shape (the old mapping's addresses are free
+    // for it), every buffer held and marked.
+    let fresh = BufferPool::new(Tier::Nano, 2).unwrap();
+    let mut held: Vec<_> = (0..2).map(|_| fresh.try_get().unwrap()).collect();
+    for g in &mut held {
+        g.as_full_mut().fill(0xAA);
+    }
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    tx.write_all(b"KERNEL!!").unwrap();
+    let recv = recv_select(rx.as_raw_fd(), 11, 128, 1);
+    // SAFETY: the group's buffers are the forgotten ring's; rx outlives run.
+    let (_, result, flags) = unsafe { run(&mut ring, &[recv]) }[0];
+    assert_eq!(result, 8, "the recv selected a buffer of the leaked group");
+    assert!(cqueue::buffer_select(flags).is_some());
+    for g in &held {
+        assert!(
+            g.as_full().iter().all(|&b| b == 0xAA),
+            "the kernel wrote into a live guard of another pool"
+        );
+    }
+    // It landed in the kept pool, in the buffer the completion names.
+    let bid = usize::from(cqueue::buffer_select(flags).unwrap());
+    let at = kept.buffer_ptr(bid).unwrap().as_ptr();
+    // SAFETY: the pool is alive (`kept`); the kernel finished writing these
+    // 8 bytes before the completion was reaped, and the buffer stays with
+    // the leaked ring, so nothing else writes them.
+    let landed = unsafe { std::slice::from_raw_parts(at, 8) };
+    assert_eq!(landed, b"KERNEL!!");
 }

@@ -192,9 +192,10 @@ impl OwnedBuf {
     }
 
     /// A guard for an index the caller owns exclusively, filled to its
-    /// whole capacity.
+    /// whole capacity. `pub(crate)` for the io_uring registrations, which
+    /// turn a token the kernel gave back into an owned guard.
     #[inline]
-    pub(super) fn from_owned_index(pool: Arc<BufferPool>, index: usize) -> Self {
+    pub(crate) fn from_owned_index(pool: Arc<BufferPool>, index: usize) -> Self {
         let len = pool.buffer_size();
         OwnedBuf { pool, index, len }
     }

@@ -1,0 +1,300 @@
+//! Fixed buffers: [`FixedBuffers`], a pool's buffers registered with one
+//! ring (`IORING_REGISTER_BUFFERS`), pool index = fixed-buffer index.
+
+use super::sys::{dup_ring_fd, register_raw, IORING_UNREGISTER_BUFFERS};
+#[cfg(doc)]
+use super::BufRing;
+use super::{UringError, MAX_FIXED_BUFFERS, MAX_FIXED_BUFFER_SIZE};
+use crate::pool::Held;
+#[cfg(doc)]
+use crate::RawBuf;
+use crate::{BufferPool, IoVec};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use std::fmt;
+use std::io;
+use std::ops::Range;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Checks that `range` fits a buffer of `size` bytes and one operation.
+fn check_range(range: &Range<usize>, size: usize) -> Result<u32, UringError> {
+    let bad = || UringError::BadRange {
+        range: range.clone(),
+        buffer_size: size,
+    };
+    if range.start > range.end || range.end > size {
+        return Err(bad());
+    }
+    u32::try_from(range.end - range.start).map_err(|_| bad())
+}
+
+/// A pool's buffers registered with an io_uring instance as fixed buffers:
+/// fixed-buffer index = pool index. Unregistered on drop.
+///
+/// The registration borrows the pool, so the pool outlives it. A borrow
+/// is enough here, unlike for [`BufRing`]: if the handle is leaked
+/// (`mem::forget`) and the pool freed, the kernel still holds the pages it
+/// pinned at registration, not the addresses, and writes to a fixed buffer
+/// only for a `READ_FIXED` naming it, which safe code builds only through
+/// this (leaked) handle. It keeps a
+/// duplicate of the ring's descriptor, not a borrow of the ring: the
+/// [`IoUring`] stays free for `&mut` use, and dropping it first is allowed
+/// (the instance then lives until this registration is dropped).
+///
+/// Only one buffer table per ring: registering a second pool on the same
+/// ring fails with `EBUSY`. With `IORING_SETUP_SINGLE_ISSUER`, register and
+/// drop on the ring's thread.
+#[must_use = "dropping the registration unregisters the buffers at once"]
+pub struct FixedBuffers<'p> {
+    pool: &'p BufferPool,
+    /// `None` once unregistered (by [`FixedBuffers::unregister`]).
+    ring_fd: Option<OwnedFd>,
+}
+
+impl<'p> FixedBuffers<'p> {
+    /// Registers every buffer of `pool`, in index order.
+    ///
+    /// Errors: more than [`MAX_FIXED_BUFFERS`] buffers or buffers over
+    /// [`MAX_FIXED_BUFFER_SIZE`] (checked before calling the kernel), or the
+    /// kernel's refusal: `EBUSY` (buffers already registered on this ring),
+    /// `ENOMEM` (over `RLIMIT_MEMLOCK` on kernels that charge it), ….
+    pub fn register<S, C>(ring: &IoUring<S, C>, pool: &'p BufferPool) -> Result<Self, UringError>
+    where
+        S: squeue::EntryMarker,
+        C: cqueue::EntryMarker,
+    {
+        if pool.capacity() > MAX_FIXED_BUFFERS {
+            return Err(UringError::TooManyBuffers {
+                count: pool.capacity(),
+                max: MAX_FIXED_BUFFERS,
+            });
+        }
+        if pool.buffer_size() > MAX_FIXED_BUFFER_SIZE {
+            return Err(UringError::BufferTooLarge {
+                size: pool.buffer_size(),
+                max: MAX_FIXED_BUFFER_SIZE,
+            });
+        }
+        let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
+        let iovecs = pool.iovecs()?;
+        // (If the returned value is leaked the pages stay pinned, but the
+        // kernel touches them only for operations whose submission, itself
+        // unsafe, promised the buffer is alive.)
+        // SAFETY: each iovec is one buffer of the pool's slab, alive for 'p;
+        // the value returned borrows the pool and unregisters in Drop.
+        unsafe {
+            ring.submitter()
+                .register_buffers(IoVec::as_raw_slice(&iovecs))
+        }
+        .map_err(|source| UringError::Register {
+            what: "fixed buffers",
+            source,
+        })?;
+        Ok(FixedBuffers {
+            pool,
+            ring_fd: Some(ring_fd),
+        })
+    }
+
+    /// The registered pool.
+    pub fn pool(&self) -> &'p BufferPool {
+        self.pool
+    }
+
+    /// Number of fixed buffers (the pool's capacity).
+    pub fn len(&self) -> usize {
+        self.pool.capacity()
+    }
+
+    /// Always false: a pool has at least one buffer.
+    pub fn is_empty(&self) -> bool {
+        self.pool.capacity() == 0
+    }
+
+    /// Address and length of `range` inside buffer `index`, checked.
+    pub(super) fn target(
+        &self,
+        index: usize,
+        range: &Range<usize>,
+    ) -> Result<(*mut u8, u32, u16), UringError> {
+        let len = check_range(range, self.pool.buffer_size())?;
+        let base = self.pool.buffer_ptr(index)?;
+        // In range (buffer_ptr checked index < capacity ≤ MAX_FIXED_BUFFERS),
+        // so it fits the SQE's u16 buffer index.
+        let buf_index = index as u16;
+        // SAFETY: range.start ≤ buffer_size, so the pointer stays inside (or
+        // one past the end of) buffer `index`.
+        let addr = unsafe { base.as_ptr().add(range.start) };
+        Ok((addr, len, buf_index))
+    }
+
+    /// The index of `buf`, if it is a buffer of the registered pool.
+    fn owned_index<B: Held + ?Sized>(&self, buf: &B) -> Result<usize, UringError> {
+        if buf.held_pool_id() != self.pool.id() {
+            return Err(UringError::ForeignBuffer);
+        }
+        Ok(buf.held_index())
+    }
+
+    /// A `READ_FIXED` of `file_offset..` into bytes `range` of `buf` (a
+    /// guard or [`RawBuf`] of the registered pool). Building it is safe;
+    /// pushing it is the caller's promise to keep `buf` owned and untouched
+    /// until the completion (see the module's safety contract).
+    ///
+    /// Errors: `buf` of another pool, or `range` not inside one buffer.
+    pub fn read_fixed<B: Held + ?Sized>(
+        &self,
+        fd: types::Fd,
+        buf: &B,
+        range: Range<usize>,
+        file_offset: u64,
+    ) -> Result<squeue::Entry, UringError> {
+        let index = self.owned_index(buf)?;
+        // SAFETY: `buf` holds `index` (checked to be of this pool).
+        unsafe { self.read_fixed_index(fd, index, range, file_offset) }
+    }
+
+    /// A `WRITE_FIXED` of bytes `range` of `buf` at `file_offset`
+    /// (`u64::MAX`: the file position, for pipes and sockets). As
+    /// [`read_fixed`](Self::read_fixed).
+    pub fn write_fixed<B: Held + ?Sized>(
+        &self,
+        fd: types::Fd,
+        buf: &B,
+        range: Range<usize>,
+        file_offset: u64,
+    ) -> Result<squeue::Entry, UringError> {
+        let index = self.owned_index(buf)?;
+        // SAFETY: `buf` holds `index` (checked to be of this pool).
+        unsafe { self.write_fixed_index(fd, index, range, file_offset) }
+    }
+
+    /// [`read_fixed`](Self::read_fixed) by bare index, for callers whose
+    /// owner of the buffer is not a type of this crate.
+    ///
+    /// Errors: `index` out of range, or `range` not inside one buffer.
+    ///
+    /// # Safety
+    /// The caller owns buffer `index` of the registered pool (through a
+    /// guard or token of its own) for as long as the entry may be pushed
+    /// and until its completion is reaped.
+    pub unsafe fn read_fixed_index(
+        &self,
+        fd: types::Fd,
+        index: usize,
+        range: Range<usize>,
+        file_offset: u64,
+    ) -> Result<squeue::Entry, UringError> {
+        let (addr, len, buf_index) = self.target(index, &range)?;
+        Ok(opcode::ReadFixed::new(fd, addr, len, buf_index)
+            .offset(file_offset)
+            .build())
+    }
+
+    /// [`write_fixed`](Self::write_fixed) by bare index.
+    ///
+    /// Errors: as [`read_fixed_index`](Self::read_fixed_index).
+    ///
+    /// # Safety
+    /// As [`read_fixed_index`](Self::read_fixed_index).
+    pub unsafe fn write_fixed_index(
+        &self,
+        fd: types::Fd,
+        index: usize,
+        range: Range<usize>,
+        file_offset: u64,
+    ) -> Result<squeue::Entry, UringError> {
+        let (addr, len, buf_index) = self.target(index, &range)?;
+        Ok(opcode::WriteFixed::new(fd, addr, len, buf_index)
+            .offset(file_offset)
+            .build())
+    }
+
+    /// Shares this registration with another ring (`IORING_REGISTER_CLONE_BUFFERS`,
+    /// Linux 6.12): `ring` gets the same buffer table, pinned once, so pool
+    /// index = fixed-buffer index there too. For a thread-per-core server:
+    /// register the pool once, then clone it into every thread's ring.
+    /// Each clone is its own registration, unregistered (from its ring)
+    /// when dropped.
+    ///
+    /// # Errors
+    /// [`UringError::Unsupported`]: the kernel does not know the call (it
+    /// answers `EINVAL`; probed by trying, not by version). Else the
+    /// kernel's refusal: `EBUSY` (`ring` already has buffers), ….
+    ///
+    /// ```no_run
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Large, 8)?;
+    /// let first = io_uring::IoUring::new(8)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&first, &pool)?;
+    /// let second = io_uring::IoUring::new(8)?; // another thread's ring
+    /// let shared = fixed.clone_to(&second)?;
+    /// assert_eq!(shared.len(), fixed.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clone_to<S, C>(&self, ring: &IoUring<S, C>) -> Result<FixedBuffers<'p>, UringError>
+    where
+        S: squeue::EntryMarker,
+        C: cqueue::EntryMarker,
+    {
+        let Some(src) = &self.ring_fd else {
+            return Err(UringError::Register {
+                what: "a clone of unregistered fixed buffers",
+                source: io::Error::from_raw_os_error(libc::ENXIO),
+            });
+        };
+        let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
+        ring.submitter()
+            .register_buffers_clone(src.as_raw_fd())
+            .map_err(|source| {
+                if source.raw_os_error() == Some(libc::EINVAL) {
+                    UringError::Unsupported {
+                        what: "cloning registered buffers (IORING_REGISTER_CLONE_BUFFERS)",
+                    }
+                } else {
+                    UringError::Register {
+                        what: "a clone of fixed buffers",
+                        source,
+                    }
+                }
+            })?;
+        Ok(FixedBuffers {
+            pool: self.pool,
+            ring_fd: Some(ring_fd),
+        })
+    }
+
+    /// Unregisters now and reports the kernel's answer (drop does the same
+    /// but can only ignore a failure).
+    pub fn unregister(mut self) -> Result<(), UringError> {
+        match self.ring_fd.take() {
+            Some(fd) => unregister_buffers(&fd).map_err(|source| UringError::Register {
+                what: "fixed buffers (unregister)",
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn unregister_buffers(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: IORING_UNREGISTER_BUFFERS takes no argument.
+    unsafe { register_raw(fd, IORING_UNREGISTER_BUFFERS, std::ptr::null(), 0) }
+}
+
+impl Drop for FixedBuffers<'_> {
+    fn drop(&mut self) {
+        if let Some(fd) = self.ring_fd.take() {
+            // A failure cannot be reported from drop; the ring still holds the
+            // pages pinned, and only a new (unsafe) submission could use them.
+            let _ = unregister_buffers(&fd);
+        }
+    }
+}
+
+impl fmt::Debug for FixedBuffers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FixedBuffers")
+            .field("pool", self.pool)
+            .field("registered", &self.ring_fd.is_some())
+            .finish()
+    }
+}
