@@ -41,9 +41,10 @@ unsafe impl<T: Send> Sync for BoundedPool<T> {}
 impl<T> BoundedPool<T> {
     /// A pool of `capacity` values, value `i` built by `fill(i)`.
     ///
-    /// Errors: zero capacity, above [`MAX_CAPACITY`](crate::MAX_CAPACITY),
-    /// or memory refused for the ring or the values (checked before `fill`
-    /// is called at all).
+    /// # Errors
+    /// [`Error::ZeroCapacity`], [`Error::CapacityTooLarge`] (above
+    /// [`MAX_CAPACITY`](crate::MAX_CAPACITY)), or [`Error::AllocFailed`] for
+    /// the ring or the values (checked before `fill` is called at all).
     pub fn new(capacity: usize, mut fill: impl FnMut(usize) -> T) -> Result<Self, Error> {
         let free = FreeList::full(capacity)?;
         let mut items = Vec::new();

@@ -110,10 +110,14 @@ unsafe impl Sync for AlignedBuf {}
 impl AlignedBuf {
     /// Allocates `size` zeroed bytes aligned to `align`.
     ///
-    /// Errors: `size == 0`, `align` not a power of two, a size that
-    /// overflows when rounded up to `align`, or an allocation the allocator
-    /// refuses. Allocations of [`HUGE_PAGE_THRESHOLD`] and more are advised
-    /// to use transparent huge pages where the OS has them.
+    /// Allocations of [`HUGE_PAGE_THRESHOLD`] and more are advised to use
+    /// transparent huge pages where the OS has them.
+    ///
+    /// # Errors
+    /// [`Error::ZeroSize`] (`size == 0`), [`Error::BadAlignment`] (`align`
+    /// not a power of two), [`Error::Overflow`] (a size that overflows when
+    /// rounded up to `align`), or [`Error::AllocFailed`] (the allocator or
+    /// the OS refused).
     pub fn new(size: usize, align: usize) -> Result<Self, Error> {
         if size == 0 {
             return Err(Error::ZeroSize);
@@ -195,11 +199,17 @@ impl AlignedBuf {
     }
 
     /// Allocates `size` zeroed bytes aligned to the OS page size.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
     pub fn page_aligned(size: usize) -> Result<Self, Error> {
         Self::new(size, page_size())
     }
 
     /// Allocates `size` zeroed bytes aligned to [`CACHE_LINE_SIZE`].
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
     pub fn cache_line_aligned(size: usize) -> Result<Self, Error> {
         Self::new(size, CACHE_LINE_SIZE)
     }

@@ -240,12 +240,17 @@ impl IndexRing {
     /// A ring that starts holding every index `0..capacity`, so that a pool
     /// starts with every buffer free.
     ///
-    /// Errors: `capacity == 0`, or above [`MAX_CAPACITY`].
+    /// # Errors
+    /// [`Error::ZeroCapacity`], [`Error::CapacityTooLarge`] (above
+    /// [`MAX_CAPACITY`]), or [`Error::AllocFailed`] for the slots.
     pub fn full(capacity: usize) -> Result<Self, Error> {
         Self::with_len(capacity, capacity)
     }
 
     /// A ring for indices `0..capacity` that starts empty.
+    ///
+    /// # Errors
+    /// As [`full`](Self::full).
     pub fn empty(capacity: usize) -> Result<Self, Error> {
         Self::with_len(capacity, 0)
     }
@@ -489,7 +494,9 @@ impl IndexRing {
 
     /// Puts `index` back. Lock-free.
     ///
-    /// Errors: `index >= capacity` (the ring is left untouched).
+    /// # Errors
+    /// [`Error::IndexOutOfRange`]: `index >= capacity` (the ring is left
+    /// untouched).
     ///
     /// # Safety
     /// `index` is out of the ring: [`pop`](Self::pop) handed it out (or the
@@ -593,7 +600,8 @@ impl IndexRing {
     /// (a consumer passed it) goes in alone at a fresh position, as
     /// [`push`](Self::push) does (see the module docs, "Batches").
     ///
-    /// Errors, with the ring left untouched: an index `>= capacity`
+    /// # Errors
+    /// With the ring left untouched: an index `>= capacity`
     /// ([`Error::IndexOutOfRange`], the first one), or more indices than
     /// `capacity` ([`Error::CapacityTooLarge`]), which cannot all be out of
     /// the ring at once.

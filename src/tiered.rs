@@ -54,7 +54,9 @@ impl TieredPoolBuilder {
 
     /// Allocates every pool.
     ///
-    /// Errors: no tier, a tier named twice, or any pool's own error.
+    /// # Errors
+    /// [`Error::BadTierConfig`] (no tier, or a tier named twice), or any
+    /// pool's own error (see [`BufferPool::new`](crate::BufferPool::new)).
     pub fn build(mut self) -> Result<TieredPool, Error> {
         if self.tiers.is_empty() {
             return Err(Error::BadTierConfig("no tier configured"));
@@ -145,7 +147,10 @@ impl TieredPool {
     }
 
     /// A buffer of at least `len` bytes, or `Ok(None)` at once if none is
-    /// free. Errors: no configured tier holds `len` bytes.
+    /// free.
+    ///
+    /// # Errors
+    /// [`Error::NoTierFits`]: no configured tier holds `len` bytes.
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn try_get_for(&self, len: usize) -> Result<Option<PooledBuf<'_>>, Error> {
         let first = self.first_fit(len)?;
@@ -153,6 +158,9 @@ impl TieredPool {
     }
 
     /// A buffer of at least `len` bytes, waiting with backoff.
+    ///
+    /// # Errors
+    /// [`Error::NoTierFits`]: no configured tier holds `len` bytes.
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_for(&self, len: usize) -> Result<PooledBuf<'_>, Error> {
         let first = self.first_fit(len)?;
@@ -161,6 +169,9 @@ impl TieredPool {
     }
 
     /// A buffer of at least `len` bytes, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::NoTierFits`]: no configured tier holds `len` bytes.
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_for_timeout(
         &self,
