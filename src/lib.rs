@@ -38,7 +38,7 @@
 //!
 //! let pool = BufferPool::new(Tier::Small, 1024)?;
 //! let mut buf = pool.get();          // waits with backoff if the pool is dry
-//! buf[..4].copy_from_slice(b"ping");
+//! buf.extend_from_slice_checked(b"ping")?; // a fresh guard is empty
 //! std::thread::scope(|s| {
 //!     s.spawn(move || drop(buf));    // another thread may return it
 //! });

@@ -887,12 +887,11 @@ impl<'p> BufRing<'p> {
         self.in_ring -= 1;
         // By the contract, the kernel has picked this buffer and is done
         // with it: the ring's token becomes the caller's guard.
-        let buf = self.pool.guard(raw)?;
-        let len = cqe_result(result)? as usize;
-        Ok(Some(Received {
-            buf,
-            len: len.min(self.pool.buffer_size()),
-        }))
+        let mut buf = self.pool.guard(raw)?;
+        let len = (cqe_result(result)? as usize).min(self.pool.buffer_size());
+        // A guard starts empty: its filled length is what was received.
+        buf.set_len(len)?;
+        Ok(Some(Received { buf, len }))
     }
 
     /// Unregisters the group now, reporting the kernel's answer, and gives

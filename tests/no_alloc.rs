@@ -4,7 +4,9 @@
 //! Only this thread's allocations are counted, so the test harness's own
 //! threads cannot disturb the count.
 
-use iobuf_pool::{BoundedPool, BufferPool, IndexRing, LocalCache, SmallBufferPool, Tier, TieredPool};
+use iobuf_pool::{
+    BoundedPool, BufferPool, IndexRing, LocalCache, SmallBufferPool, Tier, TieredPool,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -63,7 +65,7 @@ fn buffer_pool_get_and_return_allocate_nothing() {
         for i in 0..ROUNDS {
             let mut a = pool.try_get().unwrap();
             let b = pool.get();
-            a[0] = i as u8;
+            a.as_full_mut()[0] = i as u8;
             drop(b);
             drop(a);
             let t = pool
