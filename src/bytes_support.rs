@@ -142,12 +142,12 @@ macro_rules! bytes_impls {
         /// assert_eq!(&buf[..], &[0, 0, 0, 7, b'-', b'-']);
         /// assert_eq!(buf.remaining_mut(), 32 - 6);
         /// ```
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
         // SAFETY: `chunk_mut` is the spare part of a buffer this guard owns
         // exclusively (initialised bytes, so any write through the
         // UninitSlice is fine), of exactly `remaining_mut` bytes;
         // `advance_mut` only moves the filled length, never past the
         // capacity.
-        #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
         unsafe impl BufMut for $ty {
             #[inline]
             fn remaining_mut(&self) -> usize {

@@ -24,14 +24,20 @@
 //!   gives `PooledBuf<'static>` at no reference-count cost.
 //! * [`BufferPool::acquire`]: an async, runtime-agnostic wait for a buffer;
 //!   [`BufferPool::stats`]: a [`PoolStats`] snapshot.
-//! * feature `bytes`: `bytes::BufMut` for [`OwnedBuf`], and `freeze()` into
-//!   `bytes::Bytes`, which returns the buffer when its last clone drops.
+//! * feature `bytes`: `bytes::BufMut` and `bytes::Buf` for the guards, and
+//!   `freeze()` / `From` into `bytes::Bytes`, which returns the buffer when
+//!   its last clone drops; `From<Error> for std::io::Error` always.
 //! * `uring` (feature `io-uring`): pool buffers as io_uring fixed buffers
 //!   and provided-buffer rings.
 //! * feature `tokio-uring`: tokio-uring's `IoBuf`/`IoBufMut` for
 //!   [`OwnedBuf`] and `PooledBuf<'static>` (`file.read_at(buf, 0).await`),
 //!   and its registered-buffer collections built from pool buffers;
-//!   feature `monoio`: monoio's `IoBuf`/`IoBufMut` for the same guards.
+//!   feature `monoio`: monoio's `IoBuf`/`IoBufMut` for the same guards;
+//!   feature `compio`: compio-buf's `IoBuf`/`IoBufMut`/`SetLen` for them.
+//!   Guards start empty, and on all three runtimes a read sets the filled
+//!   length to the bytes read: the same code gives the same bytes.
+//! * [`recipes`]: a tokio server on pool buffers, many idle connections,
+//!   acquire with a timeout, registered buffers, HTTP bodies.
 //!
 //! ```
 //! use iobuf_pool::{BufferPool, Tier};
@@ -45,15 +51,19 @@
 //! # Ok::<(), iobuf_pool::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 // Every item has one public path: the crate root. Only `uring` (behind its
-// feature) is a public module, and nothing of it is re-exported.
+// feature) is a public module, and nothing of it is re-exported; `recipes`
+// holds documentation only.
 mod backoff;
 mod bounded;
 #[cfg(feature = "bytes")]
 mod bytes_support;
 mod cache;
+#[cfg(feature = "compio")]
+mod compio_support;
 mod error;
 mod freelist;
 mod iovec;
@@ -61,6 +71,7 @@ mod mem;
 #[cfg(feature = "monoio")]
 mod monoio_support;
 mod pool;
+pub mod recipes;
 mod ring;
 mod thread_cache;
 mod tier;
@@ -68,6 +79,7 @@ mod tiered;
 #[cfg(feature = "tokio-uring")]
 mod tokio_uring_support;
 #[cfg(feature = "io-uring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "io-uring")))]
 pub mod uring;
 mod waiters;
 

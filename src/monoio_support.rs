@@ -51,6 +51,9 @@ use monoio::buf::{IoBuf, IoBufMut};
 /// Both trait impls for one guard type.
 macro_rules! monoio_buf_impls {
     ($ty:ty) => {
+        /// **monoio** (feature `monoio`): the filled bytes go out in
+        /// writes; see the module's read contract.
+        #[cfg_attr(docsrs, doc(cfg(feature = "monoio")))]
         // SAFETY: IoBuf's obligations, each met by a pool guard:
         // * `read_ptr` returns the same valid address however the value moves:
         //   it points into the pool's slab, not into the guard; the slab is
@@ -75,6 +78,9 @@ macro_rules! monoio_buf_impls {
             }
         }
 
+        /// **monoio** (feature `monoio`): a read fills the buffer from its
+        /// start and sets the filled length to the bytes read.
+        #[cfg_attr(docsrs, doc(cfg(feature = "monoio")))]
         // SAFETY: IoBufMut's obligations:
         // * `write_ptr` is the same stable address (as IoBuf above), and the
         //   kernel may write `bytes_total()` (= capacity) bytes there: the

@@ -131,6 +131,9 @@ use tokio_uring::buf::{IoBuf, IoBufMut};
 /// owns one pool buffer by index and has `as_full`, `len`, `set_len`).
 macro_rules! uring_buf_impls {
     ($ty:ty) => {
+        /// **tokio-uring** (feature `tokio-uring`): the filled bytes go out
+        /// in writes; see the module's read contract.
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio-uring")))]
         // SAFETY: IoBuf's obligations, each met by a pool guard:
         // * `stable_ptr` stays valid and unchanged while the runtime owns the
         //   value, even as it moves: the pointer is into the pool's slab, not
@@ -165,6 +168,9 @@ macro_rules! uring_buf_impls {
             }
         }
 
+        /// **tokio-uring** (feature `tokio-uring`): a read fills the buffer
+        /// from its start and sets the filled length to the bytes read.
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio-uring")))]
         // SAFETY: IoBufMut's obligations, beyond IoBuf's above:
         // * `stable_mut_ptr` is the same stable pointer (as IoBuf), and
         //   writing `bytes_total()` bytes through it is sound: the guard owns

@@ -88,6 +88,14 @@ impl BufferPool {
 /// is safe (the bytes past the filled length are whatever an earlier user
 /// of the buffer left there, never uninitialised memory).
 ///
+/// # Traits, by feature
+/// * `bytes`: `bytes::BufMut` and `bytes::Buf` for every `PooledBuf`;
+///   `freeze()` and `From<PooledBuf<'static>> for bytes::Bytes` for a
+///   `&'static` pool's;
+/// * `tokio-uring`, `monoio`, `compio`: each runtime's buffer traits for
+///   `PooledBuf<'static>`, as for [`OwnedBuf`], with the same read
+///   contract.
+///
 /// ```
 /// use std::io::Write;
 /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
@@ -122,6 +130,17 @@ pub struct PooledBuf<'a> {
 /// guards, equally `'static + Send`, without that cost.
 ///
 /// It has the same filled-length API as [`PooledBuf`].
+///
+/// # Traits, by feature
+/// * `bytes`: `bytes::BufMut`, `bytes::Buf`, `freeze()` and
+///   `From<OwnedBuf> for bytes::Bytes` (no copy);
+/// * `tokio-uring`: tokio-uring's `IoBuf` and `IoBufMut`;
+/// * `monoio`: monoio's `IoBuf` and `IoBufMut`;
+/// * `compio`: compio-buf's `IoBuf`, `IoBufMut` and `SetLen`.
+///
+/// On all three runtimes a read fills the buffer from its start and *sets*
+/// the filled length to the bytes read, so the same code gives the same
+/// bytes on each (see each feature's module docs).
 ///
 /// ```
 /// use std::sync::Arc;
