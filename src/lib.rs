@@ -155,6 +155,31 @@ pub use waiters::{Acquire, Source, WaitList};
 /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// pool.take_raw(); // leaks the buffer
 /// ```
+#[cfg_attr(
+    feature = "bytes",
+    doc = r#"
+Only a `&'static` pool's guard becomes a `bytes::Bytes`, which may outlive
+any borrow (a local pool's guard: use an `Arc` pool's `OwnedBuf`):
+```compile_fail,E0597
+let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
+let body: bytes::Bytes = pool.get().into(); // `pool` is not 'static
+```
+"#
+)]
+#[cfg_attr(
+    feature = "tokio-uring",
+    doc = r#"
+A runtime takes only `'static` guards (`OwnedBuf`, `PooledBuf<'static>`):
+the kernel may write into the buffer after a borrow of a local pool ends:
+```compile_fail,E0597
+let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
+tokio_uring::start(async {
+    let file = tokio_uring::fs::File::open("/dev/null").await.unwrap();
+    let _ = file.read_at(pool.get(), 0).await; // `pool` is not 'static
+});
+```
+"#
+)]
 #[cfg(doctest)]
 pub struct CompileFailDoctests;
 
