@@ -216,8 +216,9 @@ macro_rules! bytes_impls {
         /// the filled bytes just empties the guard; of fewer, it moves the
         /// rest to the front of the buffer (a copy of the rest: the guard
         /// keeps no read cursor), so a consumer that takes a large buffer
-        /// in many small pieces should `freeze()` it first ([`Bytes`]
-        /// advances without a copy). Like every `Buf`, `advance` and the
+        /// in many small pieces should `freeze()` it first (an `OwnedBuf`
+        /// or a `PooledBuf<'static>`: [`Bytes`] advances without a copy).
+        /// Like every `Buf`, `advance` and the
         /// `get_*` methods panic past the filled bytes.
         ///
         /// ```

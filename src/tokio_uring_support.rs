@@ -74,8 +74,8 @@
 //! count the read returned: `&fixed[..n]` to look, `fixed.slice(..n)` to
 //! write on. `FixedBufPool<OwnedBuf>` is not `Clone` (tokio-uring's derive
 //! asks `OwnedBuf: Clone`, and a buffer cannot be cloned): share it across
-//! tasks in an `Rc`. The recipe in `iobuf_pool::recipes` (tokio-uring's
-//! registered buffers) does both, with two tasks.
+//! tasks in an `Rc`. The [recipe](crate::recipes#registered-buffers-with-tokio-uring)
+//! does both, with two tasks.
 //!
 //! ```
 //! use std::sync::Arc;
