@@ -296,14 +296,13 @@ async fn reader(
 ) -> io::Result<u64> {
     let mut dry = 0;
     loop {
-        let mut buf = match pool.try_get_owned() {
+        let buf = match pool.try_get_owned() {
             Some(buf) => buf,
             None => {
                 dry += 1;
                 pool.acquire_owned().await
             }
         };
-        buf.clear();
         let (res, buf) = stream.read(buf).await;
         if res? == 0 {
             return Ok(dry); // the client closed: `buf` goes back here

@@ -44,7 +44,7 @@ pub const DEFAULT_CACHE_SIZE: usize = 64;
 /// let pool = BufferPool::new(Tier::Small, 256).unwrap();
 /// let mut cache = LocalCache::new(&pool, 32)?;
 /// let mut buf = cache.get();
-/// buf[0] = 1;
+/// buf.as_full_mut()[0] = 1;
 /// cache.put(buf); // stays in this thread's cache
 /// assert_eq!(cache.len(), 17); // the miss refilled half the cache; buf came back
 /// drop(cache);    // everything goes back to the shared ring

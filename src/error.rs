@@ -99,3 +99,54 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// For `?` on the library's calls in code that returns
+/// [`std::io::Result`]: a refused allocation becomes
+/// [`ErrorKind::OutOfMemory`](std::io::ErrorKind::OutOfMemory), every other
+/// error (a caller's mistake: a bad size, a length past the capacity, a
+/// token of another pool) [`ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput).
+/// The [`Error`] itself stays inside, for
+/// [`get_ref`](std::io::Error::get_ref) and `downcast`.
+///
+/// ```
+/// use std::io;
+/// fn fill(buf: &mut iobuf_pool::PooledBuf<'_>, n: usize) -> io::Result<()> {
+///     buf.set_len(n)?; // iobuf_pool::Error -> io::Error
+///     Ok(())
+/// }
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
+/// let mut buf = pool.get();
+/// assert!(fill(&mut buf, 32).is_ok());
+/// let err = fill(&mut buf, 33).unwrap_err();
+/// assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+/// assert!(matches!(
+///     err.get_ref().and_then(|e| e.downcast_ref::<iobuf_pool::Error>()),
+///     Some(iobuf_pool::Error::LengthTooLarge { len: 33, capacity: 32 })
+/// ));
+/// ```
+impl From<Error> for std::io::Error {
+    fn from(err: Error) -> Self {
+        let kind = match err {
+            Error::AllocFailed { .. } => std::io::ErrorKind::OutOfMemory,
+            _ => std::io::ErrorKind::InvalidInput,
+        };
+        std::io::Error::new(kind, err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use std::io;
+
+    #[test]
+    fn converts_into_io_error_with_its_kind_and_source() {
+        let oom: io::Error = Error::AllocFailed { size: 1 << 40 }.into();
+        assert_eq!(oom.kind(), io::ErrorKind::OutOfMemory);
+        let bad: io::Error = Error::NoTierFits { len: 7 }.into();
+        assert_eq!(bad.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(bad.to_string(), "no configured tier holds 7 bytes");
+        let inner = bad.into_inner().unwrap().downcast::<Error>().unwrap();
+        assert_eq!(*inner, Error::NoTierFits { len: 7 });
+    }
+}

@@ -19,29 +19,38 @@
 //!   [`sync`]: the ring, the async wait list and the backoff, for pools of
 //!   your own.
 //! * Features: `io-uring` (module `uring`: fixed buffers and provided-buffer
-//!   rings), `bytes`, `tokio-uring`, `monoio`.
+//!   rings), `bytes` (`Buf`/`BufMut` for the guards, `Bytes` from them),
+//!   `tokio-uring`, `monoio`, `compio` (each runtime's buffer traits: guards
+//!   start empty, and on every runtime a read sets the filled length to the
+//!   bytes read). `From<Error> for std::io::Error` always.
+//! * [`recipes`]: a tokio server on pool buffers, many idle connections,
+//!   acquire with a timeout, registered buffers, HTTP bodies.
 //!
 //! ```
 //! use iobuf_pool::{BufferPool, Tier};
 //!
 //! let pool = BufferPool::new(Tier::Small, 1024)?;
 //! let mut buf = pool.get();          // waits with backoff if the pool is dry
-//! buf.as_full_mut()[..4].copy_from_slice(b"ping");
+//! buf.extend_from_slice_checked(b"ping")?; // a fresh guard is empty
 //! std::thread::scope(|s| {
 //!     s.spawn(move || drop(buf));    // another thread may return it
 //! });
 //! # Ok::<(), iobuf_pool::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-// Every item has one public path: the crate root. Only `uring` (behind its
-// feature) is a public module, and nothing of it is re-exported.
+// Every item has one public path: the pools and their guards at the root,
+// the toolkit in `sync`, `mem` and `tiers`, the io_uring layer in `uring`
+// (behind its feature); `recipes` holds documentation only.
 mod backoff;
 mod bounded;
 #[cfg(feature = "bytes")]
 mod bytes_support;
 mod cache;
+#[cfg(feature = "compio")]
+mod compio_support;
 mod error;
 mod freelist;
 mod iovec;
@@ -49,6 +58,7 @@ pub mod mem;
 #[cfg(feature = "monoio")]
 mod monoio_support;
 mod pool;
+pub mod recipes;
 mod ring;
 mod thread_cache;
 mod tier;
@@ -56,6 +66,7 @@ mod tiered;
 #[cfg(feature = "tokio-uring")]
 mod tokio_uring_support;
 #[cfg(feature = "io-uring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "io-uring")))]
 pub mod uring;
 mod waiters;
 
@@ -158,6 +169,31 @@ pub mod tiers {
 /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// pool.take_raw(); // leaks the buffer
 /// ```
+#[cfg_attr(
+    feature = "bytes",
+    doc = r#"
+Only a `&'static` pool's guard becomes a `bytes::Bytes`, which may outlive
+any borrow (a local pool's guard: use an `Arc` pool's `OwnedBuf`):
+```compile_fail,E0597
+let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
+let body: bytes::Bytes = pool.get().into(); // `pool` is not 'static
+```
+"#
+)]
+#[cfg_attr(
+    feature = "tokio-uring",
+    doc = r#"
+A runtime takes only `'static` guards (`OwnedBuf`, `PooledBuf<'static>`):
+the kernel may write into the buffer after a borrow of a local pool ends:
+```compile_fail,E0597
+let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
+tokio_uring::start(async {
+    let file = tokio_uring::fs::File::open("/dev/null").await.unwrap();
+    let _ = file.read_at(pool.get(), 0).await; // `pool` is not 'static
+});
+```
+"#
+)]
 #[cfg(doctest)]
 pub struct CompileFailDoctests;
 

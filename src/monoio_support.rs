@@ -3,12 +3,16 @@
 //! so that `file.read_at(buf, 0).await` and monoio's socket operations take
 //! a pool buffer directly.
 //!
-//! # Filled length
+//! # Filled length: one read contract on every runtime
 //! monoio's `bytes_init` is the guard's filled length ([`OwnedBuf::len`])
-//! and `bytes_total` its capacity. monoio's `set_init` *sets* the
-//! initialised length (for a `Vec` it is `set_len`), so a read leaves the
-//! guard filled with exactly the bytes read, whatever its length before. A
-//! write sends the filled bytes.
+//! and `bytes_total` its capacity. A fresh guard is empty. **A read sets
+//! the filled length to where the kernel's write ended**: monoio reads
+//! into the start of the buffer (or of a `buf.slice_mut(a..)`), and its
+//! `set_init` *sets* the initialised length (for a `Vec` it is
+//! `set_len`), so after `read_at(buf, pos)` the guard holds exactly the
+//! bytes read, whatever its length before. The `tokio-uring` and `compio`
+//! features keep the same contract, so the same code gives the same bytes
+//! on all three runtimes. A write sends the filled bytes.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -21,6 +25,9 @@
 //!     let (n, buf) = file.read_at(pool.get_owned(), 0).await;
 //!     assert_eq!(n.unwrap(), 26);
 //!     assert_eq!(&buf[..], b"monoio reads into the pool"); // len() = bytes read
+//!     let (n, buf) = file.read_at(buf, 22).await; // reused: a shorter read
+//!     assert_eq!(n.unwrap(), 4);
+//!     assert_eq!(&buf[..], b"pool"); // exactly the new bytes
 //!     drop(buf);
 //!     file.close().await.unwrap();
 //! });
@@ -44,6 +51,9 @@ use monoio::buf::{IoBuf, IoBufMut};
 /// Both trait impls for one guard type.
 macro_rules! monoio_buf_impls {
     ($ty:ty) => {
+        /// **monoio** (feature `monoio`): the filled bytes go out in
+        /// writes; see the module's read contract.
+        #[cfg_attr(docsrs, doc(cfg(feature = "monoio")))]
         // SAFETY: IoBuf's obligations, each met by a pool guard:
         // * `read_ptr` returns the same valid address however the value moves:
         //   it points into the pool's slab, not into the guard; the slab is
@@ -68,6 +78,9 @@ macro_rules! monoio_buf_impls {
             }
         }
 
+        /// **monoio** (feature `monoio`): a read fills the buffer from its
+        /// start and sets the filled length to the bytes read.
+        #[cfg_attr(docsrs, doc(cfg(feature = "monoio")))]
         // SAFETY: IoBufMut's obligations:
         // * `write_ptr` is the same stable address (as IoBuf above), and the
         //   kernel may write `bytes_total()` (= capacity) bytes there: the
@@ -118,12 +131,15 @@ mod tests {
         let mut buf = pool.get_owned();
         assert_eq!(
             (IoBuf::bytes_init(&buf), IoBufMut::bytes_total(&mut buf)),
-            (32, 32)
+            (0, 32) // fresh: empty
         );
         assert_eq!(buf.read_ptr(), buf.as_full().as_ptr());
         // SAFETY: every byte of a pool buffer is initialised.
         unsafe { buf.set_init(5) };
-        assert_eq!(buf.len(), 5); // set, not raised: monoio's contract
+        assert_eq!(buf.len(), 5);
+        // SAFETY: as above.
+        unsafe { buf.set_init(2) };
+        assert_eq!(buf.len(), 2); // set, not raised: the one read contract
                                   // SAFETY: as above (and the impl clamps a length past the capacity).
         unsafe { buf.set_init(1000) };
         assert_eq!(buf.len(), 32);

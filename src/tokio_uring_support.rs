@@ -5,15 +5,26 @@
 //! `TcpStream::read`, `write_all` and every other tokio-uring operation
 //! that takes an owned buffer, and comes back from it, filled.
 //!
-//! # Filled length
+//! # Filled length: one read contract on every runtime
 //! tokio-uring's initialised length (`bytes_init`) is the guard's filled
 //! length ([`OwnedBuf::len`]) and its total (`bytes_total`) is the guard's
-//! capacity. A read writes from the start of the buffer and then raises
-//! the filled length to the bytes read (`set_init` only ever raises it, as
-//! for a `Vec`); a fresh guard is filled to its capacity, so call
-//! [`clear`](OwnedBuf::clear) before a read to get `len() == bytes read`.
-//! A write sends the filled bytes. `buf.slice(a..b)` (tokio-uring's
-//! `BoundedBuf`) reads into or writes from part of the buffer.
+//! capacity. A fresh guard is empty. **A read sets the filled length to
+//! where the kernel's write ended**: tokio-uring reads into the start of
+//! the buffer (or of a `buf.slice(a..)`), so after `read_at(buf, pos)`
+//! the guard holds exactly the `n` bytes read, and after a read into
+//! `buf.slice(a..)` it holds its first `a` bytes and the `n` read after
+//! them, whatever its length before. The same contract holds for the
+//! `monoio` and `compio` features, so the same code gives the same bytes
+//! on all three runtimes.
+//!
+//! That is why `set_init` here *sets* the length instead of only raising
+//! it as tokio-uring's `Vec` impl does (a "high-water mark"): with a
+//! raise, a guard reused for a second, shorter read (the last read of a
+//! file copy) would keep the first read's tail after the new bytes, and
+//! `&buf[..]` would hand that stale tail on as data. Every call of
+//! `set_init` in tokio-uring 0.5 passes the end of what was just written
+//! (a read's or a `put_slice`'s), so setting is what it means. A write
+//! sends the filled bytes and leaves the length alone.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -22,8 +33,7 @@
 //! let path = std::env::temp_dir().join(format!("iobuf-tu-doc-{}", std::process::id()));
 //! tokio_uring::start(async {
 //!     let file = tokio_uring::fs::File::create(&path).await?;
-//!     let mut out = pool.get_owned();
-//!     out.clear();
+//!     let mut out = pool.get_owned(); // empty
 //!     write!(out, "hello, ring")?;
 //!     let (res, out) = file.write_all_at(out, 0).await; // sends the 11 filled bytes
 //!     res?;
@@ -31,11 +41,12 @@
 //!     file.close().await?;
 //!
 //!     let file = tokio_uring::fs::File::open(&path).await?;
-//!     let mut buf = pool.get_owned();
-//!     buf.clear();
-//!     let (res, buf) = file.read_at(buf, 0).await;
+//!     let (res, buf) = file.read_at(pool.get_owned(), 0).await;
 //!     assert_eq!(res?, 11);
 //!     assert_eq!(&buf[..], b"hello, ring"); // filled length = bytes read
+//!     let (res, buf) = file.read_at(buf, 7).await; // reused: a shorter read
+//!     assert_eq!(res?, 4);
+//!     assert_eq!(&buf[..], b"ring"); // exactly the new bytes, no stale tail
 //!     file.close().await
 //! })
 //! .unwrap();
@@ -53,6 +64,19 @@
 //! `FixedBuf` of it and the runtime it was registered with are gone.
 //! Given a whole pool in index order, registry index = pool index.
 //!
+//! **A registered buffer's length is tokio-uring's, not the guard's.** The
+//! collection reads each guard's filled length once, when it is built
+//! (fresh guards: 0), and from then on keeps its own count per buffer,
+//! across check-outs, which a read only ever *raises* (tokio-uring's
+//! `FixedBuf::set_init`, which this crate cannot change). So a `FixedBuf`
+//! checked out again after a longer read still derefs to that longer
+//! length: after a short read, `&fixed[..]` ends in stale bytes. Use the
+//! count the read returned: `&fixed[..n]` to look, `fixed.slice(..n)` to
+//! write on. `FixedBufPool<OwnedBuf>` is not `Clone` (tokio-uring's derive
+//! asks `OwnedBuf: Clone`, and a buffer cannot be cloned): share it across
+//! tasks in an `Rc`. The [recipe](crate::recipes#registered-buffers-with-tokio-uring)
+//! does both, with two tasks.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use tokio_uring::buf::fixed::FixedBufRegistry;
@@ -62,7 +86,6 @@
 //! tokio_uring::start(async {
 //!     let mut guards: Vec<_> = std::iter::from_fn(|| pool.try_get_owned()).collect();
 //!     guards.sort_by_key(|b| b.index()); // registry index = pool index
-//!     guards.iter_mut().for_each(|b| b.clear());
 //!     let registry = FixedBufRegistry::new(guards);
 //!     registry.register()?;
 //!     let file = tokio_uring::fs::File::open(&path).await?;
@@ -108,6 +131,9 @@ use tokio_uring::buf::{IoBuf, IoBufMut};
 /// owns one pool buffer by index and has `as_full`, `len`, `set_len`).
 macro_rules! uring_buf_impls {
     ($ty:ty) => {
+        /// **tokio-uring** (feature `tokio-uring`): the filled bytes go out
+        /// in writes; see the module's read contract.
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio-uring")))]
         // SAFETY: IoBuf's obligations, each met by a pool guard:
         // * `stable_ptr` stays valid and unchanged while the runtime owns the
         //   value, even as it moves: the pointer is into the pool's slab, not
@@ -142,21 +168,25 @@ macro_rules! uring_buf_impls {
             }
         }
 
+        /// **tokio-uring** (feature `tokio-uring`): a read fills the buffer
+        /// from its start and sets the filled length to the bytes read.
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio-uring")))]
         // SAFETY: IoBufMut's obligations, beyond IoBuf's above:
         // * `stable_mut_ptr` is the same stable pointer (as IoBuf), and
         //   writing `bytes_total()` bytes through it is sound: the guard owns
         //   the buffer exclusively and `&mut self` excludes any borrow of it.
-        // * `set_init` only moves the filled length up (never past the
-        //   capacity, even if a caller breaks its contract), and every byte
-        //   below the capacity is initialised anyway.
+        // * `set_init` sets the filled length, never past the capacity (even
+        //   if a caller breaks its contract), and every byte below the
+        //   capacity is initialised anyway, so any length it sets is sound.
         unsafe impl IoBufMut for $ty {
             #[inline]
             fn stable_mut_ptr(&mut self) -> *mut u8 {
                 self.as_full_mut().as_mut_ptr()
             }
 
-            /// Raises the filled length to `pos` (never lowers it), after
-            /// the runtime has had `pos` bytes written into the buffer.
+            /// Sets the filled length to `pos`, the end of what the runtime
+            /// has just had written into the buffer (see the module's
+            /// read contract: set, not only raised).
             ///
             /// # Safety
             /// The trait's one obligation, that the bytes below `pos` are
@@ -164,10 +194,8 @@ macro_rules! uring_buf_impls {
             /// capacity is clamped.
             #[inline]
             unsafe fn set_init(&mut self, pos: usize) {
-                if pos > self.len() {
-                    // Cannot fail: the length is clamped to the capacity.
-                    let _ = self.set_len(pos.min(self.capacity()));
-                }
+                // Cannot fail: the length is clamped to the capacity.
+                let _ = self.set_len(pos.min(self.capacity()));
             }
         }
     };
@@ -186,17 +214,16 @@ mod tests {
     fn trait_view_matches_the_guard() {
         let pool = Arc::new(BufferPool::new(Tier::Pico, 1).unwrap());
         let mut buf = pool.get_owned();
-        assert_eq!((buf.bytes_init(), buf.bytes_total()), (32, 32));
+        assert_eq!((buf.bytes_init(), buf.bytes_total()), (0, 32)); // fresh: empty
         assert_eq!(buf.stable_ptr(), buf.as_full().as_ptr());
-        buf.clear();
-        assert_eq!(buf.bytes_init(), 0);
         // SAFETY: every byte of a pool buffer is initialised.
         unsafe { buf.set_init(5) };
         assert_eq!(buf.len(), 5);
-        // set_init never lowers the filled length, nor passes the capacity.
+        // set_init sets the filled length (a shorter read lowers it), and
+        // never past the capacity.
         // SAFETY: as above.
         unsafe { buf.set_init(2) };
-        assert_eq!(buf.len(), 5);
+        assert_eq!(buf.len(), 2);
         // SAFETY: as above (and the impl clamps a length past the capacity).
         unsafe { buf.set_init(1000) };
         assert_eq!(buf.len(), 32);
@@ -209,7 +236,6 @@ mod tests {
     fn leaked_pool_guards_too() {
         let pool = BufferPool::new(Tier::Pico, 1).unwrap().leak();
         let mut buf = pool.get();
-        buf.clear();
         // SAFETY: every byte of a pool buffer is initialised.
         unsafe { buf.set_init(3) };
         assert_eq!((buf.bytes_init(), buf.bytes_total()), (3, 32));

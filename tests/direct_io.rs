@@ -6,7 +6,7 @@
 // Real system calls: not for Miri, which cannot run them.
 #![cfg(all(unix, not(miri)))]
 
-use iobuf_pool::{BufferPool, IoVec, Tier};
+use iobuf_pool::{BufferPool, IoVec, PooledBuf, Tier};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -23,6 +23,13 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// A fresh guard (which starts empty) filled to its whole capacity, as a
+/// vectored read or write of whole buffers wants it.
+fn full(mut buf: PooledBuf<'_>) -> PooledBuf<'_> {
+    buf.set_len(buf.capacity()).unwrap();
+    buf
+}
+
 fn check(r: libc::ssize_t) -> usize {
     assert!(r >= 0, "{}", std::io::Error::last_os_error());
     r as usize
@@ -33,7 +40,7 @@ fn writev_then_readv_through_pool_buffers() {
     let pool = BufferPool::new(Tier::Small, 6).unwrap();
     let size = pool.buffer_size();
     let data = pattern(3 * size, 1);
-    let mut out: Vec<_> = (0..3).map(|_| pool.get()).collect();
+    let mut out: Vec<_> = (0..3).map(|_| full(pool.get())).collect();
     for (buf, chunk) in out.iter_mut().zip(data.chunks(size)) {
         buf.copy_from_slice(chunk);
     }
@@ -50,7 +57,7 @@ fn writev_then_readv_through_pool_buffers() {
     assert_eq!(back, data);
 
     // Read it back into three other buffers, in a different order.
-    let mut inn: Vec<_> = (0..3).map(|_| pool.get()).collect();
+    let mut inn: Vec<_> = (0..3).map(|_| full(pool.get())).collect();
     inn.reverse();
     let vecs: Vec<IoVec> = inn.iter_mut().map(|b| b.as_iovec()).collect();
     let raw = IoVec::as_raw_slice(&vecs);
@@ -112,7 +119,7 @@ fn direct_reads_in(dir: &std::path::Path, pool: &BufferPool, data: &[u8]) -> Res
         .ok_or_else(|| format!("{}: open(O_DIRECT) gives EINVAL", dir.display()))?;
     // Every pool buffer starts on a page: each is a valid O_DIRECT target
     // on its own.
-    let mut bufs: Vec<_> = (0..4).map(|_| pool.get()).collect();
+    let mut bufs: Vec<_> = (0..4).map(|_| full(pool.get())).collect();
     assert!(bufs.iter().all(|b| b.as_ptr() as usize % page == 0));
     // One pread per buffer at an aligned offset, out of order...
     for (c, buf) in bufs.iter_mut().enumerate().rev() {

@@ -2,7 +2,7 @@
 //! file: the kernel must read and write exactly the bytes the vectors name.
 #![cfg(all(unix, not(miri)))]
 
-use iobuf_pool::{IoVec, Tier};
+use iobuf_pool::{IoVec, PooledBuf, Tier};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 
@@ -18,6 +18,13 @@ fn readv(fd: i32, vecs: &[IoVec]) -> isize {
     // SAFETY: every vector points into a live, exclusively borrowed buffer;
     // the kernel writes at most iov_len bytes into each.
     unsafe { libc::readv(fd, addr, n as i32) }
+}
+
+/// A fresh guard (which starts empty) filled to its whole capacity, as a
+/// vectored read or write of whole buffers wants it.
+fn full(mut buf: PooledBuf<'_>) -> PooledBuf<'_> {
+    buf.set_len(buf.capacity()).unwrap();
+    buf
 }
 
 #[test]
@@ -55,7 +62,7 @@ fn writev_then_readv_through_a_pipe() {
 #[test]
 fn pool_buffers_through_a_file() {
     let pool = iobuf_pool::BufferPool::new(Tier::Nano, 4).unwrap();
-    let mut bufs: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
+    let mut bufs: Vec<_> = std::iter::from_fn(|| pool.try_get().map(full)).collect();
     for (i, b) in bufs.iter_mut().enumerate() {
         b.fill(b'a' + i as u8);
     }

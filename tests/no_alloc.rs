@@ -65,7 +65,7 @@ fn buffer_pool_get_and_return_allocate_nothing() {
         for i in 0..ROUNDS {
             let mut a = pool.try_get().unwrap();
             let b = pool.get();
-            a[0] = i as u8;
+            a.as_full_mut()[0] = i as u8;
             drop(b);
             drop(a);
             let t = pool

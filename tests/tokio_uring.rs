@@ -16,7 +16,9 @@ use tokio_uring::fs::File;
 mod echo_server;
 
 mod runtime_common;
-use runtime_common::{assert_all_back, pattern, temp_file_with};
+use runtime_common::{
+    assert_all_back, assert_copied, copy_source, pattern, temp_file_with, COPY_TIER,
+};
 
 #[test]
 fn read_at_into_an_owned_buf() {
@@ -25,9 +27,8 @@ fn read_at_into_an_owned_buf() {
     let file = temp_file_with(&data);
     tokio_uring::start(async {
         let f = File::open(file.path()).await.unwrap();
-        let mut buf = pool.get_owned();
+        let buf = pool.get_owned(); // empty, as it comes from the pool
         let index = buf.index();
-        buf.clear();
         let (res, buf) = f.read_at(buf, 0).await;
         assert_eq!(res.unwrap(), 1500);
         // The same guard came back, filled to the bytes read.
@@ -40,9 +41,7 @@ fn read_at_into_an_owned_buf() {
 
         // A read at an offset past part of the file: short, and the filled
         // length says so.
-        let mut buf = pool.get_owned();
-        buf.clear();
-        let (res, buf) = f.read_at(buf, 1000).await;
+        let (res, buf) = f.read_at(pool.get_owned(), 1000).await;
         assert_eq!(res.unwrap(), 500);
         assert_eq!(&buf[..], &data[1000..]);
         f.close().await.unwrap();
@@ -50,19 +49,78 @@ fn read_at_into_an_owned_buf() {
     assert_all_back(&pool);
 }
 
+/// The short-read file copy of tests/runtime_common (the same in
+/// tests/monoio.rs and tests/compio.rs), with guards as they come from the
+/// pool and no `clear()`: once a fresh guard per chunk, once one guard
+/// reused for every chunk.
 #[test]
-fn a_fresh_guard_keeps_its_full_length_as_a_vec_keeps_its_len() {
-    // set_init only raises the filled length: without clear() a read of
-    // fewer bytes than the capacity leaves len() at the capacity (the
-    // documented behaviour, the same as a Vec whose len is already set).
+fn short_read_file_copy_is_byte_identical() {
+    let pool = Arc::new(BufferPool::new(COPY_TIER, 1).unwrap());
+    let (src, data) = copy_source();
+    let (fresh, reused) = (
+        tempfile::NamedTempFile::new().unwrap(),
+        tempfile::NamedTempFile::new().unwrap(),
+    );
+    tokio_uring::start(async {
+        let from = File::open(src.path()).await.unwrap();
+        let to = File::create(fresh.path()).await.unwrap();
+        let mut pos = 0;
+        loop {
+            let (res, buf) = from.read_at(pool.get_owned(), pos).await;
+            let n = res.unwrap();
+            if n == 0 {
+                break;
+            }
+            let (res, buf) = to.write_all_at(buf, pos).await;
+            res.unwrap();
+            drop(buf); // the next get_owned gets it back, stale bytes and all
+            pos += n as u64;
+        }
+        to.sync_all().await.unwrap();
+        to.close().await.unwrap();
+
+        let to = File::create(reused.path()).await.unwrap();
+        let (mut buf, mut pos) = (pool.get_owned(), 0);
+        loop {
+            let (res, read) = from.read_at(buf, pos).await;
+            let n = res.unwrap();
+            if n == 0 {
+                assert!(read.is_empty()); // end of file: nothing filled
+                buf = read;
+                break;
+            }
+            let (res, written) = to.write_all_at(read, pos).await;
+            res.unwrap();
+            buf = written;
+            pos += n as u64;
+        }
+        drop(buf);
+        to.sync_all().await.unwrap();
+        to.close().await.unwrap();
+        from.close().await.unwrap();
+    });
+    assert_copied(fresh.path(), &data);
+    assert_copied(reused.path(), &data);
+    assert_all_back(&pool);
+}
+
+#[test]
+fn a_reused_guard_holds_only_the_bytes_of_its_last_read() {
+    // The one read contract: a read sets the filled length (tokio-uring's
+    // Vec only raises it, and would keep the first read's tail).
     let pool = Arc::new(BufferPool::new(Tier::Pico, 1).unwrap());
-    let file = temp_file_with(b"abc");
+    let file = temp_file_with(b"abcdefghij");
     tokio_uring::start(async {
         let f = File::open(file.path()).await.unwrap();
         let (res, buf) = f.read_at(pool.get_owned(), 0).await;
+        assert_eq!(res.unwrap(), 10);
+        assert_eq!(&buf[..], b"abcdefghij");
+        let (res, buf) = f.read_at(buf, 7).await;
         assert_eq!(res.unwrap(), 3);
-        assert_eq!(buf.len(), 32);
-        assert_eq!(&buf[..3], b"abc");
+        assert_eq!(&buf[..], b"hij");
+        let (res, buf) = f.read_at(buf, 10).await; // end of file
+        assert_eq!(res.unwrap(), 0);
+        assert!(buf.is_empty());
         f.close().await.unwrap();
     });
     assert_all_back(&pool);
@@ -75,7 +133,6 @@ fn read_into_a_slice_sets_the_filled_length_past_the_prefix() {
     tokio_uring::start(async {
         let f = File::open(file.path()).await.unwrap();
         let mut buf = pool.get_owned();
-        buf.clear();
         buf.extend_from_slice_checked(b"hdr:").unwrap();
         // Read after the 4 filled bytes, into the spare capacity.
         let (res, slice) = f.read_at(buf.slice(4..), 0).await;
@@ -95,7 +152,6 @@ fn write_sends_only_the_filled_bytes() {
     tokio_uring::start(async {
         let f = File::create(file.path()).await.unwrap();
         let mut buf = pool.get_owned();
-        buf.clear();
         buf.extend_from_slice_checked(&data).unwrap();
         assert_eq!(
             (IoBuf::bytes_init(&buf), IoBuf::bytes_total(&buf)),
@@ -120,8 +176,7 @@ fn a_leaked_pools_guards_work_too() {
     let out = tempfile::NamedTempFile::new().unwrap();
     tokio_uring::start(async {
         let f = File::open(file.path()).await.unwrap();
-        let mut buf: PooledBuf<'static> = pool.get();
-        buf.clear();
+        let buf: PooledBuf<'static> = pool.get();
         let (res, buf) = f.read_at(buf, 0).await;
         assert_eq!(res.unwrap(), 700);
         assert_eq!(&buf[..], &data[..]);
@@ -160,8 +215,7 @@ fn buffers_cross_from_one_runtime_thread_to_another() {
                 loop {
                     // Three buffers, two in the channel, one at the writer:
                     // the pool runs dry and the read waits for a return.
-                    let mut buf = pool.acquire_owned().await;
-                    buf.clear();
+                    let buf = pool.acquire_owned().await;
                     let (res, buf) = f.read_at(buf, pos).await;
                     let n = res.unwrap();
                     if n == 0 {
@@ -219,8 +273,7 @@ fn tasks_on_one_runtime_wait_for_a_dry_pool() {
             let path = path.clone();
             tasks.push(tokio_uring::spawn(async move {
                 let f = File::open(&path).await.unwrap();
-                let mut buf = pool.acquire_owned().await;
-                buf.clear();
+                let buf = pool.acquire_owned().await;
                 let (res, buf) = f.read_at(buf, 0).await;
                 assert_eq!(res.unwrap(), 12);
                 assert_eq!(&buf[..], b"turn by turn");
@@ -249,7 +302,6 @@ fn fixed_buffer_registry_from_pool_buffers() {
     tokio_uring::start(async {
         let mut guards: Vec<OwnedBuf> = std::iter::from_fn(|| pool.try_get_owned()).collect();
         guards.sort_by_key(|b| b.index());
-        guards.iter_mut().for_each(|b| b.clear());
         let registry = FixedBufRegistry::new(guards);
         registry.register().unwrap();
         // The registry holds every guard: the pool is dry meanwhile.
@@ -289,13 +341,7 @@ fn fixed_buffer_pool_from_pool_buffers_and_unregister() {
     let pool = Arc::new(BufferPool::new(Tier::Nano, 2).unwrap()); // 128 B
     let file = temp_file_with(b"0123456789");
     tokio_uring::start(async {
-        let guards: Vec<OwnedBuf> = (0..2)
-            .map(|_| {
-                let mut b = pool.get_owned();
-                b.clear();
-                b
-            })
-            .collect();
+        let guards: Vec<OwnedBuf> = (0..2).map(|_| pool.get_owned()).collect();
         let fixed_pool = FixedBufPool::new(guards);
         fixed_pool.register().unwrap();
         let f = File::open(file.path()).await.unwrap();

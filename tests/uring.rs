@@ -9,7 +9,7 @@
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use iobuf_pool::uring::{cqe_result, is_unavailable, BufRing, FixedBuffers, UringError};
-use iobuf_pool::{BufferPool, Tier};
+use iobuf_pool::{BufferPool, PooledBuf, Tier};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -35,6 +35,13 @@ fn ring_or_skip(what: &str, entries: u32) -> Option<IoUring> {
 }
 
 /// Deterministic, position-dependent bytes, so a misplaced chunk shows.
+/// A fresh guard (which starts empty) filled to its whole capacity, for
+/// fixed reads and writes of whole buffers.
+fn full(mut buf: PooledBuf<'_>) -> PooledBuf<'_> {
+    buf.set_len(buf.capacity()).unwrap();
+    buf
+}
+
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
@@ -109,7 +116,7 @@ fn read_fixed_puts_the_file_bytes_into_the_pool_buffer_of_that_index() {
 
     let fixed = FixedBuffers::register(&ring, &pool).unwrap();
     assert_eq!(fixed.len(), 4);
-    let mut bufs: Vec<_> = (0..4).map(|_| pool.try_get().unwrap()).collect();
+    let mut bufs: Vec<_> = (0..4).map(|_| full(pool.try_get().unwrap())).collect();
     // Chunk c goes to the buffer at position c, whatever its pool index:
     // a wrong index → address mapping would put bytes in the wrong buffer.
     let reads: Vec<_> = bufs
@@ -162,10 +169,10 @@ fn write_fixed_writes_the_pool_buffer_bytes() {
     let fixed = FixedBuffers::register(&ring, &pool).unwrap();
     let mut file = tempfile::tempfile().unwrap();
     let data = pattern(2 * pool.buffer_size(), 3);
-    let mut a = pool.get();
-    let mut b = pool.get();
-    a.as_full_mut().copy_from_slice(&data[..2048]);
-    b.as_full_mut().copy_from_slice(&data[2048..]);
+    let mut a = full(pool.get());
+    let mut b = full(pool.get());
+    a.copy_from_slice(&data[..2048]);
+    b.copy_from_slice(&data[2048..]);
     let fd = types::Fd(file.as_raw_fd());
     let writes = [
         fixed
@@ -273,7 +280,7 @@ fn o_direct_read_fixed_into_page_aligned_pool_buffers() {
             Err(e) => panic!("open {}: {e}", tmp.path().display()),
         };
         let fd = types::Fd(file.as_raw_fd());
-        let bufs: Vec<_> = (0..3).map(|_| pool.get()).collect();
+        let bufs: Vec<_> = (0..3).map(|_| full(pool.get())).collect();
         let reads: Vec<_> = bufs
             .iter()
             .enumerate()

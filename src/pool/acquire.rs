@@ -26,7 +26,7 @@ impl BufferPool {
     ///     let held = pool.acquire().await;
     ///     let second = pool.acquire(); // dry: would wait
     ///     drop(held);                   // ... until this return
-    ///     assert_eq!(second.await.len(), 32);
+    ///     assert_eq!(second.await.capacity(), 32);
     /// });
     /// ```
     pub fn acquire(&self) -> AcquireBuf<'_> {
@@ -47,7 +47,7 @@ impl BufferPool {
     ///     let held = pool.acquire_owned().await;
     ///     let waiter = tokio::spawn(pool.acquire_owned());
     ///     drop(held);
-    ///     assert_eq!(waiter.await.unwrap().len(), 32);
+    ///     assert_eq!(waiter.await.unwrap().capacity(), 32);
     /// });
     /// ```
     pub fn acquire_owned(self: &Arc<Self>) -> AcquireOwned {

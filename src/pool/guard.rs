@@ -40,7 +40,7 @@ impl BufferPool {
     /// let (tx, rx) = std::sync::mpsc::channel();
     /// tx.send(pool.get_owned()).unwrap(); // buffers travel through channels
     /// let buf = std::thread::spawn(move || rx.recv().unwrap()).join().unwrap();
-    /// assert_eq!(buf.len(), 32);
+    /// assert_eq!((buf.len(), buf.capacity()), (0, 32)); // fresh guards start empty
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get_owned(self: &Arc<Self>) -> OwnedBuf {
@@ -74,21 +74,33 @@ impl BufferPool {
 /// # Filled length
 ///
 /// Every guard has a capacity (its buffer's size) and a filled length
-/// `len() <= capacity()`. `Deref`/`DerefMut` give the filled bytes; a fresh
-/// guard's filled length is its whole capacity (so code that treats the
-/// guard as the whole buffer keeps working). [`clear`](Self::clear) and
-/// [`std::io::Write`] (which appends at the filled length) fill it from
-/// the start; [`as_full`](Self::as_full)/[`as_full_mut`](Self::as_full_mut)
-/// give the whole buffer whatever the length. Every byte of a pool buffer
-/// is always initialised (the slab starts zeroed and holds only bytes), so
-/// [`set_len`](Self::set_len) is safe.
+/// `len() <= capacity()`. `Deref`/`DerefMut` give the filled bytes. A
+/// fresh guard is **empty** (filled length 0), as a
+/// `Vec::with_capacity`, a `BytesMut::with_capacity` and every async
+/// runtime's own buffers are: [`std::io::Write`], `bytes::BufMut` and
+/// [`extend_from_slice_checked`](Self::extend_from_slice_checked) append at
+/// the filled length, and a runtime's read sets it to the bytes read.
+/// [`as_full`](Self::as_full)/[`as_full_mut`](Self::as_full_mut) give the
+/// whole buffer, whatever the length, in one call and without a copy: the
+/// target of a plain `std::io::Read::read`, followed by
+/// [`set_len`](Self::set_len). Every byte of a pool buffer is always
+/// initialised (the slab starts zeroed and holds only bytes), so `set_len`
+/// is safe (the bytes past the filled length are whatever an earlier user
+/// of the buffer left there, never uninitialised memory).
+///
+/// # Traits, by feature
+/// * `bytes`: `bytes::BufMut` and `bytes::Buf` for every `PooledBuf`;
+///   `freeze()` and `From<PooledBuf<'static>> for bytes::Bytes` for a
+///   `&'static` pool's;
+/// * `tokio-uring`, `monoio`, `compio`: each runtime's buffer traits for
+///   `PooledBuf<'static>`, as for [`OwnedBuf`], with the same read
+///   contract.
 ///
 /// ```
 /// use std::io::Write;
 /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 /// let mut buf = pool.get();
-/// assert_eq!((buf.len(), buf.capacity()), (32, 32));
-/// buf.clear();
+/// assert_eq!((buf.len(), buf.capacity()), (0, 32)); // fresh: empty
 /// write!(buf, "GET / HTTP/1.1")?;
 /// assert_eq!(&buf[..], b"GET / HTTP/1.1");
 /// assert_eq!(buf.spare_mut().len(), 32 - 14);
@@ -119,11 +131,21 @@ pub struct PooledBuf<'a> {
 ///
 /// It has the same filled-length API as [`PooledBuf`].
 ///
+/// # Traits, by feature
+/// * `bytes`: `bytes::BufMut`, `bytes::Buf`, `freeze()` and
+///   `From<OwnedBuf> for bytes::Bytes` (no copy);
+/// * `tokio-uring`: tokio-uring's `IoBuf` and `IoBufMut`;
+/// * `monoio`: monoio's `IoBuf` and `IoBufMut`;
+/// * `compio`: compio-buf's `IoBuf`, `IoBufMut` and `SetLen`.
+///
+/// On all three runtimes a read fills the buffer from its start and *sets*
+/// the filled length to the bytes read, so the same code gives the same
+/// bytes on each (see each feature's module docs).
+///
 /// ```
 /// use std::sync::Arc;
 /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 1).unwrap());
 /// let mut buf = pool.get_owned();
-/// buf.clear();
 /// buf.extend_from_slice_checked(b"hello").unwrap();
 /// let t = std::thread::spawn(move || {
 ///     assert_eq!(&buf[..], b"hello");
@@ -162,13 +184,13 @@ impl<'a> PooledBuf<'a> {
     }
 
     /// A guard for an index the caller owns exclusively (not in the ring,
-    /// in no token or guard), filled to its whole capacity.
+    /// in no token or guard), empty (filled length 0).
     #[inline]
     pub(crate) fn from_owned_index(pool: &'a BufferPool, index: usize) -> Self {
         PooledBuf {
             pool,
             index,
-            len: pool.buffer_size(),
+            len: 0,
         }
     }
 
@@ -191,13 +213,16 @@ impl OwnedBuf {
         &self.pool
     }
 
-    /// A guard for an index the caller owns exclusively, filled to its
-    /// whole capacity. `pub(crate)` for the io_uring registrations, which
-    /// turn a token the kernel gave back into an owned guard.
+    /// A guard for an index the caller owns exclusively, empty (filled
+    /// length 0). `pub(crate)` for the io_uring registrations, which turn a
+    /// token the kernel gave back into an owned guard.
     #[inline]
     pub(crate) fn from_owned_index(pool: Arc<BufferPool>, index: usize) -> Self {
-        let len = pool.buffer_size();
-        OwnedBuf { pool, index, len }
+        OwnedBuf {
+            pool,
+            index,
+            len: 0,
+        }
     }
 
     /// The pool reference the shared guard code uses.
@@ -238,13 +263,13 @@ macro_rules! guard_common {
             }
 
             /// The filled length: how many bytes `Deref` gives. A fresh
-            /// guard is filled to its capacity.
+            /// guard is empty.
             ///
             /// ```
             #[doc = $setup]
-            /// assert_eq!(buf.len(), 32);
-            /// buf.clear();
             /// assert_eq!(buf.len(), 0);
+            /// buf.extend_from_slice_checked(b"abc").unwrap();
+            /// assert_eq!(buf.len(), 3);
             /// ```
             #[inline]
             pub fn len(&self) -> usize {
@@ -255,9 +280,9 @@ macro_rules! guard_common {
             ///
             /// ```
             #[doc = $setup]
+            /// assert!(buf.is_empty()); // fresh guards start empty
+            /// buf.extend_from_slice_checked(b"a").unwrap();
             /// assert!(!buf.is_empty());
-            /// buf.clear();
-            /// assert!(buf.is_empty());
             /// ```
             #[inline]
             pub fn is_empty(&self) -> bool {
@@ -269,8 +294,10 @@ macro_rules! guard_common {
             /// [`spare_mut`](Self::spare_mut)). Safe: every byte of a pool
             /// buffer is initialised.
             ///
-            /// Errors: `len > capacity()` ([`Error::LengthTooLarge`]); the
-            /// length is unchanged.
+            /// # Errors
+            /// `len > capacity()`: [`Error::LengthTooLarge`], and the length
+            /// is unchanged. It converts into a [`std::io::Error`] (kind
+            /// `InvalidInput`), so `set_len(n)?` works in `io::Result` code.
             ///
             /// ```
             #[doc = $setup]
@@ -293,6 +320,7 @@ macro_rules! guard_common {
             ///
             /// ```
             #[doc = $setup]
+            /// buf.extend_from_slice_checked(b"abc").unwrap();
             /// buf.clear();
             /// assert_eq!(buf.len(), 0);
             /// ```
@@ -345,12 +373,12 @@ macro_rules! guard_common {
 
             /// Appends `bytes` after the filled length.
             ///
-            /// Errors: they do not fit ([`Error::LengthTooLarge`]); nothing
-            /// is written.
+            /// # Errors
+            /// They do not fit: [`Error::LengthTooLarge`], and nothing is
+            /// written.
             ///
             /// ```
             #[doc = $setup]
-            /// buf.clear();
             /// buf.extend_from_slice_checked(b"ab").unwrap();
             /// assert_eq!(&buf[..], b"ab");
             /// assert!(buf.extend_from_slice_checked(&[0; 31]).is_err());
@@ -376,8 +404,7 @@ macro_rules! guard_common {
             ///
             /// ```
             #[doc = $setup]
-            /// buf.clear();
-            /// assert_eq!(buf.as_full().len(), 32);
+            /// assert_eq!((buf.len(), buf.as_full().len()), (0, 32));
             /// ```
             #[inline]
             pub fn as_full(&self) -> &[u8] {
@@ -394,13 +421,16 @@ macro_rules! guard_common {
             }
 
             /// The whole buffer mutably, whatever the filled length: the
-            /// zero-copy target of a read.
+            /// zero-copy target of a plain read, after which
+            /// [`set_len`](Self::set_len) marks the bytes read as filled.
             ///
             /// ```
+            /// use std::io::Read;
             #[doc = $setup]
-            /// buf.clear();
-            /// buf.as_full_mut()[31] = 1;
-            /// assert_eq!(buf.as_full()[31], 1);
+            /// let n = (&b"from a socket"[..]).read(buf.as_full_mut())?;
+            /// buf.set_len(n)?; // iobuf_pool::Error converts into io::Error
+            /// assert_eq!(&buf[..], b"from a socket");
+            /// # Ok::<(), std::io::Error>(())
             /// ```
             #[inline]
             pub fn as_full_mut(&mut self) -> &mut [u8] {
@@ -419,7 +449,6 @@ macro_rules! guard_common {
             ///
             /// ```
             #[doc = $setup]
-            /// buf.clear();
             /// assert_eq!(buf.as_iovec().len(), 32);
             /// ```
             pub fn as_iovec(&mut self) -> IoVec {
@@ -428,7 +457,8 @@ macro_rules! guard_common {
 
             /// Leaves the guard and holds the buffer as a [`RawBuf`] token:
             /// it stays out of the pool until [`BufferPool::put_raw`] or
-            /// [`BufferPool::guard`] (whose guard is filled to capacity).
+            /// [`BufferPool::guard`] (whose guard starts empty: set its
+            /// length to the bytes an I/O wrote).
             ///
             /// ```
             #[doc = $setup]

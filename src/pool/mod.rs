@@ -59,8 +59,8 @@ use std::time::{Duration, Instant};
 /// use iobuf_pool::{BufferPool, Tier};
 /// let pool = BufferPool::new(Tier::Small, 3).unwrap();
 /// let mut buf = pool.try_get().unwrap();
-/// buf[..5].copy_from_slice(b"hello");
-/// assert_eq!(buf.len(), 2048);
+/// buf.extend_from_slice_checked(b"hello").unwrap(); // fresh guards start empty
+/// assert_eq!((buf.len(), buf.capacity()), (5, 2048));
 /// let i = buf.index();
 /// drop(buf); // back in the pool
 /// assert!(pool.try_get().is_some());
@@ -495,7 +495,7 @@ impl BufferPool {
     /// ```
     /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let buf = pool.get();
-    /// assert_eq!(buf.len(), 32);
+    /// assert_eq!((buf.len(), buf.capacity()), (0, 32));
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
     pub fn get(&self) -> PooledBuf<'_> {
@@ -557,8 +557,8 @@ impl BufferPool {
     /// ```
     /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap().leak();
     /// let mut buf = pool.get();
-    /// buf[0] = 9;
-    /// let t = std::thread::spawn(move || buf[0]);
+    /// buf.as_full_mut()[0] = 9;
+    /// let t = std::thread::spawn(move || buf.as_full()[0]);
     /// assert_eq!(t.join().unwrap(), 9);
     /// ```
     pub fn leak(self) -> &'static BufferPool {

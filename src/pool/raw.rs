@@ -47,7 +47,7 @@ impl BufferPool {
     /// let mut raw = pool.take_raw().unwrap();
     /// pool.raw_bytes_mut(&mut raw).unwrap()[0] = 1;
     /// let guard = pool.guard(raw).unwrap(); // consumes the token
-    /// assert_eq!(guard[0], 1);
+    /// assert_eq!(guard.as_full()[0], 1); // the bytes stay; the guard starts empty
     /// ```
     #[must_use = "a dropped RawBuf keeps its buffer out of the pool for good"]
     pub fn take_raw(&self) -> Option<RawBuf> {

@@ -67,12 +67,12 @@ fn buffers_are_disjoint_aligned_and_keep_their_bytes() {
 fn a_buffer_can_be_returned_from_another_thread() {
     let pool = BufferPool::new(Tier::Pico, 1).unwrap();
     let mut buf = pool.get();
-    buf[0] = 42;
+    buf.as_full_mut()[0] = 42;
     std::thread::scope(|s| {
         s.spawn(move || drop(buf));
     });
     let again = pool.try_get().unwrap();
-    assert_eq!(again[0], 42);
+    assert_eq!(again.as_full()[0], 42);
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn raw_tokens_name_their_pool_and_are_consumed() {
     assert!(other.try_get().is_some()); // one left there: one leaked
                                         // The token turns back into a guard with its bytes.
     let g = pool.guard(raw).unwrap();
-    assert_eq!(g[0], 7);
+    assert_eq!(g.as_full()[0], 7);
     drop(g);
     drop(guard);
     let all: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
@@ -152,17 +152,17 @@ fn an_index_round_trip_is_checked_for_range() {
 fn registration_vectors_do_not_borrow_the_slab() {
     let pool = BufferPool::new(Tier::Pico, 4).unwrap();
     let mut a = pool.get();
-    let bytes: &mut [u8] = &mut a;
+    let bytes: &mut [u8] = a.as_full_mut();
     bytes[0] = 1;
     let whole = pool.slab_iovec();
     let each = pool.iovecs().unwrap();
     bytes[1] = 2; // the &mut is still valid after both calls
     assert_eq!(whole.len(), 4 * PICO_SIZE);
-    assert_eq!(each[a.index()].as_ptr() as *const u8, a.as_ptr());
+    assert_eq!(each[a.index()].as_ptr() as *const u8, a.as_full().as_ptr());
     std::thread::scope(|s| {
         let mut b = pool.get();
         let writer = s.spawn(move || {
-            b.fill(9);
+            b.as_full_mut().fill(9);
             b
         });
         for _ in 0..10 {
@@ -170,17 +170,17 @@ fn registration_vectors_do_not_borrow_the_slab() {
             let _ = pool.iovecs().unwrap();
         }
         let b = writer.join().unwrap();
-        assert!(b.iter().all(|&x| x == 9));
+        assert!(b.as_full().iter().all(|&x| x == 9));
     });
-    assert_eq!(a[..2], [1, 2]);
+    assert_eq!(a.as_full()[..2], [1, 2]);
 }
 
 #[test]
 fn typed_guards_deref_to_exactly_their_bytes() {
     let pool = crate::tiers::HugeBufferPool::new(1).unwrap();
     let mut b = pool.get();
-    assert_eq!(b.len(), crate::tier::HUGE_SIZE);
-    assert_eq!(b.as_array_mut().len(), b.len());
+    assert_eq!((b.len(), b.capacity()), (0, crate::tier::HUGE_SIZE));
+    assert_eq!(b.as_array_mut().len(), b.capacity());
     let tp = crate::tiers::PicoBufferPool::new(1).unwrap();
     assert_eq!(tp.pool().tier(), Tier::Pico);
     assert_eq!(tp.get().as_array().len(), PICO_SIZE);
@@ -202,7 +202,7 @@ fn typed_pools_give_arrays_of_their_tier() {
     let arr: &mut [u8; 32] = b.as_array_mut();
     arr[31] = 5;
     assert_eq!(b.as_array()[31], 5);
-    assert_eq!(b.into_buf().len(), 32);
+    assert_eq!(b.into_buf().capacity(), 32);
     assert_eq!(crate::tiers::TitanBufferPool::TIER.size(), TITAN_SIZE);
 }
 
@@ -237,8 +237,7 @@ fn filled_length_write_and_full_access() {
     use std::io::Write;
     let pool = BufferPool::new(Tier::Pico, 1).unwrap();
     let mut b = pool.get();
-    assert_eq!((b.len(), b.capacity(), b.spare_mut().len()), (32, 32, 0));
-    b.clear();
+    assert_eq!((b.len(), b.capacity(), b.spare_mut().len()), (0, 32, 32));
     b.write_all(b"0123456789").unwrap();
     assert_eq!(&b[..], b"0123456789");
     // Short when full: 22 bytes of room for 30.
@@ -259,11 +258,12 @@ fn filled_length_write_and_full_access() {
     b.as_full_mut()[2] = b'!';
     b.set_len(3).unwrap();
     assert_eq!(&b[..], b"01!");
-    // A guard rebuilt from a token is filled to capacity again.
+    // A guard rebuilt from a token starts empty, as every guard; the bytes
+    // stay in the buffer.
     let raw = b.into_raw();
     let g = pool.guard(raw).unwrap();
-    assert_eq!(g.len(), 32);
-    assert_eq!(&g[..3], b"01!");
+    assert_eq!(g.len(), 0);
+    assert_eq!(&g.as_full()[..3], b"01!");
 }
 
 #[test]

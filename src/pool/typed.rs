@@ -44,7 +44,7 @@ impl<const N: usize> TierPool<N> {
 
     /// Wraps a guard known to be of `N` bytes.
     fn wrap(buf: PooledBuf<'_>) -> TierBuf<'_, N> {
-        debug_assert_eq!(buf.len(), N);
+        debug_assert_eq!(buf.capacity(), N);
         TierBuf(buf)
     }
 
@@ -120,14 +120,15 @@ impl<'a, const N: usize> TierBuf<'a, N> {
     }
 
     /// The filled length (see [`PooledBuf::len`]); a fresh guard is
-    /// filled to `N`.
+    /// empty (its array, [`as_array_mut`](Self::as_array_mut), is always
+    /// the whole buffer).
     ///
     /// ```
     /// let pool = iobuf_pool::tiers::PicoBufferPool::new(1).unwrap();
     /// let mut buf = pool.get();
-    /// assert_eq!((buf.len(), buf.capacity()), (32, 32));
-    /// buf.clear();
-    /// assert!(buf.is_empty());
+    /// assert_eq!((buf.len(), buf.capacity()), (0, 32));
+    /// buf.set_len(32).unwrap();
+    /// assert!(!buf.is_empty());
     /// ```
     pub fn len(&self) -> usize {
         self.0.len()

@@ -1,5 +1,5 @@
 //! Helpers shared by the runtime integration tests (tests/tokio_uring.rs,
-//! tests/monoio.rs).
+//! tests/monoio.rs, tests/compio.rs).
 
 use iobuf_pool::BufferPool;
 use std::io::Write;
@@ -26,4 +26,30 @@ pub fn assert_all_back(pool: &BufferPool) {
     assert_eq!((s.in_use, s.free), (0, s.capacity), "{s:?}");
     let held: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
     assert_eq!(held.len(), pool.capacity());
+}
+
+/// The short-read file copy every runtime test runs with the same code
+/// shape: a source of `COPY_LEN` bytes, not a multiple of `COPY_TIER`'s
+/// 2 KiB buffers, so the last read is short (1,234 bytes) and lands in a
+/// buffer whose earlier use left a full 2 KiB of other bytes in it.
+pub const COPY_LEN: usize = 2048 * 37 + 1234;
+
+/// The tier of the copy's pool.
+pub const COPY_TIER: iobuf_pool::Tier = iobuf_pool::Tier::Small;
+
+/// The copy's source: a temp file of `COPY_LEN` pattern bytes, and them.
+pub fn copy_source() -> (tempfile::NamedTempFile, Vec<u8>) {
+    let data = pattern(COPY_LEN, 42);
+    (temp_file_with(&data), data)
+}
+
+/// The copy's destination holds exactly `data`, byte for byte: a stale
+/// tail after the last, short read would make it longer, a short write
+/// shorter.
+pub fn assert_copied(dst: &std::path::Path, data: &[u8]) {
+    let got = std::fs::read(dst).unwrap();
+    assert_eq!(got.len(), data.len(), "copied length");
+    if let Some(at) = got.iter().zip(data).position(|(a, b)| a != b) {
+        panic!("the copy differs from byte {at} on");
+    }
 }

@@ -104,17 +104,17 @@ struct Held<'a> {
 }
 
 fn take<'a>(ledger: &Ledger, mut buf: PooledBuf<'a>) -> Held<'a> {
-    let stamp = ledger.took(buf.index(), &mut buf);
+    let stamp = ledger.took(buf.index(), buf.as_full_mut());
     Held { buf, stamp }
 }
 
 fn give_back(ledger: &Ledger, held: Held<'_>) {
-    ledger.giving_back(held.buf.index(), &held.buf, held.stamp);
+    ledger.giving_back(held.buf.index(), held.buf.as_full(), held.stamp);
     drop(held.buf);
 }
 
 fn put_in_cache<'p>(ledger: &Ledger, cache: &mut LocalCache<'p>, held: Held<'p>) {
-    ledger.giving_back(held.buf.index(), &held.buf, held.stamp);
+    ledger.giving_back(held.buf.index(), held.buf.as_full(), held.stamp);
     cache.put(held.buf);
 }
 
@@ -242,7 +242,11 @@ fn pool_batches_are_exclusive_and_all_come_back() {
                                     let back: Vec<PooledBuf<'_>> = mine
                                         .drain(..k)
                                         .map(|h| {
-                                            ledger.giving_back(h.buf.index(), &h.buf, h.stamp);
+                                            ledger.giving_back(
+                                                h.buf.index(),
+                                                h.buf.as_full(),
+                                                h.stamp,
+                                            );
                                             h.buf
                                         })
                                         .collect();
@@ -520,7 +524,7 @@ fn cache_handoff_does_not_starve() {
                             start.wait();
                             let mut cache = LocalCache::new(pool, 16).unwrap();
                             for h in rx {
-                                ledger.giving_back(h.buf.index(), &h.buf, h.stamp);
+                                ledger.giving_back(h.buf.index(), h.buf.as_full(), h.stamp);
                                 cache.put(h.buf);
                             }
                         });

@@ -132,7 +132,7 @@ impl BenchItem for PooledBuf<'_> {
     }
     #[inline]
     fn bytes(&mut self) -> &mut [u8] {
-        self
+        self.as_full_mut()
     }
 }
 
