@@ -2,7 +2,9 @@
 //! traits of compio 0.19: [`IoBuf`], [`IoBufMut`], [`SetLen`]) for
 //! [`OwnedBuf`] and [`PooledBuf<'static>`], so that compio's
 //! `file.read_at(buf, 0).await`, `write_all_at` and socket operations take a
-//! pool buffer directly, with no wrapper type and no cast.
+//! pool buffer directly, with no wrapper type and no cast. compio-buf is
+//! an edition-2024 crate: this feature needs Rust 1.85 (the rest of the
+//! library, 1.82).
 //!
 //! # Filled length: one read contract on every runtime
 //! compio's initialised bytes (`as_init`, `buf_len`) are the guard's filled
