@@ -275,7 +275,7 @@ impl Queue {
 ///   it: a new waiter never overtakes older ones (unit tests
 ///   `a_new_future_does_not_overtake_a_queued_one`,
 ///   `waiters_are_served_first_come_first_served`; loom models in
-///   `tests/loom_waiters.rs`).
+///   `tests/loom/waiters.rs`).
 /// * **Later polls** read the entry's slot: an index there is the result;
 ///   otherwise the stored waker is replaced if the new one would not wake
 ///   the same task.

@@ -21,7 +21,7 @@
 //! liveness module, which needs real time and a runtime, is skipped.
 
 mod common;
-#[cfg(not(miri))]
+#[cfg(not(any(miri, loom)))]
 mod liveness;
 mod pool;
 mod ring_batch;

@@ -3,7 +3,7 @@
 //! cache's orphaned magazines (src/waiters.rs with src/thread_cache.rs).
 //!
 //! Run with `scripts/loom.sh` (or
-//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom_liveness --no-default-features`).
+//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom --no-default-features liveness::`).
 //!
 //! The review's deadlock lived here: the wait list's serving loop called
 //! the pool's take with the list's lock held, and on a thread-cached pool
@@ -16,27 +16,13 @@
 //! "deadlock"). Not caught: a `reclaim_orphans` that does not notify (every
 //! path here that reclaims is itself a take or is followed by a serving
 //! loop, so the waiters are served anyway).
-#![cfg(loom)]
 
-mod loom_common;
-
+use super::common::{builder, noop, Owners};
 use iobuf_pool::{BufferPool, PooledBuf, Tier};
 use loom::sync::Arc;
 use loom::thread;
-use loom_common::{builder, Owners};
 use std::future::Future;
-use std::task::{Context, Poll, Wake, Waker};
-
-/// A waker that does nothing, for a first manual poll.
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: std::sync::Arc<Self>) {}
-}
-
-fn noop() -> Waker {
-    Waker::from(std::sync::Arc::new(Noop))
-}
+use std::task::{Context, Poll};
 
 /// Takes every buffer, yielding a bounded number of times while the pool
 /// looks dry (loom's join returns before a joined thread's thread-locals

@@ -1,10 +1,10 @@
-//! Helpers shared by the loom models (`tests/loom_batch.rs`): the model
-//! runner with its default preemption bound, and the per-index ownership
-//! flags and payload cells of the exactly-once and memory-ordering checks
-//! (as described in `tests/loom.rs`).
+//! Helpers every loom model shares: the model runner with its default
+//! preemption bound, the per-index ownership flags and payload cells of the
+//! exactly-once and memory-ordering checks, and a waker that does nothing.
 
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Wake, Waker};
 
 /// A model runner with a preemption bound unless the environment sets one
 /// (`LOOM_MAX_PREEMPTIONS`).
@@ -71,4 +71,17 @@ impl Owners {
             assert!(!h.load(Ordering::Relaxed), "index {i} still marked held");
         }
     }
+}
+
+/// A waker that does nothing: for a first, manual poll of a future that
+/// `loom::future::block_on` then finishes with its own waker.
+struct Noop;
+
+impl Wake for Noop {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// A [`Noop`] waker.
+pub fn noop() -> Waker {
+    Waker::from(std::sync::Arc::new(Noop))
 }

@@ -21,85 +21,12 @@
 //!
 //! The preemption bound keeps each model small enough for a 2-core machine
 //! (see `builder`); `LOOM_MAX_PREEMPTIONS` overrides it.
-#![cfg(loom)]
 
+use super::common::{builder, Owners};
 use iobuf_pool::sync::IndexRing;
 use iobuf_pool::{BufferPool, LocalCache, PooledBuf, Tier};
-use loom::cell::UnsafeCell;
-use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-
-/// A model runner with a preemption bound unless the environment sets one.
-///
-/// Bugs in lock-free code almost always need only a couple of preemptions
-/// to show (the loom and CHESS papers' observation); 2 explores every
-/// schedule in which at most two context switches happen at a point where
-/// the running thread could have continued, which covers a thread stalling
-/// between any two of its atomic steps while another completes whole
-/// operations, and both orders of every conflicting pair of steps. Three
-/// threads with bound 3 take many minutes on 2 cores, so the 3-thread
-/// models use 2 as well.
-fn builder(default_bound: usize) -> loom::model::Builder {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(default_bound);
-    }
-    b
-}
-
-/// Per-index ownership flag and payload, shared by the threads of a model.
-struct Owners {
-    held: Vec<AtomicBool>,
-    payload: Vec<UnsafeCell<usize>>,
-}
-
-impl Owners {
-    fn new(capacity: usize) -> Self {
-        Owners {
-            held: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
-            payload: (0..capacity).map(|_| UnsafeCell::new(usize::MAX)).collect(),
-        }
-    }
-
-    /// Records that `who` now holds `index`; fails if someone else does.
-    fn acquire(&self, index: usize, who: usize) {
-        assert!(
-            !self.held[index].swap(true, Ordering::Relaxed),
-            "index {index} handed out while still held"
-        );
-        // Write a stamp and read it back: the previous holder's accesses
-        // must happen-before these, or loom reports a race on the cell.
-        self.payload[index].with_mut(|p| {
-            // SAFETY: loom's cell checks this access itself; the pointer is
-            // valid for the cell's lifetime.
-            unsafe { *p = who };
-        });
-        let seen = self.payload[index].with(|p| {
-            // SAFETY: as above.
-            unsafe { *p }
-        });
-        assert_eq!(
-            seen, who,
-            "payload of index {index} changed under its holder"
-        );
-    }
-
-    /// Records that `index` is being given back.
-    fn release(&self, index: usize) {
-        self.held[index].store(false, Ordering::Relaxed);
-    }
-
-    /// Every index exactly once in `drained`, and nothing still held.
-    fn check_all_back(&self, mut drained: Vec<usize>) {
-        drained.sort_unstable();
-        let expected: Vec<usize> = (0..self.held.len()).collect();
-        assert_eq!(drained, expected, "indices lost or duplicated");
-        for (i, h) in self.held.iter().enumerate() {
-            assert!(!h.load(Ordering::Relaxed), "index {i} still marked held");
-        }
-    }
-}
 
 /// What a model takes indices from and gives them back to: the bare ring,
 /// or a pool through its `PooledBuf` guards, which puts the pool's one-entry reuse

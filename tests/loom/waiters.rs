@@ -3,7 +3,7 @@
 //! with an [`IndexRing`] as the free list.
 //!
 //! Run with `scripts/loom.sh` (or
-//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom_waiters --no-default-features`).
+//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom --no-default-features waiters::`).
 //!
 //! The waiters run their futures on `loom::future::block_on`, which parks
 //! the thread until the future's waker is woken: a lost wake-up leaves a
@@ -28,8 +28,8 @@
 //! see the latest value, and even a plain `Relaxed` load passed these
 //! models; that the counter and the free list must be sequentially
 //! consistent rests on the C11 argument in `WaitList`'s docs, not on loom.
-#![cfg(loom)]
 
+use super::common::builder;
 use iobuf_pool::sync::{Acquire, IndexRing, Source, WaitList};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -38,18 +38,6 @@ use loom::thread;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
-
-/// A model runner with a preemption bound unless the environment sets one
-/// (`LOOM_MAX_PREEMPTIONS`); see tests/loom.rs for the reasoning. The
-/// two-thread models here run at bound 4 (seconds in all); the three-thread
-/// ones at 2, since at 4 each runs for many minutes.
-fn builder(default_bound: usize) -> loom::model::Builder {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(default_bound);
-    }
-    b
-}
 
 /// A pool's free list and wait list, without the buffers.
 struct Pool {
@@ -332,13 +320,17 @@ fn pool_return_meets_acquire(fifo: bool) {
             let pool = Arc::clone(&pool);
             thread::spawn(move || {
                 let mut guard = pool.guard(raw).unwrap();
-                guard[0] = 7; // must reach the waiter
+                guard.as_full_mut()[0] = 7; // must reach the waiter
                 drop(guard);
             })
         };
         let got = loom::future::block_on(pool.acquire());
         assert_eq!(got.index(), 0);
-        assert_eq!(got[0], 7, "the returner's write did not reach the waiter");
+        assert_eq!(
+            got.as_full()[0],
+            7,
+            "the returner's write did not reach the waiter"
+        );
         drop(got);
         returner.join().unwrap();
         assert_eq!(pool.stats().waiters, 0, "a waiter is still queued");

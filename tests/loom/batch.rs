@@ -5,7 +5,7 @@
 //! empty ring that a producer fills.
 //!
 //! Run with `scripts/loom.sh` (or
-//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom_batch --no-default-features`).
+//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom --no-default-features batch::`).
 //!
 //! Every model checks, on every explored interleaving, exactly-once
 //! ownership (a per-index flag set on a take that must have been clear,
@@ -15,14 +15,11 @@
 //! after the threads are joined, that draining the ring yields every index
 //! exactly once. The preemption bounds keep each model small enough for a
 //! 2-core machine; `LOOM_MAX_PREEMPTIONS` overrides them.
-#![cfg(loom)]
 
-mod loom_common;
-
+use super::common::{builder, Owners};
 use iobuf_pool::sync::IndexRing;
 use loom::sync::Arc;
 use loom::thread;
-use loom_common::{builder, Owners};
 
 /// How a thread of a model takes and gives back.
 #[derive(Clone, Copy, Debug)]
