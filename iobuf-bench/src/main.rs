@@ -25,6 +25,7 @@ mod pools;
 mod report;
 mod results;
 mod scenario;
+mod vs_base;
 
 use cli::Command;
 use exit::Failure;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
             Ok(_) => Err(Failure::Regression),
             Err(msg) => Err(Failure::Input(msg)),
         },
+        Command::Calibrate(args) => commands::calibrate::run(&args),
         Command::Report(args) => report::run(&args).map_err(Failure::Input),
         Command::Export(args) => export::github::run(&args).map_err(Failure::Input),
     })

@@ -38,13 +38,16 @@ fn bigger_is_throughput_and_same_run_ratios() {
     let o = export(&["--format", "github-bigger", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let e = entries(&o.stdout);
-    // 24 results plus 3 ratios in each of the 6 (scenario, threads) cases.
-    assert_eq!(e.len(), 24 + 18);
+    // 24 results plus a ratio to crossbeam for each of the 2 iobuf rows in
+    // each of the 6 (scenario, threads) cases.
+    assert_eq!(e.len(), 24 + 12);
     for entry in &e {
         let keys: Vec<&String> = entry.as_object().unwrap().keys().collect();
         assert!(keys
             .iter()
-            .all(|k| ["name", "unit", "value", "extra"].contains(&k.as_str())));
+            .all(|k| ["name", "unit", "value", "range", "extra"].contains(&k.as_str())));
+        // One round: no spread, so no range.
+        assert!(entry.get("range").is_none(), "{entry}");
         assert!(entry["value"].as_f64().unwrap() > 0.0);
     }
     let t = find(&e, "pairs/small/4t/iobuf throughput");
@@ -66,6 +69,40 @@ fn bigger_is_throughput_and_same_run_ratios() {
     let r = find(&e, "handoff/small/2t/iobuf/crossbeam throughput ratio");
     assert_eq!(r["unit"], "x");
     assert!((r["value"].as_f64().unwrap() - 20.0 / 15.0).abs() < 1e-9);
+    assert!(
+        find(
+            &e,
+            "handoff/small/2t/iobuf-cached/crossbeam throughput ratio"
+        )["unit"]
+            == "x"
+    );
+}
+
+/// With rounds, throughput and ratios carry their spread as `range`, and
+/// the ratio is the median of the per-round ratios ("vs base").
+#[test]
+fn bigger_carries_the_rounds_spread_as_range() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc_with(&["pairs"], &["small"], &[1], &["iobuf", "crossbeam"]);
+    for r in doc["results"].as_array_mut().unwrap() {
+        let rounds: Vec<f64> = if r["pool"] == "iobuf" {
+            vec![30e6, 20e6, 40e6]
+        } else {
+            vec![10e6, 10e6, 20e6]
+        };
+        r["rounds"] = serde_json::json!(rounds);
+        r["ops_per_sec"] = serde_json::json!(rounds[0]);
+    }
+    let file = run_doc::write(dir.path(), "run.json", &doc);
+    let o = export(&["--format", "github-bigger", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = entries(&o.stdout);
+    let t = find(&e, "pairs/small/1t/iobuf throughput");
+    assert_eq!(t["range"], "± 10000000");
+    // Per round: 3, 2, 2: median 2, min–max 2–3.
+    let r = find(&e, "pairs/small/1t/iobuf/crossbeam throughput ratio");
+    assert_eq!(r["value"].as_f64().unwrap(), 2.0);
+    assert_eq!(r["range"], "± 0.500");
 }
 
 #[test]
