@@ -23,7 +23,6 @@ mod output;
 mod plan;
 mod pools;
 mod report;
-mod results;
 mod scenario;
 mod vs_base;
 

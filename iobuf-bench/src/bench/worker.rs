@@ -272,25 +272,31 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
     }
 }
 
-/// `n` iterations of a loop the compiler cannot remove: a delay whose
-/// cost per iteration `calibrate` measures with [`spin_cost_ns`].
+/// `n` iterations of a loop the compiler cannot remove, about a nanosecond
+/// each (a dependent add through `black_box`; not `spin_loop`, whose PAUSE
+/// takes tens of nanoseconds on some CPUs, too coarse for a known
+/// slowdown): a delay whose cost per iteration `calibrate` measures with
+/// [`spin_cost_ns`].
 #[inline(never)]
 pub fn spin(n: u32) {
+    let mut x = 0u64;
     for i in 0..n {
-        std::hint::black_box(i);
-        std::hint::spin_loop();
+        x = std::hint::black_box(x.wrapping_add(u64::from(i)));
     }
+    std::hint::black_box(x);
 }
 
-/// Nanoseconds one iteration of [`spin`] takes here (the fastest of a few
-/// tries).
+/// Nanoseconds one iteration of [`spin`] takes here (the median of a few
+/// tries, so that neither a preempted try nor a lucky one decides).
 pub fn spin_cost_ns() -> f64 {
     const N: u32 = 2_000_000;
-    (0..5)
+    let mut tries: Vec<f64> = (0..7)
         .map(|_| {
             let t = Instant::now();
             spin(N);
             t.elapsed().as_nanos() as f64 / f64::from(N)
         })
-        .fold(f64::INFINITY, f64::min)
+        .collect();
+    tries.sort_by(f64::total_cmp);
+    tries[tries.len() / 2]
 }

@@ -16,12 +16,12 @@
 use crate::bench::{self, Slowdown, Target};
 use crate::cli::RunArgs;
 use crate::compare::{self, Gate};
+use crate::document::read as results;
 use crate::document::{self, BenchDocument, SCHEMA};
 use crate::exit::Failure;
 use crate::export::atomic;
 use crate::output::progress::Progress;
 use crate::plan::{self, Plan};
-use crate::results;
 use serde::Serialize;
 use std::path::PathBuf;
 

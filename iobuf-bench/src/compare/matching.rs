@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::results::{self, CaseKey, CaseResult, RunDoc};
+use crate::document::read::{self as results, CaseKey, CaseResult, RunDoc};
 
 /// Each case of a run with its pools: what makes two runs the same
 /// configuration.

@@ -20,8 +20,8 @@ mod render;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use crate::document::read::{self as results, CaseKey, CaseResult, RunDoc};
 use crate::pools::{is_iobuf, GATE_BASE};
-use crate::results::{self, CaseKey, CaseResult, RunDoc};
 use decide::{blame, decide, estimate, smallest_detectable, Estimate, Rule};
 use matching::{check_repeats, closest, rate_samples, ratio_samples, side, unmatched, Side};
 

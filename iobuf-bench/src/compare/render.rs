@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use super::decide::{Rule, Status};
 use super::{Decided, Figure, Gate};
+use crate::document::read::RunDoc;
 use crate::format::{fmt_change, fmt_ns, fmt_rate};
 use crate::pools::GATE_BASE;
-use crate::results::RunDoc;
 
 /// What the text needs besides the decisions.
 pub struct Inputs<'a> {

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::github::case_name;
 use super::spread::Spread;
-use crate::results::{Op, RunDoc};
+use crate::document::read::{Op, RunDoc};
 
 /// One measure's figure.
 #[derive(Debug, Serialize, PartialEq)]

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::{atomic, bmf, markdown, spread};
+use crate::document::read::{self as results, CaseResult, Op, RunDoc};
 use crate::pools::is_iobuf;
-use crate::results::{self, CaseResult, Op, RunDoc};
 use crate::vs_base;
 
 /// Convert a run to github-action-benchmark's custom JSON, a Markdown

@@ -1,7 +1,7 @@
 //! The summary table: one block per scenario × tier × thread layout, one
 //! row per pool.
 
-use crate::export::json::{BenchDocument, CaseResult};
+use crate::document::{BenchDocument, CaseResult};
 use crate::format::{fmt_count, fmt_ns, human_bytes};
 use crate::measure::fairness;
 use crate::pools::{CEILING, TRANSPORT};
