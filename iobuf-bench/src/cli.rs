@@ -70,7 +70,7 @@ pub struct RunArgs {
     pub capacity: Option<u64>,
 
     /// Measured time per case and round (`2s`, `500ms`).
-    #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "300ms")]
+    #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "250ms")]
     pub duration: Duration,
 
     /// Unmeasured time per case before the measurement (`0s` for none).

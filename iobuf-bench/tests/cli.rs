@@ -605,3 +605,53 @@ fn an_unwritable_out_path_is_rejected_before_running() {
     );
     assert!(!Path::new(&bad).exists());
 }
+
+/// `calibrate` runs the gate A against A and against a known slowdown, and
+/// writes what it found; a 50% slowdown of one row shows as a drop.
+#[test]
+fn calibrate_measures_false_alarms_and_an_injected_slowdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("calibration.json");
+    let out = bench()
+        .args([
+            "calibrate",
+            "--trials",
+            "2",
+            "--slowdowns",
+            "0.5",
+            "--machine",
+            "test machine",
+            "--scenario",
+            "pairs",
+            "--threads",
+            "1",
+            "--pools",
+            "iobuf,crossbeam",
+            "--runs",
+            "5",
+            "--duration",
+            "20ms",
+            "--warmup",
+            "5ms",
+            "--quiet",
+            "--calibration-out",
+        ])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("A against A:"), "{text}");
+    assert!(text.contains("slowdown 50% of iobuf"), "{text}");
+    let cal: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(cal["schema"], "iobuf-bench-calibrate/1");
+    assert_eq!(cal["machine"], "test machine");
+    assert_eq!(cal["a_vs_a"]["trials"], 2);
+    assert!(count(&cal["a_vs_a"], "false_alarms") <= 2);
+    let s = &cal["slowdowns"][0];
+    assert!(count(s, "spins_per_put") > 0, "{s}");
+    assert!(count(s, "caught") <= 2);
+    let drop = s["measured_drop_median"].as_f64().unwrap();
+    assert!(drop > 0.15, "a 50% slowdown measured as {drop}: {s}");
+}
