@@ -13,6 +13,9 @@
 # usage: scripts/check-report-in-browser.sh [--install] [REPORT.html [SCREENSHOT.png]]
 #   no REPORT: builds iobuf-bench and reports results/ci-baseline.json.
 #   --install: apt-get install chromium when no Chromium is found (needs root).
+# env:   IOBUF_SKIP_BROWSER=1  the static checks only, then skip (77): what
+#        `cargo test` does unless IOBUF_BROWSER_TESTS=1, since .ci/run runs
+#        the browser check once itself.
 # exit: 0 pass, 1 fail, 77 skip (no Chromium; prints "SKIP: ...").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +76,10 @@ if [[ -n "$faint" ]]; then
     exit 1
 fi
 
+if [[ "${IOBUF_SKIP_BROWSER:-}" == 1 ]]; then
+    echo "SKIP: IOBUF_SKIP_BROWSER=1 (static checks passed)"
+    exit 77
+fi
 browser=$(find_chromium || true)
 if [[ -z "$browser" && $install == 1 ]]; then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -2,7 +2,11 @@
 # The cases behind the performance goals, run in one go, and the goals'
 # ratios computed from that one run: each ratio is a row's throughput over
 # crossbeam's in the same round (rounds interleave every row of a case),
-# median over the rounds, with the rounds' min-max beside it.
+# median over the rounds, with the rounds' min-max beside it ("vs base",
+# as everywhere in iobuf-bench). At the default check level (sampled), so
+# that the harness's own cost does not compress the ratios; the ceiling
+# row (a thread-local free list through the same harness) is the most any
+# row can show.
 #
 #   small tier, 1024 buffers, every pool (peers included):
 #   pairs at 1, 2 and 8 threads; burst32 (batches of 32) at 1 and 2
@@ -85,25 +89,28 @@ def goal(text, case, pool, test):
     ok = "not measured" if r is None else ("yes" if test(r[0]) else "**no**")
     lines.append(f"| {text} | {case[0]} {case[1]} | {pool} | {fmt(r)} | {ok} |")
 
-for t in ["1", "2", "8"]:
-    c = ("pairs", t)
-    best_peer = max((ratios(c, p) or (0, 0, 0) for p in PEERS), key=lambda x: x[0])
-    best_name = max(PEERS, key=lambda p: (ratios(c, p) or (0,))[0])
-    goal(f"thread-cached pool ahead of every peer (best: {best_name} {best_peer[0]:.2f}×)", c, "iobuf-tc", lambda v: v > best_peer[0])
-goal("thread-cached pool ≥ 5×", ("pairs", "2"), "iobuf-tc", lambda v: v >= 5)
-goal("pool without a thread cache ≥ 1.2×", ("pairs", "1"), "iobuf", lambda v: v >= 1.2)
-for t in ["1", "2"]:
-    c = ("burst32", t)
-    goal("batch row ≥ 2×", c, "iobuf-tc-batch", lambda v: v >= 2)
-    goal("batch row, no thread cache ≥ 2×", c, "iobuf-batch", lambda v: v >= 2)
-    goal("plain pool ≥ 1×", c, "iobuf", lambda v: v >= 1)
-    goal("plain thread-cached pool ≥ 1×", c, "iobuf-tc", lambda v: v >= 1)
-goal("pool ≥ 1×", ("handoff", "1->1"), "iobuf", lambda v: v >= 1)
-goal("thread-cached pool ≥ 1×", ("handoff", "1->1"), "iobuf-tc", lambda v: v >= 1)
+# Issue 19's goals, in all six modes: the default pool (`iobuf`, what
+# BufferPool::new gives) and OwnedBuf on it (`iobuf-owned`) ahead of every
+# peer row, and the owned path at least 0.67x the borrowed one.
+MODES = [("pairs", "1"), ("pairs", "2"), ("pairs", "8"), ("burst32", "1"), ("burst32", "2"), ("handoff", "1->1")]
+for c in MODES:
+    peers = [(p, ratios(c, p)) for p in PEERS if ratios(c, p)]
+    if peers:
+        best_name, best = max(peers, key=lambda x: x[1][0])
+    else:
+        best_name, best = "none", (0, 0, 0)
+    goal(f"default pool ahead of every peer (best: {best_name} {best[0]:.2f}×)", c, "iobuf", lambda v: v > best[0])
+    goal(f"owned buffers ahead of every peer (best: {best_name} {best[0]:.2f}×)", c, "iobuf-owned", lambda v: v > best[0])
+    own, ref = ratios(c, "iobuf-owned"), ratios(c, "iobuf")
+    if own and ref:
+        goal(f"owned ≥ 0.67× borrowed (borrowed {ref[0]:.2f}×)", c, "iobuf-owned", lambda v: v >= 0.67 * ref[0])
+    others = [ratios(c, p)[0] for p in cases.get(c, {}) if p not in ("ceiling", "transport") and ratios(c, p)]
+    top = max(others, default=0)
+    goal(f"the ceiling above every row (highest row {top:.2f}×)", c, "ceiling", lambda v: v > top)
 if ("pairs", "16") in cases:
-    goal("thread-cached pool ≥ 300×", ("pairs", "16"), "iobuf-tc", lambda v: v >= 300)
-    goal("pool without a thread cache ≥ 5×", ("pairs", "16"), "iobuf", lambda v: v >= 5)
-    goal("pool ≥ 3×", ("handoff", "8->8"), "iobuf", lambda v: v >= 3)
+    goal("default pool ≥ 300×", ("pairs", "16"), "iobuf", lambda v: v >= 300)
+    goal("owned buffers ≥ 300×", ("pairs", "16"), "iobuf-owned", lambda v: v >= 300)
+    goal("default pool ≥ 3×", ("handoff", "8->8"), "iobuf", lambda v: v >= 3)
 
 lines += ["", "Every row, same ratio:", "", "| case | " + " | ".join(sorted({p for c in cases.values() for p in c})) + " |"]
 pools = sorted({p for c in cases.values() for p in c})

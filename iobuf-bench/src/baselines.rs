@@ -79,6 +79,7 @@ pub fn save_in(dir: &Path, name: &str, document_json: &str) -> Result<PathBuf, S
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
+        .permissions(crate::export::atomic::shared_file())
         .tempfile_in(dir)
         .map_err(|e| fail("cannot create a temporary file", e))?;
     tmp.write_all(document_json.as_bytes())

@@ -30,6 +30,9 @@ pub enum Command {
     List,
     /// Compare a run against a baseline run; exit 1 on a regression.
     Compare(crate::compare::CompareArgs),
+    /// Measure the gate's power here: false alarms of A against A, and
+    /// which injected slowdowns it catches.
+    Calibrate(Box<crate::commands::calibrate::CalibrateArgs>),
     /// Write a self-contained HTML report with SVG plots.
     Report(crate::report::ReportArgs),
     /// Convert a run to another tool's format (github-action-benchmark).
@@ -67,7 +70,7 @@ pub struct RunArgs {
     pub capacity: Option<u64>,
 
     /// Measured time per case and round (`2s`, `500ms`).
-    #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "400ms")]
+    #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "250ms")]
     pub duration: Duration,
 
     /// Unmeasured time per case before the measurement (`0s` for none).
@@ -105,6 +108,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = parse_sample_every, allow_negative_numbers = true)]
     pub sample_every: Option<u32>,
 
+    /// How much of every operation the harness checks: `sampled` (one
+    /// holding in 32 at random, and every pool drained exactly once after
+    /// every case) or `full` (every holding: ownership flag and stamps at
+    /// both ends of the buffer; a stress run, slower).
+    #[arg(long, value_enum, default_value_t = crate::measure::CheckLevel::Sampled)]
+    pub check: crate::measure::CheckLevel,
+
     /// Also write the JSON document to this file.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -127,6 +137,22 @@ pub struct RunArgs {
     /// buffer twice, so the integrity checks must fail the run.
     #[arg(long, value_name = "N", value_parser = parse_positive, hide = true)]
     pub fault_every: Option<u64>,
+
+    /// Testing the tester: what the broken crossbeam baseline of
+    /// --fault-every does wrong every N-th time.
+    #[arg(long, value_enum, default_value_t = FaultKind::Double, hide = true)]
+    pub fault_kind: FaultKind,
+}
+
+/// The broken pools of `--fault-every` (see `pools::broken`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FaultKind {
+    /// Returns a buffer twice, so two holders get it.
+    Double,
+    /// Loses a returned buffer.
+    Lose,
+    /// Changes a held buffer's byte.
+    Corrupt,
 }
 
 /// Where worker threads run.

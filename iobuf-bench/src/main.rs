@@ -23,8 +23,8 @@ mod output;
 mod plan;
 mod pools;
 mod report;
-mod results;
 mod scenario;
+mod vs_base;
 
 use cli::Command;
 use exit::Failure;
@@ -54,6 +54,7 @@ fn main() -> ExitCode {
             Ok(_) => Err(Failure::Regression),
             Err(msg) => Err(Failure::Input(msg)),
         },
+        Command::Calibrate(args) => commands::calibrate::run(&args),
         Command::Report(args) => report::run(&args).map_err(Failure::Input),
         Command::Export(args) => export::github::run(&args).map_err(Failure::Input),
     })

@@ -17,6 +17,50 @@ const MAX_TRACKABLE_NS: u64 = 100_000_000_000;
 /// The default sampling: one operation in 64 is timed in closed loop.
 pub const DEFAULT_SAMPLE_EVERY: u32 = 64;
 
+/// At [`CheckLevel::Sampled`], one holding in this many is checked
+/// (ownership flag and payload stamps); the exactly-once drain after the
+/// case checks every buffer whatever the level.
+pub const SAMPLED_CHECK_EVERY: u32 = 32;
+
+/// How much of every operation the harness checks.
+///
+/// The checks are what make the bench a stress tester, but at `full` they
+/// cost several nanoseconds per pair (a flag on its own cache line, stamps
+/// at both ends of the buffer), more than the fastest pools themselves, so
+/// they compress every ratio towards 1. `sampled`, the default, checks one
+/// holding in [`SAMPLED_CHECK_EVERY`] at random and still drains every pool
+/// after every case: a pool that hands a buffer to two holders, loses one
+/// or corrupts its bytes is still caught (see the broken adapters'
+/// tests), at a cost of one branch on a thread-local random number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckLevel {
+    /// One holding in 32 checked at random, and the exactly-once drain
+    /// after every case.
+    #[default]
+    Sampled,
+    /// Every holding checked (ownership flag and stamps), for stress runs.
+    Full,
+}
+
+impl CheckLevel {
+    /// One holding in this many is checked.
+    pub fn every(self) -> u32 {
+        match self {
+            CheckLevel::Sampled => SAMPLED_CHECK_EVERY,
+            CheckLevel::Full => 1,
+        }
+    }
+
+    /// The name used on the command line and in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckLevel::Sampled => "sampled",
+            CheckLevel::Full => "full",
+        }
+    }
+}
+
 /// An empty latency histogram (1 ns to 100 s, 3 significant digits).
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_TRACKABLE_NS, 3).expect("constant bounds are valid")

@@ -113,6 +113,9 @@ pub fn resolve(args: &RunArgs) -> Result<Plan, String> {
         rate: args.rate,
         sample_every: args.sample_every.unwrap_or(measure::DEFAULT_SAMPLE_EVERY),
         fault_every: args.fault_every,
+        check: args.check,
+        fault_kind: args.fault_kind,
+        slow: None,
     };
     Ok(Plan {
         tiers,
@@ -158,9 +161,17 @@ fn pin(mode: PinMode) -> Pin {
 /// plus each iobuf pool's `-fixed` row right after it (io with fixed
 /// buffers).
 fn targets(s: &Scenario, pools: &[PoolKind]) -> Vec<Target> {
-    let mut targets: Vec<Target> = pools.iter().map(|&p| Target::Pool(p)).collect();
+    let pairs = matches!(s.kind, ScenarioKind::Pairs(_));
+    let mut targets: Vec<Target> = std::iter::once(Target::Ceiling)
+        .chain(
+            pools
+                .iter()
+                .filter(|&&p| pairs || p != PoolKind::IobufTokio)
+                .map(|&p| Target::Pool(p)),
+        )
+        .collect();
     if matches!(s.kind, ScenarioKind::Handoff(_)) {
-        targets.insert(0, Target::Transport);
+        targets.insert(1, Target::Transport);
     }
     if matches!(s.kind, ScenarioKind::Burst(_)) {
         targets = targets
@@ -364,6 +375,9 @@ mod tests {
                 rate: None,
                 sample_every: 1,
                 fault_every: None,
+                check: crate::measure::CheckLevel::Full,
+                fault_kind: crate::cli::FaultKind::Double,
+                slow: None,
             },
             warnings: Vec::new(),
         };

@@ -97,11 +97,13 @@ fn check_document(doc: &Value) {
 fn default_pools() -> Vec<&'static str> {
     let mut all = vec![
         "iobuf",
+        "iobuf-ring",
         "iobuf-fifo",
         "iobuf-cached",
         "iobuf-tc",
         "iobuf-owned",
         "iobuf-async",
+        "iobuf-tokio",
         "mutex",
         "crossbeam",
     ];
@@ -161,10 +163,15 @@ fn default_scenarios_and_pools_produce_a_valid_document() {
     let doc = stdout_json(&out);
     check_document(&doc);
     let all = default_pools();
-    assert_eq!(pools_of(&doc, "pairs"), all);
-    let mut handoff = vec!["transport"];
-    handoff.extend(all);
+    // The ceiling row leads every scenario; handoff adds the transport and
+    // runs no iobuf-tokio (a pairs-only row).
+    let mut pairs = vec!["ceiling"];
+    pairs.extend(&all);
+    assert_eq!(pools_of(&doc, "pairs"), pairs);
+    let mut handoff = vec!["ceiling", "transport"];
+    handoff.extend(all.iter().filter(|p| **p != "iobuf-tokio"));
     assert_eq!(pools_of(&doc, "handoff"), handoff);
+    assert_eq!(doc["config"]["check"], "sampled");
     assert!(doc["results"]
         .as_array()
         .unwrap()
@@ -202,7 +209,7 @@ fn the_table_compares_every_pool_and_out_writes_the_same_run() {
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     check_document(&doc);
-    assert_eq!(pools_of(&doc, "pairs").len(), default_pools().len());
+    assert_eq!(pools_of(&doc, "pairs").len(), default_pools().len() + 1);
 }
 
 #[test]
@@ -252,10 +259,13 @@ fn burst_and_hold_run_clean_and_burst_exhausts_the_pool() {
     let doc = stdout_json(&out);
     check_document(&doc);
     // burst adds the batch row after iobuf.
-    assert_eq!(pools_of(&doc, "burst"), ["iobuf", "iobuf-batch", "mutex"]);
-    assert_eq!(pools_of(&doc, "hold"), ["iobuf", "mutex"]);
+    assert_eq!(
+        pools_of(&doc, "burst"),
+        ["ceiling", "iobuf", "iobuf-batch", "mutex"]
+    );
+    assert_eq!(pools_of(&doc, "hold"), ["ceiling", "iobuf", "mutex"]);
     // 3 threads × 96 (1.5 × 64 / 3, rounded up) > 64: the pool runs dry.
-    let burst = &doc["results"].as_array().unwrap()[0];
+    let burst = &doc["results"].as_array().unwrap()[1];
     assert_eq!(burst["scenario"], "burst");
     assert!(count(burst, "dry_gets") > 0, "{burst}");
 }
@@ -369,9 +379,10 @@ fn every_tier_runs_with_a_small_capacity() {
         .iter()
         .map(|r| r["tier"].as_str().unwrap())
         .collect();
-    assert_eq!(tiers.len(), 12);
+    // The ceiling row and iobuf, per tier.
+    assert_eq!(tiers.len(), 24);
     assert_eq!(tiers[0], "pico");
-    assert_eq!(tiers[11], "titan");
+    assert_eq!(tiers[23], "titan");
 }
 
 #[test]
@@ -393,7 +404,7 @@ fn a_custom_scenario_file_runs_under_its_own_name() {
         .clone();
     let doc = stdout_json(&out);
     check_document(&doc);
-    assert_eq!(pools_of(&doc, "big-burst"), ["crossbeam"]);
+    assert_eq!(pools_of(&doc, "big-burst"), ["ceiling", "crossbeam"]);
     assert!(pools_of(&doc, "pairs").is_empty(), "defaults ran as well");
     assert_eq!(doc["config"]["scenarios"][0]["params"]["batch"], 8);
 }
@@ -416,10 +427,43 @@ fn a_broken_pool_fails_the_run_with_status_1() {
     .get_output()
     .clone();
     let doc = stdout_json(&out);
-    let i = &doc["results"][0]["integrity"];
+    let i = &doc["results"][1]["integrity"];
+    assert_eq!(doc["results"][1]["pool"], "crossbeam");
     assert!(count(i, "duplicates") > 0, "{i}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("integrity check failed"), "{stderr}");
+}
+
+/// At the default check level, each kind of broken pool fails the run.
+#[test]
+fn every_kind_of_broken_pool_fails_the_run_at_the_default_check_level() {
+    for (kind, field) in [
+        ("double", "duplicates"),
+        ("lose", "lost"),
+        ("corrupt", "corrupted"),
+    ] {
+        let out = quick(&[
+            "--threads",
+            "2",
+            "--scenario",
+            "burst",
+            "--pools",
+            "crossbeam",
+            "--fault-every",
+            "5",
+            "--fault-kind",
+            kind,
+            "--json",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+        let doc = stdout_json(&out);
+        assert_eq!(doc["config"]["check"], "sampled");
+        let i = &doc["results"][1]["integrity"];
+        assert!(count(i, field) > 0, "{kind}: {i}");
+    }
 }
 
 /// Exit status 2, one line on stderr that says `what`, nothing on stdout.
@@ -448,6 +492,27 @@ fn bad_names_are_rejected() {
     );
     rejects(&["run", "--pin", "diagonal"], "diagonal");
     rejects(&["run", "--frobnicate"], "--frobnicate");
+    rejects(&["run", "--check", "some"], "'some'");
+    rejects(
+        &["calibrate", "--slowdowns", "0.1,2"],
+        "a slowdown is a fraction",
+    );
+    rejects(&["calibrate", "--trials", "0"], "--trials");
+    rejects(
+        &[
+            "calibrate",
+            "--slow-row",
+            "mutex",
+            "--pools",
+            "iobuf,crossbeam",
+        ],
+        "--slow-row 'mutex' is not an iobuf row",
+    );
+    rejects(
+        &["calibrate", "--pools", "iobuf,mutex", "--scenario", "pairs"],
+        "must include crossbeam",
+    );
+    rejects(&["calibrate", "--threshold", "2"], "--threshold");
     rejects(&["frobnicate"], "frobnicate");
 }
 
@@ -539,4 +604,54 @@ fn an_unwritable_out_path_is_rejected_before_running() {
         "cannot write --out",
     );
     assert!(!Path::new(&bad).exists());
+}
+
+/// `calibrate` runs the gate A against A and against a known slowdown, and
+/// writes what it found; a 50% slowdown of one row shows as a drop.
+#[test]
+fn calibrate_measures_false_alarms_and_an_injected_slowdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("calibration.json");
+    let out = bench()
+        .args([
+            "calibrate",
+            "--trials",
+            "2",
+            "--slowdowns",
+            "0.5",
+            "--machine",
+            "test machine",
+            "--scenario",
+            "pairs",
+            "--threads",
+            "1",
+            "--pools",
+            "iobuf,crossbeam",
+            "--runs",
+            "5",
+            "--duration",
+            "20ms",
+            "--warmup",
+            "5ms",
+            "--quiet",
+            "--calibration-out",
+        ])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("A against A:"), "{text}");
+    assert!(text.contains("slowdown 50% of iobuf"), "{text}");
+    let cal: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(cal["schema"], "iobuf-bench-calibrate/1");
+    assert_eq!(cal["machine"], "test machine");
+    assert_eq!(cal["a_vs_a"]["trials"], 2);
+    assert!(count(&cal["a_vs_a"], "false_alarms") <= 2);
+    let s = &cal["slowdowns"][0];
+    assert!(count(s, "spins_per_put") > 0, "{s}");
+    assert!(count(s, "caught") <= 2);
+    let drop = s["measured_drop_median"].as_f64().unwrap();
+    assert!(drop > 0.15, "a 50% slowdown measured as {drop}: {s}");
 }

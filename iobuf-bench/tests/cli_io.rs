@@ -68,8 +68,10 @@ fn io_reads_into_every_pool_and_checks_every_read() {
     // Plain READ into every pool, and iobuf's pools registered (READ_FIXED)
     // as extra rows right after their plain ones.
     let mut expected = vec![
+        "ceiling",
         "iobuf",
         "iobuf-fixed",
+        "iobuf-ring",
         "iobuf-fifo",
         "iobuf-cached",
         "iobuf-cached-fixed",
@@ -188,7 +190,7 @@ fn an_io_scenario_file_sets_depth_and_read_size_and_can_drop_fixed_rows() {
         return;
     };
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(pools(&doc), ["iobuf", "crossbeam"]);
+    assert_eq!(pools(&doc), ["ceiling", "iobuf", "crossbeam"]);
     for r in doc["results"].as_array().unwrap() {
         assert_eq!(r["scenario"], "io-deep");
         assert!(count(r, "ops") > 0);

@@ -38,13 +38,16 @@ fn bigger_is_throughput_and_same_run_ratios() {
     let o = export(&["--format", "github-bigger", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let e = entries(&o.stdout);
-    // 24 results plus 3 ratios in each of the 6 (scenario, threads) cases.
-    assert_eq!(e.len(), 24 + 18);
+    // 24 results plus a ratio to crossbeam for each of the 2 iobuf rows in
+    // each of the 6 (scenario, threads) cases.
+    assert_eq!(e.len(), 24 + 12);
     for entry in &e {
         let keys: Vec<&String> = entry.as_object().unwrap().keys().collect();
         assert!(keys
             .iter()
-            .all(|k| ["name", "unit", "value", "extra"].contains(&k.as_str())));
+            .all(|k| ["name", "unit", "value", "range", "extra"].contains(&k.as_str())));
+        // One round: no spread, so no range.
+        assert!(entry.get("range").is_none(), "{entry}");
         assert!(entry["value"].as_f64().unwrap() > 0.0);
     }
     let t = find(&e, "pairs/small/4t/iobuf throughput");
@@ -66,6 +69,40 @@ fn bigger_is_throughput_and_same_run_ratios() {
     let r = find(&e, "handoff/small/2t/iobuf/crossbeam throughput ratio");
     assert_eq!(r["unit"], "x");
     assert!((r["value"].as_f64().unwrap() - 20.0 / 15.0).abs() < 1e-9);
+    assert!(
+        find(
+            &e,
+            "handoff/small/2t/iobuf-cached/crossbeam throughput ratio"
+        )["unit"]
+            == "x"
+    );
+}
+
+/// With rounds, throughput and ratios carry their spread as `range`, and
+/// the ratio is the median of the per-round ratios ("vs base").
+#[test]
+fn bigger_carries_the_rounds_spread_as_range() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc_with(&["pairs"], &["small"], &[1], &["iobuf", "crossbeam"]);
+    for r in doc["results"].as_array_mut().unwrap() {
+        let rounds: Vec<f64> = if r["pool"] == "iobuf" {
+            vec![30e6, 20e6, 40e6]
+        } else {
+            vec![10e6, 10e6, 20e6]
+        };
+        r["rounds"] = serde_json::json!(rounds);
+        r["ops_per_sec"] = serde_json::json!(rounds[0]);
+    }
+    let file = run_doc::write(dir.path(), "run.json", &doc);
+    let o = export(&["--format", "github-bigger", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = entries(&o.stdout);
+    let t = find(&e, "pairs/small/1t/iobuf throughput");
+    assert_eq!(t["range"], "± 10000000");
+    // Per round: 3, 2, 2: median 2, min–max 2–3.
+    let r = find(&e, "pairs/small/1t/iobuf/crossbeam throughput ratio");
+    assert_eq!(r["value"].as_f64().unwrap(), 2.0);
+    assert_eq!(r["range"], "± 0.500");
 }
 
 #[test]
@@ -152,7 +189,7 @@ fn markdown_is_one_gfm_table_with_a_row_per_result() {
             "case",
             "pool",
             "pairs/s",
-            "vs best baseline",
+            "vs crossbeam (same round)",
             "get p99",
             "put p99"
         ]
@@ -166,15 +203,39 @@ fn markdown_is_one_gfm_table_with_a_row_per_result() {
     let body: Vec<Vec<String>> = lines[2..].iter().map(|l| cells(l).expect(l)).collect();
     assert_eq!(body.len(), 24);
     assert!(body.iter().all(|row| row.len() == header.len()));
-    // pairs/small/4t: iobuf-cached (45M·2) wins, crossbeam is the best baseline.
+    // pairs/small/4t: iobuf-cached (45M·2) is fastest, but one round cannot
+    // resolve its lead; every ratio is to crossbeam.
     let case: Vec<&Vec<String>> = body.iter().filter(|r| r[0] == "pairs/small/4t").collect();
     assert_eq!(case.len(), 4);
     assert_eq!(case[0][1], "iobuf");
     assert_eq!(case[0][2], "40M");
-    assert_eq!(case[0][3], "1.33× crossbeam");
-    assert_eq!(case[1][1], "**iobuf-cached**");
+    assert_eq!(case[0][3], "1.33×");
+    assert_eq!(case[1][1], "iobuf-cached (unresolved)");
     assert!(case[3][3].starts_with("0.40×"), "{:?}", case[3]);
     assert!(case[0][4].ends_with("ns") || case[0][4].ends_with("µs"));
+}
+
+/// With rounds that agree, the winner is resolved (bold) and every ratio
+/// carries its per-round min–max.
+#[test]
+fn markdown_bolds_a_resolved_winner_and_shows_the_ratios_spread() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc_with(&["pairs"], &["small"], &[1], &["iobuf", "crossbeam"]);
+    for r in doc["results"].as_array_mut().unwrap() {
+        let rounds: Vec<f64> = if r["pool"] == "iobuf" {
+            vec![30e6, 32e6, 31e6]
+        } else {
+            vec![10e6, 11e6, 10.5e6]
+        };
+        r["rounds"] = serde_json::json!(rounds);
+        r["ops_per_sec"] = serde_json::json!(rounds[2]);
+    }
+    let file = run_doc::write(dir.path(), "run.json", &doc);
+    let o = export(&["--format", "markdown", file.to_str().unwrap()]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let body: Vec<Vec<String>> = text.lines().skip(2).map(|l| cells(l).unwrap()).collect();
+    assert_eq!(body[0][1], "**iobuf**", "{text}");
+    assert_eq!(body[0][3], "2.95× (2.91–3.00)", "{text}");
 }
 
 /// Checks `v` against the Bencher Metric Format: an object of benchmarks,
@@ -220,6 +281,13 @@ fn bmf_has_a_benchmark_per_result_and_bounds_only_from_repeats() {
     assert_eq!(t["value"].as_f64().unwrap(), 40e6);
     // One round: no spread, so no bounds.
     assert!(t.get("lower_value").is_none() && t.get("upper_value").is_none());
+    // "vs base" as everywhere: to crossbeam in the same round.
+    let vs = &v["pairs/small/4t/iobuf"]["vs-crossbeam"];
+    assert!(
+        (vs["value"].as_f64().unwrap() - 40.0 / 30.0).abs() < 1e-9,
+        "{vs}"
+    );
+    assert!(v["pairs/small/4t/crossbeam"].get("vs-crossbeam").is_none());
     assert!(
         v["handoff/small/2t/mutex"]["latency"]["value"]
             .as_f64()

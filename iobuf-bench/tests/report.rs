@@ -46,12 +46,13 @@ fn one_plot_per_view_and_nothing_external() {
     let dir = TempDir::new().unwrap();
     let html = write_report(dir.path(), &[("run.json", run_doc::doc())]);
     let ids = figure_ids(&html);
-    // Per scenario: a summary and a throughput plot; latency plots per
-    // thread count for get and put, plus end-to-end in handoff.
-    let expected = 2 + 2 + 3 * 2 + 3 * 3;
+    // Per scenario: a summary bar chart per thread count and a throughput
+    // plot; latency plots per thread count for get and put, plus
+    // end-to-end in handoff.
+    let expected = 2 * 3 + 2 + 3 * 2 + 3 * 3;
     assert_eq!(ids.len(), expected, "{ids:?}");
     for id in [
-        "summary-pairs",
+        "summary-pairs-small-4t",
         "throughput-pairs-small",
         "throughput-handoff-small",
         "latency-pairs-small-4t-get",
@@ -150,9 +151,11 @@ fn matrix_parts_merge_and_repeated_runs_go_side_by_side() {
         .filter(|id| id.starts_with("throughput"))
         .count();
     assert_eq!(throughput, 1);
-    // One line per pool (and per tier in the summary) across both files,
-    // drawn in the pool's own colour whichever file a point came from.
-    assert!(html.contains("id=\"summary-pairs\" data-curves=\"1\""));
+    // One bar per pool in each thread count's summary; one line per pool
+    // across both files, drawn in the pool's own colour whichever file a
+    // point came from.
+    assert!(html.contains("id=\"summary-pairs-small-1t\" data-curves=\"4\""));
+    assert!(html.contains("id=\"summary-pairs-small-2t\" data-curves=\"4\""));
     assert!(html.contains("id=\"throughput-pairs-small\" data-curves=\"4\""));
     let start = html.find("id=\"latency-pairs-small-2t-get\"").unwrap();
     let figure = &html[start..start + html[start..].find("</figure>").unwrap()];
@@ -165,6 +168,56 @@ fn matrix_parts_merge_and_repeated_runs_go_side_by_side() {
     assert!(html.contains("iobuf · before"));
     assert!(html.contains("iobuf · after"));
     assert!(html.contains("1.33&times;") && html.contains("0.67&times;"));
+}
+
+/// The summary: sorted bars of each row's same-run ratio, whiskers for the
+/// rounds' spread, the ceiling marked, the winner and whether it is
+/// resolved.
+#[test]
+fn the_summary_sorts_bars_marks_the_ceiling_and_says_if_the_winner_is_resolved() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc_with(
+        &["pairs"],
+        &["small"],
+        &[1],
+        &["ceiling", "iobuf", "iobuf-cached", "crossbeam"],
+    );
+    for r in doc["results"].as_array_mut().unwrap() {
+        let rounds: Vec<f64> = match r["pool"].as_str().unwrap() {
+            "ceiling" => vec![90e6, 95e6, 92e6],
+            "iobuf" => vec![20e6, 21e6, 20.5e6],
+            "iobuf-cached" => vec![40e6, 44e6, 42e6],
+            _ => vec![10e6, 10e6, 10e6],
+        };
+        r["ops_per_sec"] = json!(rounds[2]);
+        r["rounds"] = json!(rounds);
+    }
+    let html = write_report(dir.path(), &[("run.json", doc)]);
+    let start = html.find("id=\"summary-pairs-small-1t\"").unwrap();
+    let figure = &html[start..start + html[start..].find("</figure>").unwrap()];
+    // Sorted: ceiling, iobuf-cached, iobuf, crossbeam.
+    let order: Vec<usize> = [
+        "ceiling (harness limit)",
+        ">iobuf-cached<",
+        ">iobuf<",
+        ">crossbeam<",
+    ]
+    .iter()
+    .map(|n| figure.find(n).unwrap_or_else(|| panic!("{n} in {figure}")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert!(
+        figure.contains("stroke-dasharray=\"6 3\""),
+        "the ceiling is marked"
+    );
+    assert!(!figure.contains("url("), "nothing referenced");
+    assert!(
+        figure.contains("winner: iobuf-cached (resolved)"),
+        "the winner leaves out the ceiling: {figure}"
+    );
+    // Whiskers for the rows whose rounds differ (not crossbeam's, all 1×).
+    assert_eq!(figure.matches("stroke=\"#222222\"").count(), 3);
+    assert_eq!(figure.matches("stroke-width=\"2\"").count(), 4);
 }
 
 #[test]
@@ -222,8 +275,21 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to report"));
 }
 
-/// Opens the page in headless Chromium through the same script CI runs.
-/// Skips (passes, with the reason printed) where Chromium is not installed.
+/// The browser check script, run with the static checks only unless
+/// `IOBUF_BROWSER_TESTS=1`: `.ci/run` opens a report in Chromium once
+/// itself, so `cargo test` does not start the browser again by default.
+fn browser_check(script: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new("bash");
+    c.arg(script);
+    if std::env::var("IOBUF_BROWSER_TESTS").as_deref() != Ok("1") {
+        c.env("IOBUF_SKIP_BROWSER", "1");
+    }
+    c
+}
+
+/// Opens the page in headless Chromium through the same script CI runs
+/// (with `IOBUF_BROWSER_TESTS=1`; the static checks otherwise). Skips
+/// (passes, with the reason printed) where Chromium is not installed.
 #[test]
 fn plots_render_in_a_real_browser() {
     let dir = TempDir::new().unwrap();
@@ -237,8 +303,7 @@ fn plots_render_in_a_real_browser() {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/check-report-in-browser.sh");
     let screenshot = dir.path().join("report.png");
-    let o = std::process::Command::new("bash")
-        .arg(&script)
+    let o = browser_check(&script)
         .arg(dir.path().join("report.html"))
         .arg(&screenshot)
         .output()
@@ -251,7 +316,7 @@ fn plots_render_in_a_real_browser() {
     }
     assert!(o.status.success(), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("render check: 19 of 19 plots rendered"),
+        stdout.contains("render check: 23 of 23 plots rendered"),
         "{stdout}"
     );
     let png = std::fs::read(&screenshot).unwrap();
@@ -269,8 +334,7 @@ fn plots_render_in_a_real_browser() {
     );
     let broken_path = dir.path().join("broken.html");
     std::fs::write(&broken_path, broken).unwrap();
-    let o = std::process::Command::new("bash")
-        .arg(&script)
+    let o = browser_check(&script)
         .arg(&broken_path)
         .arg(dir.path().join("broken.png"))
         .output()
@@ -278,7 +342,7 @@ fn plots_render_in_a_real_browser() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stdout.contains("18 of 19 plots rendered"), "{stdout}");
+    assert!(stdout.contains("22 of 23 plots rendered"), "{stdout}");
     assert!(stderr.contains("throughput-pairs-small"), "{stderr}");
 
     // So does one whose curves the browser paints near-white (a style the
@@ -290,8 +354,7 @@ fn plots_render_in_a_real_browser() {
     );
     let faint_path = dir.path().join("faint.html");
     std::fs::write(&faint_path, faint).unwrap();
-    let o = std::process::Command::new("bash")
-        .arg(&script)
+    let o = browser_check(&script)
         .arg(&faint_path)
         .arg(dir.path().join("faint.png"))
         .output()
@@ -299,7 +362,7 @@ fn plots_render_in_a_real_browser() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stdout.contains("18 of 19 plots rendered"), "{stdout}");
+    assert!(stdout.contains("22 of 23 plots rendered"), "{stdout}");
     assert!(stderr.contains("faint=4"), "{stderr}");
 }
 
@@ -398,8 +461,7 @@ fn five_files_side_by_side_have_no_invisible_series_and_the_check_catches_one() 
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/check-report-in-browser.sh");
     let page = dir.path().join("report.html");
-    let o = std::process::Command::new("bash")
-        .arg(&script)
+    let o = browser_check(&script)
         .arg(&page)
         .arg(dir.path().join("five.png"))
         .output()
@@ -417,8 +479,7 @@ fn five_files_side_by_side_have_no_invisible_series_and_the_check_catches_one() 
     let faint = html.replacen(&needle, "stroke=\"#EAF9FB\" stroke-width=\"2\"", 1);
     let faint_path = dir.path().join("faint.html");
     std::fs::write(&faint_path, faint).unwrap();
-    let o = std::process::Command::new("bash")
-        .arg(&script)
+    let o = browser_check(&script)
         .arg(&faint_path)
         .arg(dir.path().join("faint.png"))
         .output()

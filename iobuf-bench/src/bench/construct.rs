@@ -2,12 +2,14 @@
 
 use super::drive::drive;
 use super::{Case, CaseError, Measurement, Settings, Target};
+use crate::cli::FaultKind;
 use crate::format::human_bytes;
-use crate::pools::owned::{AsyncPool, OwnedPool};
+use crate::pools::owned::{AsyncPool, OwnedPool, TokioPool};
 #[cfg(feature = "peers")]
 use crate::pools::peers;
 use crate::pools::{
-    BatchPool, CachedPool, CrossbeamPool, DoubleReturn, MutexPool, NoPool, PoolKind,
+    BatchPool, CachedPool, CeilingPool, Corrupting, CrossbeamPool, DoubleReturn, Losing, MutexPool,
+    NoPool, PoolKind,
 };
 use iobuf_pool::BufferPool;
 use iobuf_pool::DEFAULT_CACHE_SIZE;
@@ -29,9 +31,24 @@ pub fn run_case(
     let (tier, cap) = (case.tier, case.capacity);
     match case.target {
         Target::Transport => drive(&NoPool, case, settings, tick),
+        Target::Ceiling => {
+            let pool = CeilingPool::new(tier, cap).map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
         Target::Pool(PoolKind::Iobuf) => {
             let pool = BufferPool::new(tier, cap).map_err(pool_err)?;
             drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::IobufRing) => {
+            let pool = BufferPool::builder(tier, cap)
+                .thread_cache(0)
+                .build()
+                .map_err(pool_err)?;
+            drive(&pool, case, settings, tick)
+        }
+        Target::Pool(PoolKind::IobufTokio) => {
+            let pool = TokioPool::new(tier, cap).map_err(pool_err)?;
+            super::tokio_rows::drive_tokio(&pool, case, settings, tick)
         }
         Target::Pool(PoolKind::IobufFifo) => {
             let pool = BufferPool::new_fifo(tier, cap).map_err(pool_err)?;
@@ -73,10 +90,20 @@ pub fn run_case(
             drive(&pool, case, settings, tick)
         }
         Target::Pool(PoolKind::Crossbeam) => match settings.fault_every {
-            Some(every) => {
-                let pool = DoubleReturn::new(tier, cap, every).map_err(pool_err)?;
-                drive(&pool, case, settings, tick)
-            }
+            Some(every) => match settings.fault_kind {
+                FaultKind::Double => {
+                    let pool = DoubleReturn::new(tier, cap, every).map_err(pool_err)?;
+                    drive(&pool, case, settings, tick)
+                }
+                FaultKind::Lose => {
+                    let pool = Losing::new(tier, cap, every).map_err(pool_err)?;
+                    drive(&pool, case, settings, tick)
+                }
+                FaultKind::Corrupt => {
+                    let pool = Corrupting::new(tier, cap, every).map_err(pool_err)?;
+                    drive(&pool, case, settings, tick)
+                }
+            },
             None => {
                 let pool = CrossbeamPool::new(tier, cap).map_err(pool_err)?;
                 drive(&pool, case, settings, tick)

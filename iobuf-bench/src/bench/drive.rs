@@ -40,6 +40,12 @@ pub fn drive<'p, P: BenchPool>(
         barrier: Barrier::new(case.threads + 1),
         ownership: &ownership,
         sample_every,
+        check_every: settings.check.every(),
+        extra_spins: settings
+            .slow
+            .as_ref()
+            .filter(|s| s.row == case.target.name())
+            .map_or(0, |s| s.spins),
         rate: settings.rate,
         cpus: &settings.cpus,
     };

@@ -13,7 +13,8 @@ use std::time::Instant;
 /// A buffer on its way from a producer to a consumer.
 pub struct Msg<I> {
     item: I,
-    stamp: u64,
+    /// `None`: a holding the check level does not check.
+    stamp: Option<u64>,
     /// When the producer started getting it, for sampled buffers.
     t0: Option<Instant>,
 }

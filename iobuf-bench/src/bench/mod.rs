@@ -23,15 +23,17 @@ mod handoff;
 mod io;
 mod pairs;
 mod phase;
+mod tokio_rows;
 mod topology;
 mod worker;
 
 pub use aggregate::Measurement;
 pub use construct::run_case;
 pub use topology::{placement, Pin};
+pub use worker::spin_cost_ns;
 
 use crate::pools::{
-    PoolKind, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED, IOBUF_TC_BATCH, TRANSPORT,
+    PoolKind, CEILING, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED, IOBUF_TC_BATCH, TRANSPORT,
 };
 use crate::scenario::Scenario;
 use iobuf_pool::Tier;
@@ -43,6 +45,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Pool(PoolKind),
+    /// A thread-local free list ([`crate::pools::CeilingPool`]): the
+    /// harness's own limit, in every scenario.
+    Ceiling,
     Transport,
     /// `BufferPool` (through a `LocalCache` per thread when `cached`),
     /// registered with `iobuf_pool::uring::FixedBuffers`, reading with
@@ -61,6 +66,7 @@ impl Target {
     pub fn name(self) -> &'static str {
         match self {
             Target::Pool(p) => p.name(),
+            Target::Ceiling => CEILING,
             Target::Transport => TRANSPORT,
             Target::Fixed { cached: false } => IOBUF_FIXED,
             Target::Fixed { cached: true } => IOBUF_CACHED_FIXED,
@@ -107,9 +113,23 @@ pub struct Settings {
     /// Open loop: operations per second per thread.
     pub rate: Option<f64>,
     pub sample_every: u32,
+    /// How much of every operation is checked.
+    pub check: crate::measure::CheckLevel,
     /// Hidden test switch: the crossbeam baseline returns every n-th
     /// buffer twice, which the integrity checks must catch.
     pub fault_every: Option<u64>,
+    /// What the broken baseline of `fault_every` does.
+    pub fault_kind: crate::cli::FaultKind,
+    /// `calibrate` only: the row named here spins this many times after
+    /// each put, a known slowdown the gate must catch.
+    pub slow: Option<Slowdown>,
+}
+
+/// A delay injected into one row's puts (see [`Settings::slow`]).
+#[derive(Debug, Clone)]
+pub struct Slowdown {
+    pub row: String,
+    pub spins: u32,
 }
 
 /// Why a case could not run.
@@ -164,6 +184,9 @@ mod tests {
             rate: None,
             sample_every: 4,
             fault_every: None,
+            check: crate::measure::CheckLevel::Full,
+            fault_kind: crate::cli::FaultKind::Double,
+            slow: None,
         };
         run_case(&case, &settings, &mut |_| {})
             .map(CaseResult::from)
@@ -174,6 +197,9 @@ mod tests {
     fn every_scenario_and_pool_runs_clean() {
         for scenario in ["pairs", "handoff", "burst", "hold"] {
             for pool in PoolKind::ALL {
+                if pool == PoolKind::IobufTokio && scenario != "pairs" {
+                    continue;
+                }
                 let r = quick(scenario, Target::Pool(pool), 3, 16);
                 assert!(
                     r.integrity.is_clean(),
@@ -252,10 +278,66 @@ mod tests {
             rate: None,
             sample_every: 1,
             fault_every: None,
+            check: crate::measure::CheckLevel::Full,
+            fault_kind: crate::cli::FaultKind::Double,
+            slow: None,
         };
         let r = CaseResult::from(drive(&pool, &case, &settings, &mut |_| {}).unwrap());
         assert!(r.integrity.duplicates > 0, "{:?}", r.integrity);
         assert!(!r.integrity.is_clean());
+    }
+
+    /// Runs `pool` through `scenario` at the default (sampled) check level.
+    fn sampled<P: BenchPool>(pool: &P, scenario: &str, threads: usize) -> CaseResult {
+        let case = Case {
+            scenario: builtin(scenario).unwrap(),
+            tier: Tier::Pico,
+            capacity: pool.capacity(),
+            threads,
+            producers: threads,
+            consumers: threads,
+            target: Target::Pool(PoolKind::Crossbeam),
+        };
+        let settings = Settings {
+            check: crate::measure::CheckLevel::Sampled,
+            ..short_settings()
+        };
+        CaseResult::from(drive(pool, &case, &settings, &mut |_| {}).unwrap())
+    }
+
+    /// The default check level still catches each kind of broken pool:
+    /// one that hands a buffer to two holders, one that loses buffers, one
+    /// whose buffers change while held; and passes the sound ones.
+    #[test]
+    fn the_sampled_checks_catch_every_broken_pool() {
+        use crate::pools::{CeilingPool, Corrupting, CrossbeamPool, Losing};
+        for scenario in ["pairs", "burst"] {
+            let r = sampled(&DoubleReturn::new(Tier::Pico, 32, 7).unwrap(), scenario, 2);
+            assert!(r.integrity.duplicates > 0, "{scenario}: {:?}", r.integrity);
+            let r = sampled(&Losing::new(Tier::Pico, 32, 50).unwrap(), scenario, 2);
+            assert!(r.integrity.lost > 0, "{scenario}: {:?}", r.integrity);
+            let r = sampled(&Corrupting::new(Tier::Pico, 32, 4).unwrap(), scenario, 2);
+            assert!(r.integrity.corrupted > 0, "{scenario}: {:?}", r.integrity);
+            for r in [
+                sampled(&CrossbeamPool::new(Tier::Pico, 32).unwrap(), scenario, 2),
+                sampled(&CeilingPool::new(Tier::Pico, 32).unwrap(), scenario, 2),
+                sampled(&BufferPool::new(Tier::Pico, 32).unwrap(), scenario, 2),
+            ] {
+                assert!(r.integrity.is_clean() && r.ops > 0, "{scenario}: {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_ceiling_and_tokio_rows_run_clean_in_every_scenario_they_join() {
+        for scenario in ["pairs", "handoff", "burst", "hold"] {
+            let r = quick(scenario, Target::Ceiling, 3, 16);
+            assert!(r.integrity.is_clean() && r.ops > 0, "{scenario}: {r:?}");
+        }
+        let r = quick("pairs", Target::Pool(PoolKind::IobufTokio), 2, 16);
+        assert!(r.integrity.is_clean() && r.ops > 0, "{r:?}");
+        assert_eq!(r.per_thread_ops.len(), 2);
+        assert!(r.latency_ns.get.samples > 0);
     }
 
     fn short_settings() -> Settings {
@@ -266,6 +348,9 @@ mod tests {
             rate: None,
             sample_every: 4,
             fault_every: None,
+            check: crate::measure::CheckLevel::Full,
+            fault_kind: crate::cli::FaultKind::Double,
+            slow: None,
         }
     }
 
@@ -301,7 +386,12 @@ mod tests {
 
     #[test]
     fn io_reads_check_and_return_through_every_pool() {
-        let mut targets: Vec<Target> = PoolKind::ALL.iter().map(|&p| Target::Pool(p)).collect();
+        let mut targets: Vec<Target> = PoolKind::ALL
+            .iter()
+            .filter(|&&p| p != PoolKind::IobufTokio)
+            .map(|&p| Target::Pool(p))
+            .collect();
+        targets.push(Target::Ceiling);
         targets.push(Target::Fixed { cached: false });
         targets.push(Target::Fixed { cached: true });
         for target in targets {

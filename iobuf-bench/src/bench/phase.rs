@@ -17,6 +17,11 @@ pub struct Shared<'a> {
     pub barrier: Barrier,
     pub ownership: &'a Ownership,
     pub sample_every: u32,
+    /// One holding in this many is checked (1: every one).
+    pub check_every: u32,
+    /// `calibrate`'s injected slowdown of this case's row: spins after
+    /// every put (0: none).
+    pub extra_spins: u32,
     pub rate: Option<f64>,
     pub cpus: &'a [core_affinity::CoreId],
 }

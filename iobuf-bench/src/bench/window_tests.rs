@@ -115,6 +115,9 @@ fn settings(warmup_ms: u64, duration_ms: u64, rate: Option<f64>) -> Settings {
         rate,
         sample_every: 1,
         fault_every: None,
+        check: crate::measure::CheckLevel::Full,
+        fault_kind: crate::cli::FaultKind::Double,
+        slow: None,
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Worker<'s, H: PoolHandle> {
     pub sh: &'s Shared<'s>,
     pub rec: Recorder,
     pub sampler: Sampler,
+    /// Picks the holdings that are checked (every one at `--check full`).
+    checker: Sampler,
     pub pacer: Option<Pacer>,
     watch: PhaseWatch,
     /// Whether the operation in progress started inside the measured
@@ -42,6 +44,7 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
             sh,
             rec: Recorder::default(),
             sampler: Sampler::new(sh.sample_every, id as u64 + 1),
+            checker: Sampler::new(sh.check_every, (id as u64 + 1) << 32 | 0x5eed),
             pacer: Pacer::for_rate(sh.rate),
             watch: PhaseWatch { measuring: false },
             op_in_window: false,
@@ -160,14 +163,18 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         }
     }
 
-    /// This worker claims `item` and stamps it; gives the stamp.
+    /// This worker claims `item` and stamps it when this holding is one
+    /// the check level checks; gives the stamp, `None` when unchecked.
     #[inline]
-    pub fn claim(&mut self, item: &mut H::Item) -> u64 {
+    pub fn claim(&mut self, item: &mut H::Item) -> Option<u64> {
+        if !self.checker.hit() {
+            return None;
+        }
         let s = stamp(self.id, self.seq);
         self.seq += 1;
         self.take_ownership(item);
         write_stamp(item.bytes(), s);
-        s
+        Some(s)
     }
 
     /// Marks `item` held, counting a duplicate if it already was.
@@ -186,9 +193,11 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         }
     }
 
-    /// The last holder checks the stamp and gives up its claim.
+    /// The last holder checks the stamp and gives up its claim (nothing
+    /// for an unchecked holding).
     #[inline]
-    pub fn unclaim(&mut self, item: &mut H::Item, stamp: u64) {
+    pub fn unclaim(&mut self, item: &mut H::Item, stamp: Option<u64>) {
+        let Some(stamp) = stamp else { return };
         if !check_stamp(item.bytes(), stamp) {
             self.rec.corrupted += 1;
         }
@@ -232,9 +241,20 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         if timed {
             let t = Instant::now();
             self.h.put(item);
+            self.injected_delay();
             record(&mut self.rec.put, t.elapsed());
         } else {
             self.h.put(item);
+            self.injected_delay();
+        }
+    }
+
+    /// `calibrate`'s known slowdown, as if this row's put cost more: a
+    /// fixed number of spins.
+    #[inline]
+    fn injected_delay(&self) {
+        if self.sh.extra_spins > 0 {
+            spin(self.sh.extra_spins);
         }
     }
 
@@ -250,4 +270,33 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         }
         self.rec
     }
+}
+
+/// `n` iterations of a loop the compiler cannot remove, about a nanosecond
+/// each (a dependent add through `black_box`; not `spin_loop`, whose PAUSE
+/// takes tens of nanoseconds on some CPUs, too coarse for a known
+/// slowdown): a delay whose cost per iteration `calibrate` measures with
+/// [`spin_cost_ns`].
+#[inline(never)]
+pub fn spin(n: u32) {
+    let mut x = 0u64;
+    for i in 0..n {
+        x = std::hint::black_box(x.wrapping_add(u64::from(i)));
+    }
+    std::hint::black_box(x);
+}
+
+/// Nanoseconds one iteration of [`spin`] takes here (the median of a few
+/// tries, so that neither a preempted try nor a lucky one decides).
+pub fn spin_cost_ns() -> f64 {
+    const N: u32 = 2_000_000;
+    let mut tries: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            spin(N);
+            t.elapsed().as_nanos() as f64 / f64::from(N)
+        })
+        .collect();
+    tries.sort_by(f64::total_cmp);
+    tries[tries.len() / 2]
 }

@@ -27,12 +27,31 @@ pub fn text() -> String {
     );
     let _ = writeln!(
         s,
-        "  {:<13} handoff only, always run: the producer→consumer queue with no pool, to subtract",
+        "  {:<14} every scenario, always run: a thread-local free list (a Vec of indices per thread, \
+         refilled from and spilled to a locked spare list a chunk at a time) through the same worker \
+         and checks: the harness's own limit, that every row can be read against",
+        pools::CEILING
+    );
+    let _ = writeln!(
+        s,
+        "  {:<14} handoff only, always run: the producer→consumer queue with no pool, to subtract",
         pools::TRANSPORT
     );
     let _ = writeln!(
         s,
-        "  {:<13} io only, with iobuf / iobuf-cached in --pools: the same pool registered with each ring \
+        "  {:<14} burst only, with iobuf in --pools: a pool without a thread cache moving each burst \
+         with try_get_many / put_many (batch ring operations)",
+        pools::IOBUF_BATCH
+    );
+    let _ = writeln!(
+        s,
+        "  {:<14} burst only, with iobuf-tc in --pools: as {}, on a pool with thread_cache(64)",
+        pools::IOBUF_TC_BATCH,
+        pools::IOBUF_BATCH
+    );
+    let _ = writeln!(
+        s,
+        "  {:<14} io only, with iobuf / iobuf-cached in --pools: the same pool registered with each ring \
          (iobuf_pool::uring::FixedBuffers), reading with READ_FIXED; also {}",
         pools::IOBUF_FIXED,
         pools::IOBUF_CACHED_FIXED
@@ -50,6 +69,18 @@ pub fn text() -> String {
         let _ = writeln!(s, "  {:<8} {}", sc.name, sc.description);
         let _ = writeln!(s, "  {:<8} params: {params}", "");
     }
+    let _ = writeln!(
+        s,
+        "\nCheck levels (--check): sampled (default) checks one holding in {} at random (ownership \
+         flag, stamps at both ends of the buffer) and drains every pool exactly once after every case; \
+         full checks every holding (a stress run; the checks then cost more than the fastest pools).",
+        crate::measure::SAMPLED_CHECK_EVERY
+    );
+    let _ = writeln!(
+        s,
+        "vs base: a row's throughput ÷ {}'s in the same round, median over the rounds.",
+        pools::GATE_BASE
+    );
     let _ = writeln!(
         s,
         "\nThroughput is in pairs/s: one op is one buffer taken and returned (get + put), \
@@ -74,7 +105,17 @@ mod tests {
         for n in scenario::builtin_names() {
             assert!(text.contains(n));
         }
-        assert!(text.contains(pools::IOBUF_FIXED) && text.contains(pools::IOBUF_CACHED_FIXED));
+        // Every row a run can print, not only the --pools values.
+        assert!(text.contains(pools::IOBUF_CACHED_FIXED));
+        for row in [
+            pools::IOBUF_FIXED,
+            pools::IOBUF_BATCH,
+            pools::IOBUF_TC_BATCH,
+            pools::CEILING,
+            pools::TRANSPORT,
+        ] {
+            assert!(text.contains(&format!("  {row:<14} ")), "{row}");
+        }
         assert!(text.contains("pairs/s"));
     }
 }

@@ -56,51 +56,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
 
     let clock_cost_ns = measure::clock_cost_ns();
-    let runs = args.runs as usize;
-    let progress = Progress::new(plan.cases.len() * runs, args.quiet);
-    // rounds[c]: case c's result in each round so far. Round by round, so
-    // that a slow spell of the machine hits every pool, not one.
-    let mut rounds: Vec<Vec<CaseResult>> = vec![Vec::new(); plan.cases.len()];
-    let mut skipped = vec![false; plan.cases.len()];
-    'rounds: for round in 0..runs {
-        for (c, case) in plan.cases.iter().enumerate() {
-            if skipped[c] {
-                continue;
-            }
-            let i = round * plan.cases.len() + c;
-            let label = case.label();
-            progress.start_case(i, &label);
-            let r = match bench::run_case(case, &plan.settings, &mut |f| progress.tick(i, f)) {
-                // Cut short by SIGINT: its window is not the one asked for.
-                Ok(_) if interrupt::interrupted() => break 'rounds,
-                Ok(m) => CaseResult::from(m),
-                Err(CaseError::Skipped(why)) => {
-                    progress.warn(&format!("warning: {why}"));
-                    skipped[c] = true;
-                    continue;
-                }
-                Err(e) => {
-                    progress.finish();
-                    return Err(match e {
-                        CaseError::Pool(msg) | CaseError::Setup(msg) => Failure::Input(msg),
-                        CaseError::Worker(msg) | CaseError::Skipped(msg) => Failure::Runtime(msg),
-                    });
-                }
-            };
-            let starved = r.per_thread_ops.iter().filter(|&&n| n == 0).count();
-            if starved > 0 {
-                progress.warn(&format!(
-                    "warning: {label}: {starved} of {} threads completed no operation while measuring (starved)",
-                    r.per_thread_ops.len()
-                ));
-            }
-            rounds[c].push(r);
-        }
-    }
-    let mut results: Vec<CaseResult> = rounds
-        .into_iter()
-        .filter_map(CaseResult::from_rounds)
-        .collect();
+    let progress = Progress::new(plan.cases.len() * args.runs as usize, args.quiet);
+    let mut results = measure_rounds(&plan, args.runs as usize, &progress)?;
     progress.finish();
 
     let complete = !interrupt::interrupted();
@@ -153,8 +110,61 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
 }
 
+/// Runs every case of `plan` once per round, round after round (A B C,
+/// A B C, ...), so that a slow spell of the machine hits every pool, not
+/// one; gives each case's rounds folded into one result. Stops early
+/// (with what finished) after SIGINT.
+pub fn measure_rounds(
+    plan: &Plan,
+    runs: usize,
+    progress: &Progress,
+) -> Result<Vec<CaseResult>, Failure> {
+    // rounds[c]: case c's result in each round so far.
+    let mut rounds: Vec<Vec<CaseResult>> = vec![Vec::new(); plan.cases.len()];
+    let mut skipped = vec![false; plan.cases.len()];
+    'rounds: for round in 0..runs {
+        for (c, case) in plan.cases.iter().enumerate() {
+            if skipped[c] {
+                continue;
+            }
+            let i = round * plan.cases.len() + c;
+            let label = case.label();
+            progress.start_case(i, &label);
+            let r = match bench::run_case(case, &plan.settings, &mut |f| progress.tick(i, f)) {
+                // Cut short by SIGINT: its window is not the one asked for.
+                Ok(_) if interrupt::interrupted() => break 'rounds,
+                Ok(m) => CaseResult::from(m),
+                Err(CaseError::Skipped(why)) => {
+                    progress.warn(&format!("warning: {why}"));
+                    skipped[c] = true;
+                    continue;
+                }
+                Err(e) => {
+                    progress.finish();
+                    return Err(match e {
+                        CaseError::Pool(msg) | CaseError::Setup(msg) => Failure::Input(msg),
+                        CaseError::Worker(msg) | CaseError::Skipped(msg) => Failure::Runtime(msg),
+                    });
+                }
+            };
+            let starved = r.per_thread_ops.iter().filter(|&&n| n == 0).count();
+            if starved > 0 {
+                progress.warn(&format!(
+                    "warning: {label}: {starved} of {} threads completed no operation while measuring (starved)",
+                    r.per_thread_ops.len()
+                ));
+            }
+            rounds[c].push(r);
+        }
+    }
+    Ok(rounds
+        .into_iter()
+        .filter_map(CaseResult::from_rounds)
+        .collect())
+}
+
 /// The document's `config`: what the run used.
-fn config(args: &RunArgs, plan: &Plan, clock_cost_ns: f64) -> RunConfig {
+pub fn config(args: &RunArgs, plan: &Plan, clock_cost_ns: f64) -> RunConfig {
     RunConfig {
         tiers: plan.tiers.iter().map(|t| t.name().to_string()).collect(),
         // At most cli::MAX_THREADS.
@@ -183,5 +193,6 @@ fn config(args: &RunArgs, plan: &Plan, clock_cost_ns: f64) -> RunConfig {
         ops_unit: "pairs: one buffer taken and returned".into(),
         fault_every: args.fault_every,
         runs: args.runs,
+        check: args.check.name().into(),
     }
 }

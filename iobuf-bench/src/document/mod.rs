@@ -154,6 +154,10 @@ pub struct RunConfig {
     /// are not a benchmark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault_every: Option<u64>,
+    /// How much of every operation was checked: "sampled" or "full"
+    /// (documents written before the levels existed checked everything).
+    #[serde(default = "full_check")]
+    pub check: String,
     /// Rounds of every case (`--runs`); each result carries its rounds.
     #[serde(default = "one")]
     pub runs: u32,
@@ -311,6 +315,10 @@ fn one() -> u32 {
 
 fn yes() -> bool {
     true
+}
+
+fn full_check() -> String {
+    "full".into()
 }
 
 impl CaseResult {

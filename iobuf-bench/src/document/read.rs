@@ -21,10 +21,6 @@ use hdrhistogram::Histogram;
 use serde::Deserialize;
 use serde_json::Value;
 
-// The number formats moved to `crate::format`; these names stay for the
-// report and the exporters.
-pub use crate::format::{fmt_count, fmt_ns, fmt_rate};
-
 /// The only schema these readers understand.
 pub use super::SCHEMA;
 
@@ -567,8 +563,7 @@ pub fn canonical_json(v: &Value) -> String {
     sorted(v).to_string()
 }
 
-// Row identities live in `crate::pools`; these names stay for the report.
-pub use crate::pools::rank as pool_rank;
+use crate::pools::rank as pool_rank;
 
 /// Pool names of a case in display order.
 pub fn sorted_pools<'a, I: IntoIterator<Item = &'a String>>(pools: I) -> Vec<&'a String> {

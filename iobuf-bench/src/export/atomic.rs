@@ -1,7 +1,10 @@
 //! Output files written whole or not at all: the bytes go to a temporary
 //! file in the destination's directory, are flushed to disk, and the file is
 //! renamed over the destination. A failed or interrupted write leaves what
-//! was there before (and no temporary file behind).
+//! was there before (and no temporary file behind). The file gets the
+//! permissions any new file of the user gets (0666 less the umask), not the
+//! 0600 of a private temporary file: results are for sharing (CI
+//! artifacts).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -30,6 +33,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(".tmp")
+        .permissions(shared_file())
         .tempfile_in(dir)
         .map_err(|e| format!("{shown}: cannot write: {e}"))?;
     tmp.write_all(bytes)
@@ -38,6 +42,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     tmp.persist(path)
         .map_err(|e| format!("{shown}: cannot write: {}", e.error))?;
     Ok(())
+}
+
+/// The mode a new output file is created with: 0666, which the kernel
+/// cuts by the process's umask, as for any file the user creates.
+pub fn shared_file() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::Permissions::from_mode(0o666)
 }
 
 /// Fails now if `path` could not be written at the end: its directory must
@@ -78,6 +89,24 @@ mod tests {
         write(&path, b"new contents").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new contents");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// The process's umask, from /proc (reading it with umask(2) would
+    /// change it for the other tests' threads meanwhile).
+    fn umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        u32::from_str_radix(line.split_whitespace().nth(1).unwrap(), 8).unwrap()
+    }
+
+    #[test]
+    fn output_files_get_the_users_umask_not_0600() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("out.json");
+        write(&path, b"{}").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !umask(), "mode {mode:o}");
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! (`scenario/tier/threads/pool`). Measures: `throughput` (operations per
 //! second; `lower_value` and `upper_value` are the slowest and fastest
 //! round where the document has repeats, and absent otherwise), and
-//! `latency` and `latency-p99` (the get latency's median and p99, in ns).
+//! `latency` and `latency-p99` (the get latency's median and p99, in ns),
+//! and, for every row of a case that has the base row, `vs-crossbeam`:
+//! "vs base" as everywhere (the median of the per-round ratios to
+//! crossbeam, `lower_value`/`upper_value` their min and max).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +20,7 @@ use serde::Serialize;
 
 use super::github::case_name;
 use super::spread::Spread;
-use crate::results::{Op, RunDoc};
+use crate::document::read::{Op, RunDoc};
 
 /// One measure's figure.
 #[derive(Debug, Serialize, PartialEq)]
@@ -59,6 +62,30 @@ pub fn build(doc: &RunDoc, spreads: &[Option<Spread>]) -> Result<Bmf, String> {
                 upper_value: spread.map(|s| s.max),
             },
         );
+        if r.pool != crate::vs_base::BASE {
+            let base = doc
+                .results
+                .iter()
+                .find(|b| b.pool == crate::vs_base::BASE && b.key() == r.key());
+            if let Some(v) = base.and_then(|b| {
+                crate::vs_base::ratio(
+                    &r.round_rates(),
+                    r.ops_per_sec,
+                    &b.round_rates(),
+                    b.ops_per_sec,
+                )
+            }) {
+                let spread = v.rounds > 1;
+                measures.insert(
+                    "vs-crossbeam",
+                    Metric {
+                        value: v.median,
+                        lower_value: spread.then_some(v.min),
+                        upper_value: spread.then_some(v.max),
+                    },
+                );
+            }
+        }
         if let Some(s) = r.summary(Op::Get) {
             if s.p50.is_finite() {
                 measures.insert("latency", Metric::plain(s.p50));

@@ -4,7 +4,9 @@
 //! its `customBiggerIsBetter` and `customSmallerIsBetter` tools: an array
 //! of `{"name", "unit", "value", "range"?, "extra"?}`, one per tracked
 //! figure. The action keys its history on `name`, so names are stable and
-//! carry the whole case: `scenario/tier/threads/pool metric`. The other
+//! carry the whole case: `scenario/tier/threads/pool metric`. `range` is
+//! the spread over the rounds (half the min–max), where the run has
+//! rounds. The other
 //! formats are in [`super::markdown`] and [`super::bmf`].
 
 use std::path::PathBuf;
@@ -12,8 +14,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::{atomic, bmf, markdown, spread};
-use crate::compare::GATE_RATIOS;
-use crate::results::{self, CaseResult, Op, RunDoc};
+use crate::document::read::{self as results, CaseResult, Op, RunDoc};
+use crate::pools::is_iobuf;
+use crate::vs_base;
 
 /// Convert a run to github-action-benchmark's custom JSON, a Markdown
 /// table, or Bencher's BMF JSON.
@@ -59,6 +62,9 @@ pub struct Entry {
     pub unit: String,
     /// The figure.
     pub value: f64,
+    /// Its spread over the rounds, `± half the min–max`, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
     /// Free text the dashboard shows next to the value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra: Option<String>,
@@ -134,28 +140,51 @@ pub fn entries(doc: &RunDoc, format: ExportFormat) -> Result<Vec<Entry>, String>
         }
         ExportFormat::GithubBigger => {
             for r in &doc.results {
+                let rounds = r.round_rates();
+                let range = (rounds.len() > 1).then(|| {
+                    let s = vs_base::summarise(&rounds).expect("rounds are finite");
+                    format!("± {:.0}", (s.max - s.min) / 2.0)
+                });
                 out.push(Entry {
                     name: format!("{} throughput", case_name(r)),
                     unit: "ops/s".into(),
                     value: r.ops_per_sec,
+                    range,
                     extra: case_extra(r),
                 });
             }
             // Ratios are what stays comparable on a dashboard fed by
-            // different CI machines.
+            // different CI machines: every iobuf row over the base row,
+            // "vs base" as everywhere (median of the per-round ratios).
             for (key, pools) in doc.by_case()? {
-                for (num, den) in GATE_RATIOS {
-                    let (Some(n), Some(d)) = (pools.get(num), pools.get(den)) else {
+                let Some(base) = pools.get(vs_base::BASE) else {
+                    continue;
+                };
+                for (pool, r) in &pools {
+                    if !is_iobuf(pool) {
+                        continue;
+                    }
+                    let Some(v) = vs_base::ratio(
+                        &r.round_rates(),
+                        r.ops_per_sec,
+                        &base.round_rates(),
+                        base.ops_per_sec,
+                    ) else {
                         continue;
                     };
-                    if d.ops_per_sec > 0.0 {
-                        out.push(Entry {
-                            name: format!("{key}/{num}/{den} throughput ratio"),
-                            unit: "x".into(),
-                            value: n.ops_per_sec / d.ops_per_sec,
-                            extra: None,
-                        });
-                    }
+                    out.push(Entry {
+                        name: format!("{key}/{pool}/{} throughput ratio", vs_base::BASE),
+                        unit: "x".into(),
+                        value: v.median,
+                        range: (v.rounds > 1).then(|| format!("± {:.3}", (v.max - v.min) / 2.0)),
+                        extra: Some(format!(
+                            "vs {}: same-round ratio, median of {} round(s), min–max {:.3}–{:.3}",
+                            vs_base::BASE,
+                            v.rounds,
+                            v.min,
+                            v.max
+                        )),
+                    });
                 }
             }
         }
@@ -169,6 +198,7 @@ pub fn entries(doc: &RunDoc, format: ExportFormat) -> Result<Vec<Entry>, String>
                                 name: format!("{} {} latency {label}", case_name(r), op.label()),
                                 unit: "ns".into(),
                                 value,
+                                range: None,
                                 extra: case_extra(r),
                             });
                         }

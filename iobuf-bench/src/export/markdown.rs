@@ -1,21 +1,27 @@
 //! Export to a GitHub-flavoured Markdown table, to paste into a pull
 //! request comment: one row per result, grouped by case, with throughput
-//! (and its min–max over rounds where the document has repeats), the ratio
-//! to the best baseline pool measured in the same case, and the get and put
-//! p99 latencies. The fastest pool of each case is in bold.
+//! (and its min–max over rounds where the document has repeats), "vs base"
+//! (the ratio to crossbeam in the same round, median and min–max over the
+//! rounds), and the get and put p99 latencies. The fastest pool of each
+//! case (the ceiling and transport rows are the harness, not pools) is in
+//! bold when its lead over the runner-up is resolved, and marked
+//! "(unresolved)" when it is not.
 
 use std::fmt::Write as _;
 
 use super::spread::Spread;
-use crate::pools::is_iobuf as is_iobuf_pool;
-use crate::results::{fmt_count, fmt_ns, pool_rank, CaseResult, Op, RunDoc};
+use crate::document::read::{CaseResult, Op, RunDoc};
+use crate::format::{fmt_count, fmt_ns};
+use crate::pools::rank as pool_rank;
+use crate::pools::{CEILING, TRANSPORT};
+use crate::vs_base;
 
 /// The table's columns.
 pub const HEADER: [&str; 6] = [
     "case",
     "pool",
     "pairs/s",
-    "vs best baseline",
+    "vs crossbeam (same round)",
     "get p99",
     "put p99",
 ];
@@ -50,35 +56,55 @@ pub fn render(doc: &RunDoc, spreads: &[Option<Spread>]) -> Result<String, String
     for (key, pools) in &cases {
         let mut rows: Vec<&CaseResult> = pools.values().copied().collect();
         rows.sort_by(|a, b| pool_rank(&a.pool).cmp(&pool_rank(&b.pool)));
-        let best_baseline = rows
+        let base = rows.iter().find(|r| r.pool == vs_base::BASE);
+        let mut ranked: Vec<&&CaseResult> = rows
             .iter()
-            .filter(|r| !is_iobuf_pool(&r.pool))
-            .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
-        let winner = rows
-            .iter()
-            .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec))
-            .map(|r| r.pool.clone());
+            .filter(|r| r.pool != CEILING && r.pool != TRANSPORT)
+            .collect();
+        ranked.sort_by(|a, b| b.ops_per_sec.total_cmp(&a.ops_per_sec));
+        let winner = ranked.first().map(|r| r.pool.clone());
+        let resolved = match (ranked.first(), ranked.get(1)) {
+            (Some(a), Some(b)) => vs_base::resolved(&vs_base::per_round(
+                &a.round_rates(),
+                a.ops_per_sec,
+                &b.round_rates(),
+                b.ops_per_sec,
+            ))
+            .unwrap_or(false),
+            _ => true,
+        };
         for r in rows.iter() {
             let mut rate = fmt_count(r.ops_per_sec);
             if let Some(sp) = spread_of(r) {
                 let _ = write!(rate, " ({}–{})", fmt_count(sp.min), fmt_count(sp.max));
             }
-            let ratio = match best_baseline {
-                Some(b) if b.ops_per_sec > 0.0 => {
-                    format!("{:.2}× {}", r.ops_per_sec / b.ops_per_sec, cell(&b.pool))
-                }
-                _ => "-".into(),
-            };
+            let ratio = base
+                .and_then(|b| {
+                    vs_base::ratio(
+                        &r.round_rates(),
+                        r.ops_per_sec,
+                        &b.round_rates(),
+                        b.ops_per_sec,
+                    )
+                })
+                .map(|v| {
+                    if v.rounds > 1 {
+                        format!("{:.2}× ({:.2}–{:.2})", v.median, v.min, v.max)
+                    } else {
+                        format!("{:.2}×", v.median)
+                    }
+                })
+                .unwrap_or_else(|| "-".into());
             let p99 = |op: Op| {
                 r.summary(op)
                     .filter(|x| x.p99.is_finite())
                     .map(|x| fmt_ns(x.p99))
                     .unwrap_or_else(|| "-".into())
             };
-            let pool = if winner.as_deref() == Some(r.pool.as_str()) {
-                format!("**{}**", cell(&r.pool))
-            } else {
-                cell(&r.pool)
+            let pool = match (winner.as_deref() == Some(r.pool.as_str()), resolved) {
+                (true, true) => format!("**{}**", cell(&r.pool)),
+                (true, false) => format!("{} (unresolved)", cell(&r.pool)),
+                _ => cell(&r.pool),
             };
             let _ = writeln!(
                 s,

@@ -1,10 +1,9 @@
 //! Exports of a run. The JSON document's types live in
-//! [`crate::document`] (re-exported as [`json`]); `meta` comes from
+//! [`crate::document`]; `meta` comes from
 //! [`crate::host`].
 
 pub mod atomic;
 pub mod bmf;
 pub mod github;
-pub mod json;
 pub mod markdown;
 pub mod spread;

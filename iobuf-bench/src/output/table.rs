@@ -1,10 +1,11 @@
 //! The summary table: one block per scenario × tier × thread layout, one
 //! row per pool.
 
-use crate::export::json::{BenchDocument, CaseResult};
+use crate::document::{BenchDocument, CaseResult};
 use crate::format::{fmt_count, fmt_ns, human_bytes};
 use crate::measure::fairness;
-use crate::pools::{PoolKind, TRANSPORT};
+use crate::pools::{CEILING, TRANSPORT};
+use crate::vs_base;
 use iobuf_pool::Tier;
 use std::fmt::Write as _;
 
@@ -89,7 +90,7 @@ pub fn render(doc: &BenchDocument) -> String {
     );
     let _ = writeln!(
         out,
-        "pairs/s: the median round's; min–max over the rounds. vs base: throughput ÷ the faster of mutex and crossbeam in the same round, median over the rounds. \
+        "pairs/s: the median round's; min–max over the rounds. vs base: throughput ÷ crossbeam's in the same round, median over the rounds (the same in the JSON readers, the exports, the report and compare). \
          n<100: too few timed operations for that percentile (samples: how many were timed). \
          fairness: the least-served thread's operations ÷ the most-served one's (handoff: within producers and within consumers)."
     );
@@ -123,12 +124,15 @@ pub fn render(doc: &BenchDocument) -> String {
             "transport: the handoff queue with no pool at all; the ceiling for the pools' handoff rows."
         );
     }
+    if doc.results.iter().any(|r| r.pool == CEILING) {
+        let _ = writeln!(
+            out,
+            "ceiling: a thread-local free list through the same worker and checks: what this harness can \
+             measure at most; a row near it is as fast as the bench can tell (check level: {}).",
+            c.check
+        );
+    }
     out
-}
-
-/// Throughput of `r` in round `k` (its only figure in a one-round run).
-fn round_rate(r: &CaseResult, k: usize) -> f64 {
-    r.rounds.get(k).map_or(r.ops_per_sec, |x| x.ops_per_sec)
 }
 
 /// The least and most throughput over the rounds (the headline alone in a
@@ -140,33 +144,16 @@ fn spread(r: &CaseResult) -> (f64, f64) {
     )
 }
 
-/// `r`'s throughput over the best baseline's, round by round; the median
-/// and the range of those ratios.
-fn ratio_to_baseline(r: &CaseResult, rows: &[&CaseResult]) -> Option<(f64, f64, f64)> {
-    let baselines: Vec<&&CaseResult> = rows
-        .iter()
-        .filter(|b| PoolKind::from_name(&b.pool).is_some_and(PoolKind::is_baseline))
-        .collect();
-    let n = r.rounds.len().max(1);
-    let mut ratios = Vec::with_capacity(n);
-    for k in 0..n {
-        let best = baselines
-            .iter()
-            .map(|b| round_rate(b, k))
-            .fold(0.0, f64::max);
-        if best > 0.0 {
-            ratios.push(round_rate(r, k) / best);
-        }
-    }
-    if ratios.is_empty() {
-        return None;
-    }
-    ratios.sort_by(f64::total_cmp);
-    Some((
-        ratios[(ratios.len() - 1) / 2],
-        ratios[0],
-        ratios[ratios.len() - 1],
-    ))
+/// A row's throughput per round (its headline alone in a one-round run).
+fn rates(r: &CaseResult) -> Vec<f64> {
+    r.rounds.iter().map(|x| x.ops_per_sec).collect()
+}
+
+/// "vs base" (see [`crate::vs_base`]): `r`'s throughput over the base
+/// row's in the same round, median and min–max over the rounds.
+fn vs_base(r: &CaseResult, rows: &[&CaseResult]) -> Option<vs_base::Ratio> {
+    let base = rows.iter().find(|b| b.pool == vs_base::BASE)?;
+    vs_base::ratio(&rates(r), r.ops_per_sec, &rates(base), base.ops_per_sec)
 }
 
 /// A percentile cell: the value, or `n<NEEDED` when fewer samples stand
@@ -182,9 +169,14 @@ fn pct(ns: u64, samples: u64, needed: u64) -> String {
     }
 }
 
-/// Which pool won the group, and whether its lead holds over the spread.
+/// Which pool won the group (the ceiling and the transport are the
+/// harness, not pools), and whether its lead is resolved: the 95%
+/// interval of its per-round ratio to the runner-up excludes 1.
 fn winner_line(rows: &[&CaseResult]) -> Option<String> {
-    let mut ranked: Vec<&&CaseResult> = rows.iter().filter(|r| r.pool != TRANSPORT).collect();
+    let mut ranked: Vec<&&CaseResult> = rows
+        .iter()
+        .filter(|r| r.pool != TRANSPORT && r.pool != CEILING)
+        .collect();
     ranked.sort_by(|a, b| b.ops_per_sec.total_cmp(&a.ops_per_sec));
     let (first, second) = (ranked.first()?, ranked.get(1)?);
     let lead = if second.ops_per_sec > 0.0 {
@@ -192,12 +184,16 @@ fn winner_line(rows: &[&CaseResult]) -> Option<String> {
     } else {
         "∞×".into()
     };
-    let verdict = if first.rounds.len() < 2 {
-        "one round, so no spread to judge by (--runs N)".to_string()
-    } else if spread(first).0 <= spread(second).1 {
-        "but their spreads overlap: not a clear win".to_string()
-    } else {
-        "and the spreads do not overlap".to_string()
+    let per_round = vs_base::per_round(
+        &rates(first),
+        first.ops_per_sec,
+        &rates(second),
+        second.ops_per_sec,
+    );
+    let verdict = match vs_base::resolved(&per_round) {
+        None => "one round, so unresolved (--runs N)",
+        Some(false) => "unresolved: the rounds do not agree on the order",
+        Some(true) => "resolved (95% interval of the per-round ratio excludes 1)",
     };
     Some(format!(
         "  winner: {} ({lead} {}, median of {} round{}), {verdict}",
@@ -262,8 +258,8 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     let _ = writeln!(out, "{header}");
     let mut dry = Vec::new();
     for r in rows {
-        let ratio = match ratio_to_baseline(r, rows) {
-            Some((m, _, _)) if r.pool != TRANSPORT => format!("{m:.2}×"),
+        let ratio = match vs_base(r, rows) {
+            Some(v) if r.pool != TRANSPORT => format!("{:.2}×", v.median),
             _ => "–".into(),
         };
         let range = if r.rounds.len() > 1 {

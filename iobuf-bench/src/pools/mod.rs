@@ -16,17 +16,23 @@ use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// Deliberately broken pools, to prove that the checks catch them.
+pub mod broken;
+/// The ceiling row: a thread-local free list, no sharing on the fast path.
+pub mod ceiling;
 /// Row identities (also `ids::DISPLAY_ORDER`, the pools in display order).
 pub mod ids;
-/// The owned and async rows (not yet registered as `PoolKind`s).
+/// The owned and async rows (`iobuf-owned`, `iobuf-async`, `iobuf-tokio`).
 pub mod owned;
 
 /// Other crates' pools over the same slab (feature `peers`).
 #[cfg(feature = "peers")]
 pub mod peers;
 
+pub use broken::{Corrupting, DoubleReturn, Losing};
+pub use ceiling::CeilingPool;
 pub use ids::{
-    is_iobuf, rank, PoolKind, GATE_RATIOS, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED,
+    is_iobuf, rank, PoolKind, CEILING, GATE_BASE, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED,
     IOBUF_TC_BATCH, TRANSPORT,
 };
 
@@ -102,7 +108,7 @@ pub trait BenchPool: Sync {
 /// touches one buffer; one that goes round all of them (a FIFO ring,
 /// crossbeam's queue) touches the whole slab, and on a 1 GiB pool spends its
 /// measured window in page faults: a comparison of kernels, not of pools.
-fn touch_every_page<P: BenchPool>(pool: &P) {
+pub(crate) fn touch_every_page<P: BenchPool>(pool: &P) {
     let mut h = pool.handle();
     let page = iobuf_pool::mem::page_size();
     // Bounded by the capacity: the transport stand-in (capacity 0) hands
@@ -130,6 +136,8 @@ impl BenchItem for PooledBuf<'_> {
     fn index(&self) -> usize {
         PooledBuf::index(self)
     }
+    /// The whole buffer, whatever its filled length (a fresh guard may
+    /// start empty).
     #[inline]
     fn bytes(&mut self) -> &mut [u8] {
         self.as_full_mut()
@@ -279,8 +287,8 @@ pub struct Slab {
     _mem: AlignedBuf,
     /// `_mem`'s first byte; buffer `i` starts at `base + i * size`.
     base: NonNull<u8>,
-    size: usize,
-    capacity: usize,
+    pub(crate) size: usize,
+    pub(crate) capacity: usize,
 }
 
 // SAFETY: the slab owns its memory; each buffer's bytes are reached only
@@ -290,7 +298,7 @@ unsafe impl Send for Slab {}
 unsafe impl Sync for Slab {}
 
 impl Slab {
-    fn new(tier: Tier, capacity: usize) -> Result<Slab, Error> {
+    pub(crate) fn new(tier: Tier, capacity: usize) -> Result<Slab, Error> {
         if capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
@@ -312,15 +320,15 @@ impl Slab {
         })
     }
 
-    fn all_indices(&self) -> impl Iterator<Item = u32> {
+    pub(crate) fn all_indices(&self) -> impl Iterator<Item = u32> {
         0..self.capacity as u32
     }
 }
 
 /// A baseline pool's buffer: an index into its slab.
 pub struct Slot<'a> {
-    slab: &'a Slab,
-    index: u32,
+    pub(crate) slab: &'a Slab,
+    pub(crate) index: u32,
 }
 
 impl BenchItem for Slot<'_> {
@@ -343,7 +351,10 @@ impl BenchItem for Slot<'_> {
 
 /// Tries, then waits with [`Backoff`] until `timeout`, like iobuf's own
 /// `get_timeout`.
-fn retry_with_backoff<T>(timeout: Duration, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn retry_with_backoff<T>(
+    timeout: Duration,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
     if let Some(v) = attempt() {
         return Some(v);
     }
@@ -426,7 +437,7 @@ impl BenchPool for MutexPool {
 
 /// Baseline: a crossbeam `ArrayQueue<u32>` free list (lock-free, FIFO).
 pub struct CrossbeamPool {
-    free: ArrayQueue<u32>,
+    pub(crate) free: ArrayQueue<u32>,
     slab: Slab,
 }
 
@@ -442,7 +453,7 @@ impl CrossbeamPool {
     }
 
     #[inline]
-    fn pop(&self) -> Option<Slot<'_>> {
+    pub(crate) fn pop(&self) -> Option<Slot<'_>> {
         let index = self.free.pop()?;
         Some(Slot {
             slab: &self.slab,
@@ -527,61 +538,6 @@ impl BenchPool for NoPool {
     }
     fn drain(&self) -> Vec<usize> {
         Vec::new()
-    }
-}
-
-/// A deliberately broken crossbeam baseline, to prove that the integrity
-/// checks catch a broken pool (the hidden `--fault-every N`, and tests):
-/// every `every`-th put pushes the index twice, so two holders can get it.
-pub struct DoubleReturn {
-    inner: CrossbeamPool,
-    every: u64,
-    puts: std::sync::atomic::AtomicU64,
-}
-
-impl DoubleReturn {
-    pub fn new(tier: Tier, capacity: usize, every: u64) -> Result<Self, Error> {
-        Ok(DoubleReturn {
-            inner: CrossbeamPool::new(tier, capacity)?,
-            every: every.max(1),
-            puts: std::sync::atomic::AtomicU64::new(0),
-        })
-    }
-}
-
-impl<'a> PoolHandle for &'a DoubleReturn {
-    type Item = Slot<'a>;
-    fn try_get(&mut self) -> Option<Slot<'a>> {
-        self.inner.pop()
-    }
-    fn get_timeout(&mut self, timeout: Duration) -> Option<Slot<'a>> {
-        let pool: &'a CrossbeamPool = &self.inner;
-        retry_with_backoff(timeout, || pool.pop())
-    }
-    fn put(&mut self, item: Slot<'a>) {
-        let n = self.puts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n.is_multiple_of(self.every) {
-            let _ = self.inner.free.push(item.index);
-        }
-        let _ = self.inner.free.push(item.index);
-    }
-}
-
-impl BenchPool for DoubleReturn {
-    type Handle<'a> = &'a DoubleReturn;
-    fn handle(&self) -> &DoubleReturn {
-        self
-    }
-    /// Through the sound pool underneath: the injected double returns are
-    /// for the measured case, not for the set-up.
-    fn prefault(&self) {
-        self.inner.prefault();
-    }
-    fn capacity(&self) -> usize {
-        self.inner.capacity()
-    }
-    fn drain(&self) -> Vec<usize> {
-        self.inner.drain()
     }
 }
 

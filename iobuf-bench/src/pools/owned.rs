@@ -7,6 +7,10 @@
 //!   minimal thread-parking executor; a get that finds a buffer completes
 //!   on its first poll, so this row measures the future's overhead and, on
 //!   a dry pool, the wait list's hand-over.
+//! * [`TokioPool`] (`iobuf-tokio`): `acquire_owned().await` in tasks of a
+//!   multi-thread tokio runtime (driven by `bench::tokio_rows`, not by the
+//!   thread-per-worker harness); its handle is only for the prefault and
+//!   the drain.
 
 use super::{drain_buffer_pool, BenchItem, BenchPool, PoolHandle};
 use iobuf_pool::{BufferPool, Error, OwnedBuf, PooledBuf, Tier};
@@ -58,6 +62,11 @@ impl BenchPool for OwnedPool {
     type Handle<'a> = OwnedHandle<'a>;
     fn handle(&self) -> OwnedHandle<'_> {
         OwnedHandle(&self.0)
+    }
+    /// Then empties this (the main) thread's cache, as for `iobuf`.
+    fn prefault(&self) {
+        super::touch_every_page(self);
+        self.0.flush_thread_cache();
     }
     fn capacity(&self) -> usize {
         self.0.capacity()
@@ -132,11 +141,46 @@ impl<'a> PoolHandle for AsyncHandle<'a> {
 
 impl BenchPool for AsyncPool {
     type Handle<'a> = AsyncHandle<'a>;
+    /// Then empties this (the main) thread's cache, as for `iobuf`.
+    fn prefault(&self) {
+        super::touch_every_page(self);
+        self.0.flush_thread_cache();
+    }
     fn handle(&self) -> AsyncHandle<'_> {
         AsyncHandle {
             pool: &self.0,
             waker: Waker::from(Arc::new(Unpark(std::thread::current()))),
         }
+    }
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+    fn drain(&self) -> Vec<usize> {
+        drain_buffer_pool(&self.0)
+    }
+    fn buffer_pool(&self) -> Option<&BufferPool> {
+        Some(&self.0)
+    }
+}
+
+/// An `Arc` of the default pool, for the `iobuf-tokio` row.
+pub struct TokioPool(pub Arc<BufferPool>);
+
+impl TokioPool {
+    pub fn new(tier: Tier, capacity: usize) -> Result<Self, Error> {
+        Ok(TokioPool(Arc::new(BufferPool::new(tier, capacity)?)))
+    }
+}
+
+impl BenchPool for TokioPool {
+    type Handle<'a> = OwnedHandle<'a>;
+    fn handle(&self) -> OwnedHandle<'_> {
+        OwnedHandle(&self.0)
+    }
+    /// Then empties this (the main) thread's cache, as for `iobuf`.
+    fn prefault(&self) {
+        super::touch_every_page(self);
+        self.0.flush_thread_cache();
     }
     fn capacity(&self) -> usize {
         self.0.capacity()

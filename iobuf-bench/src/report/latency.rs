@@ -9,7 +9,8 @@ use super::html::slug;
 use super::model::Entry;
 use super::palette::Palette;
 use super::Plot;
-use crate::results::{self, fmt_ns, CaseResult, Op, TierName};
+use crate::document::read::{self as results, CaseResult, Op, TierName};
+use crate::format::fmt_ns;
 
 /// Furthest percentile axis position: 99.9999%.
 const MAX_NINES: f64 = 6.0;

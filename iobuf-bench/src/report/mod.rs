@@ -32,12 +32,12 @@ mod throughput;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::document::read::{self as results, Op, RunDoc};
 use crate::export::atomic;
-use crate::results::{self, Op, RunDoc};
 use html::{esc, page, place, slug};
 use latency::latency_plot;
 use model::{tier_size, Model};
-use summary::summary_plot;
+use summary::summary_plots;
 use tables::{latency_table, ratio_table, sources_table};
 use throughput::throughput_plot;
 
@@ -154,19 +154,12 @@ pub fn build(docs: &[RunDoc], title: &str) -> Result<Report, String> {
 
     body.push_str(&sources_table(docs, labels));
 
-    // Summary: iobuf against crossbeam across the whole matrix.
+    // Summary: every pool's same-run ratio to crossbeam, sorted bars.
     let scenarios = model.scenarios();
     let mut summary_html = String::new();
     for scenario in &scenarios {
-        if let Some(plot) = summary_plot(scenario, groups, labels, side_by_side)? {
-            summary_html.push_str(&place(
-                &mut plots,
-                plot,
-                &format!(
-                    "{scenario}: iobuf throughput divided by crossbeam's ArrayQueue pool's, \
-                 measured in the same run; above 1 means iobuf is faster."
-                ),
-            ));
+        for (plot, caption) in summary_plots(scenario, groups)? {
+            summary_html.push_str(&place(&mut plots, plot, &caption));
         }
     }
     if !summary_html.is_empty() {

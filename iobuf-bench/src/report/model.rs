@@ -9,7 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::palette::Palette;
-use crate::results::{pool_rank, CaseResult, RunDoc, TierName};
+use crate::document::read::{CaseResult, RunDoc, TierName};
+use crate::pools::rank as pool_rank;
 
 /// A result as the report shows it: which series it belongs to.
 pub struct Entry<'a> {

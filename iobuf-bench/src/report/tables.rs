@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use super::html::esc;
 use super::model::{ops_per_sec, Group};
-use crate::results::{fmt_ns, fmt_rate, pool_rank, Op, RunDoc, Summary};
+use crate::document::read::{Op, RunDoc, Summary};
+use crate::format::{fmt_ns, fmt_rate};
+use crate::pools::rank as pool_rank;
 
 /// Which files, commits and machines the page shows.
 pub fn sources_table(docs: &[RunDoc], labels: &[String]) -> String {

@@ -8,7 +8,9 @@ use super::html::slug;
 use super::model::{Entry, Group};
 use super::palette::Palette;
 use super::Plot;
-use crate::results::{fmt_count, pool_rank, TierName};
+use crate::document::read::TierName;
+use crate::format::fmt_count;
+use crate::pools::rank as pool_rank;
 
 /// The throughput plot of one (scenario, tier).
 pub fn throughput_plot(

@@ -1,0 +1,350 @@
+//! `calibrate`: how much the gate of `compare` can see on this machine.
+//!
+//! Each trial measures one baseline run and one current run of the same
+//! build (A against A), and one more current run per injected slowdown:
+//! the row under test (`--slow-row`, default `iobuf`) spins after every
+//! put for as long as makes it the given fraction slower, with the spin's
+//! cost and the row's per-operation time measured here first. Each
+//! current run is compared with the trial's baseline by the gate itself
+//! ([`crate::compare::compare`], same-run ratios). Reported: how often
+//! A against A failed (false alarms), how often each slowdown was caught,
+//! and the smallest slowdown caught in at least 19 trials of 20.
+//!
+//! Every run uses the `run` options given (so calibrate what CI runs); the
+//! ceiling row is left out, as it is never gated.
+
+use crate::bench::{self, Slowdown, Target};
+use crate::cli::RunArgs;
+use crate::compare::{self, Gate};
+use crate::document::read as results;
+use crate::document::{self, BenchDocument, SCHEMA};
+use crate::exit::Failure;
+use crate::export::atomic;
+use crate::output::progress::Progress;
+use crate::plan::{self, Plan};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Options of `iobuf-bench calibrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CalibrateArgs {
+    /// Trials (each: a baseline, an A-against-A run, one run per slowdown).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub trials: u32,
+    /// Slowdowns to inject, fractions, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.05,0.1,0.25", value_parser = parse_slowdown)]
+    pub slowdowns: Vec<f64>,
+    /// The row slowed down (one of --pools, an iobuf row).
+    #[arg(long, default_value = "iobuf")]
+    pub slow_row: String,
+    /// The gate's threshold, as `compare --threshold`.
+    #[arg(long, default_value_t = 0.10)]
+    pub threshold: f64,
+    /// Names the machine in the JSON ("2-vCPU shared VM, ...").
+    #[arg(long, default_value = "")]
+    pub machine: String,
+    /// Write the calibration's JSON here.
+    #[arg(long = "calibration-out", value_name = "FILE")]
+    pub calibration_out: Option<PathBuf>,
+    /// The runs' options, as `run` takes them.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+fn parse_slowdown(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a fraction"))?;
+    if !(v > 0.0 && v < 0.9) {
+        return Err(format!("'{s}': a slowdown is a fraction in (0, 0.9)"));
+    }
+    Ok(v)
+}
+
+/// What calibrate found, as written to JSON.
+#[derive(Debug, Serialize)]
+pub struct Calibration {
+    pub schema: &'static str,
+    pub machine: String,
+    pub meta: document::Meta,
+    pub settings: serde_json::Value,
+    pub a_vs_a: AvsA,
+    pub slowdowns: Vec<Caught>,
+    /// The smallest injected slowdown caught in at least 95% of trials.
+    pub smallest_caught_19_of_20: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AvsA {
+    pub trials: u32,
+    pub false_alarms: u32,
+    pub false_alarm_rate: f64,
+    /// The median, over trials, of the smallest drop the gate could have
+    /// detected in the slowed row's ratio.
+    pub detectable_median: Option<f64>,
+    /// Each false alarm's first regression line.
+    pub alarms: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Caught {
+    pub slowdown: f64,
+    pub spins_per_put: u32,
+    pub trials: u32,
+    pub caught: u32,
+    pub caught_rate: f64,
+    /// The median measured drop of the slowed row's ratio.
+    pub measured_drop_median: Option<f64>,
+}
+
+/// Runs `calibrate`.
+pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
+    compare::check_threshold(args.threshold).map_err(Failure::Input)?;
+    let mut plan = plan::resolve(&args.run).map_err(Failure::Input)?;
+    plan.cases.retain(|c| c.target != Target::Ceiling);
+    let names: Vec<&str> = plan.cases.iter().map(|c| c.target.name()).collect();
+    if !names.contains(&args.slow_row.as_str()) || !crate::pools::is_iobuf(&args.slow_row) {
+        return Err(Failure::Input(format!(
+            "--slow-row '{}' is not an iobuf row of this run (rows: {})",
+            args.slow_row,
+            names.join(", ")
+        )));
+    }
+    if !names.contains(&crate::pools::GATE_BASE) {
+        return Err(Failure::Input(format!(
+            "--pools must include {}, the row the gate divides by",
+            crate::pools::GATE_BASE
+        )));
+    }
+    if let Some(path) = &args.calibration_out {
+        atomic::check_writable(path).map_err(|e| {
+            Failure::Input(format!(
+                "cannot write --calibration-out '{}': {e}",
+                path.display()
+            ))
+        })?;
+    }
+    crate::interrupt::install();
+    let meta = crate::host::meta();
+    let spin_ns = bench::spin_cost_ns();
+    let say = |line: String| {
+        if !args.run.quiet {
+            eprintln!("{line}");
+        }
+    };
+
+    let mut alarms = Vec::new();
+    let mut false_alarms = 0;
+    let mut detectable = Vec::new();
+    let mut caught = vec![0u32; args.slowdowns.len()];
+    let mut drops: Vec<Vec<f64>> = vec![Vec::new(); args.slowdowns.len()];
+    let mut spins = vec![0u32; args.slowdowns.len()];
+    for trial in 0..args.trials {
+        plan.settings.slow = None;
+        let base = measure(&plan, args, &meta, "baseline")?;
+        let again = measure(&plan, args, &meta, "current")?;
+        let outcome = compare::compare(
+            std::slice::from_ref(&base),
+            std::slice::from_ref(&again),
+            args.threshold,
+            Gate::Ratio,
+        )
+        .map_err(Failure::Runtime)?;
+        if let Some(first) = outcome.regressions.first() {
+            false_alarms += 1;
+            alarms.push(first.clone());
+        }
+        if let Some(d) =
+            slowed_figure(&outcome, &args.slow_row).and_then(|f| f.detectable(args.threshold))
+        {
+            detectable.push(d);
+        }
+        // The row's time per operation per thread, from this baseline.
+        let per_op_ns = op_time_ns(&base, &args.slow_row);
+        let mut line = format!(
+            "trial {}/{}: A vs A {}",
+            trial + 1,
+            args.trials,
+            if outcome.regressions.is_empty() {
+                "pass"
+            } else {
+                "FALSE ALARM"
+            }
+        );
+        for (k, &s) in args.slowdowns.iter().enumerate() {
+            let extra_ns = per_op_ns * s / (1.0 - s);
+            spins[k] = (extra_ns / spin_ns).round().max(1.0) as u32;
+            plan.settings.slow = Some(Slowdown {
+                row: args.slow_row.clone(),
+                spins: spins[k],
+            });
+            let slowed = measure(&plan, args, &meta, "slowed")?;
+            let o = compare::compare(
+                std::slice::from_ref(&base),
+                std::slice::from_ref(&slowed),
+                args.threshold,
+                Gate::Ratio,
+            )
+            .map_err(Failure::Runtime)?;
+            let fig = slowed_figure(&o, &args.slow_row);
+            let hit = fig.is_some_and(|f| f.status == compare::Status::Regression);
+            caught[k] += u32::from(hit);
+            if let Some(e) = fig.and_then(|f| f.estimate) {
+                drops[k].push(-e.change);
+            }
+            line.push_str(&format!(
+                ", -{:.0}% {}",
+                s * 100.0,
+                if hit { "caught" } else { "missed" }
+            ));
+        }
+        say(line);
+        if crate::interrupt::interrupted() {
+            return Err(Failure::Interrupted);
+        }
+    }
+
+    let n = args.trials;
+    let slowdowns: Vec<Caught> = args
+        .slowdowns
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| Caught {
+            slowdown: s,
+            spins_per_put: spins[k],
+            trials: n,
+            caught: caught[k],
+            caught_rate: f64::from(caught[k]) / f64::from(n),
+            measured_drop_median: crate::vs_base::summarise(&drops[k]).map(|r| r.median),
+        })
+        .collect();
+    let smallest = slowdowns
+        .iter()
+        .filter(|c| f64::from(c.caught) >= 0.95 * f64::from(n))
+        .map(|c| c.slowdown)
+        .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.min(s))));
+    let cal = Calibration {
+        schema: "iobuf-bench-calibrate/1",
+        machine: args.machine.clone(),
+        meta,
+        settings: serde_json::json!({
+            "trials": n,
+            "threshold": args.threshold,
+            "slow_row": args.slow_row,
+            "gate": "ratio",
+            "cases": plan.cases.iter().map(|c| c.label()).collect::<Vec<_>>(),
+            "runs": args.run.runs,
+            "duration_s": args.run.duration.as_secs_f64(),
+            "warmup_s": args.run.warmup.as_secs_f64(),
+            "check": args.run.check.name(),
+            "spin_cost_ns": spin_ns,
+        }),
+        a_vs_a: AvsA {
+            trials: n,
+            false_alarms,
+            false_alarm_rate: f64::from(false_alarms) / f64::from(n),
+            detectable_median: crate::vs_base::summarise(&detectable).map(|r| r.median),
+            alarms,
+        },
+        slowdowns,
+        smallest_caught_19_of_20: smallest,
+    };
+    let text = render(&cal);
+    crate::print_out(&text).map_err(|e| Failure::Output(format!("standard output: {e}")))?;
+    if let Some(path) = &args.calibration_out {
+        let mut json = serde_json::to_string_pretty(&cal)
+            .map_err(|e| Failure::Runtime(format!("cannot serialise: {e}")))?;
+        json.push('\n');
+        atomic::write(path, json.as_bytes()).map_err(Failure::Output)?;
+    }
+    Ok(())
+}
+
+/// The gated ratio figure of the slowed row (its first case).
+fn slowed_figure<'a>(o: &'a compare::Outcome, row: &str) -> Option<&'a compare::Figure> {
+    let name = format!("{row}/{}", crate::pools::GATE_BASE);
+    o.gated.iter().find(|f| f.name == name)
+}
+
+/// Nanoseconds one operation of `row` takes one thread, in `doc`'s first
+/// case of that row.
+fn op_time_ns(doc: &results::RunDoc, row: &str) -> f64 {
+    doc.results
+        .iter()
+        .find(|r| r.pool == row && r.ops_per_sec > 0.0)
+        .map_or(0.0, |r| f64::from(r.threads) * 1e9 / r.ops_per_sec)
+}
+
+/// One run of the plan, as the document `compare` reads.
+fn measure(
+    plan: &Plan,
+    args: &CalibrateArgs,
+    meta: &document::Meta,
+    name: &str,
+) -> Result<results::RunDoc, Failure> {
+    let progress = Progress::new(plan.cases.len() * args.run.runs as usize, true);
+    let results = super::run::measure_rounds(plan, args.run.runs as usize, &progress)?;
+    progress.finish();
+    if let Some(bad) = results.iter().find(|r| !r.integrity.is_clean()) {
+        return Err(Failure::Runtime(format!(
+            "{}/{}: integrity check failed ({:?}); calibrate needs a sound build",
+            bad.scenario, bad.pool, bad.integrity
+        )));
+    }
+    let doc = BenchDocument {
+        schema: SCHEMA.to_string(),
+        meta: meta.clone(),
+        config: super::run::config(&args.run, plan, 0.0),
+        results,
+        complete: true,
+    };
+    results::parse(std::path::Path::new(name), &document::to_json(&doc)).map_err(Failure::Runtime)
+}
+
+/// The human summary.
+fn render(c: &Calibration) -> String {
+    let mut s = format!(
+        "calibration of the gate (same-run ratios, threshold {:.0}%) on {}\n",
+        c.settings["threshold"].as_f64().unwrap_or(0.0) * 100.0,
+        if c.machine.is_empty() {
+            "this machine"
+        } else {
+            &c.machine
+        }
+    );
+    s.push_str(&format!(
+        "A against A: {} false alarm(s) in {} trials ({:.0}%)",
+        c.a_vs_a.false_alarms,
+        c.a_vs_a.trials,
+        c.a_vs_a.false_alarm_rate * 100.0
+    ));
+    if let Some(d) = c.a_vs_a.detectable_median {
+        s.push_str(&format!(
+            "; the data could detect drops of {:.1}% (median over trials)",
+            d * 100.0
+        ));
+    }
+    s.push('\n');
+    for k in &c.slowdowns {
+        s.push_str(&format!(
+            "slowdown {:.0}% of {} ({} spins a put): caught {} of {} ({:.0}%), measured drop {}\n",
+            k.slowdown * 100.0,
+            c.settings["slow_row"].as_str().unwrap_or("?"),
+            k.spins_per_put,
+            k.caught,
+            k.trials,
+            k.caught_rate * 100.0,
+            k.measured_drop_median
+                .map_or("n/a".into(), |d| format!("{:.1}%", d * 100.0))
+        ));
+    }
+    s.push_str(&match c.smallest_caught_19_of_20 {
+        Some(v) => format!(
+            "smallest slowdown caught in at least 19 of 20 trials: {:.0}%\n",
+            v * 100.0
+        ),
+        None => "no slowdown tried was caught in 19 of 20 trials\n".into(),
+    });
+    s
+}
