@@ -87,7 +87,7 @@ impl<'p> LocalCache<'p> {
         let size = pool.reserve_cache(size);
         let mut stack = Vec::new();
         if stack.try_reserve_exact(size).is_err() {
-            pool.release_cache(size);
+            pool.unreserve_cache(size);
             return Err(Error::AllocFailed {
                 size: size.saturating_mul(std::mem::size_of::<usize>()),
             });
@@ -129,7 +129,13 @@ impl<'p> LocalCache<'p> {
             return Some(PooledBuf::from_owned_index(self.pool, index));
         }
         let free = self.pool.free_list();
-        let first = free.pop()?;
+        // Dry: on a thread-cached pool, exited threads' caches may hold
+        // the rest (test: `a_local_cache_reclaims_an_exited_threads_cache`).
+        let first = match free.pop() {
+            Some(index) => index,
+            None if self.pool.reclaim_exited_caches() > 0 => free.pop()?,
+            None => return None,
+        };
         let batch = self.size / 2;
         // The stack is empty here: the pop above found nothing.
         free.pop_into(&mut self.stack, batch);
@@ -187,7 +193,7 @@ impl<'p> LocalCache<'p> {
         // SAFETY: the cache owned each index (popped from the free list, or
         // given up by a guard of this pool), each once, all in range; it
         // gives them up here and forgets them at once.
-        unsafe { self.pool.release_many_to_ring(&self.stack[keep..]) };
+        unsafe { self.pool.return_many_to_ring(&self.stack[keep..]) };
         self.stack.truncate(keep);
     }
 }
@@ -195,7 +201,7 @@ impl<'p> LocalCache<'p> {
 impl Drop for LocalCache<'_> {
     fn drop(&mut self) {
         self.flush();
-        self.pool.release_cache(self.size);
+        self.pool.unreserve_cache(self.size);
     }
 }
 
@@ -291,5 +297,30 @@ mod tests {
         assert!(cache.try_get().is_none());
         cache.put(b);
         assert!(pool.try_get().is_some());
+    }
+
+    #[test]
+    fn a_local_cache_reclaims_an_exited_threads_cache() {
+        // Budget 2 of 4: the worker's magazine takes both, and the test
+        // thread holds the other two, so the only free buffers are in the
+        // exited worker's cache. Before the fix, LocalCache's get never
+        // reclaimed them (issue 20, defect 4).
+        let pool = BufferPool::builder(Tier::Pico, 4)
+            .thread_cache(4)
+            .build()
+            .unwrap();
+        let held: Vec<_> = (0..2).map(|_| pool.get()).collect();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mine: Vec<_> = (0..2).map(|_| pool.get()).collect();
+                drop(mine);
+            })
+            .join()
+            .unwrap();
+        });
+        let mut cache = LocalCache::new(&pool, 0).unwrap();
+        let got = cache.get_timeout(std::time::Duration::from_secs(2));
+        assert!(got.is_some(), "the exited thread's buffers never came back");
+        drop((got, held));
     }
 }

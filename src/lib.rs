@@ -49,6 +49,7 @@
 
 // Every item has one public path: the crate root. Only `uring` (behind its
 // feature) is a public module, and nothing of it is re-exported.
+mod asymmetric_fence;
 mod backoff;
 mod bounded;
 #[cfg(feature = "bytes")]

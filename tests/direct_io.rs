@@ -149,7 +149,10 @@ fn direct_reads_in(dir: &std::path::Path, pool: &BufferPool, data: &[u8]) -> Res
 #[test]
 fn o_direct_pread_and_preadv_into_page_aligned_pool_buffers() {
     let pool = BufferPool::new(Tier::Large, 4).unwrap();
-    assert_eq!(pool.slab_iovec().as_ptr() as usize % iobuf_pool::page_size(), 0);
+    assert_eq!(
+        pool.slab_iovec().as_ptr() as usize % iobuf_pool::page_size(),
+        0
+    );
     let data = pattern(4 * pool.buffer_size(), 9);
     let mut tried = Vec::new();
     for dir in candidate_dirs() {
