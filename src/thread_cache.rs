@@ -8,8 +8,7 @@
 //! and write no shared line. A get on an empty magazine refills half of it
 //! from the pool's free list with one batch pop
 //! ([`IndexRing::pop_many`](crate::IndexRing::pop_many)); a put to a full
-//! one first flushes half of it with one batch push. This is what
-//! [`LocalCache`](crate::LocalCache) does, except that the user holds no
+//! one first flushes half of it with one batch push. The user holds no
 //! cache object: the pool finds the calling thread's magazine itself.
 //!
 //! # Finding the magazine
@@ -26,10 +25,13 @@
 //!
 //! # Invariants
 //!
-//! * A magazine's slots are touched by its owner thread alone while the
-//!   magazine is `ACTIVE`, and by a reclaimer alone (under the pool's
-//!   registry lock) once it is `ORPHANED`; the owner's `Release` store of
-//!   `ORPHANED` and the reclaimer's `Acquire` load order the two.
+//! * A magazine's slots are touched by one party at a time: its owner
+//!   thread inside a *section* that found the magazine unclaimed; a
+//!   *thief* (a waiting get draining the caches) that claimed it, under
+//!   the registry lock; or a *reclaimer*, under the registry lock, once it
+//!   is `ORPHANED` (the owner's `Release` store of `ORPHANED` and the
+//!   reclaimer's `Acquire` load order the two). The next section says how
+//!   the owner and a thief are ordered.
 //! * `CURRENT` points only at a magazine that `OWNED` holds an `Arc` of
 //!   (it is cleared before `OWNED` drops or prunes one), or at its pool's
 //!   shared magazine of size 0, which lives as long as the pool; and it is
@@ -40,6 +42,59 @@
 //!   (half its buffers, shared with `LocalCache`s), so at least half the
 //!   buffers always circulate through the shared free list.
 //!
+//! # Taking from a live thread
+//!
+//! A get that must wait may not wait for buffers that sit free in another
+//! thread's magazine: that thread may be parked, blocked in a system call,
+//! or never touch the pool again. So the waiting get drains every
+//! magazine ([`ThreadCaches::drain`]), and the owner's path must stay
+//! plain loads and stores (no read-modify-write, no fence). The protocol,
+//! per magazine, with two fields beside `len`:
+//!
+//! * `busy`, written only by the owner: `true` for the length of each
+//!   *section* (every magazine method is one), `false` after it with
+//!   `Release`.
+//! * `claim`, `OWNER` / `DRAINING` / `DRAINED`, written by a thief (CAS
+//!   `OWNER → DRAINING`, store `DRAINED`) and by the owner (CAS
+//!   `DRAINED → OWNER`, on a slow path).
+//!
+//! Owner, each section: store `busy = true`; the *light* fence; load
+//! `claim`; only if `OWNER`, touch the slots and `len`; store
+//! `busy = false` (`Release`). A section that finds the magazine claimed
+//! touches nothing and passes the get or put to the shared list; a slow
+//! call that finds it `DRAINED` takes it back with a CAS (its `Acquire`
+//! reads the thief's `len = 0` and everything the waiter did before,
+//! its waiting count among them).
+//!
+//! Thief, under the registry lock: CAS every live magazine's `claim` from
+//! `OWNER` to `DRAINING`; one *heavy* fence; then for each claimed one
+//! wait until `busy` reads `false` (`Acquire`), take `slots[..len]` to the
+//! ring, `len = 0`, store `DRAINED` (`Release`).
+//!
+//! Why the slots have one party at a time: the light and heavy fences
+//! (src/asymmetric_fence.rs: `membarrier` and a compiler fence on Linux,
+//! two `SeqCst` fences elsewhere) act together as a `SeqCst` fence on both
+//! sides of this store-then-load pair. So for each owner section, either
+//! its load of `claim` sees `DRAINING` (the section touches nothing), or
+//! the thief's load of `busy` sees that section's `true` or a later value;
+//! then the thief waits for the section's `false`, whose `Release` its
+//! `Acquire` reads, so the section's accesses happen before the thief's.
+//! Sections that begin later see the claim until the owner's CAS takes the
+//! magazine back, which reads the thief's `Release` of `DRAINED`: the
+//! thief's accesses happen before the owner's next ones. A section is a
+//! few instructions (or one lock-free batch of the ring): the thief's wait
+//! for `busy` is short unless the owner is preempted inside it, and an
+//! owner that is parked, blocked or exited is never inside one.
+//!
+//! The cost to the owner: two plain stores of `busy` and one plain load
+//! of `claim` per get or put, on its own line; after a drain, one CAS.
+//! Checked by the loom models `drain_races_the_owner` and
+//! `a_waiter_takes_a_parked_threads_cache`, the unit test
+//! `a_drain_takes_a_live_sleeping_threads_cache` and the stress
+//! `drains_racing_busy_owners_hand_out_every_buffer_once`
+//! (tests/no_stranding.rs). Why nothing settles in a magazine again while
+//! the get waits: src/pool/cached.rs.
+//!
 //! # Thread exit
 //!
 //! `OWNED`'s destructor cannot give the indices back to the pool itself:
@@ -49,10 +104,11 @@
 //! `Arc`s rather than the pool's address. The pool reclaims orphaned
 //! magazines (their indices go to the ring, their budget back) whenever a
 //! get finds this thread's magazine and the free list dry, whenever a
-//! thread registers a magazine, and in [`stats`](crate::BufferPool::stats).
-//! A blocking get treats pending orphans as "not dry", so it reclaims them
-//! at once. Nothing is ever lost; an async waiter parked when a thread
-//! exits is served at the next return or get of anyone.
+//! thread registers a magazine, whenever a get starts to wait (the drain
+//! reclaims them too), and in [`stats`](crate::BufferPool::stats). Nothing
+//! is lost (loom: `exit_races_drain_*`, `two_exits_and_two_reclaims`); a
+//! waiter is not left waiting for an exited thread's buffers, since its
+//! first wait drains them (tests/no_stranding.rs, the `Exited` cases).
 //!
 //! # Under loom
 //!

@@ -330,3 +330,100 @@ fn returns_skip_the_cache_while_a_task_waits() {
         check_and_return(&owners, held);
     });
 }
+
+/// A drain (another thread taking a live thread's cache) racing the
+/// owner's own gets and returns through it: the protocol of
+/// src/thread_cache.rs, "Taking from a live thread". The worker takes and
+/// returns a buffer twice through its magazine (a registration and refill,
+/// then, once the magazine holds one, a hit and a put, racing this
+/// thread's drain of every cache); this thread then
+/// takes every buffer it can while the worker runs, and the rest once it
+/// has exited. loom reports any access to the slots that the owner's
+/// section and the drain do not order (the owner's `busy`/`claim`, the
+/// asymmetric fence modelled as a `SeqCst` fence on both sides, see
+/// src/asymmetric_fence.rs); the ledger reports a buffer handed out twice
+/// or lost.
+///
+/// Caught by hand: the owner's light fence removed (loom: concurrent
+/// accesses to the slots, or a buffer with two holders); the drain not
+/// waiting for `busy` to clear (the same).
+#[test]
+fn drain_races_the_owner() {
+    builder(3).check(|| {
+        let capacity = 4;
+        let pool = Arc::new(cached_pool(capacity, 2));
+        let owners = Arc::new(Owners::new(capacity));
+        let (ready_tx, ready_rx) = loom::sync::mpsc::channel::<()>();
+        let worker = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                // Register, refill, and keep one in the magazine.
+                let buf = pool.try_get().unwrap();
+                touch(&owners, &buf, 1);
+                drop(buf);
+                ready_tx.send(()).unwrap();
+                // A hit and a put: two sections racing the drain.
+                if let Some(buf) = pool.try_get() {
+                    touch(&owners, &buf, 1);
+                    drop(buf);
+                }
+            })
+        };
+        ready_rx.recv().unwrap();
+        pool.drain_thread_caches();
+        let mut held = Vec::with_capacity(capacity);
+        take_while_running(&pool, &owners, 0, &mut held, 2);
+        worker.join().unwrap();
+        take_rest(&pool, &owners, 0, &mut held);
+        check_and_return(&owners, held);
+    });
+}
+
+/// The stranding scene in small: the worker's cache is the only place a
+/// free buffer can be (it takes one through its cache and returns it,
+/// racing this thread's `acquire`), and then it stays parked until this
+/// thread is done. The waiter must complete without the worker's help
+/// (loom reports a deadlock otherwise): its first wait drains the
+/// worker's cache, and a return that comes later sees the waiter. Every
+/// buffer comes back once.
+///
+/// Caught by hand: `poll_draining` not draining (deadlock: the buffer
+/// stays in the parked worker's cache); a return whose section follows
+/// the drain keeping the buffer (no `anyone_waits` after taking a
+/// drained magazine back: deadlock).
+#[test]
+fn a_waiter_takes_a_parked_threads_cache() {
+    builder(3).check(|| {
+        let capacity = 2;
+        // Budget 1: the worker's magazine holds one; this thread gets none.
+        let pool = Arc::new(cached_pool(capacity, 2));
+        let owners = Arc::new(Owners::new(capacity));
+        let (ready_tx, ready_rx) = loom::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = loom::sync::mpsc::channel::<()>();
+        let worker = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                let a = pool.try_get().unwrap();
+                owners.acquire(a.index(), 1);
+                ready_tx.send(()).unwrap();
+                owners.release(a.index());
+                drop(a); // races the waiter: its cache, or the list
+                done_rx.recv().unwrap(); // parked until the waiter is done
+            })
+        };
+        ready_rx.recv().unwrap();
+        let c = pool.try_get().unwrap();
+        owners.acquire(c.index(), 0);
+        let got = loom::future::block_on(pool.acquire());
+        owners.acquire(got.index(), 0);
+        done_tx.send(()).unwrap();
+        for buf in [&got, &c] {
+            owners.release(buf.index());
+        }
+        drop((got, c));
+        worker.join().unwrap();
+        let mut held = Vec::with_capacity(capacity);
+        take_rest(&pool, &owners, 0, &mut held);
+        check_and_return(&owners, held);
+    });
+}

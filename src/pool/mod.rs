@@ -62,6 +62,13 @@ use std::time::{Duration, Instant};
 /// [`new_fifo`](BufferPool::new_fifo) builds a pool without it, whose
 /// buffers go round the ring in order.
 ///
+/// In front of both, [`new`](BufferPool::new) gives each thread that uses
+/// the pool a small cache of free buffers of its own (a get that finds one
+/// there, and a drop that finds room, make no atomic read-modify-write);
+/// a get that has to wait takes the free buffers out of every thread's
+/// cache first, so none is stranded in an idle thread. See
+/// [`BufferPoolBuilder::thread_cache`] for the details and for opting out.
+///
 /// ```
 /// use iobuf_pool::{BufferPool, Tier};
 /// let pool = BufferPool::new(Tier::Small, 3).unwrap();
@@ -76,8 +83,8 @@ use std::time::{Duration, Instant};
 pub struct BufferPool {
     /// The free indices. Every index in `0..capacity` is, at every moment,
     /// in exactly one place: this list (its reuse slot or its ring), a live
-    /// [`PooledBuf`], a [`LocalCache`](crate::LocalCache), or a live [`RawBuf`]
-    /// of this pool.
+    /// [`PooledBuf`] or [`OwnedBuf`], a thread cache's magazine, a
+    /// `LocalCache`, a wait-list entry, or a live [`RawBuf`] of this pool.
     free: FreeList,
     /// `capacity * tier.size()` bytes, page aligned. Never dereferenced as a
     /// whole while the pool lives: buffers are reached through `base`.
@@ -141,7 +148,10 @@ unsafe impl Send for BufferPool {}
 unsafe impl Sync for BufferPool {}
 
 impl BufferPool {
-    /// A pool of exactly `capacity` buffers of `tier`, all free.
+    /// A pool of exactly `capacity` buffers of `tier`, all free, with a
+    /// per-thread cache of `capacity / (2 × CPUs)` buffers (at most 64; none
+    /// for a pool too small for that): see
+    /// [`BufferPoolBuilder::thread_cache`], whose `0` opts out.
     ///
     /// The slab is exactly `capacity * tier.size()` bytes (3 Titan buffers
     /// allocate 3 × 128 MiB); only the index ring rounds up to a power of two.
@@ -164,8 +174,8 @@ impl BufferPool {
         )
     }
 
-    /// [`new`](Self::new) without the reuse slot: every get and put goes
-    /// through the ring, so buffers are handed out in the order they came
+    /// [`new`](Self::new) without the reuse slot and without the thread
+    /// cache: every get and put goes through the ring, so buffers are handed out in the order they came
     /// back (strictly so for one thread) and no shared word besides the
     /// ring's is touched. Same errors as `new`.
     ///
