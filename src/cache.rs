@@ -18,9 +18,11 @@
 //! When one thread only takes and another only returns, the returner's stack
 //! fills and is flushed in batches, so the taker keeps finding buffers in
 //! the ring. A cache is bounded, and the caches of one pool together may
-//! reserve at most half its buffers (the pool's cache budget), so the ring
-//! always circulates at least the other half: caches can slow a thread that
-//! waits on the ring, never block it forever while buffers sit idle in them.
+//! reserve at most half its buffers (the pool's cache budget). Unlike the
+//! pool's own thread cache, a `LocalCache` is not drained for a waiting
+//! get: its buffers stay with its thread until it puts them back, flushes
+//! or is dropped, so a get elsewhere can wait for them as long as that
+//! thread keeps them (a reason it is hidden, and on its way out).
 
 use crate::backoff::{retry_until, wait_for};
 use crate::pool::{BufferPool, PooledBuf};
@@ -70,9 +72,8 @@ pub const DEFAULT_CACHE_SIZE: usize = 64;
 /// (`std::mem::forget`, a leaked `Box`, a thread-local whose destructor does
 /// not run) keeps that share, and the buffers it holds, for the rest of the
 /// pool's life: later caches of that pool are smaller, down to size zero,
-/// which passes every call straight to the ring. They are slower, never
-/// wrong and never blocked, since the budget is half the pool and the ring
-/// always circulates the other half. Knowing whether a cache was forgotten
+/// which passes every call straight to the ring: slower, not wrong
+/// (`a_forgotten_cache_keeps_only_its_own_share`). Knowing whether a cache was forgotten
 /// would take a per-cache record in the pool that every cache operation
 /// updates, which is the shared write a cache exists to avoid; so the budget
 /// is not reclaimed.

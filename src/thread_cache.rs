@@ -164,9 +164,8 @@ const DRAINED: u8 = 2;
 ///
 /// A magazine of size 0 (a thread that found the cache budget spent) is
 /// one record per pool, shared by every such thread: each method returns
-/// before it touches `slots` or writes `len` when the size is 0, so the
-/// sharing is read-only but for `busy`, which no thief reads there (the
-/// shared magazine is in no registry).
+/// before it opens a section (writes `busy`), touches `slots` or writes
+/// `len` when the size is 0, so the sharing is read-only.
 pub(crate) struct Magazine {
     /// The pool it belongs to (a [`BufferPool`](crate::BufferPool) id).
     pool_id: u64,
@@ -313,6 +312,11 @@ impl Magazine {
     /// is running.
     #[inline(always)]
     pub(crate) unsafe fn pop_fast(&self) -> Option<usize> {
+        // The shared magazine of size 0: no section, so that the threads
+        // that share it do not all write its `busy`.
+        if self.size() == 0 {
+            return None;
+        }
         let got = if self.enter() {
             let n = self.len.load(Ordering::Relaxed);
             if n == 0 {
@@ -341,6 +345,9 @@ impl Magazine {
     /// `true`.
     #[inline(always)]
     pub(crate) unsafe fn push_fast(&self, index: usize) -> bool {
+        if self.size() == 0 {
+            return false;
+        }
         let kept = self.enter() && {
             let n = self.len.load(Ordering::Relaxed);
             n < self.size() && {

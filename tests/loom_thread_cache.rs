@@ -33,7 +33,14 @@
 //! magazines still `ACTIVE` (the three-thread model), and returns that keep
 //! a buffer in the cache while a task waits (the waiter model deadlocks).
 //!
-//! Sizes: pools of 4 buffers, magazines of 1 or 2, two or three threads;
+//! The drain (a waiting get taking a live thread's magazine) is modelled
+//! with its asymmetric fence as a `SeqCst` fence on each side (loom cannot
+//! run `membarrier`; src/asymmetric_fence.rs argues why a `SeqCst` fence at
+//! the owner's light fence is the weakest placement the kernel's barrier
+//! can have): `drain_races_the_owner` and
+//! `a_waiter_takes_a_parked_threads_cache`.
+//!
+//! Sizes: pools of 2 or 4 buffers, magazines of 1 or 2, two or three threads;
 //! the preemption bound is 4 for two threads (well under a second each)
 //! and 2 for three (seconds; 3 takes over a minute on 2 cores).
 #![cfg(loom)]

@@ -97,7 +97,8 @@ pub struct BufferPool {
     /// the pool it came from by it.
     id: u64,
     /// Indices that per-thread caches may still reserve; starts at half the
-    /// capacity, so caches can never starve the shared ring of every buffer.
+    /// capacity, so caches together hold at most half the buffers
+    /// (`caches_together_hold_at_most_half_the_pool`).
     /// Changed only through [`reserve_cache`](BufferPool::reserve_cache) and
     /// [`unreserve_cache`](BufferPool::unreserve_cache).
     cache_budget: AtomicUsize,
