@@ -434,3 +434,35 @@ fn a_waiter_takes_a_parked_threads_cache() {
         check_and_return(&owners, held);
     });
 }
+
+/// A drain racing the owner's exit: the worker keeps one buffer in its
+/// magazine and exits (its thread-local destructor orphans the magazine)
+/// while this thread drains every cache; the drain and the later reclaim
+/// must take the buffer once between them (a drained orphan holds
+/// nothing; an orphan the drain missed is reclaimed). Every buffer comes
+/// back once.
+#[test]
+fn drain_races_an_exit() {
+    builder(3).check(|| {
+        let capacity = 4;
+        let pool = Arc::new(cached_pool(capacity, 2));
+        let owners = Arc::new(Owners::new(capacity));
+        let (ready_tx, ready_rx) = loom::sync::mpsc::channel::<()>();
+        let worker = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                let buf = pool.try_get().unwrap();
+                touch(&owners, &buf, 1);
+                drop(buf);
+                ready_tx.send(()).unwrap();
+                // Exits: OWNED's destructor orphans the magazine.
+            })
+        };
+        ready_rx.recv().unwrap();
+        pool.drain_thread_caches();
+        worker.join().unwrap();
+        let mut held = Vec::with_capacity(capacity);
+        take_rest(&pool, &owners, 0, &mut held);
+        check_and_return(&owners, held);
+    });
+}
