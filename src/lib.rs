@@ -44,6 +44,7 @@
 // Every item has one public path: the pools and their guards at the root,
 // the toolkit in `sync`, `mem` and `tiers`, the io_uring layer in `uring`
 // (behind its feature); `recipes` holds documentation only.
+mod asymmetric_fence;
 mod backoff;
 mod bounded;
 #[cfg(feature = "bytes")]

@@ -8,8 +8,7 @@
 //! and write no shared line. A get on an empty magazine refills half of it
 //! from the pool's free list with one batch pop
 //! ([`IndexRing::pop_many`](crate::sync::IndexRing::pop_many)); a put to a full
-//! one first flushes half of it with one batch push. This is what
-//! [`LocalCache`](crate::LocalCache) does, except that the user holds no
+//! one first flushes half of it with one batch push. The user holds no
 //! cache object: the pool finds the calling thread's magazine itself.
 //!
 //! # Finding the magazine
@@ -26,10 +25,13 @@
 //!
 //! # Invariants
 //!
-//! * A magazine's slots are touched by its owner thread alone while the
-//!   magazine is `ACTIVE`, and by a reclaimer alone (under the pool's
-//!   registry lock) once it is `ORPHANED`; the owner's `Release` store of
-//!   `ORPHANED` and the reclaimer's `Acquire` load order the two.
+//! * A magazine's slots are touched by one party at a time: its owner
+//!   thread inside a *section* that found the magazine unclaimed; a
+//!   *thief* (a waiting get draining the caches) that claimed it, under
+//!   the registry lock; or a *reclaimer*, under the registry lock, once it
+//!   is `ORPHANED` (the owner's `Release` store of `ORPHANED` and the
+//!   reclaimer's `Acquire` load order the two). The next section says how
+//!   the owner and a thief are ordered.
 //! * `CURRENT` points only at a magazine that `OWNED` holds an `Arc` of
 //!   (it is cleared before `OWNED` drops or prunes one), or at its pool's
 //!   shared magazine of size 0, which lives as long as the pool; and it is
@@ -40,6 +42,59 @@
 //!   (half its buffers, shared with `LocalCache`s), so at least half the
 //!   buffers always circulate through the shared free list.
 //!
+//! # Taking from a live thread
+//!
+//! A get that must wait may not wait for buffers that sit free in another
+//! thread's magazine: that thread may be parked, blocked in a system call,
+//! or never touch the pool again. So the waiting get drains every
+//! magazine ([`ThreadCaches::drain`]), and the owner's path must stay
+//! plain loads and stores (no read-modify-write, no fence). The protocol,
+//! per magazine, with two fields beside `len`:
+//!
+//! * `busy`, written only by the owner: `true` for the length of each
+//!   *section* (every magazine method is one), `false` after it with
+//!   `Release`.
+//! * `claim`, `OWNER` / `DRAINING` / `DRAINED`, written by a thief (CAS
+//!   `OWNER → DRAINING`, store `DRAINED`) and by the owner (CAS
+//!   `DRAINED → OWNER`, on a slow path).
+//!
+//! Owner, each section: store `busy = true`; the *light* fence; load
+//! `claim`; only if `OWNER`, touch the slots and `len`; store
+//! `busy = false` (`Release`). A section that finds the magazine claimed
+//! touches nothing and passes the get or put to the shared list; a slow
+//! call that finds it `DRAINED` takes it back with a CAS (its `Acquire`
+//! reads the thief's `len = 0` and everything the waiter did before,
+//! its waiting count among them).
+//!
+//! Thief, under the registry lock: CAS every live magazine's `claim` from
+//! `OWNER` to `DRAINING`; one *heavy* fence; then for each claimed one
+//! wait until `busy` reads `false` (`Acquire`), take `slots[..len]` to the
+//! ring, `len = 0`, store `DRAINED` (`Release`).
+//!
+//! Why the slots have one party at a time: the light and heavy fences
+//! (src/asymmetric_fence.rs: `membarrier` and a compiler fence on Linux,
+//! two `SeqCst` fences elsewhere) act together as a `SeqCst` fence on both
+//! sides of this store-then-load pair. So for each owner section, either
+//! its load of `claim` sees `DRAINING` (the section touches nothing), or
+//! the thief's load of `busy` sees that section's `true` or a later value;
+//! then the thief waits for the section's `false`, whose `Release` its
+//! `Acquire` reads, so the section's accesses happen before the thief's.
+//! Sections that begin later see the claim until the owner's CAS takes the
+//! magazine back, which reads the thief's `Release` of `DRAINED`: the
+//! thief's accesses happen before the owner's next ones. A section is a
+//! few instructions (or one lock-free batch of the ring): the thief's wait
+//! for `busy` is short unless the owner is preempted inside it, and an
+//! owner that is parked, blocked or exited is never inside one.
+//!
+//! The cost to the owner: two plain stores of `busy` and one plain load
+//! of `claim` per get or put, on its own line; after a drain, one CAS.
+//! Checked by the loom models `drain_races_the_owner` and
+//! `a_waiter_takes_a_parked_threads_cache`, the unit test
+//! `a_drain_takes_a_live_sleeping_threads_cache` and the stress
+//! `drains_racing_busy_owners_hand_out_every_buffer_once`
+//! (tests/no_stranding.rs). Why nothing settles in a magazine again while
+//! the get waits: src/pool/cached.rs.
+//!
 //! # Thread exit
 //!
 //! `OWNED`'s destructor cannot give the indices back to the pool itself:
@@ -49,10 +104,11 @@
 //! `Arc`s rather than the pool's address. The pool reclaims orphaned
 //! magazines (their indices go to the ring, their budget back) whenever a
 //! get finds this thread's magazine and the free list dry, whenever a
-//! thread registers a magazine, and in [`stats`](crate::BufferPool::stats).
-//! A blocking get treats pending orphans as "not dry", so it reclaims them
-//! at once. Nothing is ever lost; an async waiter parked when a thread
-//! exits is served at the next return or get of anyone.
+//! thread registers a magazine, whenever a get starts to wait (the drain
+//! reclaims them too), and in [`stats`](crate::BufferPool::stats). Nothing
+//! is lost (loom: `exit_races_drain_*`, `two_exits_and_two_reclaims`); a
+//! waiter is not left waiting for an exited thread's buffers, since its
+//! first wait drains them (tests/no_stranding.rs, the `Exited` cases).
 //!
 //! # Under loom
 //!
@@ -76,14 +132,14 @@ use crossbeam_utils::CachePadded;
 #[cfg(loom)]
 use loom::cell::UnsafeCell;
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 #[cfg(loom)]
 use loom::sync::{Arc, Mutex};
 #[cfg(not(loom))]
 use std::cell::UnsafeCell;
 use std::cell::{Cell, RefCell};
 #[cfg(not(loom))]
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::PoisonError;
 #[cfg(not(loom))]
 use std::sync::{Arc, Mutex};
@@ -95,12 +151,21 @@ const ORPHANED: u8 = 1;
 /// A reclaimer gave the indices back; the magazine is empty and unused.
 const RECLAIMED: u8 = 2;
 
+/// `claim`: the owner may touch the slots (inside a section).
+const OWNER: u8 = 0;
+/// `claim`: a thief claimed the magazine and is taking its indices; the
+/// owner keeps out.
+const DRAINING: u8 = 1;
+/// `claim`: a thief took the indices (the magazine is empty); the owner's
+/// next slow call takes the magazine back.
+const DRAINED: u8 = 2;
+
 /// One thread's free indices of one pool.
 ///
 /// A magazine of size 0 (a thread that found the cache budget spent) is
 /// one record per pool, shared by every such thread: each method returns
-/// before it touches `slots` or writes `len` when the size is 0, so the
-/// sharing is read-only.
+/// before it opens a section (writes `busy`), touches `slots` or writes
+/// `len` when the size is 0, so the sharing is read-only.
 pub(crate) struct Magazine {
     /// The pool it belongs to (a [`BufferPool`](crate::BufferPool) id).
     pool_id: u64,
@@ -118,15 +183,23 @@ pub(crate) struct Magazine {
     size: usize,
     /// `ACTIVE`, `ORPHANED` or `RECLAIMED`.
     state: AtomicU8,
+    /// `OWNER`, `DRAINING` or `DRAINED`: whether a thief has claimed the
+    /// magazine (the module's "Taking from a live thread").
+    claim: AtomicU8,
+    /// Set by the owner for the length of each section (plain stores, the
+    /// last one `Release`); a thief waits for it to clear.
+    busy: AtomicBool,
     /// The pool's count of orphaned magazines (shared with the pool's
     /// [`ThreadCaches`], reachable after the pool has moved or gone).
     orphans: Arc<AtomicUsize>,
 }
 
 // SAFETY: `slots` (the one non-Sync field) is touched by one thread at a
-// time: its owner while ACTIVE, a reclaimer holding the registry lock after
-// an Acquire load of ORPHANED, which the owner stored with Release after its
-// last touch (module invariants). Indices are plain integers.
+// time: its owner inside a section that found the magazine unclaimed; a
+// thief holding the registry lock, after its claim, the heavy fence and an
+// Acquire load of `busy` clear; or a reclaimer holding the registry lock
+// after an Acquire load of ORPHANED, which the owner stored with Release
+// after its last touch (module invariants). Indices are plain integers.
 unsafe impl Sync for Magazine {}
 // SAFETY: as above; moving the Arc to another thread (the registry's, or a
 // drop at thread exit) moves no access to the slots with it.
@@ -139,11 +212,26 @@ pub(crate) enum Put {
     /// In the magazine, after half the magazine went to the ring: the
     /// caller must notify the pool's waiters (indices became shared-free).
     AfterFlush,
-    /// Not kept (a magazine of size 0): the caller returns it to the list.
+    /// Not kept (a magazine of size 0, a magazine a thief holds, or a
+    /// return while someone waits): the caller returns it to the list.
     Passed,
 }
 
 impl Magazine {
+    fn new(pool_id: u64, slots: Box<[usize]>, orphans: Arc<AtomicUsize>) -> Self {
+        let size = slots.len();
+        Magazine {
+            pool_id,
+            slots: UnsafeCell::new(slots),
+            len: AtomicUsize::new(0),
+            size,
+            state: AtomicU8::new(ACTIVE),
+            claim: AtomicU8::new(OWNER),
+            busy: AtomicBool::new(false),
+            orphans,
+        }
+    }
+
     /// Runs `f` on the slots, for whoever may touch them: the one way any
     /// code reaches them. The borrow lives only as long as `f` runs, which
     /// lets `loom`'s cell (under `cfg(loom)`) check each access against the
@@ -151,10 +239,11 @@ impl Magazine {
     /// call and the closure inline away.
     ///
     /// # Safety
-    /// The caller is this magazine's owner thread and the magazine is
-    /// `ACTIVE` (or the caller is the reclaimer of an `ORPHANED` one, under
-    /// the registry lock), and `f` makes no other access to the slots
-    /// (magazine methods never nest).
+    /// The caller may touch the slots by the module's invariant (the owner
+    /// inside a section that [`enter`](Self::enter) opened, a thief that
+    /// claimed and waited out the owner, or the reclaimer of an
+    /// `ORPHANED` magazine, both under the registry lock), and `f` makes
+    /// no other access to the slots (magazine methods never nest).
     #[inline(always)]
     unsafe fn with_slots<R>(&self, f: impl FnOnce(&mut [usize]) -> R) -> R {
         #[cfg(not(loom))]
@@ -172,25 +261,83 @@ impl Magazine {
         self.size
     }
 
-    /// The fast get: the top index, or `None` when the magazine is empty.
-    ///
-    /// # Safety
-    /// The caller is the owner thread and the magazine is `ACTIVE`, and no
-    /// other magazine method of it is running.
+    /// Opens an owner's section: `busy`, the light fence, then whether the
+    /// magazine is unclaimed (only then may the section touch the slots).
+    /// Every call is followed by [`leave`](Self::leave).
     #[inline(always)]
-    pub(crate) unsafe fn pop_fast(&self) -> Option<usize> {
-        let n = self.len.load(Ordering::Relaxed);
-        if n == 0 {
-            return None;
-        }
-        // SAFETY: forwarded from the caller; `n - 1 < n <= size`, and the
-        // inner block only reads that slot.
-        let index = unsafe { self.with_slots(|slots| *slots.get_unchecked(n - 1)) };
-        self.len.store(n - 1, Ordering::Relaxed);
-        Some(index)
+    fn enter(&self) -> bool {
+        self.busy.store(true, Ordering::Relaxed);
+        crate::asymmetric_fence::light();
+        self.claim.load(Ordering::Relaxed) == OWNER
     }
 
-    /// The fast put: keeps `index` if there is room; `false` otherwise.
+    /// Closes an owner's section: `Release`, so a thief that sees `busy`
+    /// clear sees every access the section made.
+    #[inline(always)]
+    fn leave(&self) {
+        self.busy.store(false, Ordering::Release);
+    }
+
+    /// [`enter`](Self::enter) for the slow paths: a magazine a thief has
+    /// drained is taken back first (the CAS's Acquire pairs with the
+    /// thief's Release of `DRAINED`: its `len` of 0 and everything before
+    /// its claim, the waiter's count among them, are visible). `false`
+    /// (and the section closed) while a thief holds it.
+    #[inline]
+    fn enter_slow(&self) -> bool {
+        if self.enter() {
+            return true;
+        }
+        self.leave();
+        if self
+            .claim
+            .compare_exchange(DRAINED, OWNER, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        if self.enter() {
+            return true;
+        }
+        // Claimed again in between.
+        self.leave();
+        false
+    }
+
+    /// The fast get: the top index, or `None` when the magazine is empty
+    /// (or claimed by a thief).
+    ///
+    /// # Safety
+    /// The caller is the owner thread, and no other magazine method of it
+    /// is running.
+    #[inline(always)]
+    pub(crate) unsafe fn pop_fast(&self) -> Option<usize> {
+        // The shared magazine of size 0: no section, so that the threads
+        // that share it do not all write its `busy`.
+        if self.size() == 0 {
+            return None;
+        }
+        let got = if self.enter() {
+            let n = self.len.load(Ordering::Relaxed);
+            if n == 0 {
+                None
+            } else {
+                // SAFETY: the section is open on an unclaimed magazine, by
+                // the owner; `n - 1 < n <= size`, and the inner block only
+                // reads that slot.
+                let index = unsafe { self.with_slots(|slots| *slots.get_unchecked(n - 1)) };
+                self.len.store(n - 1, Ordering::Relaxed);
+                Some(index)
+            }
+        } else {
+            None
+        };
+        self.leave();
+        got
+    }
+
+    /// The fast put: keeps `index` if there is room; `false` otherwise
+    /// (also when a thief holds the magazine).
     ///
     /// # Safety
     /// As [`pop_fast`](Self::pop_fast); also the caller owns `index`, an
@@ -198,47 +345,75 @@ impl Magazine {
     /// `true`.
     #[inline(always)]
     pub(crate) unsafe fn push_fast(&self, index: usize) -> bool {
-        let n = self.len.load(Ordering::Relaxed);
-        if n >= self.size() {
+        if self.size() == 0 {
             return false;
         }
-        // SAFETY: forwarded from the caller; `n < size`, and the inner
-        // block only writes that slot.
-        unsafe { self.with_slots(|slots| *slots.get_unchecked_mut(n) = index) };
-        self.len.store(n + 1, Ordering::Relaxed);
-        true
+        let kept = self.enter() && {
+            let n = self.len.load(Ordering::Relaxed);
+            n < self.size() && {
+                // SAFETY: as in `pop_fast`; `n < size`, and the inner block
+                // only writes that slot.
+                unsafe { self.with_slots(|slots| *slots.get_unchecked_mut(n) = index) };
+                self.len.store(n + 1, Ordering::Relaxed);
+                true
+            }
+        };
+        self.leave();
+        kept
     }
 
-    /// The get after [`pop_fast`](Self::pop_fast) found the magazine empty:
-    /// refills half of it from `free` (one batch pop) and hands out one;
-    /// `None` when `free` is dry too. A magazine of size 0 passes the get
-    /// to `free`. `on_refill` runs after a refill took indices.
+    /// The get after [`pop_fast`](Self::pop_fast) found nothing: refills
+    /// half the magazine from `free` (one batch pop) and hands out one;
+    /// `None` when `free` is dry too. A magazine of size 0, one a thief
+    /// holds, and any magazine while `anyone_waits()` (nothing may settle
+    /// in a magazine while a get waits) pass the get to `free`. `on_refill`
+    /// runs after a refill took indices.
     ///
     /// # Safety
     /// As [`pop_fast`](Self::pop_fast); `free` is its pool's list, and
-    /// `on_refill` calls no magazine method.
-    pub(crate) unsafe fn refill(&self, free: &FreeList, on_refill: impl FnOnce()) -> Option<usize> {
-        // SAFETY: forwarded from the caller.
-        if let Some(index) = unsafe { self.pop_fast() } {
-            return Some(index);
-        }
+    /// `anyone_waits` and `on_refill` call no magazine method.
+    pub(crate) unsafe fn refill(
+        &self,
+        free: &FreeList,
+        anyone_waits: impl FnOnce() -> bool,
+        on_refill: impl FnOnce(),
+    ) -> Option<usize> {
         let size = self.size();
         if size == 0 {
             return free.pop();
         }
+        if !self.enter_slow() {
+            return free.pop();
+        }
+        let n = self.len.load(Ordering::Relaxed);
+        if n > 0 {
+            // SAFETY: the section is open on an unclaimed magazine.
+            let index = unsafe { self.with_slots(|slots| slots[n - 1]) };
+            self.len.store(n - 1, Ordering::Relaxed);
+            self.leave();
+            return Some(index);
+        }
+        if anyone_waits() {
+            self.leave();
+            return free.pop();
+        }
         // Half the magazine (at least one), the last of them for the caller.
         let batch = (size / 2).max(1);
-        // SAFETY: forwarded; the borrow ends in this call, and only `free`
-        // (which never calls back) runs while it lives. The magazine is
-        // empty (the pop above found nothing).
+        // SAFETY: the section is open on an unclaimed, empty magazine; only
+        // `free` (which never calls back) runs while the borrow lives.
         let got = unsafe { self.with_slots(|slots| free.pop_many_into(&mut slots[..batch])) };
-        if got == 0 {
-            return None;
+        let index = if got == 0 {
+            None
+        } else {
+            self.len.store(got - 1, Ordering::Relaxed);
+            // SAFETY: as above; `got - 1 < batch <= size`.
+            Some(unsafe { self.with_slots(|slots| slots[got - 1]) })
+        };
+        self.leave();
+        if index.is_some() {
+            on_refill();
         }
-        on_refill();
-        self.len.store(got - 1, Ordering::Relaxed);
-        // SAFETY: as above; `got - 1 < batch <= size`.
-        Some(unsafe { self.with_slots(|slots| slots[got - 1]) })
+        index
     }
 
     /// Up to `out.len()` free indices from the magazine alone (no refill),
@@ -248,32 +423,51 @@ impl Magazine {
     /// As [`pop_fast`](Self::pop_fast).
     #[inline]
     pub(crate) unsafe fn pop_into(&self, out: &mut [usize]) -> usize {
-        let len = self.len.load(Ordering::Relaxed);
-        let n = out.len().min(len);
-        if n == 0 {
+        if self.size() == 0 || !self.enter_slow() {
             return 0;
         }
-        // SAFETY: forwarded from the caller; the closure touches only the
-        // slots and `out`.
-        unsafe { self.with_slots(|slots| out[..n].copy_from_slice(&slots[len - n..len])) };
-        self.len.store(len - n, Ordering::Relaxed);
+        let len = self.len.load(Ordering::Relaxed);
+        let n = out.len().min(len);
+        if n > 0 {
+            // SAFETY: the section is open on an unclaimed magazine; the
+            // closure touches only the slots and `out`.
+            unsafe { self.with_slots(|slots| out[..n].copy_from_slice(&slots[len - n..len])) };
+            self.len.store(len - n, Ordering::Relaxed);
+        }
+        self.leave();
         n
     }
 
     /// The put after [`push_fast`](Self::push_fast) found no room: flushes
     /// half the magazine to `free`'s ring (one batch push), then keeps
-    /// `index`. A magazine of size 0 keeps nothing.
+    /// `index`. A magazine of size 0 or one a thief holds keeps nothing,
+    /// nor does any while `anyone_waits()`.
     ///
     /// # Safety
-    /// As [`push_fast`](Self::push_fast), and `free` is its pool's list.
-    pub(crate) unsafe fn push_flushing(&self, free: &FreeList, index: usize) -> Put {
-        // SAFETY: forwarded from the caller.
-        if unsafe { self.push_fast(index) } {
-            return Put::InCache;
-        }
+    /// As [`push_fast`](Self::push_fast), and `free` is its pool's list;
+    /// `anyone_waits` calls no magazine method.
+    pub(crate) unsafe fn push_flushing(
+        &self,
+        free: &FreeList,
+        index: usize,
+        anyone_waits: impl FnOnce() -> bool,
+    ) -> Put {
         let size = self.size();
-        if size == 0 {
+        if size == 0 || !self.enter_slow() {
             return Put::Passed;
+        }
+        if anyone_waits() {
+            self.leave();
+            return Put::Passed;
+        }
+        let n = self.len.load(Ordering::Relaxed);
+        if n < size {
+            // SAFETY: the section is open on an unclaimed magazine; `n <
+            // size`.
+            unsafe { self.with_slots(|slots| slots[n] = index) };
+            self.len.store(n + 1, Ordering::Relaxed);
+            self.leave();
+            return Put::InCache;
         }
         // Half (at least one, so that a magazine of one has room after).
         let keep = size - (size / 2).max(1);
@@ -284,38 +478,66 @@ impl Magazine {
             unsafe { free.push_many_to_ring(&slots[keep..size]) };
             slots[keep] = index;
         };
-        // SAFETY: forwarded; only `free` runs while the borrow lives.
+        // SAFETY: the section is open on an unclaimed magazine; only `free`
+        // runs while the borrow lives.
         unsafe { self.with_slots(flush_half) };
         self.len.store(keep + 1, Ordering::Relaxed);
+        self.leave();
         Put::AfterFlush
     }
 
     /// Keeps as many of `indices` as there is room for (no flush); returns
-    /// how many, taken from the front.
+    /// how many, taken from the front. Keeps none while `anyone_waits()`.
     ///
     /// # Safety
     /// As [`push_fast`](Self::push_fast), for every index, each appearing
-    /// once.
+    /// once; `anyone_waits` calls no magazine method.
     #[inline]
-    pub(crate) unsafe fn push_up_to_room(&self, indices: &[usize]) -> usize {
-        let len = self.len.load(Ordering::Relaxed);
-        let n = indices.len().min(self.size() - len);
-        if n == 0 {
+    pub(crate) unsafe fn push_up_to_room(
+        &self,
+        indices: &[usize],
+        anyone_waits: impl FnOnce() -> bool,
+    ) -> usize {
+        if self.size() == 0 || !self.enter_slow() {
             return 0;
         }
-        // SAFETY: forwarded from the caller; the closure touches only the
-        // slots and `indices`.
-        unsafe { self.with_slots(|slots| slots[len..len + n].copy_from_slice(&indices[..n])) };
-        self.len.store(len + n, Ordering::Relaxed);
+        let len = self.len.load(Ordering::Relaxed);
+        let n = if anyone_waits() {
+            0
+        } else {
+            indices.len().min(self.size() - len)
+        };
+        if n > 0 {
+            // SAFETY: the section is open on an unclaimed magazine; the
+            // closure touches only the slots and `indices`.
+            unsafe { self.with_slots(|slots| slots[len..len + n].copy_from_slice(&indices[..n])) };
+            self.len.store(len + n, Ordering::Relaxed);
+        }
+        self.leave();
         n
     }
 
-    /// Gives every index to `free`'s ring; how many.
+    /// The owner's flush: gives every index to `free`'s ring; how many.
     ///
     /// # Safety
-    /// As [`pop_fast`](Self::pop_fast) (or the reclaimer's side of the
-    /// module invariant), and `free` is its pool's list.
+    /// As [`pop_fast`](Self::pop_fast), and `free` is its pool's list.
     pub(crate) unsafe fn flush(&self, free: &FreeList) -> usize {
+        if self.size() == 0 || !self.enter_slow() {
+            return 0;
+        }
+        // SAFETY: the section is open on an unclaimed magazine.
+        let n = unsafe { self.take_all(free) };
+        self.leave();
+        n
+    }
+
+    /// Gives every index to `free`'s ring and empties the magazine; how
+    /// many.
+    ///
+    /// # Safety
+    /// The caller may touch the slots (see [`with_slots`](Self::with_slots)),
+    /// and `free` is its pool's list.
+    unsafe fn take_all(&self, free: &FreeList) -> usize {
         let len = self.len.load(Ordering::Relaxed);
         if len == 0 {
             return 0;
@@ -338,7 +560,6 @@ impl Magazine {
         self.orphans.fetch_add(1, Ordering::Release);
     }
 }
-
 /// The magazines of one pool: its side of the thread cache.
 pub(crate) struct ThreadCaches {
     /// The size each new magazine asks of the pool's cache budget.
@@ -367,6 +588,14 @@ impl Drop for Owned {
             magazine.orphan();
         }
     }
+}
+
+/// Lets the owner a thief waits for run.
+fn yield_now() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::thread::yield_now();
 }
 
 /// `CURRENT` when this thread has used no thread-cached pool yet (pool ids
@@ -418,18 +647,16 @@ impl ThreadCaches {
     /// No magazines yet; each new one asks for `size` indices of the
     /// budget. `size > 0`.
     pub(crate) fn new(pool_id: u64, size: usize) -> Self {
+        crate::asymmetric_fence::init();
         let orphans = Arc::new(AtomicUsize::new(0));
         ThreadCaches {
             size,
             registry: Mutex::new(Vec::new()),
-            zero: Arc::new(CachePadded::new(Magazine {
+            zero: Arc::new(CachePadded::new(Magazine::new(
                 pool_id,
-                slots: UnsafeCell::new(Box::new([])),
-                len: AtomicUsize::new(0),
-                size: 0,
-                state: AtomicU8::new(ACTIVE),
-                orphans: Arc::clone(&orphans),
-            })),
+                Box::new([]),
+                Arc::clone(&orphans),
+            ))),
             orphans,
         }
     }
@@ -461,6 +688,32 @@ impl ThreadCaches {
             return Some(f(magazine));
         }
         None
+    }
+
+    /// Makes this thread's magazine of pool `pool_id` `CURRENT` if the
+    /// thread has one (it may have used other pools since); no
+    /// registration. Whether it has one.
+    #[cold]
+    pub(crate) fn make_current(&self, pool_id: u64) -> bool {
+        if current().0 == pool_id {
+            return true;
+        }
+        let found = OWNED
+            .try_with(|owned| {
+                let mine = owned.0.try_borrow().ok()?;
+                let m = mine.iter().find(|m| m.pool_id == pool_id)?;
+                Some(&***m as *const Magazine)
+            })
+            .ok()
+            .flatten();
+        match found {
+            // OWNED holds an Arc of it: the CURRENT invariant.
+            Some(magazine) => {
+                set_current((pool_id, magazine));
+                true
+            }
+            None => false,
+        }
     }
 
     /// This thread's magazine of the pool, registering one (via `register`,
@@ -503,14 +756,11 @@ impl ThreadCaches {
                 }
                 // Within the capacity: no allocation, and none to shrink.
                 slots.resize(size, 0);
-                let magazine = Arc::new(CachePadded::new(Magazine {
+                let magazine = Arc::new(CachePadded::new(Magazine::new(
                     pool_id,
-                    slots: UnsafeCell::new(slots.into_boxed_slice()),
-                    len: AtomicUsize::new(0),
-                    size,
-                    state: AtomicU8::new(ACTIVE),
-                    orphans: Arc::clone(&self.orphans),
-                }));
+                    slots.into_boxed_slice(),
+                    Arc::clone(&self.orphans),
+                )));
                 let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
                 if registry.try_reserve(1).is_err() {
                     unreserve(size);
@@ -539,25 +789,100 @@ impl ThreadCaches {
     /// and their budget back through `unreserve`; returns how many indices
     /// came back. The caller notifies the pool's waiters when it is not 0.
     #[cold]
-    pub(crate) fn reclaim(&self, free: &FreeList, mut unreserve: impl FnMut(usize)) -> usize {
+    pub(crate) fn reclaim(&self, free: &FreeList, unreserve: impl FnMut(usize)) -> usize {
         if !self.has_orphans() {
             return 0;
         }
         let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        self.reclaim_locked(&mut registry, free, unreserve)
+    }
+
+    /// [`reclaim`](Self::reclaim) with the registry locked.
+    fn reclaim_locked(
+        &self,
+        registry: &mut Vec<Arc<CachePadded<Magazine>>>,
+        free: &FreeList,
+        mut unreserve: impl FnMut(usize),
+    ) -> usize {
         let mut back = 0;
         registry.retain(|m| {
             if m.state.load(Ordering::Acquire) != ORPHANED {
                 return true;
             }
             // ORPHANED (Acquire) after the owner's last touch (Release): its
-            // thread has exited, and this reclaimer holds the registry lock.
+            // thread has exited, and this reclaimer holds the registry lock
+            // (so no thief is inside it either: thieves hold the lock too).
             // SAFETY: so it alone touches the slots; `free` is this pool's.
-            back += unsafe { m.flush(free) };
+            back += unsafe { m.take_all(free) };
             m.state.store(RECLAIMED, Ordering::Relaxed);
             self.orphans.fetch_sub(1, Ordering::Relaxed);
             unreserve(m.size());
             false
         });
+        back
+    }
+
+    /// Takes the free indices out of every magazine of the pool, live or
+    /// orphaned, whatever its thread is doing (running, parked, blocked,
+    /// exited), and gives them to `free`'s ring; returns how many. The
+    /// protocol is the module's "Taking from a live thread". Orphans'
+    /// budget goes back through `unreserve`. The caller notifies the
+    /// pool's waiters when it is not 0.
+    ///
+    /// Costs the registry lock, a CAS per live magazine and one heavy
+    /// fence (a `membarrier` system call); the owners then each pay one
+    /// CAS on their next slow call. For waiting gets, never a hot path.
+    #[cold]
+    pub(crate) fn drain(&self, free: &FreeList, unreserve: impl FnMut(usize)) -> usize {
+        let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut back = self.reclaim_locked(&mut registry, free, unreserve);
+        // Claim every live magazine, empty-looking ones too: an owner may
+        // be refilling one right now (its `len` read here could be stale),
+        // and the claim is what makes it either finish before the take
+        // below or see the claim and keep out.
+        let mut claimed = 0;
+        for m in registry.iter() {
+            if m.state.load(Ordering::Acquire) == ACTIVE
+                && m.claim
+                    .compare_exchange(OWNER, DRAINING, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+            {
+                claimed += 1;
+            }
+        }
+        if claimed == 0 {
+            return back;
+        }
+        let fenced = crate::asymmetric_fence::heavy();
+        for m in registry.iter() {
+            if m.claim.load(Ordering::Relaxed) != DRAINING {
+                continue;
+            }
+            if fenced {
+                // An owner section that began before the fence and saw the
+                // magazine unclaimed is short (a few loads and stores, or
+                // one batch of the lock-free ring): wait it out.
+                while m.busy.load(Ordering::Acquire) {
+                    yield_now();
+                }
+                // Claimed (by this thief, under the registry lock), the
+                // heavy fence, and `busy` seen clear with Acquire: every
+                // owner section either ended before (its Release of `busy`
+                // read here) or starts after and sees the claim (module
+                // docs). The owner may also have exited meanwhile (then
+                // its thread touches nothing).
+                // SAFETY: so this thief alone touches the slots; `free` is
+                // this pool's.
+                back += unsafe { m.take_all(free) };
+                // Release: the owner's CAS back to OWNER sees `len == 0`.
+                m.claim.store(DRAINED, Ordering::Release);
+            } else {
+                // The kernel refused the fence (after agreeing to it at
+                // registration): nothing is known about the owner, so
+                // take nothing and hand the magazine back untouched.
+                m.claim.store(OWNER, Ordering::Release);
+            }
+        }
         back
     }
 
@@ -812,5 +1137,79 @@ mod tests {
         }));
         assert!(result.is_err());
         assert_all_back(&pool);
+    }
+
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn linux_uses_membarrier_so_the_owner_path_has_no_fence() {
+        // A thread-cached pool chooses the fences; on a Linux that has
+        // membarrier (every kernel since 4.14, this machine's) the light
+        // fence must be the compiler fence, not the fallback.
+        let _pool = cached_pool(8, 4);
+        assert!(crate::asymmetric_fence::is_asymmetric());
+    }
+
+    #[test]
+    fn flush_finds_this_pools_cache_after_another_pool() {
+        // Issue 20, defect 3: the thread used `a`, then `b`; flushing `a`
+        // did nothing, since only the last-used pool's cache was looked at.
+        let a = cached_pool(64, 16);
+        let b = cached_pool(64, 16);
+        drop(a.get());
+        drop(b.get());
+        assert_eq!(a.stats().cached, 8);
+        a.flush_thread_cache();
+        assert_eq!(a.stats().cached, 0, "a's cache stayed put");
+        assert_eq!(b.stats().cached, 8, "b's cache is not a's");
+        assert_all_back(&a);
+    }
+
+    #[test]
+    fn a_drain_takes_a_live_sleeping_threads_cache() {
+        // A live thread's cache (not an exited one's): the drain takes it
+        // while the thread waits, and the thread's next get and put work
+        // (its magazine is taken back).
+        let pool = cached_pool(8, 8); // budget 4
+        let (filled, fill) = std::sync::mpsc::channel::<()>();
+        let (resume, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let pool = &pool;
+            let worker = s.spawn(move || {
+                let mine: Vec<_> = (0..4).map(|_| pool.get()).collect();
+                drop(mine);
+                filled.send(()).unwrap();
+                wait.recv().unwrap();
+                // Drained: its magazine is empty and is taken back.
+                let again = pool.get();
+                drop(again);
+                assert_eq!(pool.stats().cached, 2, "a refill of 2, and the return");
+            });
+            fill.recv().unwrap();
+            assert_eq!(pool.stats().cached, 4);
+            assert_eq!(pool.drain_thread_caches(), 4);
+            assert_eq!(pool.stats().cached, 0);
+            // Every buffer, from this thread, while the worker sleeps.
+            assert_all_back(pool);
+            resume.send(()).unwrap();
+            worker.join().unwrap();
+        });
+        assert_all_back(&pool);
+    }
+
+    #[test]
+    fn the_default_pool_has_a_thread_cache_and_zero_opts_out() {
+        let pool = BufferPool::new(Tier::Pico, 1024).unwrap();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(pool.thread_cache_size(), (1024 / (2 * cpus)).min(64));
+        let plain = BufferPool::builder(Tier::Pico, 1024)
+            .thread_cache(0)
+            .build()
+            .unwrap();
+        assert_eq!(plain.thread_cache_size(), 0);
+        // Too small to share: no cache.
+        assert_eq!(
+            BufferPool::new(Tier::Pico, 1).unwrap().thread_cache_size(),
+            0
+        );
     }
 }

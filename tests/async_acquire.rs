@@ -320,6 +320,9 @@ mod real_pool {
         assert!(ledger.served.load(Ordering::SeqCst) >= not_cancelled);
         let stats = pool.stats();
         assert_eq!((stats.in_use, stats.waiters), (0, 0));
+        // The workers' thread caches may hold some: a try_get does not
+        // take them from other threads, a drain does.
+        pool.drain_thread_caches();
         let all: Vec<_> = std::iter::from_fn(|| pool.try_get()).collect();
         let mut idx: Vec<usize> = all.iter().map(|b| b.index()).collect();
         idx.sort_unstable();

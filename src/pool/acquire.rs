@@ -32,6 +32,7 @@ impl BufferPool {
     pub fn acquire(&self) -> AcquireBuf<'_> {
         AcquireBuf {
             inner: Acquire::new(PoolSource(self)),
+            drained: false,
         }
     }
 
@@ -53,6 +54,7 @@ impl BufferPool {
     pub fn acquire_owned(self: &Arc<Self>) -> AcquireOwned {
         AcquireOwned {
             inner: Acquire::new(OwnedSource(Arc::clone(self))),
+            drained: false,
         }
     }
 }
@@ -104,14 +106,46 @@ impl Source for OwnedSource {
 #[must_use = "futures do nothing unless awaited"]
 pub struct AcquireBuf<'a> {
     inner: Acquire<PoolSource<'a>>,
+    /// Whether this acquisition has drained the thread caches (once, after
+    /// it first waited).
+    drained: bool,
+}
+
+/// Polls `inner`; the first time it waits, drains the pool's thread caches
+/// (the waiter is queued, so counted: see src/pool/cached.rs) and, if that
+/// freed buffers (whose return served the queue), polls once more.
+fn poll_draining<S: Source>(
+    inner: &mut Acquire<S>,
+    drained: &mut bool,
+    pool: impl FnOnce(&S) -> &BufferPool,
+    cx: &mut Context<'_>,
+) -> Poll<usize> {
+    let polled = Pin::new(&mut *inner).poll(cx);
+    if polled.is_ready() {
+        *drained = false;
+        return polled;
+    }
+    let pool = pool(inner.source());
+    if *drained || pool.thread_cache.is_none() {
+        return polled;
+    }
+    *drained = true;
+    if pool.drain_for_waiter() == 0 {
+        return polled;
+    }
+    let polled = Pin::new(&mut *inner).poll(cx);
+    if polled.is_ready() {
+        *drained = false;
+    }
+    polled
 }
 
 impl<'a> Future for AcquireBuf<'a> {
     type Output = PooledBuf<'a>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PooledBuf<'a>> {
-        let pool = self.inner.source().0;
-        Pin::new(&mut self.inner)
-            .poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PooledBuf<'a>> {
+        let this = self.get_mut();
+        let pool = this.inner.source().0;
+        poll_draining(&mut this.inner, &mut this.drained, |s| s.0, cx)
             .map(|index| PooledBuf::from_owned_index(pool, index))
     }
 }
@@ -135,14 +169,17 @@ impl fmt::Debug for AcquireBuf<'_> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct AcquireOwned {
     inner: Acquire<OwnedSource>,
+    /// As [`AcquireBuf`]'s.
+    drained: bool,
 }
 
 impl Future for AcquireOwned {
     type Output = OwnedBuf;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OwnedBuf> {
-        match Pin::new(&mut self.inner).poll(cx) {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OwnedBuf> {
+        let this = self.get_mut();
+        match poll_draining(&mut this.inner, &mut this.drained, |s| &s.0, cx) {
             Poll::Ready(index) => Poll::Ready(OwnedBuf::from_owned_index(
-                Arc::clone(&self.inner.source().0),
+                Arc::clone(&this.inner.source().0),
                 index,
             )),
             Poll::Pending => Poll::Pending,

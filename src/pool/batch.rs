@@ -22,7 +22,7 @@ impl Batch<'_> {
         self.len = 0;
         // SAFETY: every pending index was given up by a guard of this pool
         // (checked in `put_many`), each once.
-        unsafe { self.pool.release_batch(pending) };
+        unsafe { self.pool.return_batch(pending) };
     }
 }
 
@@ -102,7 +102,7 @@ impl BufferPool {
                     caches.find_or_register(
                         self.id,
                         |want| self.reserve_cache(want),
-                        |n| self.release_cache(n),
+                        |n| self.unreserve_cache(n),
                     );
                     0
                 }
@@ -165,7 +165,7 @@ impl BufferPool {
     /// # Safety
     /// Every index is this pool's, owned by the caller, who gives it up,
     /// and appears once.
-    unsafe fn release_batch(&self, indices: &[usize]) {
+    unsafe fn return_batch(&self, indices: &[usize]) {
         if indices.is_empty() {
             return;
         }
@@ -173,9 +173,11 @@ impl BufferPool {
         if let Some(caches) = &self.thread_cache {
             if !self.anyone_waits() {
                 // SAFETY: this thread's magazine of this pool; one method,
-                // which calls nothing else; the indices are the caller's.
-                let into_mine =
-                    |m: &crate::thread_cache::Magazine| unsafe { m.push_up_to_room(rest) };
+                // which calls nothing but the waiters' counts; the indices
+                // are the caller's.
+                let into_mine = |m: &crate::thread_cache::Magazine| unsafe {
+                    m.push_up_to_room(rest, || self.anyone_waits())
+                };
                 if let Some(kept) = caches.with_current(self.id, into_mine) {
                     rest = &rest[kept..];
                 }
@@ -183,7 +185,7 @@ impl BufferPool {
         }
         if !rest.is_empty() {
             // SAFETY: forwarded from the caller.
-            unsafe { self.release_many_to_ring(rest) };
+            unsafe { self.return_many_to_ring(rest) };
         }
     }
 }

@@ -5,8 +5,9 @@ use super::*;
 
 /// Options for a [`BufferPool`], from [`BufferPool::builder`].
 ///
-/// The defaults give what [`BufferPool::new`] gives: the reuse slot on, no
-/// thread cache.
+/// The defaults give what [`BufferPool::new`] gives: the reuse slot on,
+/// and a thread cache sized from the capacity and the number of CPUs
+/// (see [`thread_cache`](Self::thread_cache)).
 ///
 /// ```
 /// use iobuf_pool::{BufferPool, Tier};
@@ -23,14 +24,16 @@ pub struct BufferPoolBuilder {
     tier: Tier,
     capacity: usize,
     reuse_slot: bool,
-    thread_cache: usize,
+    /// Each thread's magazine size; `None`: sized as `BufferPool::new`
+    /// sizes it.
+    thread_cache: Option<usize>,
 }
 
 impl BufferPool {
     /// A builder for a pool of `capacity` buffers of `tier`.
     ///
     /// ```
-    /// let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 8).build()?;
+    /// let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 8).thread_cache(0).build()?;
     /// assert_eq!((pool.capacity(), pool.thread_cache_size()), (8, 0));
     /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
@@ -39,73 +42,53 @@ impl BufferPool {
             tier,
             capacity,
             reuse_slot: true,
-            thread_cache: 0,
-        }
-    }
-
-    /// Each thread's cache size for a pool built with
-    /// [`BufferPoolBuilder::thread_cache`]; 0 for a pool without one.
-    pub fn thread_cache_size(&self) -> usize {
-        self.thread_cache.as_ref().map_or(0, ThreadCaches::size)
-    }
-
-    /// Gives every buffer in the calling thread's cache back to the shared
-    /// ring, where every thread can get it: for a thread about to go idle
-    /// for long, or done with the pool. Nothing for a pool without a thread
-    /// cache, or a thread that has none.
-    ///
-    /// ```
-    /// let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 64).thread_cache(16).build()?;
-    /// drop(pool.get());
-    /// assert_eq!(pool.stats().cached, 8);
-    /// pool.flush_thread_cache();
-    /// assert_eq!(pool.stats().cached, 0);
-    /// # Ok::<(), iobuf_pool::Error>(())
-    /// ```
-    pub fn flush_thread_cache(&self) {
-        let Some(caches) = &self.thread_cache else {
-            return;
-        };
-        // SAFETY: this thread's magazine of this pool; `flush` is the one
-        // magazine method running and calls only the free list.
-        let flushed = caches.with_current(self.id, |m| unsafe { m.flush(&self.free) });
-        if flushed.unwrap_or(0) > 0 {
-            self.waiters.notify(&PoolSource(self));
+            thread_cache: None,
         }
     }
 }
 
 impl BufferPoolBuilder {
     /// Gives every thread that uses the pool a cache of up to `size` free
-    /// buffers of its own (0, the default: none).
+    /// buffers of its own; `0` opts out. Without this call the size is
+    /// what [`BufferPool::new`] picks: `capacity / (2 × CPUs)`, at most
+    /// 64.
     ///
     /// Then plain [`get`](BufferPool::get), [`try_get`](BufferPool::try_get)
     /// and the owned and async gets take from the calling thread's cache,
     /// and a guard dropped on any thread goes into *that* thread's cache: a
-    /// hit makes no atomic read-modify-write and writes no shared line. An
-    /// empty cache refills half of itself from the shared ring with one
-    /// batch pop; a full one gives half back with one batch push. The user
-    /// holds no cache object (compare [`LocalCache`](crate::LocalCache),
-    /// the explicit form).
+    /// hit makes no atomic read-modify-write, no fence, and writes no
+    /// shared line. An empty cache refills half of itself from the shared
+    /// ring with one batch pop; a full one gives half back with one batch
+    /// push. The user holds no cache object.
     ///
     /// **Bounds.** The caches of a pool together (with its `LocalCache`s)
     /// hold at most half its buffers; a thread that finds that budget spent
-    /// gets a cache of what is left, down to none, and goes to the ring. So
-    /// at least half the buffers always circulate through the shared ring:
-    /// a get on one thread is never starved for ever by buffers idle in
-    /// other threads' caches, though it can find the ring dry while some
-    /// sit there ([`PoolStats::cached`] counts them). While any get waits
-    /// (a task in [`acquire`](BufferPool::acquire), or a blocking
-    /// [`get`](BufferPool::get)), returns skip the caches and go to the
-    /// shared list, where the waiter finds them.
+    /// gets a cache of what is left, down to none, and goes to the ring.
+    ///
+    /// **No stranding.** A get that waits ([`get`](BufferPool::get),
+    /// [`get_timeout`](BufferPool::get_timeout), their owned forms,
+    /// [`acquire`](BufferPool::acquire), [`acquire_owned`](BufferPool::acquire_owned))
+    /// first takes every free buffer out of every thread's cache, whether
+    /// that thread runs, sleeps, blocks or has exited, and while it waits
+    /// returns and refills skip the caches; so it never waits for a buffer
+    /// that sits free in a cache (tests: `tests/no_stranding.rs`). A
+    /// [`try_get`](BufferPool::try_get) does not wait, and does not drain
+    /// other threads' caches: it can fail while buffers sit in them, and
+    /// [`PoolStats::failed_try_gets`] counts it
+    /// ([`drain_thread_caches`](BufferPool::drain_thread_caches) first, if
+    /// that matters). How a thread's cache is taken without a fence on its
+    /// own path: src/thread_cache.rs.
     ///
     /// **Thread exit.** A thread's cache is given back when the thread
-    /// exits: its buffers return to the ring at the next get that finds the
-    /// pool dry, the next thread's first use, or the next
-    /// [`stats`](BufferPool::stats). Each cache costs `8 × size` bytes plus
-    /// one 128-byte record, held from a thread's first use of the pool
-    /// until its exit (or, if the pool is dropped first, until that thread
-    /// next starts using another thread-cached pool, or exits).
+    /// exits: its buffers return to the ring at the next get that finds
+    /// the pool dry, the next thread's first use, the next wait, or the
+    /// next [`stats`](BufferPool::stats) (tests:
+    /// `an_exited_threads_cache_comes_back`,
+    /// `a_blocking_get_finds_buffers_an_exited_thread_left`). Each cache
+    /// costs `8 × size` bytes plus one 128-byte record, held from a
+    /// thread's first use of the pool until its exit (or, if the pool is
+    /// dropped first, until that thread next starts using another
+    /// thread-cached pool, or exits).
     ///
     /// ```
     /// use iobuf_pool::{BufferPool, Tier};
@@ -123,7 +106,7 @@ impl BufferPoolBuilder {
     /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn thread_cache(mut self, size: usize) -> Self {
-        self.thread_cache = size;
+        self.thread_cache = Some(size);
         self
     }
 
@@ -153,6 +136,9 @@ impl BufferPoolBuilder {
         } else {
             FreeList::fifo
         };
-        BufferPool::build(self.tier, self.capacity, free_list, self.thread_cache)
+        let cache = self
+            .thread_cache
+            .unwrap_or_else(|| default_thread_cache(self.capacity));
+        BufferPool::build(self.tier, self.capacity, free_list, cache)
     }
 }

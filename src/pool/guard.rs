@@ -530,7 +530,7 @@ macro_rules! guard_common {
             fn drop(&mut self) {
                 // SAFETY: the index is in range and owned by this guard
                 // alone, which gives it up here.
-                unsafe { self.owner().release(self.index) }
+                unsafe { self.owner().give_back(self.index) }
             }
         }
 

@@ -2,8 +2,11 @@
 //! index through the lock-free [`IndexRing`] (behind a one-entry reuse slot).
 //!
 //! This module holds the pool itself: construction, `get`/`try_get`/
-//! `get_timeout`, the release paths, the per-thread cache budget and the
-//! statistics. The rest lives in one file per concern: [`guard`] (the
+//! `get_timeout` and the return paths to the shared list. The rest lives
+//! in one file per concern: [`cached`] (the per-thread cache's glue: gets
+//! and returns through magazines, the cache budget, draining other
+//! threads' caches for a waiting get), [`stats`] ([`PoolStats`] and its
+//! counters), [`batch`] (`try_get_many`/`put_many`), [`guard`] (the
 //! [`PooledBuf`] and [`OwnedBuf`] guards and the `Arc` gets), [`raw`]
 //! ([`RawBuf`] tokens, [`Held`] and the raw API), [`typed`] ([`TierPool`],
 //! [`TierBuf`] and the per-tier aliases) and [`acquire`] (the async
@@ -12,8 +15,10 @@
 mod acquire;
 mod batch;
 mod builder;
+mod cached;
 mod guard;
 mod raw;
+mod stats;
 #[cfg(test)]
 mod tests;
 mod typed;
@@ -21,8 +26,11 @@ mod typed;
 use acquire::PoolSource;
 pub use acquire::{AcquireBuf, AcquireOwned};
 pub use builder::BufferPoolBuilder;
+use cached::Blocked;
 pub use guard::{OwnedBuf, PooledBuf};
 pub use raw::{Held, RawBuf};
+use stats::Counters;
+pub use stats::PoolStats;
 pub use typed::{
     BigBufferPool, GiantBufferPool, GreatBufferPool, HugeBufferPool, LargeBufferPool,
     MediumBufferPool, MicroBufferPool, NanoBufferPool, PicoBufferPool, SmallBufferPool, TierBuf,
@@ -34,10 +42,9 @@ use crate::freelist::FreeList;
 use crate::thread_cache::{Put, ThreadCaches};
 use crate::waiters::WaitList;
 use crate::{AlignedBuf, Error, IoVec, Tier};
-use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64 as StdAtomicU64, AtomicUsize as StdAtomicUsize};
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -55,6 +62,13 @@ use std::time::{Duration, Instant};
 /// [`new_fifo`](BufferPool::new_fifo) builds a pool without it, whose
 /// buffers go round the ring in order.
 ///
+/// In front of both, [`new`](BufferPool::new) gives each thread that uses
+/// the pool a small cache of free buffers of its own (a get that finds one
+/// there, and a drop that finds room, make no atomic read-modify-write);
+/// a get that has to wait takes the free buffers out of every thread's
+/// cache first, so none is stranded in an idle thread. See
+/// [`BufferPoolBuilder::thread_cache`] for the details and for opting out.
+///
 /// ```
 /// use iobuf_pool::{BufferPool, Tier};
 /// let pool = BufferPool::new(Tier::Small, 3).unwrap();
@@ -69,8 +83,8 @@ use std::time::{Duration, Instant};
 pub struct BufferPool {
     /// The free indices. Every index in `0..capacity` is, at every moment,
     /// in exactly one place: this list (its reuse slot or its ring), a live
-    /// [`PooledBuf`], a [`LocalCache`](crate::LocalCache), or a live [`RawBuf`]
-    /// of this pool.
+    /// [`PooledBuf`] or [`OwnedBuf`], a thread cache's magazine, a
+    /// `LocalCache`, a wait-list entry, or a live [`RawBuf`] of this pool.
     free: FreeList,
     /// `capacity * tier.size()` bytes, page aligned. Never dereferenced as a
     /// whole while the pool lives: buffers are reached through `base`.
@@ -83,9 +97,10 @@ pub struct BufferPool {
     /// the pool it came from by it.
     id: u64,
     /// Indices that per-thread caches may still reserve; starts at half the
-    /// capacity, so caches can never starve the shared ring of every buffer.
+    /// capacity, so caches together hold at most half the buffers
+    /// (`caches_together_hold_at_most_half_the_pool`).
     /// Changed only through [`reserve_cache`](BufferPool::reserve_cache) and
-    /// [`release_cache`](BufferPool::release_cache).
+    /// [`unreserve_cache`](BufferPool::unreserve_cache).
     cache_budget: AtomicUsize,
     /// Tasks waiting in [`acquire`](BufferPool::acquire) and
     /// [`acquire_owned`](BufferPool::acquire_owned); every return notifies
@@ -99,113 +114,28 @@ pub struct BufferPool {
     thread_cache: Option<ThreadCaches>,
 }
 
-/// Shards of the failed-`try_get` counter: a thread writes the shard its
-/// id picks, so threads on a dry pool do not all write one line.
-const SHARDS: usize = 8;
-
-/// The statistics' counters: each is written only on a slow path.
-struct Counters {
-    /// `try_get` calls that found the pool dry, sharded by thread.
-    failed: [CachePadded<StdAtomicU64>; SHARDS],
-    /// Most buffers seen out of the pool at once; raised (rarely written)
-    /// by gets that the ring serves.
-    high_water: CachePadded<StdAtomicUsize>,
-    /// Blocking gets of a thread-cached pool that found it dry and wait:
-    /// while it is not 0, returns skip the thread caches, as they do for
-    /// async waiters. Written only by waiting gets.
-    blocked: CachePadded<StdAtomicUsize>,
-}
-
-impl Counters {
-    fn new() -> Self {
-        Counters {
-            failed: std::array::from_fn(|_| CachePadded::new(StdAtomicU64::new(0))),
-            high_water: CachePadded::new(StdAtomicUsize::new(0)),
-            blocked: CachePadded::new(StdAtomicUsize::new(0)),
-        }
-    }
-}
-
-/// A blocking get of a thread-cached pool, counted in
-/// [`Counters::blocked`] while it waits (the count is not touched for a
-/// pool without a thread cache, whose returns never skip the list).
-struct Blocked<'a>(Option<&'a StdAtomicUsize>);
-
-impl<'a> Blocked<'a> {
-    fn new(pool: &'a BufferPool) -> Self {
-        let counter = pool.thread_cache.as_ref().map(|_| &*pool.counters.blocked);
-        if let Some(c) = counter {
-            // SeqCst, then the waiting loop looks at the list: as an async
-            // waiter's count and look (a return writes, then reads this).
-            c.fetch_add(1, Ordering::SeqCst);
-        }
-        Blocked(counter)
-    }
-}
-
-impl Drop for Blocked<'_> {
-    fn drop(&mut self) {
-        if let Some(c) = self.0 {
-            c.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-/// This thread's shard of [`Counters::failed`].
-fn shard() -> usize {
-    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
-    thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
-    }
-    SHARD.try_with(|s| *s).unwrap_or(0)
-}
-
-/// A snapshot of a pool's use, from [`BufferPool::stats`].
+/// The thread cache [`BufferPool::new`] gives a pool of `capacity`
+/// buffers: a magazine of `capacity / (2 × CPUs)` buffers per thread, at
+/// most [`DEFAULT_CACHE_SIZE`](crate::DEFAULT_CACHE_SIZE) (64), so that
+/// one magazine per CPU fits in the cache budget (half the pool); 0 (no
+/// cache) for pools too small to share that way.
 ///
-/// Cheap enough to leave on: no counter is written by every get and put.
-/// `free` and `in_use` are derived from the free list's positions when
-/// `stats` is called; the high-water mark is raised only by gets that the
-/// ring serves (a get served by the reuse slot only takes back a buffer
-/// whose put lowered the count, so it cannot set a new mark), with a write
-/// only when the mark rises; failed `try_get`s are counted per thread
-/// shard, and only a dry pool writes them. A [`LocalCache`](crate::LocalCache)
-/// refill does not raise the mark (the next plain get or `stats` call
-/// does). Every field is a snapshot that
-/// concurrent gets and puts may have changed at once.
-///
-/// ```
-/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 4).unwrap();
-/// let a = pool.try_get().unwrap();
-/// let b = pool.try_get().unwrap();
-/// let s = pool.stats();
-/// assert_eq!((s.capacity, s.in_use, s.free), (4, 2, 2));
-/// drop((a, b));
-/// let s = pool.stats();
-/// assert_eq!((s.in_use, s.high_water), (0, 2));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PoolStats {
-    /// The pool's capacity.
-    pub capacity: usize,
-    /// Buffers free now: in the free list, or in a per-thread cache of a
-    /// pool built with one (see `cached`).
-    pub free: usize,
-    /// Buffers held now: in guards, tokens and [`LocalCache`](crate::LocalCache)s.
-    pub in_use: usize,
-    /// The most buffers seen out of the shared free list at once since the
-    /// pool was made (buffers in per-thread caches count as out: the mark
-    /// is raised by gets that take from the shared list, which cannot see
-    /// the caches without a shared write per operation).
-    pub high_water: usize,
-    /// `try_get` (and `try_get_owned`) calls that found the pool dry.
-    pub failed_try_gets: u64,
-    /// Tasks waiting in `acquire` now.
-    pub waiters: usize,
-    /// Of `free`, the buffers in per-thread caches (a pool built with
-    /// [`BufferPoolBuilder::thread_cache`]): free, but served only to the
-    /// thread whose cache holds them. 0 without a thread cache.
-    pub cached: usize,
+/// Under `cfg(loom)`, 0: the ring's and wait list's models build plain
+/// pools with `new`, and the cache's models build theirs explicitly, so
+/// that each model explores the protocol it is about.
+pub(super) fn default_thread_cache(capacity: usize) -> usize {
+    #[cfg(loom)]
+    {
+        let _ = capacity;
+        0
+    }
+    #[cfg(not(loom))]
+    {
+        static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cpus =
+            *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        (capacity / cpus.saturating_mul(2)).min(crate::DEFAULT_CACHE_SIZE)
+    }
 }
 
 /// The source of pool identities. Starts at 1; 2^64 pools cannot be made.
@@ -219,7 +149,10 @@ unsafe impl Send for BufferPool {}
 unsafe impl Sync for BufferPool {}
 
 impl BufferPool {
-    /// A pool of exactly `capacity` buffers of `tier`, all free.
+    /// A pool of exactly `capacity` buffers of `tier`, all free, with a
+    /// per-thread cache of `capacity / (2 × CPUs)` buffers (at most 64; none
+    /// for a pool too small for that): see
+    /// [`BufferPoolBuilder::thread_cache`], whose `0` opts out.
     ///
     /// The slab is exactly `capacity * tier.size()` bytes (3 Titan buffers
     /// allocate 3 × 128 MiB); only the index ring rounds up to a power of two.
@@ -234,11 +167,16 @@ impl BufferPool {
     /// assert_eq!(BufferPool::new(Tier::Small, 0).unwrap_err(), Error::ZeroCapacity);
     /// ```
     pub fn new(tier: Tier, capacity: usize) -> Result<Self, Error> {
-        Self::with_free_list(tier, capacity, FreeList::full)
+        Self::build(
+            tier,
+            capacity,
+            FreeList::full,
+            default_thread_cache(capacity),
+        )
     }
 
-    /// [`new`](Self::new) without the reuse slot: every get and put goes
-    /// through the ring, so buffers are handed out in the order they came
+    /// [`new`](Self::new) without the reuse slot and without the thread
+    /// cache: every get and put goes through the ring, so buffers are handed out in the order they came
     /// back (strictly so for one thread) and no shared word besides the
     /// ring's is touched. Same errors as `new`.
     ///
@@ -252,15 +190,7 @@ impl BufferPool {
     /// assert_eq!(lifo.try_get().unwrap().index(), first); // the reuse slot
     /// ```
     pub fn new_fifo(tier: Tier, capacity: usize) -> Result<Self, Error> {
-        Self::with_free_list(tier, capacity, FreeList::fifo)
-    }
-
-    fn with_free_list(
-        tier: Tier,
-        capacity: usize,
-        free_list: fn(usize) -> Result<FreeList, Error>,
-    ) -> Result<Self, Error> {
-        Self::build(tier, capacity, free_list, 0)
+        Self::build(tier, capacity, FreeList::fifo, 0)
     }
 
     /// The one constructor: `thread_cache` is each thread's magazine size
@@ -401,93 +331,6 @@ impl BufferPool {
         self.free.pop()
     }
 
-    /// Raises the high-water mark to the number in use now, if that is
-    /// higher: a read of a line that is written only when the mark rises.
-    #[cfg(not(loom))]
-    #[inline]
-    fn raise_high_water(&self) {
-        let used = self.capacity() - self.free.approx_free();
-        if used > self.counters.high_water.load(Ordering::Relaxed) {
-            self.counters.high_water.fetch_max(used, Ordering::Relaxed);
-        }
-    }
-
-    /// [`pop_index`](Self::pop_index) for a pool with a thread cache: the
-    /// fast path (this thread's current magazine has an index) inline,
-    /// everything else out of line.
-    #[inline(always)]
-    fn pop_cached(&self, caches: &ThreadCaches) -> Option<usize> {
-        // SAFETY: `with_current` hands over this thread's magazine of this
-        // pool, and `pop_fast` is the one magazine method running.
-        match caches.with_current(self.id, |m| unsafe { m.pop_fast() }) {
-            Some(Some(index)) => Some(index),
-            _ => self.pop_cached_slow(caches),
-        }
-    }
-
-    /// A get through the thread cache that the fast path could not serve:
-    /// a refill, the thread's first use of the pool (registering its
-    /// magazine), or a dry pool.
-    #[inline(never)]
-    fn pop_cached_slow(&self, caches: &ThreadCaches) -> Option<usize> {
-        // SAFETY: as in `pop_cached`; `refill` calls only the free list and
-        // the high-water update (a leaf: two loads and a rare fetch_max).
-        let refill = |m: &crate::thread_cache::Magazine| unsafe {
-            m.refill(&self.free, || self.note_refill())
-        };
-        let got = match caches.with_current(self.id, refill) {
-            Some(got) => got,
-            None => {
-                self.reclaim_orphans(caches);
-                let registered = caches.find_or_register(
-                    self.id,
-                    |want| self.reserve_cache(want),
-                    |n| self.release_cache(n),
-                );
-                match registered {
-                    Some(()) => caches.with_current(self.id, refill).flatten(),
-                    // No magazine to be had (thread-locals torn down, or
-                    // memory refused): the shared list.
-                    None => self.free.pop(),
-                }
-            }
-        };
-        got.or_else(|| self.pop_after_dry(caches))
-    }
-
-    /// This thread's magazine and the free list were dry: takes back what
-    /// threads that exited left in their magazines, and tries once more.
-    #[cold]
-    fn pop_after_dry(&self, caches: &ThreadCaches) -> Option<usize> {
-        if self.reclaim_orphans(caches) == 0 {
-            return None;
-        }
-        self.free.pop()
-    }
-
-    /// Gives the indices of exited threads' magazines back to the ring and
-    /// wakes waiters for them; how many came back.
-    fn reclaim_orphans(&self, caches: &ThreadCaches) -> usize {
-        let back = caches.reclaim(&self.free, |n| self.release_cache(n));
-        if back > 0 {
-            self.waiters.notify(&PoolSource(self));
-        }
-        back
-    }
-
-    /// After a magazine refill: the high-water mark (which counts indices
-    /// in magazines as in use).
-    #[inline]
-    fn note_refill(&self) {
-        #[cfg(not(loom))]
-        self.raise_high_water();
-    }
-
-    #[cold]
-    fn count_failed(&self) {
-        self.counters.failed[shard()].fetch_add(1, Ordering::Relaxed);
-    }
-
     /// Takes a free buffer, waiting (spin, yield, then capped jittered
     /// sleep) until one is returned. Blocks the thread: in async code use
     /// [`acquire`](Self::acquire).
@@ -541,14 +384,6 @@ impl BufferPool {
         )
     }
 
-    /// Whether any get waits for a buffer now (an async waiter, or a
-    /// blocking get of a thread-cached pool): one or two loads of lines
-    /// that only waiters write.
-    #[inline(always)]
-    fn anyone_waits(&self) -> bool {
-        self.waiters.has_waiters() || self.counters.blocked.load(Ordering::SeqCst) != 0
-    }
-
     /// Leaks the pool for a `&'static BufferPool`, whose guards are
     /// `PooledBuf<'static>`: `'static + Send` with no reference count (the
     /// zero-cost way to move buffers into threads and tasks). The slab is
@@ -563,40 +398,6 @@ impl BufferPool {
     /// ```
     pub fn leak(self) -> &'static BufferPool {
         Box::leak(Box::new(self))
-    }
-
-    /// A snapshot of the pool's use (see [`PoolStats`]).
-    ///
-    /// ```
-    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap();
-    /// let s = pool.stats();
-    /// assert_eq!((s.free, s.in_use, s.waiters), (2, 0, 0));
-    /// ```
-    pub fn stats(&self) -> PoolStats {
-        let capacity = self.capacity();
-        let cached = match &self.thread_cache {
-            Some(caches) => {
-                self.reclaim_orphans(caches);
-                caches.cached()
-            }
-            None => 0,
-        };
-        let free = (self.free.approx_free() + cached).min(capacity);
-        let in_use = capacity - free;
-        PoolStats {
-            capacity,
-            free,
-            in_use,
-            high_water: self.counters.high_water.load(Ordering::Relaxed).max(in_use),
-            failed_try_gets: self
-                .counters
-                .failed
-                .iter()
-                .map(|c| c.load(Ordering::Relaxed))
-                .sum(),
-            waiters: self.waiters.waiters(),
-            cached,
-        }
     }
 
     /// Whether the pool looks dry, by reads alone (for waiting loops). A
@@ -617,59 +418,37 @@ impl BufferPool {
     /// `index < capacity`, and the caller owns it exclusively (it is in no
     /// free list, guard, cache or token) and gives that ownership up here.
     #[inline(always)]
-    pub(crate) unsafe fn release(&self, index: usize) {
+    pub(crate) unsafe fn give_back(&self, index: usize) {
         match &self.thread_cache {
             // SAFETY: forwarded.
-            Some(caches) => unsafe { self.release_cached(caches, index) },
+            Some(caches) => unsafe { self.return_via_cache(caches, index) },
             // SAFETY: forwarded.
-            None => unsafe { self.release_to_list(index) },
+            None => unsafe { self.return_to_list(index) },
         }
-    }
-
-    /// [`release`](Self::release) for a pool with a thread cache: with
-    /// nobody waiting, into this thread's magazine. (While anyone waits,
-    /// returns go to the shared list, to be handed over; a waiter that
-    /// arrives just after the check is served by the next return that sees
-    /// it.) Not forced inline: the plain pool's drop stays small enough to
-    /// inline into callers.
-    ///
-    /// # Safety
-    /// As [`release`](Self::release).
-    #[inline]
-    unsafe fn release_cached(&self, caches: &ThreadCaches, index: usize) {
-        // This thread's magazine of this pool; `push_fast` is the one
-        // magazine method running. The caller owns `index`.
-        // SAFETY: so the magazine may keep it; it gives it up when kept.
-        let push = |m: &crate::thread_cache::Magazine| unsafe { m.push_fast(index) };
-        if !self.anyone_waits() && caches.with_current(self.id, push) == Some(true) {
-            return;
-        }
-        // SAFETY: forwarded.
-        unsafe { self.release_cached_slow(caches, index) }
     }
 
     /// Puts an owned index on the free list and wakes a waiter for it: the
     /// reuse slot inline, the ring out of line.
     ///
     /// # Safety
-    /// As [`release`](Self::release).
+    /// As [`give_back`](Self::give_back).
     #[inline(always)]
-    unsafe fn release_to_list(&self, index: usize) {
+    pub(super) unsafe fn return_to_list(&self, index: usize) {
         if !self.free.try_park(index) {
             // SAFETY: forwarded.
-            return unsafe { self.release_to_ring(index) };
+            return unsafe { self.return_to_ring(index) };
         }
         // The park was a SeqCst write; now the one load.
         self.waiters.notify(&PoolSource(self));
     }
 
-    /// [`release_to_list`](Self::release_to_list) past a full (or absent)
+    /// [`return_to_list`](Self::return_to_list) past a full (or absent)
     /// slot.
     ///
     /// # Safety
-    /// As [`release`](Self::release).
+    /// As [`give_back`](Self::give_back).
     #[inline(never)]
-    unsafe fn release_to_ring(&self, index: usize) {
+    unsafe fn return_to_ring(&self, index: usize) {
         // SAFETY: forwarded: the caller owns `index`, so it is out of the
         // free list, which therefore holds fewer than capacity indices.
         unsafe { self.free.push_to_ring(index) };
@@ -677,76 +456,18 @@ impl BufferPool {
         self.waiters.notify(&PoolSource(self));
     }
 
-    /// A return through the thread cache that the fast path could not
-    /// take: someone waits, the magazine is full (flush half, keep it), or
-    /// this thread has no current magazine of this pool (register one).
-    ///
-    /// # Safety
-    /// As [`release`](Self::release).
-    #[inline(never)]
-    unsafe fn release_cached_slow(&self, caches: &ThreadCaches, index: usize) {
-        if !self.anyone_waits() {
-            // SAFETY: as in `release`; `push_flushing` calls only the free
-            // list.
-            let push =
-                |m: &crate::thread_cache::Magazine| unsafe { m.push_flushing(&self.free, index) };
-            let mut put = caches.with_current(self.id, push);
-            if put.is_none() {
-                let registered = caches.find_or_register(
-                    self.id,
-                    |want| self.reserve_cache(want),
-                    |n| self.release_cache(n),
-                );
-                if registered.is_some() {
-                    put = caches.with_current(self.id, push);
-                }
-            }
-            match put {
-                Some(Put::InCache) => return,
-                Some(Put::AfterFlush) => return self.waiters.notify(&PoolSource(self)),
-                Some(Put::Passed) | None => {}
-            }
-        }
-        // SAFETY: forwarded from the caller.
-        unsafe { self.release_to_list(index) }
-    }
-
     /// Puts owned indices straight into the ring, past the reuse slot, with
     /// one batch push: the return path of a cache's flush (the slot is for
-    /// the next single get). With [`release`](Self::release), the only ways
+    /// the next single get). With [`give_back`](Self::give_back), the only ways
     /// a buffer comes back to the pool; both notify waiters.
     ///
     /// # Safety
-    /// As [`release`](Self::release), for every index, each at most once.
+    /// As [`give_back`](Self::give_back), for every index, each at most once.
     #[inline]
-    pub(crate) unsafe fn release_many_to_ring(&self, indices: &[usize]) {
+    pub(crate) unsafe fn return_many_to_ring(&self, indices: &[usize]) {
         // SAFETY: forwarded from the caller.
         unsafe { self.free.push_many_to_ring(indices) };
         self.waiters.notify(&PoolSource(self));
-    }
-
-    /// Reserves up to `want` indices of the cache budget, for a new
-    /// [`LocalCache`](crate::LocalCache); returns how many it got.
-    pub(crate) fn reserve_cache(&self, want: usize) -> usize {
-        let mut left = self.cache_budget.load(Ordering::Relaxed);
-        loop {
-            let take = want.min(left);
-            match self.cache_budget.compare_exchange_weak(
-                left,
-                left - take,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return take,
-                Err(now) => left = now,
-            }
-        }
-    }
-
-    /// Gives back `n` indices of the cache budget that
-    /// [`reserve_cache`](Self::reserve_cache) handed out.
-    pub(crate) fn release_cache(&self, n: usize) {
-        self.cache_budget.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Pointer to buffer `index`; `index < capacity`.

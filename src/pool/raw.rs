@@ -69,7 +69,7 @@ impl BufferPool {
     /// assert!(matches!(b.put_raw(raw), Err(Error::WrongPool { .. })));
     /// ```
     pub fn put_raw(&self, raw: RawBuf) -> Result<(), Error> {
-        // The guard's drop returns through `release`, which notifies waiters.
+        // The guard's drop returns through `give_back`, which notifies waiters.
         drop(self.guard(raw)?);
         Ok(())
     }

@@ -17,4 +17,5 @@ mod batch;
 mod common;
 mod liveness;
 mod ring;
+mod thread_cache;
 mod waiters;

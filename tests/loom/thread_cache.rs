@@ -3,7 +3,7 @@
 //! loom's model of the C11 memory model.
 //!
 //! Run with `scripts/loom.sh` (or
-//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom_thread_cache --no-default-features`).
+//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom --no-default-features thread_cache::`).
 //!
 //! Under `cfg(loom)` the cache's magazines live in loom's thread-locals
 //! (destroyed when a model thread finishes, which runs the hand-over of its
@@ -14,7 +14,7 @@
 //! Each model also checks, on every explored interleaving:
 //!
 //! * exactly-once ownership and ordering of the buffers themselves (the
-//!   per-index flags and payload cells of `loom_common::Owners`);
+//!   per-index flags and payload cells of `common::Owners`);
 //! * after every thread is joined, that taking buffers until the pool is
 //!   dry yields every index exactly once: nothing stayed behind in an
 //!   exited thread's cache, nothing came out twice;
@@ -33,17 +33,21 @@
 //! magazines still `ACTIVE` (the three-thread model), and returns that keep
 //! a buffer in the cache while a task waits (the waiter model deadlocks).
 //!
-//! Sizes: pools of 4 buffers, magazines of 1 or 2, two or three threads;
+//! The drain (a waiting get taking a live thread's magazine) is modelled
+//! with its asymmetric fence as a `SeqCst` fence on each side (loom cannot
+//! run `membarrier`; src/asymmetric_fence.rs argues why a `SeqCst` fence at
+//! the owner's light fence is the weakest placement the kernel's barrier
+//! can have): `drain_races_the_owner` and
+//! `a_waiter_takes_a_parked_threads_cache`.
+//!
+//! Sizes: pools of 2 or 4 buffers, magazines of 1 or 2, two or three threads;
 //! the preemption bound is 4 for two threads (well under a second each)
 //! and 2 for three (seconds; 3 takes over a minute on 2 cores).
-#![cfg(loom)]
 
-mod loom_common;
-
+use super::common::{builder, Owners};
 use iobuf_pool::{BufferPool, PooledBuf, Tier};
 use loom::sync::Arc;
 use loom::thread;
-use loom_common::{builder, Owners};
 use std::future::Future;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -325,6 +329,135 @@ fn returns_skip_the_cache_while_a_task_waits() {
         drop(waiting);
         worker.join().unwrap();
         assert_eq!(pool.stats().waiters, 0, "a waiter is still queued");
+        let mut held = Vec::with_capacity(capacity);
+        take_rest(&pool, &owners, 0, &mut held);
+        check_and_return(&owners, held);
+    });
+}
+
+/// A drain (another thread taking a live thread's cache) racing the
+/// owner's own gets and returns through it: the protocol of
+/// src/thread_cache.rs, "Taking from a live thread". The worker takes and
+/// returns a buffer twice through its magazine (a registration and refill,
+/// then, once the magazine holds one, a hit and a put, racing this
+/// thread's drain of every cache); this thread then
+/// takes every buffer it can while the worker runs, and the rest once it
+/// has exited. loom reports any access to the slots that the owner's
+/// section and the drain do not order (the owner's `busy`/`claim`, the
+/// asymmetric fence modelled as a `SeqCst` fence on both sides, see
+/// src/asymmetric_fence.rs); the ledger reports a buffer handed out twice
+/// or lost.
+///
+/// Caught by hand: the owner's light fence removed (loom: concurrent
+/// accesses to the slots, or a buffer with two holders); the drain not
+/// waiting for `busy` to clear (the same).
+#[test]
+fn drain_races_the_owner() {
+    builder(3).check(|| {
+        let capacity = 4;
+        let pool = Arc::new(cached_pool(capacity, 2));
+        let owners = Arc::new(Owners::new(capacity));
+        let (ready_tx, ready_rx) = loom::sync::mpsc::channel::<()>();
+        let worker = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                // Register, refill, and keep one in the magazine.
+                let buf = pool.try_get().unwrap();
+                touch(&owners, &buf, 1);
+                drop(buf);
+                ready_tx.send(()).unwrap();
+                // A hit and a put: two sections racing the drain.
+                if let Some(buf) = pool.try_get() {
+                    touch(&owners, &buf, 1);
+                    drop(buf);
+                }
+            })
+        };
+        ready_rx.recv().unwrap();
+        pool.drain_thread_caches();
+        let mut held = Vec::with_capacity(capacity);
+        take_while_running(&pool, &owners, 0, &mut held, 2);
+        worker.join().unwrap();
+        take_rest(&pool, &owners, 0, &mut held);
+        check_and_return(&owners, held);
+    });
+}
+
+/// The stranding scene in small: the worker's cache is the only place a
+/// free buffer can be (it takes one through its cache and returns it,
+/// racing this thread's `acquire`), and then it stays parked until this
+/// thread is done. The waiter must complete without the worker's help
+/// (loom reports a deadlock otherwise): its first wait drains the
+/// worker's cache, and a return that comes later sees the waiter. Every
+/// buffer comes back once.
+///
+/// Caught by hand: `poll_draining` not draining (deadlock: the buffer
+/// stays in the parked worker's cache); a return whose section follows
+/// the drain keeping the buffer (no `anyone_waits` after taking a
+/// drained magazine back: deadlock).
+#[test]
+fn a_waiter_takes_a_parked_threads_cache() {
+    builder(3).check(|| {
+        let capacity = 2;
+        // Budget 1: the worker's magazine holds one; this thread gets none.
+        let pool = Arc::new(cached_pool(capacity, 2));
+        let owners = Arc::new(Owners::new(capacity));
+        let (ready_tx, ready_rx) = loom::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = loom::sync::mpsc::channel::<()>();
+        let worker = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                let a = pool.try_get().unwrap();
+                owners.acquire(a.index(), 1);
+                ready_tx.send(()).unwrap();
+                owners.release(a.index());
+                drop(a); // races the waiter: its cache, or the list
+                done_rx.recv().unwrap(); // parked until the waiter is done
+            })
+        };
+        ready_rx.recv().unwrap();
+        let c = pool.try_get().unwrap();
+        owners.acquire(c.index(), 0);
+        let got = loom::future::block_on(pool.acquire());
+        owners.acquire(got.index(), 0);
+        done_tx.send(()).unwrap();
+        for buf in [&got, &c] {
+            owners.release(buf.index());
+        }
+        drop((got, c));
+        worker.join().unwrap();
+        let mut held = Vec::with_capacity(capacity);
+        take_rest(&pool, &owners, 0, &mut held);
+        check_and_return(&owners, held);
+    });
+}
+
+/// A drain racing the owner's exit: the worker keeps one buffer in its
+/// magazine and exits (its thread-local destructor orphans the magazine)
+/// while this thread drains every cache; the drain and the later reclaim
+/// must take the buffer once between them (a drained orphan holds
+/// nothing; an orphan the drain missed is reclaimed). Every buffer comes
+/// back once.
+#[test]
+fn drain_races_an_exit() {
+    builder(3).check(|| {
+        let capacity = 4;
+        let pool = Arc::new(cached_pool(capacity, 2));
+        let owners = Arc::new(Owners::new(capacity));
+        let (ready_tx, ready_rx) = loom::sync::mpsc::channel::<()>();
+        let worker = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                let buf = pool.try_get().unwrap();
+                touch(&owners, &buf, 1);
+                drop(buf);
+                ready_tx.send(()).unwrap();
+                // Exits: OWNED's destructor orphans the magazine.
+            })
+        };
+        ready_rx.recv().unwrap();
+        pool.drain_thread_caches();
+        worker.join().unwrap();
         let mut held = Vec::with_capacity(capacity);
         take_rest(&pool, &owners, 0, &mut held);
         check_and_return(&owners, held);
