@@ -31,7 +31,9 @@ use std::sync::Arc;
 /// returns the buffers it still holds to the pool.
 ///
 /// One producer: providing takes `&mut self`. It keeps a duplicate of the
-/// ring's descriptor, like [`FixedBuffers`].
+/// ring's descriptor, like [`FixedBuffers`]. If the kernel refuses the
+/// unregister in `Drop`, the ring leaks its memory, its buffers and a
+/// reference to the pool, since the group stays registered.
 ///
 /// # One pool behind many rings
 /// Every thread of a thread-per-core server registers its own `BufRing`
@@ -636,8 +638,11 @@ impl BufRing {
     /// # Safety
     /// `result` and `flags` are those of one completion, reaped from the
     /// io_uring instance this ring is registered with, of an operation that
-    /// selected from this ring's group; and each completion is passed here
-    /// once. A buffer id alone cannot tell a buffer the kernel has picked
+    /// selected from this ring's group and is not a bundle (a bundle's
+    /// completions go to [`take_bundle`](Self::take_bundle): its end of
+    /// stream names a buffer the kernel did not consume, which `take` would
+    /// hand out while it still sits at the ring's head); and each
+    /// completion is passed here once. A buffer id alone cannot tell a buffer the kernel has picked
     /// from one still waiting in the ring: an invented or replayed id of a
     /// buffer the ring holds would hand out a buffer the kernel may still
     /// write. (An id the ring does not hold is an error whatever the
@@ -816,6 +821,11 @@ impl BufRing {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL)) => {}
             Err(e) => {
                 std::mem::forget(self.mem.take());
+                // The group stays registered: a later recv selecting from
+                // it makes the kernel write these buffers' addresses, so the
+                // pool's slab must outlive the io_uring instance. Our `Arc`
+                // is dropped after this; a leaked clone keeps the pool.
+                std::mem::forget(Arc::clone(&self.pool));
                 // Dropping the raw tokens keeps their buffers out of the
                 // pool for good: the kernel may still write them. A shared
                 // buffer's clone is leaked, so its parts' drops never

@@ -2,7 +2,7 @@
 //! [`is_unavailable`] that read the kernel's answers.
 
 #[cfg(doc)]
-use super::{BufRing, MAX_FIXED_BUFFERS};
+use super::{BufRing, ZcSend, MAX_FIXED_BUFFERS};
 use super::{MAX_BUF_RING_ENTRIES, MAX_BUF_RING_INDEX};
 use crate::Error;
 use std::fmt;
@@ -72,6 +72,9 @@ pub enum UringError {
         /// The completion's flags.
         flags: u32,
     },
+    /// A second entry asked of a [`ZcSend`]: one send value stands for one
+    /// operation, whose completions alone give its buffers back.
+    EntryBuilt,
     /// A call for the other kind of ring: [`BufRing::take_part`] on a plain
     /// ring, or `take` / `take_bundle` on an incremental one.
     WrongRingKind {
@@ -161,6 +164,9 @@ impl fmt::Display for UringError {
             UringError::UnexpectedCompletion { flags } => write!(
                 f,
                 "io_uring: a completion (flags {flags:#x}) that this operation cannot have (after it finished, or twice)"
+            ),
+            UringError::EntryBuilt => f.write_str(
+                "io_uring: this zero-copy send already built its entry (one operation per send)",
             ),
             UringError::WrongRingKind { incremental: true } => f.write_str(
                 "io_uring: an incremental ring's completions are parts: use take_part",

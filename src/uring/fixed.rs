@@ -31,11 +31,20 @@ fn check_range(range: &Range<usize>, size: usize) -> Result<u32, UringError> {
 /// fixed-buffer index = pool index. Unregistered on drop.
 ///
 /// The registration borrows the pool, so the pool outlives it. A borrow
-/// is enough here, unlike for [`BufRing`]: if the handle is leaked
-/// (`mem::forget`) and the pool freed, the kernel still holds the pages it
-/// pinned at registration, not the addresses, and writes to a fixed buffer
-/// only for a `READ_FIXED` naming it, which safe code builds only through
-/// this (leaked) handle. It keeps a
+/// is enough here, unlike for [`BufRing`]: if the handle (or a
+/// [`clone_to`](Self::clone_to) of it) is leaked (`mem::forget`) or its
+/// unregister fails, and the pool is freed, the kernel still holds the
+/// *pages* it pinned at registration, never following the addresses
+/// again. A `READ_FIXED` through that table (an entry any code can build
+/// with the `io-uring` crate's safe builders, and push with the usual
+/// promise for the memory it names) writes those pinned pages, at the
+/// offset of the address the entry names, and only if that address lies
+/// inside the registered buffer. The pinned pages are either still the
+/// memory at that address (so the bytes written are the ones the entry
+/// named) or no longer mapped anywhere: never another owner's memory.
+/// `tests/uring_soundness.rs` checks this with a new pool in the freed
+/// memory. (A leaked table does keep its pages pinned, and the ring
+/// refuses a second table with `EBUSY`.) It keeps a
 /// duplicate of the ring's descriptor, not a borrow of the ring: the
 /// [`IoUring`] stays free for `&mut` use, and dropping it first is allowed
 /// (the instance then lives until this registration is dropped).
@@ -76,9 +85,10 @@ impl<'p> FixedBuffers<'p> {
         }
         let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
         let iovecs = pool.iovecs()?;
-        // (If the returned value is leaked the pages stay pinned, but the
-        // kernel touches them only for operations whose submission, itself
-        // unsafe, promised the buffer is alive.)
+        // (If the returned value is leaked the pages stay pinned, and the
+        // kernel writes them only at the address an entry names, whose
+        // push, itself unsafe, promised that memory is the caller's: see
+        // the type's docs.)
         // SAFETY: each iovec is one buffer of the pool's slab, alive for 'p;
         // the value returned borrows the pool and unregisters in Drop.
         unsafe {

@@ -45,9 +45,11 @@
 //! buffers' *addresses* for as long as the io_uring instance lives, writing
 //! to them whenever a recv selects one. A borrow ends at `forget` and would
 //! let the pool be freed under the kernel; the `Arc` leaked with the ring
-//! keeps its memory for good. [`FixedBuffers`] borrows the pool: the kernel
-//! pins their *pages* at registration and never follows the addresses
-//! again, so a leaked registration cannot reach a new owner of that memory.
+//! keeps its memory for good; so does a ring whose unregister the kernel
+//! refuses (dropped off the thread of an `IORING_SETUP_SINGLE_ISSUER`
+//! ring). [`FixedBuffers`] borrows the pool: the kernel pins their *pages*
+//! at registration and never follows the addresses again, so a leaked
+//! registration cannot reach a new owner of that memory.
 //! Both keep a duplicate of the ring's descriptor, so they can unregister on drop without
 //! borrowing the [`IoUring`] (whose submission and completion queues need
 //! `&mut`). The duplicate names the same io_uring instance even if the

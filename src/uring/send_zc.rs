@@ -44,7 +44,7 @@ use std::io;
 /// buf.clear();
 /// buf.extend_from_slice_checked(b"hello")?;
 /// let mut send = ZcSend::new(buf);
-/// let entry = send.entry(types::Fd(stream.as_raw_fd())).user_data(1);
+/// let entry = send.entry(types::Fd(stream.as_raw_fd()))?.user_data(1);
 /// // SAFETY: `send` keeps the buffer until its notification, and `stream`
 /// // stays open as long.
 /// unsafe { ring.submission().push(&entry)? };
@@ -201,21 +201,35 @@ impl ZcSend {
     /// `user_data` to route both completions back here. Pushing it is the
     /// caller's promise (the push is `unsafe`) to keep `self` alive or
     /// leaked until [`complete`](Self::complete) returns the buffer; and
-    /// `fd` open as long.
+    /// `fd` open as long; and to push it once.
+    ///
+    /// One entry per send: its completions are what
+    /// [`complete`](Self::complete) counts, and a gathered send's `msghdr`
+    /// (which the kernel reads at submission) must stay where the first
+    /// entry points.
+    ///
+    /// # Errors
+    /// [`UringError::EntryBuilt`]: an entry was already built for this send
+    /// (by this or [`entry_fixed`](Self::entry_fixed)).
     ///
     /// ```
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let mut send = iobuf_pool::uring::ZcSend::new(pool.get_owned());
-    /// let entry = send.entry(io_uring::types::Fd(3)).user_data(9);
+    /// let entry = send.entry(io_uring::types::Fd(3))?.user_data(9);
     /// assert_eq!(entry.get_user_data(), 9);
+    /// assert!(send.entry(io_uring::types::Fd(3)).is_err()); // one per send
+    /// # Ok::<(), iobuf_pool::uring::UringError>(())
     /// ```
-    pub fn entry(&mut self, fd: types::Fd) -> squeue::Entry {
+    pub fn entry(&mut self, fd: types::Fd) -> Result<squeue::Entry, UringError> {
+        if self.submitted {
+            return Err(UringError::EntryBuilt);
+        }
         self.submitted = true;
         if let [buf] = &self.bufs[..] {
             let bytes = buf.filled();
-            return opcode::SendZc::new(fd, bytes.as_ptr(), bytes.len() as u32)
+            return Ok(opcode::SendZc::new(fd, bytes.as_ptr(), bytes.len() as u32)
                 .flags(libc::MSG_WAITALL)
-                .build();
+                .build());
         }
         let iov: Vec<IoVec> = self
             .bufs
@@ -228,9 +242,9 @@ impl ZcSend {
         let (iov, n) = IoVec::addr_len(&gather.iov);
         gather.msg.msg_iov = iov.cast_mut();
         gather.msg.msg_iovlen = n as _;
-        opcode::SendMsgZc::new(fd, &gather.msg)
+        Ok(opcode::SendMsgZc::new(fd, &gather.msg)
             .flags(libc::MSG_WAITALL as u32)
-            .build()
+            .build())
     }
 
     /// [`entry`](Self::entry) from a registered (fixed) buffer: the same
@@ -242,6 +256,7 @@ impl ZcSend {
     /// [`UringError::ForeignBuffer`]: `fixed` registers another pool.
     /// [`UringError::Unsupported`]: more than one buffer (a gathered send
     /// from fixed buffers needs them in one registered buffer).
+    /// [`UringError::EntryBuilt`]: an entry was already built for this send.
     ///
     /// ```no_run
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
@@ -256,6 +271,9 @@ impl ZcSend {
         fd: types::Fd,
         fixed: &FixedBuffers<'_>,
     ) -> Result<squeue::Entry, UringError> {
+        if self.submitted {
+            return Err(UringError::EntryBuilt);
+        }
         let buf = match &self.bufs[..] {
             [buf] => buf,
             _ => {
@@ -343,7 +361,7 @@ impl ZcSend {
     /// let send = iobuf_pool::uring::ZcSend::new(pool.get_owned());
     /// let mut bufs = send.into_bufs().ok().unwrap(); // never submitted
     /// let mut send = iobuf_pool::uring::ZcSend::new(bufs.pop().unwrap());
-    /// let _entry = send.entry(io_uring::types::Fd(3));
+    /// let _entry = send.entry(io_uring::types::Fd(3)).unwrap();
     /// assert!(send.into_bufs().is_err()); // may be in flight: stays held
     /// ```
     #[allow(clippy::result_large_err)]

@@ -1,0 +1,232 @@
+//! Adversarial checks of the io_uring layer's ownership proofs, each against
+//! the real kernel: what a registration that cannot be undone (a failed
+//! unregister, a leaked handle) leaves the kernel able to write, and that a
+//! zero-copy send is one operation. The only `unsafe` here is pushing
+//! entries whose contract the test keeps, and reading bytes the kernel
+//! finished writing.
+#![cfg(all(feature = "io-uring", target_os = "linux", not(miri)))]
+
+mod uring_common;
+
+use io_uring::{cqueue, opcode, types, IoUring};
+use iobuf_pool::uring::{BufRing, Features, FixedBuffers, UringError, ZcSend};
+use iobuf_pool::{BufferPool, Tier};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use uring_common::{assert_all_free, pattern, ring_or_skip, skip};
+
+/// Pushes `entry`, submits, and returns its completion's result and flags.
+///
+/// # Safety
+/// Everything `entry` names stays valid until this returns.
+unsafe fn run_one(ring: &mut IoUring, entry: &io_uring::squeue::Entry) -> (i32, u32) {
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        ring.submission()
+            .push(entry)
+            .expect("submission queue full")
+    };
+    ring.submit_and_wait(1).expect("io_uring_enter");
+    let c = ring.completion().next().expect("one completion");
+    (c.result(), c.flags())
+}
+
+/// A `BufRing` dropped off the thread of an `IORING_SETUP_SINGLE_ISSUER`
+/// ring cannot unregister (the kernel answers `EEXIST`), so its group stays
+/// registered and a later recv makes the kernel write its buffers. The
+/// ring then leaks them: the pool behind them must stay alive (before the
+/// fix only the buffers' tokens were leaked, and the ring's `Arc` was
+/// dropped, freeing the pool's slab under the kernel).
+#[test]
+fn a_buf_ring_that_cannot_unregister_keeps_its_pool_alive_for_the_kernel() {
+    let what = "single-issuer unregister test";
+    let mut ring = match IoUring::builder().setup_single_issuer().build(8) {
+        Ok(ring) => ring,
+        Err(e) => return skip(what, &format!("no single-issuer ring ({e})")),
+    };
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 2).unwrap());
+    let weak = Arc::downgrade(&pool);
+    let mut br = BufRing::register(&ring, &pool, 5, 2).unwrap();
+    assert_eq!(br.fill().unwrap(), 2);
+    drop(pool);
+    // Dropped on another thread: the unregister is refused.
+    std::thread::spawn(move || drop(br)).join().unwrap();
+    let kept = weak
+        .upgrade()
+        .expect("a ring whose group stays registered keeps its pool alive");
+    // A pool made now, every buffer held and marked.
+    let fresh = BufferPool::new(Tier::Nano, 2).unwrap();
+    let mut held: Vec<_> = (0..2).map(|_| fresh.try_get().unwrap()).collect();
+    for g in &mut held {
+        g.as_full_mut().fill(0xAA);
+    }
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    tx.write_all(b"STILL-ON").unwrap();
+    let recv = opcode::Recv::new(types::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 128)
+        .buf_group(5)
+        .build()
+        .flags(io_uring::squeue::Flags::BUFFER_SELECT);
+    // SAFETY: the group's buffers are the dropped ring's, leaked with their
+    // pool (checked above); `rx` outlives the call.
+    let (result, flags) = unsafe { run_one(&mut ring, &recv) };
+    assert_eq!(result, 8, "the group is still registered: the kernel wrote");
+    for g in &held {
+        assert!(g.as_full().iter().all(|&b| b == 0xAA));
+    }
+    let bid = usize::from(cqueue::buffer_select(flags).expect("a buffer id"));
+    let at = kept.buffer_ptr(bid).unwrap().as_ptr();
+    // SAFETY: the pool is alive (`kept`); the kernel finished these 8
+    // bytes before the completion, and the leaked buffer has no other user.
+    assert_eq!(unsafe { std::slice::from_raw_parts(at, 8) }, b"STILL-ON");
+}
+
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (b, _) = listener.accept().unwrap();
+    (a, b)
+}
+
+/// A `ZcSend` stands for one operation. Before the fix, a second
+/// `entry()` was safe and rebuilt a gathered send's `msghdr`, freeing the
+/// one the first (pushed, not yet submitted) entry points at, and two
+/// pushed entries meant the buffers came back after the first send's
+/// notification while the second still read them. Now the second build
+/// is refused and the first entry stays valid.
+#[test]
+fn a_zero_copy_send_builds_one_entry_only() {
+    let what = "one-entry zero-copy send test";
+    let Some(mut ring) = ring_or_skip(what, 8) else {
+        return;
+    };
+    if let Err(e) = Features::probe(&ring).unwrap().require_send_zc() {
+        return skip(what, &e.to_string());
+    }
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 3).unwrap());
+    let fixed = FixedBuffers::register(&ring, &pool).unwrap();
+    let data = pattern(2 * pool.buffer_size(), 21);
+    let bufs: Vec<_> = data
+        .chunks(pool.buffer_size())
+        .map(|c| {
+            let mut b = pool.get_owned();
+            b.clear();
+            b.extend_from_slice_checked(c).unwrap();
+            b
+        })
+        .collect();
+    let (tx, mut rx) = tcp_pair();
+    let fd = types::Fd(tx.as_raw_fd());
+    let mut send = ZcSend::gather(bufs);
+    let entry = send.entry(fd).unwrap().user_data(1);
+    // SAFETY: `send` holds the buffers and its gather list until complete()
+    // gives them back below; `tx` outlives the loop; pushed once.
+    unsafe { ring.submission().push(&entry).unwrap() };
+    // Pushed, not yet submitted: the kernel has not read the msghdr yet.
+    assert!(matches!(send.entry(fd), Err(UringError::EntryBuilt)));
+    assert!(matches!(
+        send.entry_fixed(fd, &fixed),
+        Err(UringError::EntryBuilt) | Err(UringError::Unsupported { .. })
+    ));
+    // A plain one-buffer send refuses a second fixed entry too.
+    let mut one = ZcSend::new(pool.get_owned());
+    let _first = one.entry_fixed(fd, &fixed).unwrap();
+    assert!(matches!(one.entry(fd), Err(UringError::EntryBuilt)));
+    assert!(matches!(
+        one.entry_fixed(fd, &fixed),
+        Err(UringError::EntryBuilt)
+    ));
+    drop(one.into_bufs().unwrap_err()); // built: leaked, never returned
+    let done = loop {
+        ring.submit_and_wait(1).unwrap();
+        let c = ring.completion().next().unwrap();
+        // SAFETY: a completion of `send`'s one entry, passed once.
+        if let Some(done) = unsafe { send.complete(c.result(), c.flags()) }.unwrap() {
+            break done;
+        }
+    };
+    assert_eq!(done.sent.unwrap() as usize, data.len());
+    let mut got = vec![0; data.len()];
+    rx.read_exact(&mut got).unwrap();
+    assert_eq!(got, data, "the first entry's gather list was intact");
+    drop(done.bufs);
+    drop(fixed);
+    // Two buffers came back; the unsubmitted-but-built one is leaked.
+    let back: Vec<_> = (0..3).map_while(|_| pool.try_get()).collect();
+    assert_eq!(back.len(), 2);
+}
+
+/// A leaked `FixedBuffers` (and a leaked clone of it on another ring) no
+/// longer borrows its pool, which may then be freed and its memory given
+/// to a new pool. The kernel still holds the old registration, but it
+/// pinned the *pages* at registration: a `READ_FIXED` through it writes
+/// those pages at the offset of the address the entry names, and only
+/// when that address lies in the registered buffer. So the bytes it can
+/// change are the ones the entry names (the same pages, if the memory was
+/// never unmapped) or pages nobody maps any more, never another buffer of
+/// the new pool. Checked on both rings, for every index.
+#[test]
+fn leaked_fixed_buffers_and_clones_never_write_a_later_pools_other_buffers() {
+    let what = "leaked fixed-buffer test";
+    let Some(mut first) = ring_or_skip(what, 4) else {
+        return;
+    };
+    let mut second = IoUring::new(4).unwrap();
+    const N: usize = 4;
+    let old = BufferPool::new(Tier::Small, N).unwrap();
+    let old_base = old.buffer_ptr(0).unwrap().as_ptr() as usize;
+    let fixed = FixedBuffers::register(&first, &old).unwrap();
+    let clone = match fixed.clone_to(&second) {
+        Ok(c) => c,
+        Err(UringError::Unsupported { what: why }) => return skip(what, why),
+        Err(e) => panic!("clone_to: {e}"),
+    };
+    std::mem::forget(fixed);
+    std::mem::forget(clone);
+    drop(old);
+    let fresh = BufferPool::new(Tier::Small, N).unwrap();
+    let reused = fresh.buffer_ptr(0).unwrap().as_ptr() as usize == old_base;
+    let mut guards: Vec<_> = (0..N).map(|_| fresh.try_get().unwrap()).collect();
+    guards.sort_by_key(|g| g.index());
+    let size = fresh.buffer_size();
+    let data = pattern(size, 33);
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&data).unwrap();
+    for ring in [&mut first, &mut second] {
+        for k in 0..N {
+            for g in &mut guards {
+                g.as_full_mut().fill(0xAA);
+            }
+            let at = guards[k].as_full_mut().as_mut_ptr();
+            let read =
+                opcode::ReadFixed::new(types::Fd(file.as_raw_fd()), at, size as u32, k as u16)
+                    .offset(0)
+                    .build();
+            // SAFETY: the entry names guard k's bytes, which the test owns
+            // (the guard lives, untouched, until the completion is reaped);
+            // `file` stays open.
+            let (result, _) = unsafe { run_one(ring, &read) };
+            for (j, g) in guards.iter().enumerate() {
+                let bytes = g.as_full();
+                if j != k {
+                    assert!(
+                        bytes.iter().all(|&b| b == 0xAA),
+                        "buffer {j} changed by a read naming buffer {k} (reused: {reused})"
+                    );
+                } else if result > 0 {
+                    // The same pages, or orphaned ones: the named bytes
+                    // are the file's or untouched.
+                    let n = result as usize;
+                    assert!(
+                        bytes[..n] == data[..n] || bytes.iter().all(|&b| b == 0xAA),
+                        "buffer {k} holds neither the file nor its own bytes"
+                    );
+                }
+            }
+        }
+    }
+    drop(guards);
+    assert_all_free(&fresh);
+}
