@@ -8,13 +8,13 @@
 
 mod uring_common;
 
-use io_uring::{cqueue, opcode, types, IoUring};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use iobuf_pool::uring::{BufRing, Features, FixedBuffers, UringError, ZcSend};
 use iobuf_pool::{BufferPool, Tier};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::sync::Arc;
 use uring_common::{assert_all_free, pattern, ring_or_skip, skip};
 
@@ -229,4 +229,94 @@ fn leaked_fixed_buffers_and_clones_never_write_a_later_pools_other_buffers() {
     }
     drop(guards);
     assert_all_free(&fresh);
+}
+
+/// One recv selecting from `bgid` (the buffer's whole length) with
+/// `msg_flags`, and `sqe_flags` added; its completion's result and flags.
+fn recv_with(
+    ring: &mut IoUring,
+    fd: i32,
+    bgid: u16,
+    msg_flags: i32,
+    sqe_flags: squeue::Flags,
+) -> (i32, u32) {
+    let recv = opcode::Recv::new(types::Fd(fd), std::ptr::null_mut(), 0)
+        .buf_group(bgid)
+        .flags(msg_flags)
+        .build()
+        .flags(squeue::Flags::BUFFER_SELECT | sqe_flags);
+    // SAFETY: the caller's BufRing of `bgid` stays alive and `fd` open
+    // until the completion is reaped here.
+    unsafe { run_one(ring, &recv) }
+}
+
+/// `MSG_TRUNC` on an incremental ring, issued from io-wq (`IOSQE_ASYNC`
+/// here; the kernel also punts a receive there itself, e.g. after many
+/// spurious wake-ups). There the kernel consumes the buffer's room
+/// *before* receiving, so it does not over-consume: the buffers after the
+/// named one stay in its ring. The completion (whole length, no
+/// `BUF_MORE`) reads the same as an over-consumption ending on a buffer
+/// boundary. Before the fix `take_part` charged the excess to the next
+/// buffers and returned the ones it covered to the pool, where a guard got
+/// one while the kernel still held it: the next receive wrote into the
+/// guard. Now an excess without `BUF_MORE` never returns a buffer.
+#[test]
+fn a_truncated_receive_from_io_wq_never_returns_a_buffer_the_kernel_holds() {
+    let what = "incremental io-wq MSG_TRUNC test";
+    let Some(mut ring) = ring_or_skip(what, 8) else {
+        return;
+    };
+    let pool = Arc::new(BufferPool::new(Tier::Small, 4).unwrap());
+    let size = pool.buffer_size();
+    let mut br = match BufRing::register_incremental(&ring, &pool, 9, 4) {
+        Ok(br) => br,
+        Err(UringError::Unsupported { what: why }) => return skip(what, why),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(br.fill().unwrap(), 4);
+    let (tx, rx) = UnixDatagram::pair().unwrap();
+    let fd = rx.as_raw_fd();
+    // Two and a half buffers' worth, cut to the first buffer.
+    let long = pattern(2 * size + size / 2, 4);
+    tx.send(&long).unwrap();
+    let c = recv_with(&mut ring, fd, 9, libc::MSG_TRUNC, squeue::Flags::ASYNC);
+    assert_eq!(c.0 as usize, long.len(), "MSG_TRUNC reports the datagram");
+    // SAFETY: one completion of a recv from br's group on br's ring, once.
+    let p = unsafe { br.take_part(c.0, c.1) }.unwrap().unwrap();
+    assert_eq!((p.offset(), p.len()), (0, size));
+    assert_eq!(&p[..], &long[..size]);
+    let named = p.index();
+    drop(p);
+    // Every buffer the pool will give now, held and marked.
+    let mut guards: Vec<_> = (0..4).map_while(|_| pool.try_get()).collect();
+    for g in &mut guards {
+        g.as_full_mut().fill(0xAA);
+    }
+    assert!(
+        guards.iter().all(|g| g.index() == named),
+        "only the named buffer may be back, got {:?}",
+        guards.iter().map(|g| g.index()).collect::<Vec<_>>()
+    );
+    // The kernel's next pick is the buffer after the named one.
+    let next = pattern(100, 5);
+    tx.send(&next).unwrap();
+    let c = recv_with(&mut ring, fd, 9, 0, squeue::Flags::empty());
+    assert_eq!(c.0, 100);
+    for g in &guards {
+        assert!(
+            g.as_full().iter().all(|&b| b == 0xAA),
+            "the kernel wrote buffer {} while a guard held it",
+            g.index()
+        );
+    }
+    let bid = cqueue::buffer_select(c.1).expect("a buffer id");
+    assert!(br.holds(bid), "the ring still holds the kernel's buffer");
+    // Its offsets are no longer known, so the completion is refused and
+    // the buffer stays with the ring (its bytes are lost, never raced).
+    // SAFETY: as above.
+    let refused = unsafe { br.take_part(c.0, c.1) };
+    assert!(matches!(refused, Err(UringError::UnknownBuffer { .. })));
+    drop(guards);
+    drop(br);
+    assert_all_free(&pool);
 }

@@ -507,7 +507,21 @@ impl BufRing {
     ///   completion's `BUF_MORE` describes the buffer the excess entered;
     ///   the named one is used up.) `tests/uring_incremental.rs` checks
     ///   this model against the kernel: a kernel that stopped
-    ///   over-consuming would fail it.
+    ///   over-consuming would fail it. A receive issued from io-wq
+    ///   (`IOSQE_ASYNC`, or punted there by the kernel) does not
+    ///   over-consume, and its completion cannot be told from an excess
+    ///   ending on a buffer boundary (no `BUF_MORE`): then the buffers the
+    ///   excess would cover stay in the ring, never handed out nor
+    ///   returned, until it is unregistered (their bytes, if the kernel
+    ///   still fills them, are refused as below), rather than go back to
+    ///   the pool while the kernel may hold them
+    ///   (`tests/uring_soundness.rs`).
+    /// * **A receive that asks for fewer bytes than the buffer has left,
+    ///   from io-wq**: the kernel then moves the buffer on by the length
+    ///   asked for, not the bytes received, so the next part's offset is
+    ///   wrong (never overlapping bytes the kernel may write: ours stays
+    ///   behind its). Ask for the buffer's length (`len` 0) on an
+    ///   incremental ring.
     /// * A completion that names a buffer with nothing left in it (the
     ///   kernel kept `BUF_MORE` on a full buffer) is refused
     ///   ([`UringError::UnknownBuffer`]); that buffer stays in the ring
@@ -523,7 +537,11 @@ impl BufRing {
     /// from this ring's group, reaped from the io_uring instance it is
     /// registered with, each passed once. A replayed completion would
     /// hand out a part the kernel has not written yet and may write while
-    /// it is read.
+    /// it is read. And a receive with `MSG_TRUNC` asks for at least the
+    /// pool's buffer size (`len` 0 does): issued from io-wq with a shorter
+    /// length, its completion (the datagram's length, `BUF_MORE`) reads
+    /// the same as an over-consumption, yet the kernel keeps the buffer
+    /// and goes on writing it past the length asked for.
     pub unsafe fn take_part(
         &mut self,
         result: i32,
@@ -566,6 +584,14 @@ impl BufRing {
         if !cqueue::buffer_more(flags) || excess > 0 || start + len >= size {
             self.retire(i);
         }
+        // Whether the kernel surely over-consumed. With `BUF_MORE` it did:
+        // the flag describes the buffer the excess ended in (from io-wq,
+        // where the kernel takes a buffer's room before receiving, a
+        // `MSG_TRUNC` receive of the whole buffer never has `BUF_MORE`).
+        // Without it, the excess either ended on a buffer boundary (an
+        // over-consumption) or was never consumed (io-wq): then the
+        // buffers it would cover are kept, never handed out nor returned.
+        let charged = cqueue::buffer_more(flags);
         let mask = usize::from(self.entries - 1);
         let mut at = pos;
         while excess > 0 {
@@ -576,8 +602,15 @@ impl BufRing {
             }
             let used = self.consumed[id] as usize;
             let step = excess.min(size - used);
-            self.consumed[id] = (used + step) as u32;
             excess -= step;
+            if !charged {
+                // Unknown: mark it full, so no part is made of it (the
+                // kernel may still write any of it) and it stays held
+                // until the ring is unregistered.
+                self.consumed[id] = size as u32;
+                continue;
+            }
+            self.consumed[id] = (used + step) as u32;
             if used + step >= size {
                 self.retire(id);
             }
