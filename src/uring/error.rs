@@ -10,6 +10,14 @@ use std::io;
 use std::ops::Range;
 
 /// What went wrong in an io_uring call or completion.
+///
+/// ```
+/// use iobuf_pool::uring::{cqe_result, UringError};
+/// match cqe_result(-libc::ENOBUFS) {
+///     Err(UringError::Completion(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOBUFS)),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UringError {
@@ -109,6 +117,12 @@ pub enum UringError {
 
 impl UringError {
     /// The OS error number, for errors that come from the kernel.
+    ///
+    /// ```
+    /// use iobuf_pool::uring::{cqe_result, UringError};
+    /// assert_eq!(cqe_result(-libc::EBADF).unwrap_err().raw_os_error(), Some(libc::EBADF));
+    /// assert_eq!(UringError::ForeignBuffer.raw_os_error(), None);
+    /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             UringError::Register { source, .. } | UringError::Completion(source) => {
@@ -225,6 +239,9 @@ impl From<UringError> for io::Error {
 
 /// A completion's result as a byte count, or the kernel's error.
 ///
+/// # Errors
+/// [`UringError::Completion`] with the errno of a negative result.
+///
 /// ```
 /// use iobuf_pool::uring::cqe_result;
 /// assert_eq!(cqe_result(42).unwrap(), 42);
@@ -244,6 +261,16 @@ pub fn cqe_result(result: i32) -> Result<u32, UringError> {
 /// Whether `IoUring::new` failed because io_uring is not available here
 /// (an old kernel: `ENOSYS`; disabled by `kernel.io_uring_disabled` or a
 /// seccomp filter: `EPERM`, `EACCES`), rather than for a bug.
+///
+/// ```
+/// use iobuf_pool::uring::is_unavailable;
+/// match io_uring::IoUring::new(8) {
+///     Ok(_ring) => {}
+///     Err(e) if is_unavailable(&e) => println!("no io_uring here: {e}"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// assert!(is_unavailable(&std::io::Error::from_raw_os_error(libc::ENOSYS)));
+/// ```
 pub fn is_unavailable(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),

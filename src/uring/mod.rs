@@ -128,13 +128,40 @@ use std::sync::Arc;
 
 /// Most buffers one `IORING_REGISTER_BUFFERS` call takes (the kernel's
 /// `IORING_MAX_REG_BUFFERS`).
+///
+/// ```
+/// use iobuf_pool::uring::{FixedBuffers, UringError, MAX_FIXED_BUFFERS};
+/// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+/// let big = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, MAX_FIXED_BUFFERS + 1)?;
+/// let refused = FixedBuffers::register(&ring, &big);
+/// assert!(matches!(refused, Err(UringError::TooManyBuffers { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_FIXED_BUFFERS: usize = 1 << 14;
 
 /// Largest single registered buffer the kernel accepts (1 GiB).
+///
+/// ```
+/// assert!(iobuf_pool::Tier::Huge.size() <= iobuf_pool::uring::MAX_FIXED_BUFFER_SIZE);
+/// ```
 pub const MAX_FIXED_BUFFER_SIZE: usize = 1 << 30;
 
 /// Most entries of a provided-buffer ring.
+///
+/// ```
+/// use iobuf_pool::uring::{BufRing, MAX_BUF_RING_ENTRIES};
+/// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+/// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1)?);
+/// // The largest ring; anything else is refused before the kernel is asked.
+/// let br = BufRing::register(&ring, &pool, 0, MAX_BUF_RING_ENTRIES)?;
+/// assert!(BufRing::register(&ring, &pool, 1, MAX_BUF_RING_ENTRIES + 1).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_BUF_RING_ENTRIES: u16 = 1 << 15;
 
 /// Largest pool index a provided-buffer ring can carry: buffer ids are u16.
+///
+/// ```
+/// assert_eq!(iobuf_pool::uring::MAX_BUF_RING_INDEX, u16::MAX as usize);
+/// ```
 pub const MAX_BUF_RING_INDEX: usize = u16::MAX as usize;

@@ -104,7 +104,16 @@ unsafe impl Send for Gather {}
 unsafe impl Sync for Gather {}
 
 /// A finished zero-copy send: the buffers, free to reuse or drop, and what
-/// the send's first completion said.
+/// the send's first completion said. Given by [`ZcSend::complete`].
+///
+/// ```
+/// # fn f(done: iobuf_pool::uring::ZcDone) -> Result<(), iobuf_pool::uring::UringError> {
+/// let sent = done.sent?;
+/// for buf in done.bufs {
+///     drop(buf); // the kernel no longer reads it: back to the pool
+/// }
+/// # let _ = sent; Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping it returns the buffers to the pool at once"]
 pub struct ZcDone {
@@ -305,6 +314,44 @@ impl ZcSend {
     /// was done, or a second first completion (the same one twice). The
     /// buffer stays held.
     ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::os::fd::AsRawFd;
+    /// # use std::sync::Arc;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1)?);
+    /// let Ok(mut ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// if iobuf_pool::uring::Features::probe(&ring)?.require_send_zc().is_err() {
+    ///     return Ok(());
+    /// }
+    /// let (tx, mut rx) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut buf = pool.get_owned();
+    /// buf.clear();
+    /// buf.extend_from_slice_checked(b"zero copy")?;
+    /// let mut send = iobuf_pool::uring::ZcSend::new(buf);
+    /// let entry = send.entry(io_uring::types::Fd(tx.as_raw_fd()))?;
+    /// // SAFETY: `send` holds the buffer until complete() gives it back, and
+    /// // `tx` stays open as long; pushed once.
+    /// unsafe { ring.submission().push(&entry)? };
+    /// let done = loop {
+    ///     ring.submit_and_wait(1)?;
+    ///     let cqe = ring.completion().next().ok_or("no completion")?;
+    ///     // SAFETY: a completion of this send's entry, reaped from this ring, once.
+    ///     match unsafe { send.complete(cqe.result(), cqe.flags()) } {
+    ///         Ok(Some(done)) => break done,
+    ///         Ok(None) => assert!(send.is_pending()), // the notification is to come
+    ///         // A socket type without zero copy fails the send (no notification).
+    ///         Err(e) => return Err(e.into()),
+    ///     }
+    /// };
+    /// if let Ok(n) = done.sent {
+    ///     let mut got = vec![0; n as usize];
+    ///     rx.read_exact(&mut got)?;
+    ///     assert_eq!(got, b"zero copy");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Safety
     /// `result` and `flags` are those of one completion of the entry this
     /// value built, reaped from the ring it was pushed to, each passed once.
@@ -353,8 +400,11 @@ impl ZcSend {
     }
 
     /// The buffers back, if no entry was ever built for them (nothing can
-    /// be in flight); otherwise `Err(self)`: only the completions return
-    /// them.
+    /// be in flight).
+    ///
+    /// # Errors
+    /// `self`, unchanged, once an entry was built: only the completions
+    /// return the buffers.
     ///
     /// ```
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
