@@ -613,6 +613,12 @@ impl BufRing {
     ///   wrong (never overlapping bytes the kernel may write: ours stays
     ///   behind its). Ask for the buffer's length (`len` 0) on an
     ///   incremental ring.
+    /// * **A failed receive from io-wq** names a buffer (the kernel took
+    ///   its room before receiving); one that failed in the kernel's own
+    ///   context names none. A failed completion cannot show which, so the
+    ///   named buffer is kept in the ring, not returned, until the ring is
+    ///   unregistered: a buffer lost for the ring's life, never one the
+    ///   kernel may still write.
     /// * A completion that names a buffer with nothing left in it (the
     ///   kernel kept `BUF_MORE` on a full buffer) is refused
     ///   ([`UringError::UnknownBuffer`]); that buffer stays in the ring

@@ -425,10 +425,12 @@ impl ZcSend {
 
 impl Drop for ZcSend {
     fn drop(&mut self) {
-        if self.submitted && !self.bufs.is_empty() {
-            // The kernel may still read the pages (and the gather list):
-            // keep the buffers (and their pool) out of everyone's reach for
-            // good.
+        // Built and not finished (`finish` empties both): the kernel may
+        // still read the pages, and the gather list until the entry is
+        // submitted (even one of no buffers, whose completion `complete`
+        // refuses): keep them (and the pool) out of everyone's reach for
+        // good.
+        if self.submitted && (!self.bufs.is_empty() || self.gather.is_some()) {
             std::mem::forget(std::mem::take(&mut self.bufs));
             std::mem::forget(self.gather.take());
         }
