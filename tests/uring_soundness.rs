@@ -320,3 +320,57 @@ fn a_truncated_receive_from_io_wq_never_returns_a_buffer_the_kernel_holds() {
     drop(br);
     assert_all_free(&pool);
 }
+
+/// Why `take_bundle`'s contract rules out `MSG_TRUNC`: a bundle receive
+/// with it on a datagram socket reports the datagram's whole length, far
+/// more than the buffers the kernel used. `take_bundle` counts buffers from
+/// the bytes, so it would hand out buffers still in the kernel's ring (found
+/// so: 1300 guards handed out, and the next receive wrote the second one).
+/// This checks that kernel behaviour, without breaking the contract: a
+/// kernel that stopped reporting such lengths would fail it.
+#[test]
+fn a_truncated_bundle_reports_bytes_no_buffer_received() {
+    let what = "truncated bundle test";
+    let Some(mut ring) = ring_or_skip(what, 8) else {
+        return;
+    };
+    if let Err(e) = Features::probe(&ring).unwrap().require_bundles() {
+        return skip(what, &e.to_string());
+    }
+    const N: u16 = 2048;
+    let pool = Arc::new(BufferPool::new(Tier::Pico, usize::from(N)).unwrap());
+    let size = pool.buffer_size();
+    let mut br = BufRing::register(&ring, &pool, 4, N).unwrap();
+    assert_eq!(br.fill().unwrap(), usize::from(N));
+    let (tx, rx) = UnixDatagram::pair().unwrap();
+    let fd = types::Fd(rx.as_raw_fd());
+    let long = pattern(1300 * size, 6);
+    tx.send(&long).unwrap();
+    let recv = opcode::RecvBundle::new(fd, 4)
+        .flags(libc::MSG_TRUNC)
+        .build();
+    // SAFETY: `br` stays registered and `rx` open until the completion.
+    let (result, flags) = unsafe { run_one(&mut ring, &recv) };
+    assert_eq!(
+        result as usize,
+        long.len(),
+        "MSG_TRUNC reports the datagram"
+    );
+    let first = cqueue::buffer_select(flags).expect("a buffer id");
+    // The next receive's first buffer shows where the kernel's head is.
+    tx.send(&pattern(size, 7)).unwrap();
+    let recv = opcode::RecvBundle::new(fd, 4).build();
+    // SAFETY: as above.
+    let (result, flags) = unsafe { run_one(&mut ring, &recv) };
+    assert!(result > 0, "{result}");
+    let next = cqueue::buffer_select(flags).expect("a buffer id");
+    let used = usize::from(next.wrapping_sub(first));
+    assert!(
+        used < long.len().div_ceil(size),
+        "the kernel used {used} buffers, as many as the bytes reported: \
+         take_bundle could take MSG_TRUNC completions"
+    );
+    // The ring's buffers are all still held (nothing was taken): leak the
+    // ring rather than take completions outside the contract.
+    std::mem::forget(br);
+}

@@ -948,7 +948,11 @@ impl BufRing {
     /// # Safety
     /// As [`take`](Self::take): the values of one completion of a bundle
     /// receive from this ring's group, reaped from the io_uring instance it
-    /// is registered with, passed once.
+    /// is registered with, passed once. And the receive does not use
+    /// `MSG_TRUNC`: with it, a datagram socket's completion reports the
+    /// datagram's length, more than the buffers the kernel used could
+    /// hold, and the run counted from it would take buffers the kernel
+    /// still holds (`tests/uring_soundness.rs` shows the kernel doing so).
     pub unsafe fn take_bundle(
         &mut self,
         result: i32,
