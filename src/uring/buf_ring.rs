@@ -613,6 +613,10 @@ impl BufRing {
     ///   wrong (never overlapping bytes the kernel may write: ours stays
     ///   behind its). Ask for the buffer's length (`len` 0) on an
     ///   incremental ring.
+    /// * **A bundle receive** on an incremental ring: the kernel moves on
+    ///   by the bytes, through the buffers after the named one, as for
+    ///   `MSG_TRUNC` above; the part covers the named buffer only, and the
+    ///   bytes in the buffers after it are skipped. Use plain receives.
     /// * **A failed receive from io-wq** names a buffer (the kernel took
     ///   its room before receiving); one that failed in the kernel's own
     ///   context names none. A failed completion cannot show which, so the

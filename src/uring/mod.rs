@@ -76,7 +76,12 @@
 //! of) from one it still holds. What they can check, they do: an id the
 //! ring does not hold, a bundle run that is not the ring's order, a
 //! completion of the other kind of ring, or one after the operation ended
-//! is an error, and nothing is handed out.
+//! is an error, and nothing is handed out. What they cannot check is in
+//! their `# Safety` sections, each found against the kernel
+//! (`tests/uring_soundness.rs`): a bundle's completions go to
+//! [`BufRing::take_bundle`] only, never with `MSG_TRUNC` (its length counts
+//! bytes no buffer received); an incremental ring's `MSG_TRUNC` receives
+//! ask for the whole buffer. A [`ZcSend`] builds one entry, pushed once.
 //!
 //! ```no_run
 //! use io_uring::{types, IoUring};
