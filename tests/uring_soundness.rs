@@ -374,3 +374,61 @@ fn a_truncated_bundle_reports_bytes_no_buffer_received() {
     // ring rather than take completions outside the contract.
     std::mem::forget(br);
 }
+
+/// Parts of an incremental ring's buffer outlive the ring and every other
+/// handle of the pool: they keep the pool alive and their bytes readable,
+/// and the last one returns the buffer (here: frees the pool).
+#[test]
+fn parts_outlive_their_ring_and_the_pools_other_handles() {
+    let what = "parts outliving their ring test";
+    let Some(mut ring) = ring_or_skip(what, 8) else {
+        return;
+    };
+    let pool = Arc::new(BufferPool::new(Tier::Small, 2).unwrap());
+    let mut br = match BufRing::register_incremental(&ring, &pool, 6, 2) {
+        Ok(br) => br,
+        Err(UringError::Unsupported { what: why }) => return skip(what, why),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(br.fill().unwrap(), 2);
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let mut parts = Vec::new();
+    for msg in [&b"abc"[..], b"defg"] {
+        tx.write_all(msg).unwrap();
+        let c = recv_with(&mut ring, rx.as_raw_fd(), 6, 0, squeue::Flags::empty());
+        // SAFETY: one completion of a recv from br's group on br's ring, once.
+        parts.push(unsafe { br.take_part(c.0, c.1) }.unwrap().unwrap());
+    }
+    let weak = Arc::downgrade(&pool);
+    drop(br); // unregistered: the kernel lets go of the buffer
+    drop(ring);
+    drop(pool);
+    assert!(weak.upgrade().is_some(), "the parts keep the pool");
+    let second = parts.pop().unwrap();
+    let first = parts.pop().unwrap();
+    let reader = std::thread::spawn(move || {
+        assert_eq!(&second[..], b"defg");
+        drop(second);
+    });
+    assert_eq!(&first[..], b"abc");
+    reader.join().unwrap();
+    assert!(weak.upgrade().is_some(), "one part is left");
+    drop(first);
+    assert!(weak.upgrade().is_none(), "the last part let the pool go");
+}
+
+/// A zero-copy send leaked after its entry was built keeps its buffer out
+/// of the pool, and the pool alive, for good.
+#[test]
+fn a_forgotten_zero_copy_send_keeps_its_buffer_and_its_pool() {
+    let pool = Arc::new(BufferPool::new(Tier::Pico, 2).unwrap());
+    let weak = Arc::downgrade(&pool);
+    let mut send = ZcSend::new(pool.get_owned());
+    let _entry = send.entry(types::Fd(-1)).unwrap();
+    std::mem::forget(send);
+    let free: Vec<_> = (0..2).map_while(|_| pool.try_get()).collect();
+    assert_eq!(free.len(), 1, "the sent buffer stays out of the pool");
+    drop(free);
+    drop(pool);
+    assert!(weak.upgrade().is_some(), "the leaked send keeps the pool");
+}
