@@ -245,7 +245,8 @@ fn recv_with(
         .flags(msg_flags)
         .build()
         .flags(squeue::Flags::BUFFER_SELECT | sqe_flags);
-    // SAFETY: the caller's BufRing of `bgid` stays alive and `fd` open
+    // SAFETY: every buffer group `bgid` may give the kernel (the caller's
+    // BufRing's, or none once unregistered) stays valid, and `fd` open,
     // until the completion is reaped here.
     unsafe { run_one(ring, &recv) }
 }
@@ -431,4 +432,32 @@ fn a_forgotten_zero_copy_send_keeps_its_buffer_and_its_pool() {
     drop(free);
     drop(pool);
     assert!(weak.upgrade().is_some(), "the leaked send keeps the pool");
+}
+
+/// A `BufRing` dropped on another thread (a plain ring) unregisters there:
+/// its buffers go back to the pool, and a recv selecting the group after
+/// finds none (`ENOBUFS`), so the kernel writes none of them.
+#[test]
+fn a_buf_ring_dropped_on_another_thread_unregisters_before_returning_buffers() {
+    let Some(mut ring) = ring_or_skip("cross-thread drop test", 8) else {
+        return;
+    };
+    let pool = Arc::new(BufferPool::new(Tier::Nano, 4).unwrap());
+    let mut br = BufRing::register(&ring, &pool, 8, 4).unwrap();
+    assert_eq!(br.fill().unwrap(), 4);
+    std::thread::spawn(move || drop(br)).join().unwrap();
+    let mut held: Vec<_> = (0..4).map(|_| pool.try_get().unwrap()).collect();
+    for g in &mut held {
+        g.as_full_mut().fill(0xAA);
+    }
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    tx.write_all(b"nowhere").unwrap();
+    let (result, flags) = recv_with(&mut ring, rx.as_raw_fd(), 8, 0, squeue::Flags::empty());
+    assert_eq!(result, -libc::ENOBUFS, "the group is gone");
+    assert!(cqueue::buffer_select(flags).is_none());
+    for g in &held {
+        assert!(g.as_full().iter().all(|&b| b == 0xAA));
+    }
+    drop(held);
+    assert_all_free(&pool);
 }
