@@ -684,7 +684,8 @@ impl Worker {
                 }
             }
             let mut send = ZcSend::gather(bufs);
-            let entry = send.entry(fd);
+            // A fresh send builds its one entry.
+            let entry = send.entry(fd).map_err(io::Error::from)?;
             self.stats.zc_sends += 1;
             (Out::Zc(send), entry)
         } else {

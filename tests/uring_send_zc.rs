@@ -97,7 +97,7 @@ fn a_zero_copy_send_holds_its_buffer_until_the_notification() {
     let mut send = ZcSend::new(buf);
     assert_eq!(send.bufs()[0].filled(), &data[..]);
     assert_eq!(send.len(), data.len());
-    let entry = send.entry(types::Fd(tx.as_raw_fd()));
+    let entry = send.entry(types::Fd(tx.as_raw_fd())).unwrap();
     let (sent, notified) = drive(&mut ring, &pool, &mut send, entry);
     assert_eq!(sent as usize, data.len());
     assert!(notified, "the buffer came back at the notification");
@@ -159,7 +159,7 @@ fn a_send_dropped_before_its_notification_never_returns_its_buffer() {
     // The whole buffer, whether fresh guards start full or empty.
     buf.set_len(buf.capacity()).unwrap();
     let mut send = ZcSend::new(buf);
-    let entry = send.entry(types::Fd(tx.as_raw_fd())).user_data(1);
+    let entry = send.entry(types::Fd(tx.as_raw_fd())).unwrap().user_data(1);
     // A built entry may have been pushed: the buffer cannot be taken back.
     let mut send = send.into_bufs().unwrap_err();
     // SAFETY: the buffer stays held (by `send`, then leaked by its drop)
@@ -228,7 +228,7 @@ fn a_gathered_zero_copy_send_holds_every_buffer_until_the_notification() {
         .collect();
     let mut send = ZcSend::gather(Bundle::from_guards(bufs));
     assert_eq!((send.bufs().len(), send.len()), (3, data.len()));
-    let entry = send.entry(types::Fd(tx.as_raw_fd())).user_data(5);
+    let entry = send.entry(types::Fd(tx.as_raw_fd())).unwrap().user_data(5);
     // SAFETY: `send` holds the buffers and its gather list until
     // complete() returns them below; tx outlives it.
     unsafe { ring.submission().push(&entry).unwrap() };

@@ -31,7 +31,9 @@ use std::sync::Arc;
 /// returns the buffers it still holds to the pool.
 ///
 /// One producer: providing takes `&mut self`. It keeps a duplicate of the
-/// ring's descriptor, like [`FixedBuffers`].
+/// ring's descriptor, like [`FixedBuffers`]. If the kernel refuses the
+/// unregister in `Drop`, the ring leaks its memory, its buffers and a
+/// reference to the pool, since the group stays registered.
 ///
 /// # One pool behind many rings
 /// Every thread of a thread-per-core server registers its own `BufRing`
@@ -118,9 +120,24 @@ impl BufRing {
     /// Allocates a ring of `entries` entries and registers it as buffer
     /// group `bgid` of `ring`. It starts empty: [`fill`](Self::fill) it.
     ///
-    /// Errors: `entries` not a power of two in 1..=[`MAX_BUF_RING_ENTRIES`],
-    /// buffers larger than a u32 length, or the kernel's refusal (`EEXIST`:
-    /// the group id is taken; `EINVAL`: a kernel older than 5.19).
+    /// # Errors
+    /// [`UringError::BadRingEntries`]: `entries` not a power of two in
+    /// 1..=[`MAX_BUF_RING_ENTRIES`]. [`UringError::BufferTooLarge`]: buffers
+    /// larger than a u32 length. [`UringError::Pool`]: the ring's memory
+    /// could not be allocated. [`UringError::Register`]: the kernel's
+    /// refusal (`EEXIST`: the group id is taken; `EINVAL`: a kernel older
+    /// than 5.19).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let br = iobuf_pool::uring::BufRing::register(&ring, &pool, 7, 4)?;
+    /// assert_eq!((br.bgid(), br.entries(), br.len()), (7, 4, 0));
+    /// // The group id is taken now:
+    /// assert!(iobuf_pool::uring::BufRing::register(&ring, &pool, 7, 4).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register<S, C>(
         ring: &IoUring<S, C>,
         pool: &Arc<BufferPool>,
@@ -252,27 +269,75 @@ impl BufRing {
     }
 
     /// The buffer group id, for `buf_group` in submissions.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let br = iobuf_pool::uring::BufRing::register(&ring, &pool, 3, 4)?;
+    /// let recv = io_uring::opcode::RecvMulti::new(io_uring::types::Fd(0), br.bgid()).build();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bgid(&self) -> u16 {
         self.bgid
     }
 
     /// Number of entries.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 8)?;
+    /// assert_eq!(br.entries(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn entries(&self) -> u16 {
         self.entries
     }
 
     /// Buffers given to the ring and not yet seen in a completion.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let mut br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 2)?;
+    /// br.fill()?;
+    /// assert_eq!(br.len(), 2); // the ring's size, though the pool has 4
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.in_ring
     }
 
     /// Whether the ring holds no buffer (a selecting operation would fail
     /// with `ENOBUFS`).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let mut br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 4)?;
+    /// assert!(br.is_empty());
+    /// br.fill()?;
+    /// assert!(!br.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.in_ring == 0
     }
 
     /// The pool it is fed from.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 4)?;
+    /// assert!(Arc::ptr_eq(br.pool(), &pool));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pool(&self) -> &Arc<BufferPool> {
         &self.pool
     }
@@ -365,9 +430,23 @@ impl BufRing {
 
     /// Gives `buf` to the ring, for the kernel to pick.
     ///
-    /// Errors (the buffer then goes back to its pool as it is dropped): it
-    /// belongs to another pool, its index exceeds [`MAX_BUF_RING_INDEX`],
-    /// or the ring is full.
+    /// # Errors
+    /// The buffer then goes back to its pool as it is dropped.
+    /// [`UringError::ForeignBuffer`]: it belongs to another pool.
+    /// [`UringError::IndexTooLarge`]: its index exceeds
+    /// [`MAX_BUF_RING_INDEX`]. [`UringError::RingFull`]: every entry holds a
+    /// buffer.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let mut br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 1)?;
+    /// br.provide(pool.get_owned())?;
+    /// assert!(br.holds(0));
+    /// assert!(br.provide(pool.get_owned()).is_err()); // full: back to the pool
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn provide(&mut self, buf: OwnedBuf) -> Result<(), UringError> {
         if buf.pool().id() != self.pool.id() {
             return Err(UringError::ForeignBuffer);
@@ -383,8 +462,22 @@ impl BufRing {
     }
 
     /// Gives a buffer held as a [`RawBuf`] of this ring's pool to the ring.
-    /// Errors: as [`provide`](Self::provide); a token of another pool is
-    /// [`Error::WrongPool`] (and stays out of its own pool).
+    ///
+    /// # Errors
+    /// As [`provide`](Self::provide); a token of another pool is
+    /// [`Error::WrongPool`] (in [`UringError::Pool`]; the token is dropped
+    /// and its buffer stays out of its own pool).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let mut br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 4)?;
+    /// let raw = pool.take_raw().ok_or("pool dry")?;
+    /// br.provide_raw(raw)?;
+    /// assert_eq!(br.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn provide_raw(&mut self, raw: RawBuf) -> Result<(), UringError> {
         if !self.pool.owns(&raw) {
             return Err(Error::WrongPool {
@@ -505,23 +598,88 @@ impl BufRing {
     ///   completion's `BUF_MORE` describes the buffer the excess entered;
     ///   the named one is used up.) `tests/uring_incremental.rs` checks
     ///   this model against the kernel: a kernel that stopped
-    ///   over-consuming would fail it.
+    ///   over-consuming would fail it. A receive issued from io-wq
+    ///   (`IOSQE_ASYNC`, or punted there by the kernel) does not
+    ///   over-consume, and its completion cannot be told from an excess
+    ///   ending on a buffer boundary (no `BUF_MORE`): then the buffers the
+    ///   excess would cover stay in the ring, never handed out nor
+    ///   returned, until it is unregistered (their bytes, if the kernel
+    ///   still fills them, are refused as below), rather than go back to
+    ///   the pool while the kernel may hold them
+    ///   (`tests/uring_soundness.rs`).
+    /// * **A receive that asks for fewer bytes than the buffer has left,
+    ///   from io-wq**: the kernel then moves the buffer on by the length
+    ///   asked for, not the bytes received, so the next part's offset is
+    ///   wrong (never overlapping bytes the kernel may write: ours stays
+    ///   behind its). Ask for the buffer's length (`len` 0) on an
+    ///   incremental ring.
+    /// * **A bundle receive** on an incremental ring: the kernel moves on
+    ///   by the bytes, through the buffers after the named one, as for
+    ///   `MSG_TRUNC` above; the part covers the named buffer only, and the
+    ///   bytes in the buffers after it are skipped. Use plain receives.
+    /// * **A failed receive from io-wq** names a buffer (the kernel took
+    ///   its room before receiving); one that failed in the kernel's own
+    ///   context names none. A failed completion cannot show which, so the
+    ///   named buffer is kept in the ring, not returned, until the ring is
+    ///   unregistered: a buffer lost for the ring's life, never one the
+    ///   kernel may still write.
     /// * A completion that names a buffer with nothing left in it (the
     ///   kernel kept `BUF_MORE` on a full buffer) is refused
     ///   ([`UringError::UnknownBuffer`]); that buffer stays in the ring
     ///   until the ring is dropped.
     ///
     /// # Errors
-    /// A plain ring ([`UringError::WrongRingKind`]); the kernel's error for
-    /// a negative result; a positive result with no buffer; a buffer id the
-    /// ring does not hold, or one with no room left.
+    /// [`UringError::WrongRingKind`]: a plain ring.
+    /// [`UringError::Completion`]: a negative result (the kernel's error).
+    /// [`UringError::NoBuffer`]: a positive result with no buffer.
+    /// [`UringError::UnknownBuffer`]: a buffer id the ring does not hold,
+    /// or one with no room left.
+    ///
+    /// ```
+    /// use io_uring::{opcode, squeue, types, IoUring};
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// # use std::sync::Arc;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 2)?);
+    /// let Ok(mut ring) = IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// let Ok(mut br) = iobuf_pool::uring::BufRing::register_incremental(&ring, &pool, 0, 2)
+    /// else {
+    ///     return Ok(()); // a kernel before 6.12
+    /// };
+    /// br.fill()?;
+    /// let (mut tx, rx) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut parts = Vec::new();
+    /// for msg in [&b"one"[..], b"two"] {
+    ///     tx.write_all(msg)?;
+    ///     // `len` 0: the buffer's whole room.
+    ///     let recv = opcode::Recv::new(types::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 0)
+    ///         .buf_group(br.bgid())
+    ///         .build()
+    ///         .flags(squeue::Flags::BUFFER_SELECT);
+    ///     // SAFETY: `br` stays registered and `rx` open until the completion.
+    ///     unsafe { ring.submission().push(&recv)? };
+    ///     ring.submit_and_wait(1)?;
+    ///     let cqe = ring.completion().next().ok_or("no completion")?;
+    ///     // SAFETY: one completion of a recv from br's group on this ring, once.
+    ///     parts.push(unsafe { br.take_part(cqe.result(), cqe.flags()) }?.ok_or("eof")?);
+    /// }
+    /// assert_eq!((&parts[0][..], &parts[1][..]), (&b"one"[..], &b"two"[..]));
+    /// assert!(parts[0].shares_buffer_with(&parts[1])); // one buffer, two parts
+    /// assert_eq!(parts[1].offset(), 3);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Safety
     /// As [`take`](Self::take): the values of one completion of a receive
     /// from this ring's group, reaped from the io_uring instance it is
     /// registered with, each passed once. A replayed completion would
     /// hand out a part the kernel has not written yet and may write while
-    /// it is read.
+    /// it is read. And a receive with `MSG_TRUNC` asks for at least the
+    /// pool's buffer size (`len` 0 does): issued from io-wq with a shorter
+    /// length, its completion (the datagram's length, `BUF_MORE`) reads
+    /// the same as an over-consumption, yet the kernel keeps the buffer
+    /// and goes on writing it past the length asked for.
     pub unsafe fn take_part(
         &mut self,
         result: i32,
@@ -564,6 +722,14 @@ impl BufRing {
         if !cqueue::buffer_more(flags) || excess > 0 || start + len >= size {
             self.retire(i);
         }
+        // Whether the kernel surely over-consumed. With `BUF_MORE` it did:
+        // the flag describes the buffer the excess ended in (from io-wq,
+        // where the kernel takes a buffer's room before receiving, a
+        // `MSG_TRUNC` receive of the whole buffer never has `BUF_MORE`).
+        // Without it, the excess either ended on a buffer boundary (an
+        // over-consumption) or was never consumed (io-wq): then the
+        // buffers it would cover are kept, never handed out nor returned.
+        let charged = cqueue::buffer_more(flags);
         let mask = usize::from(self.entries - 1);
         let mut at = pos;
         while excess > 0 {
@@ -574,8 +740,15 @@ impl BufRing {
             }
             let used = self.consumed[id] as usize;
             let step = excess.min(size - used);
-            self.consumed[id] = (used + step) as u32;
             excess -= step;
+            if !charged {
+                // Unknown: mark it full, so no part is made of it (the
+                // kernel may still write any of it) and it stays held
+                // until the ring is unregistered.
+                self.consumed[id] = size as u32;
+                continue;
+            }
+            self.consumed[id] = (used + step) as u32;
             if used + step >= size {
                 self.retire(id);
             }
@@ -585,6 +758,17 @@ impl BufRing {
 
     /// Whether buffer id `bid` is in this ring: given to it and not yet
     /// taken back by [`take`](Self::take).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let mut br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 4)?;
+    /// assert!(!br.holds(0));
+    /// br.fill()?;
+    /// assert!(br.holds(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn holds(&self, bid: u16) -> bool {
         matches!(self.held.get(usize::from(bid)), Some(Some(_)))
     }
@@ -592,8 +776,20 @@ impl BufRing {
     /// Takes free buffers from the pool until the ring is full or the pool
     /// is dry, and publishes them with one tail update. Returns how many.
     ///
-    /// Errors: a pool index above [`MAX_BUF_RING_INDEX`] (a pool of more than
-    /// 65536 buffers); the buffers given before it stay in the ring.
+    /// # Errors
+    /// [`UringError::IndexTooLarge`]: a pool index above
+    /// [`MAX_BUF_RING_INDEX`] (a pool of more than 65536 buffers); the
+    /// buffers given before it stay in the ring, and are published.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let mut br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 8)?;
+    /// assert_eq!(br.fill()?, 4); // the pool ran dry first
+    /// assert_eq!(br.fill()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fill(&mut self) -> Result<usize, UringError> {
         let mut added = 0;
         let result = loop {
@@ -629,15 +825,50 @@ impl BufRing {
     /// * No buffer and a negative result: the kernel's error, e.g. `ENOBUFS`
     ///   when the ring ran dry.
     ///
-    /// Errors also: a buffer id this ring does not hold (the same completion
-    /// taken twice, or another group's), or a positive result without a
-    /// buffer.
+    /// # Errors
+    /// [`UringError::Completion`]: a negative result (the kernel's error).
+    /// [`UringError::UnknownBuffer`]: a buffer id this ring does not hold
+    /// (the same completion taken twice, or another group's).
+    /// [`UringError::NoBuffer`]: a positive result without a buffer.
+    /// [`UringError::WrongRingKind`]: an incremental ring (use
+    /// [`take_part`](Self::take_part)).
+    ///
+    /// ```
+    /// use io_uring::{opcode, squeue, types, IoUring};
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// # use std::sync::Arc;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let Ok(mut ring) = IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// let mut br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 4)?;
+    /// br.fill()?;
+    /// let (mut tx, rx) = std::os::unix::net::UnixStream::pair()?;
+    /// tx.write_all(b"hello")?;
+    /// let recv = opcode::Recv::new(types::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 0)
+    ///     .buf_group(br.bgid())
+    ///     .build()
+    ///     .flags(squeue::Flags::BUFFER_SELECT);
+    /// // SAFETY: `br` stays registered and `rx` open until the completion.
+    /// unsafe { ring.submission().push(&recv)? };
+    /// ring.submit_and_wait(1)?;
+    /// let cqe = ring.completion().next().ok_or("no completion")?;
+    /// // SAFETY: one completion of a (not bundle) recv from br's group on
+    /// // this ring, passed once.
+    /// let got = unsafe { br.take(cqe.result(), cqe.flags()) }?.ok_or("end of stream")?;
+    /// assert_eq!(&got[..], b"hello");
+    /// br.provide(got.into_buf())?; // back to the ring, for the next recv
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Safety
     /// `result` and `flags` are those of one completion, reaped from the
     /// io_uring instance this ring is registered with, of an operation that
-    /// selected from this ring's group; and each completion is passed here
-    /// once. A buffer id alone cannot tell a buffer the kernel has picked
+    /// selected from this ring's group and is not a bundle (a bundle's
+    /// completions go to [`take_bundle`](Self::take_bundle): its end of
+    /// stream names a buffer the kernel did not consume, which `take` would
+    /// hand out while it still sits at the ring's head); and each
+    /// completion is passed here once. A buffer id alone cannot tell a buffer the kernel has picked
     /// from one still waiting in the ring: an invented or replayed id of a
     /// buffer the ring holds would hand out a buffer the kernel may still
     /// write. (An id the ring does not hold is an error whatever the
@@ -684,9 +915,14 @@ impl BufRing {
     /// * A negative result: the kernel's error (`ENOBUFS`: the ring ran dry);
     ///   any buffer id is likewise left in the ring.
     ///
-    /// Errors also, taking nothing: the first id is not in this ring, or the
-    /// run it starts is not the ring's order of buffers still held (a
-    /// completion of another group, or one already taken).
+    /// # Errors
+    /// Taking nothing: [`UringError::Completion`]: a negative result.
+    /// [`UringError::NoBuffer`]: a positive result without a buffer.
+    /// [`UringError::UnknownBuffer`]: the first id is not in this ring.
+    /// [`UringError::BadBundle`]: the run it starts is not the ring's
+    /// order of buffers still held (a completion of another group, or one
+    /// already taken). [`UringError::WrongRingKind`]: an incremental ring.
+    /// [`UringError::Pool`]: the bundle's list could not be allocated.
     ///
     /// ```no_run
     /// # use std::sync::Arc;
@@ -716,7 +952,11 @@ impl BufRing {
     /// # Safety
     /// As [`take`](Self::take): the values of one completion of a bundle
     /// receive from this ring's group, reaped from the io_uring instance it
-    /// is registered with, passed once.
+    /// is registered with, passed once. And the receive does not use
+    /// `MSG_TRUNC`: with it, a datagram socket's completion reports the
+    /// datagram's length, more than the buffers the kernel used could
+    /// hold, and the run counted from it would take buffers the kernel
+    /// still holds (`tests/uring_soundness.rs` shows the kernel doing so).
     pub unsafe fn take_bundle(
         &mut self,
         result: i32,
@@ -779,9 +1019,24 @@ impl BufRing {
     }
 
     /// Unregisters the group now, reporting the kernel's answer, and gives
-    /// the buffers still in the ring back to the pool. On failure the ring
-    /// memory and its buffers are leaked, since the kernel may still use
-    /// them.
+    /// the buffers still in the ring back to the pool.
+    ///
+    /// # Errors
+    /// [`UringError::Register`]: the kernel refused (`EEXIST`: not the
+    /// thread of an `IORING_SETUP_SINGLE_ISSUER` ring). The group then
+    /// stays registered, so the ring memory, its buffers and a reference to
+    /// the pool are leaked, since the kernel may still use them.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let Ok(ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// # let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Nano, 4)?);
+    /// let mut br = iobuf_pool::uring::BufRing::register(&ring, &pool, 0, 4)?;
+    /// br.fill()?;
+    /// br.unregister()?;
+    /// assert!(pool.try_get().is_some()); // its buffers are back
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unregister(mut self) -> Result<(), UringError> {
         self.release().map_err(|source| UringError::Register {
             what: "a provided-buffer ring (unregister)",
@@ -816,6 +1071,11 @@ impl BufRing {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL)) => {}
             Err(e) => {
                 std::mem::forget(self.mem.take());
+                // The group stays registered: a later recv selecting from
+                // it makes the kernel write these buffers' addresses, so the
+                // pool's slab must outlive the io_uring instance. Our `Arc`
+                // is dropped after this; a leaked clone keeps the pool.
+                std::mem::forget(Arc::clone(&self.pool));
                 // Dropping the raw tokens keeps their buffers out of the
                 // pool for good: the kernel may still write them. A shared
                 // buffer's clone is leaked, so its parts' drops never

@@ -2,7 +2,7 @@
 //! [`is_unavailable`] that read the kernel's answers.
 
 #[cfg(doc)]
-use super::{BufRing, MAX_FIXED_BUFFERS};
+use super::{BufRing, ZcSend, MAX_FIXED_BUFFERS};
 use super::{MAX_BUF_RING_ENTRIES, MAX_BUF_RING_INDEX};
 use crate::Error;
 use std::fmt;
@@ -10,6 +10,14 @@ use std::io;
 use std::ops::Range;
 
 /// What went wrong in an io_uring call or completion.
+///
+/// ```
+/// use iobuf_pool::uring::{cqe_result, UringError};
+/// match cqe_result(-libc::ENOBUFS) {
+///     Err(UringError::Completion(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOBUFS)),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UringError {
@@ -72,6 +80,9 @@ pub enum UringError {
         /// The completion's flags.
         flags: u32,
     },
+    /// A second entry asked of a [`ZcSend`]: one send value stands for one
+    /// operation, whose completions alone give its buffers back.
+    EntryBuilt,
     /// A call for the other kind of ring: [`BufRing::take_part`] on a plain
     /// ring, or `take` / `take_bundle` on an incremental one.
     WrongRingKind {
@@ -106,6 +117,12 @@ pub enum UringError {
 
 impl UringError {
     /// The OS error number, for errors that come from the kernel.
+    ///
+    /// ```
+    /// use iobuf_pool::uring::{cqe_result, UringError};
+    /// assert_eq!(cqe_result(-libc::EBADF).unwrap_err().raw_os_error(), Some(libc::EBADF));
+    /// assert_eq!(UringError::ForeignBuffer.raw_os_error(), None);
+    /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             UringError::Register { source, .. } | UringError::Completion(source) => {
@@ -161,6 +178,9 @@ impl fmt::Display for UringError {
             UringError::UnexpectedCompletion { flags } => write!(
                 f,
                 "io_uring: a completion (flags {flags:#x}) that this operation cannot have (after it finished, or twice)"
+            ),
+            UringError::EntryBuilt => f.write_str(
+                "io_uring: this zero-copy send already built its entry (one operation per send)",
             ),
             UringError::WrongRingKind { incremental: true } => f.write_str(
                 "io_uring: an incremental ring's completions are parts: use take_part",
@@ -219,6 +239,9 @@ impl From<UringError> for io::Error {
 
 /// A completion's result as a byte count, or the kernel's error.
 ///
+/// # Errors
+/// [`UringError::Completion`] with the errno of a negative result.
+///
 /// ```
 /// use iobuf_pool::uring::cqe_result;
 /// assert_eq!(cqe_result(42).unwrap(), 42);
@@ -238,6 +261,16 @@ pub fn cqe_result(result: i32) -> Result<u32, UringError> {
 /// Whether `IoUring::new` failed because io_uring is not available here
 /// (an old kernel: `ENOSYS`; disabled by `kernel.io_uring_disabled` or a
 /// seccomp filter: `EPERM`, `EACCES`), rather than for a bug.
+///
+/// ```
+/// use iobuf_pool::uring::is_unavailable;
+/// match io_uring::IoUring::new(8) {
+///     Ok(_ring) => {}
+///     Err(e) if is_unavailable(&e) => println!("no io_uring here: {e}"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// assert!(is_unavailable(&std::io::Error::from_raw_os_error(libc::ENOSYS)));
+/// ```
 pub fn is_unavailable(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),

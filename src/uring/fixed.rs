@@ -31,11 +31,20 @@ fn check_range(range: &Range<usize>, size: usize) -> Result<u32, UringError> {
 /// fixed-buffer index = pool index. Unregistered on drop.
 ///
 /// The registration borrows the pool, so the pool outlives it. A borrow
-/// is enough here, unlike for [`BufRing`]: if the handle is leaked
-/// (`mem::forget`) and the pool freed, the kernel still holds the pages it
-/// pinned at registration, not the addresses, and writes to a fixed buffer
-/// only for a `READ_FIXED` naming it, which safe code builds only through
-/// this (leaked) handle. It keeps a
+/// is enough here, unlike for [`BufRing`]: if the handle (or a
+/// [`clone_to`](Self::clone_to) of it) is leaked (`mem::forget`) or its
+/// unregister fails, and the pool is freed, the kernel still holds the
+/// *pages* it pinned at registration, never following the addresses
+/// again. A `READ_FIXED` through that table (an entry any code can build
+/// with the `io-uring` crate's safe builders, and push with the usual
+/// promise for the memory it names) writes those pinned pages, at the
+/// offset of the address the entry names, and only if that address lies
+/// inside the registered buffer. The pinned pages are either still the
+/// memory at that address (so the bytes written are the ones the entry
+/// named) or no longer mapped anywhere: never another owner's memory.
+/// `tests/uring_soundness.rs` checks this with a new pool in the freed
+/// memory. (A leaked table does keep its pages pinned, and the ring
+/// refuses a second table with `EBUSY`.) It keeps a
 /// duplicate of the ring's descriptor, not a borrow of the ring: the
 /// [`IoUring`] stays free for `&mut` use, and dropping it first is allowed
 /// (the instance then lives until this registration is dropped).
@@ -43,6 +52,28 @@ fn check_range(range: &Range<usize>, size: usize) -> Result<u32, UringError> {
 /// Only one buffer table per ring: registering a second pool on the same
 /// ring fails with `EBUSY`. With `IORING_SETUP_SINGLE_ISSUER`, register and
 /// drop on the ring's thread.
+///
+/// ```
+/// use iobuf_pool::uring::FixedBuffers;
+/// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+/// let fixed = FixedBuffers::register(&ring, &pool)?;
+/// // One table per ring: a second registration is the kernel's EBUSY.
+/// assert!(FixedBuffers::register(&ring, &pool).is_err());
+/// drop(fixed); // unregisters
+/// FixedBuffers::register(&ring, &pool)?.unregister()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The registration borrows the pool, which cannot be dropped under it:
+///
+/// ```compile_fail,E0505
+/// # let ring = io_uring::IoUring::new(4).unwrap();
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4).unwrap();
+/// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool).unwrap();
+/// drop(pool);
+/// drop(fixed);
+/// ```
 #[must_use = "dropping the registration unregisters the buffers at once"]
 pub struct FixedBuffers<'p> {
     pool: &'p BufferPool,
@@ -53,10 +84,22 @@ pub struct FixedBuffers<'p> {
 impl<'p> FixedBuffers<'p> {
     /// Registers every buffer of `pool`, in index order.
     ///
-    /// Errors: more than [`MAX_FIXED_BUFFERS`] buffers or buffers over
-    /// [`MAX_FIXED_BUFFER_SIZE`] (checked before calling the kernel), or the
-    /// kernel's refusal: `EBUSY` (buffers already registered on this ring),
+    /// # Errors
+    /// Checked before calling the kernel: [`UringError::TooManyBuffers`]
+    /// (more than [`MAX_FIXED_BUFFERS`] buffers),
+    /// [`UringError::BufferTooLarge`] (buffers over
+    /// [`MAX_FIXED_BUFFER_SIZE`]), [`UringError::Pool`] (the iovec list
+    /// could not be allocated). [`UringError::Register`]: the kernel's
+    /// refusal: `EBUSY` (buffers already registered on this ring),
     /// `ENOMEM` (over `RLIMIT_MEMLOCK` on kernels that charge it), ….
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// assert_eq!(fixed.len(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register<S, C>(ring: &IoUring<S, C>, pool: &'p BufferPool) -> Result<Self, UringError>
     where
         S: squeue::EntryMarker,
@@ -76,9 +119,10 @@ impl<'p> FixedBuffers<'p> {
         }
         let ring_fd = dup_ring_fd(ring, "the ring descriptor")?;
         let iovecs = pool.iovecs()?;
-        // (If the returned value is leaked the pages stay pinned, but the
-        // kernel touches them only for operations whose submission, itself
-        // unsafe, promised the buffer is alive.)
+        // (If the returned value is leaked the pages stay pinned, and the
+        // kernel writes them only at the address an entry names, whose
+        // push, itself unsafe, promised that memory is the caller's: see
+        // the type's docs.)
         // SAFETY: each iovec is one buffer of the pool's slab, alive for 'p;
         // the value returned borrows the pool and unregisters in Drop.
         unsafe {
@@ -96,16 +140,40 @@ impl<'p> FixedBuffers<'p> {
     }
 
     /// The registered pool.
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// assert_eq!(fixed.pool().id(), pool.id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pool(&self) -> &'p BufferPool {
         self.pool
     }
 
     /// Number of fixed buffers (the pool's capacity).
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// assert_eq!(fixed.len(), pool.capacity());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.pool.capacity()
     }
 
     /// Always false: a pool has at least one buffer.
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// assert!(!fixed.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.pool.capacity() == 0
     }
@@ -140,7 +208,21 @@ impl<'p> FixedBuffers<'p> {
     /// pushing it is the caller's promise to keep `buf` owned and untouched
     /// until the completion (see the module's safety contract).
     ///
-    /// Errors: `buf` of another pool, or `range` not inside one buffer.
+    /// # Errors
+    /// [`UringError::ForeignBuffer`]: `buf` of another pool.
+    /// [`UringError::BadRange`]: `range` not inside one buffer.
+    ///
+    /// A full read is in the [module docs](super); building one:
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// let buf = pool.get();
+    /// let read = fixed.read_fixed(io_uring::types::Fd(0), &buf, 0..100, 0)?;
+    /// assert!(fixed.read_fixed(io_uring::types::Fd(0), &buf, 0..1 << 30, 0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_fixed<B: Held + ?Sized>(
         &self,
         fd: types::Fd,
@@ -156,6 +238,20 @@ impl<'p> FixedBuffers<'p> {
     /// A `WRITE_FIXED` of bytes `range` of `buf` at `file_offset`
     /// (`u64::MAX`: the file position, for pipes and sockets). As
     /// [`read_fixed`](Self::read_fixed).
+    ///
+    /// # Errors
+    /// As [`read_fixed`](Self::read_fixed).
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// let other = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 1)?;
+    /// let foreign = other.get();
+    /// assert!(fixed.write_fixed(io_uring::types::Fd(1), &foreign, 0..10, u64::MAX).is_err());
+    /// let write = fixed.write_fixed(io_uring::types::Fd(1), &pool.get(), 0..10, u64::MAX)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_fixed<B: Held + ?Sized>(
         &self,
         fd: types::Fd,
@@ -171,12 +267,26 @@ impl<'p> FixedBuffers<'p> {
     /// [`read_fixed`](Self::read_fixed) by bare index, for callers whose
     /// owner of the buffer is not a type of this crate.
     ///
-    /// Errors: `index` out of range, or `range` not inside one buffer.
+    /// # Errors
+    /// [`UringError::Pool`]: `index` out of range.
+    /// [`UringError::BadRange`]: `range` not inside one buffer.
     ///
     /// # Safety
     /// The caller owns buffer `index` of the registered pool (through a
     /// guard or token of its own) for as long as the entry may be pushed
     /// and until its completion is reaped.
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// let raw = pool.take_raw().ok_or("pool dry")?; // held outside a guard
+    /// // SAFETY: `raw` owns the index until the entry's completion (never
+    /// // pushed here).
+    /// let read = unsafe { fixed.read_fixed_index(io_uring::types::Fd(0), raw.index(), 0..64, 0) }?;
+    /// pool.put_raw(raw)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub unsafe fn read_fixed_index(
         &self,
         fd: types::Fd,
@@ -192,10 +302,20 @@ impl<'p> FixedBuffers<'p> {
 
     /// [`write_fixed`](Self::write_fixed) by bare index.
     ///
-    /// Errors: as [`read_fixed_index`](Self::read_fixed_index).
+    /// # Errors
+    /// As [`read_fixed_index`](Self::read_fixed_index).
     ///
     /// # Safety
     /// As [`read_fixed_index`](Self::read_fixed_index).
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// // SAFETY: never pushed; an index out of range is an error anyway.
+    /// assert!(unsafe { fixed.write_fixed_index(io_uring::types::Fd(1), 99, 0..1, 0) }.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub unsafe fn write_fixed_index(
         &self,
         fd: types::Fd,
@@ -264,6 +384,22 @@ impl<'p> FixedBuffers<'p> {
 
     /// Unregisters now and reports the kernel's answer (drop does the same
     /// but can only ignore a failure).
+    ///
+    /// # Errors
+    /// [`UringError::Register`]: the kernel refused (`EEXIST`: not the
+    /// thread of an `IORING_SETUP_SINGLE_ISSUER` ring; `ENXIO`: the table
+    /// was already unregistered through the ring). The pages then stay
+    /// pinned until the io_uring instance closes.
+    ///
+    /// ```
+    /// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+    /// # let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Small, 4)?;
+    /// let fixed = iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?;
+    /// fixed.unregister()?;
+    /// // The ring takes a new table now.
+    /// iobuf_pool::uring::FixedBuffers::register(&ring, &pool)?.unregister()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unregister(mut self) -> Result<(), UringError> {
         match self.ring_fd.take() {
             Some(fd) => unregister_buffers(&fd).map_err(|source| UringError::Register {

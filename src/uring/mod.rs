@@ -45,9 +45,11 @@
 //! buffers' *addresses* for as long as the io_uring instance lives, writing
 //! to them whenever a recv selects one. A borrow ends at `forget` and would
 //! let the pool be freed under the kernel; the `Arc` leaked with the ring
-//! keeps its memory for good. [`FixedBuffers`] borrows the pool: the kernel
-//! pins their *pages* at registration and never follows the addresses
-//! again, so a leaked registration cannot reach a new owner of that memory.
+//! keeps its memory for good; so does a ring whose unregister the kernel
+//! refuses (dropped off the thread of an `IORING_SETUP_SINGLE_ISSUER`
+//! ring). [`FixedBuffers`] borrows the pool: the kernel pins their *pages*
+//! at registration and never follows the addresses again, so a leaked
+//! registration cannot reach a new owner of that memory.
 //! Both keep a duplicate of the ring's descriptor, so they can unregister on drop without
 //! borrowing the [`IoUring`] (whose submission and completion queues need
 //! `&mut`). The duplicate names the same io_uring instance even if the
@@ -74,7 +76,12 @@
 //! of) from one it still holds. What they can check, they do: an id the
 //! ring does not hold, a bundle run that is not the ring's order, a
 //! completion of the other kind of ring, or one after the operation ended
-//! is an error, and nothing is handed out.
+//! is an error, and nothing is handed out. What they cannot check is in
+//! their `# Safety` sections, each found against the kernel
+//! (`tests/uring_soundness.rs`): a bundle's completions go to
+//! [`BufRing::take_bundle`] only, never with `MSG_TRUNC` (its length counts
+//! bytes no buffer received); an incremental ring's `MSG_TRUNC` receives
+//! ask for the whole buffer. A [`ZcSend`] builds one entry, pushed once.
 //!
 //! ```no_run
 //! use io_uring::{types, IoUring};
@@ -126,13 +133,40 @@ use std::sync::Arc;
 
 /// Most buffers one `IORING_REGISTER_BUFFERS` call takes (the kernel's
 /// `IORING_MAX_REG_BUFFERS`).
+///
+/// ```
+/// use iobuf_pool::uring::{FixedBuffers, UringError, MAX_FIXED_BUFFERS};
+/// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+/// let big = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, MAX_FIXED_BUFFERS + 1)?;
+/// let refused = FixedBuffers::register(&ring, &big);
+/// assert!(matches!(refused, Err(UringError::TooManyBuffers { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_FIXED_BUFFERS: usize = 1 << 14;
 
 /// Largest single registered buffer the kernel accepts (1 GiB).
+///
+/// ```
+/// assert!(iobuf_pool::Tier::Huge.size() <= iobuf_pool::uring::MAX_FIXED_BUFFER_SIZE);
+/// ```
 pub const MAX_FIXED_BUFFER_SIZE: usize = 1 << 30;
 
 /// Most entries of a provided-buffer ring.
+///
+/// ```
+/// use iobuf_pool::uring::{BufRing, MAX_BUF_RING_ENTRIES};
+/// # let Ok(ring) = io_uring::IoUring::new(4) else { return Ok(()) }; // no io_uring here
+/// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1)?);
+/// // The largest ring; anything else is refused before the kernel is asked.
+/// let br = BufRing::register(&ring, &pool, 0, MAX_BUF_RING_ENTRIES)?;
+/// assert!(BufRing::register(&ring, &pool, 1, MAX_BUF_RING_ENTRIES + 1).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_BUF_RING_ENTRIES: u16 = 1 << 15;
 
 /// Largest pool index a provided-buffer ring can carry: buffer ids are u16.
+///
+/// ```
+/// assert_eq!(iobuf_pool::uring::MAX_BUF_RING_INDEX, u16::MAX as usize);
+/// ```
 pub const MAX_BUF_RING_INDEX: usize = u16::MAX as usize;

@@ -44,7 +44,7 @@ use std::io;
 /// buf.clear();
 /// buf.extend_from_slice_checked(b"hello")?;
 /// let mut send = ZcSend::new(buf);
-/// let entry = send.entry(types::Fd(stream.as_raw_fd())).user_data(1);
+/// let entry = send.entry(types::Fd(stream.as_raw_fd()))?.user_data(1);
 /// // SAFETY: `send` keeps the buffer until its notification, and `stream`
 /// // stays open as long.
 /// unsafe { ring.submission().push(&entry)? };
@@ -104,7 +104,16 @@ unsafe impl Send for Gather {}
 unsafe impl Sync for Gather {}
 
 /// A finished zero-copy send: the buffers, free to reuse or drop, and what
-/// the send's first completion said.
+/// the send's first completion said. Given by [`ZcSend::complete`].
+///
+/// ```
+/// # fn f(done: iobuf_pool::uring::ZcDone) -> Result<(), iobuf_pool::uring::UringError> {
+/// let sent = done.sent?;
+/// for buf in done.bufs {
+///     drop(buf); // the kernel no longer reads it: back to the pool
+/// }
+/// # let _ = sent; Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping it returns the buffers to the pool at once"]
 pub struct ZcDone {
@@ -201,21 +210,35 @@ impl ZcSend {
     /// `user_data` to route both completions back here. Pushing it is the
     /// caller's promise (the push is `unsafe`) to keep `self` alive or
     /// leaked until [`complete`](Self::complete) returns the buffer; and
-    /// `fd` open as long.
+    /// `fd` open as long; and to push it once.
+    ///
+    /// One entry per send: its completions are what
+    /// [`complete`](Self::complete) counts, and a gathered send's `msghdr`
+    /// (which the kernel reads at submission) must stay where the first
+    /// entry points.
+    ///
+    /// # Errors
+    /// [`UringError::EntryBuilt`]: an entry was already built for this send
+    /// (by this or [`entry_fixed`](Self::entry_fixed)).
     ///
     /// ```
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let mut send = iobuf_pool::uring::ZcSend::new(pool.get_owned());
-    /// let entry = send.entry(io_uring::types::Fd(3)).user_data(9);
+    /// let entry = send.entry(io_uring::types::Fd(3))?.user_data(9);
     /// assert_eq!(entry.get_user_data(), 9);
+    /// assert!(send.entry(io_uring::types::Fd(3)).is_err()); // one per send
+    /// # Ok::<(), iobuf_pool::uring::UringError>(())
     /// ```
-    pub fn entry(&mut self, fd: types::Fd) -> squeue::Entry {
+    pub fn entry(&mut self, fd: types::Fd) -> Result<squeue::Entry, UringError> {
+        if self.submitted {
+            return Err(UringError::EntryBuilt);
+        }
         self.submitted = true;
         if let [buf] = &self.bufs[..] {
             let bytes = buf.filled();
-            return opcode::SendZc::new(fd, bytes.as_ptr(), bytes.len() as u32)
+            return Ok(opcode::SendZc::new(fd, bytes.as_ptr(), bytes.len() as u32)
                 .flags(libc::MSG_WAITALL)
-                .build();
+                .build());
         }
         let iov: Vec<IoVec> = self
             .bufs
@@ -228,9 +251,9 @@ impl ZcSend {
         let (iov, n) = IoVec::addr_len(&gather.iov);
         gather.msg.msg_iov = iov.cast_mut();
         gather.msg.msg_iovlen = n as _;
-        opcode::SendMsgZc::new(fd, &gather.msg)
+        Ok(opcode::SendMsgZc::new(fd, &gather.msg)
             .flags(libc::MSG_WAITALL as u32)
-            .build()
+            .build())
     }
 
     /// [`entry`](Self::entry) from a registered (fixed) buffer: the same
@@ -242,6 +265,7 @@ impl ZcSend {
     /// [`UringError::ForeignBuffer`]: `fixed` registers another pool.
     /// [`UringError::Unsupported`]: more than one buffer (a gathered send
     /// from fixed buffers needs them in one registered buffer).
+    /// [`UringError::EntryBuilt`]: an entry was already built for this send.
     ///
     /// ```no_run
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
@@ -256,6 +280,9 @@ impl ZcSend {
         fd: types::Fd,
         fixed: &FixedBuffers<'_>,
     ) -> Result<squeue::Entry, UringError> {
+        if self.submitted {
+            return Err(UringError::EntryBuilt);
+        }
         let buf = match &self.bufs[..] {
             [buf] => buf,
             _ => {
@@ -286,6 +313,44 @@ impl ZcSend {
     /// [`UringError::UnexpectedCompletion`]: a completion after the send
     /// was done, or a second first completion (the same one twice). The
     /// buffer stays held.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::os::fd::AsRawFd;
+    /// # use std::sync::Arc;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1)?);
+    /// let Ok(mut ring) = io_uring::IoUring::new(8) else { return Ok(()) }; // no io_uring here
+    /// if iobuf_pool::uring::Features::probe(&ring)?.require_send_zc().is_err() {
+    ///     return Ok(());
+    /// }
+    /// let (tx, mut rx) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut buf = pool.get_owned();
+    /// buf.clear();
+    /// buf.extend_from_slice_checked(b"zero copy")?;
+    /// let mut send = iobuf_pool::uring::ZcSend::new(buf);
+    /// let entry = send.entry(io_uring::types::Fd(tx.as_raw_fd()))?;
+    /// // SAFETY: `send` holds the buffer until complete() gives it back, and
+    /// // `tx` stays open as long; pushed once.
+    /// unsafe { ring.submission().push(&entry)? };
+    /// let done = loop {
+    ///     ring.submit_and_wait(1)?;
+    ///     let cqe = ring.completion().next().ok_or("no completion")?;
+    ///     // SAFETY: a completion of this send's entry, reaped from this ring, once.
+    ///     match unsafe { send.complete(cqe.result(), cqe.flags()) } {
+    ///         Ok(Some(done)) => break done,
+    ///         Ok(None) => assert!(send.is_pending()), // the notification is to come
+    ///         // A socket type without zero copy fails the send (no notification).
+    ///         Err(e) => return Err(e.into()),
+    ///     }
+    /// };
+    /// if let Ok(n) = done.sent {
+    ///     let mut got = vec![0; n as usize];
+    ///     rx.read_exact(&mut got)?;
+    ///     assert_eq!(got, b"zero copy");
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Safety
     /// `result` and `flags` are those of one completion of the entry this
@@ -335,15 +400,18 @@ impl ZcSend {
     }
 
     /// The buffers back, if no entry was ever built for them (nothing can
-    /// be in flight); otherwise `Err(self)`: only the completions return
-    /// them.
+    /// be in flight).
+    ///
+    /// # Errors
+    /// `self`, unchanged, once an entry was built: only the completions
+    /// return the buffers.
     ///
     /// ```
     /// # let pool = std::sync::Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
     /// let send = iobuf_pool::uring::ZcSend::new(pool.get_owned());
     /// let mut bufs = send.into_bufs().ok().unwrap(); // never submitted
     /// let mut send = iobuf_pool::uring::ZcSend::new(bufs.pop().unwrap());
-    /// let _entry = send.entry(io_uring::types::Fd(3));
+    /// let _entry = send.entry(io_uring::types::Fd(3)).unwrap();
     /// assert!(send.into_bufs().is_err()); // may be in flight: stays held
     /// ```
     #[allow(clippy::result_large_err)]
@@ -357,10 +425,12 @@ impl ZcSend {
 
 impl Drop for ZcSend {
     fn drop(&mut self) {
-        if self.submitted && !self.bufs.is_empty() {
-            // The kernel may still read the pages (and the gather list):
-            // keep the buffers (and their pool) out of everyone's reach for
-            // good.
+        // Built and not finished (`finish` empties both): the kernel may
+        // still read the pages, and the gather list until the entry is
+        // submitted (even one of no buffers, whose completion `complete`
+        // refuses): keep them (and the pool) out of everyone's reach for
+        // good.
+        if self.submitted && (!self.bufs.is_empty() || self.gather.is_some()) {
             std::mem::forget(std::mem::take(&mut self.bufs));
             std::mem::forget(self.gather.take());
         }
