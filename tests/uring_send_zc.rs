@@ -95,7 +95,7 @@ fn a_zero_copy_send_holds_its_buffer_until_the_notification() {
     buf.as_full_mut().copy_from_slice(&data);
     buf.set_len(data.len()).unwrap();
     let mut send = ZcSend::new(buf);
-    assert_eq!(send.bufs()[0].filled(), &data[..]);
+    assert_eq!(&send.bufs()[0][..], &data[..]);
     assert_eq!(send.len(), data.len());
     let entry = send.entry(types::Fd(tx.as_raw_fd())).unwrap();
     let (sent, notified) = drive(&mut ring, &pool, &mut send, entry);

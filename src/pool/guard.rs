@@ -329,28 +329,16 @@ macro_rules! guard_common {
                 self.len = 0;
             }
 
-            /// The filled bytes (what `Deref` gives).
-            ///
-            /// ```
-            #[doc = $setup]
-            /// buf.set_len(2).unwrap();
-            /// assert_eq!(buf.filled().len(), 2);
-            /// ```
+            /// The filled bytes (what `Deref` gives; crate-internal, where
+            /// naming it reads better than a reborrow).
             #[inline]
-            pub fn filled(&self) -> &[u8] {
+            pub(crate) fn filled(&self) -> &[u8] {
                 &self.as_full()[..self.len]
             }
 
             /// The filled bytes, mutably (what `DerefMut` gives).
-            ///
-            /// ```
-            #[doc = $setup]
-            /// buf.set_len(1).unwrap();
-            /// buf.filled_mut()[0] = 7;
-            /// assert_eq!(buf[0], 7);
-            /// ```
             #[inline]
-            pub fn filled_mut(&mut self) -> &mut [u8] {
+            pub(crate) fn filled_mut(&mut self) -> &mut [u8] {
                 let len = self.len;
                 &mut self.as_full_mut()[..len]
             }

@@ -18,7 +18,7 @@ use crate::{IoVec, OwnedBuf};
 /// # let bundle = iobuf_pool::uring::Bundle::from_guards(vec![pool.get_owned()]);
 /// let mut bytes = Vec::new();
 /// for buf in bundle.iter() {
-///     bytes.extend_from_slice(buf.filled());
+///     bytes.extend_from_slice(&buf[..]);
 /// }
 /// assert_eq!(bytes.len(), bundle.len());
 /// let iovecs: Vec<_> = bundle.io_vecs().collect(); // for a writev / sendmsg

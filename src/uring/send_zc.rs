@@ -162,7 +162,7 @@ impl ZcSend {
     /// let mut buf = pool.get_owned();
     /// buf.clear();
     /// buf.extend_from_slice_checked(b"hi").unwrap();
-    /// assert_eq!(iobuf_pool::uring::ZcSend::new(buf).bufs()[0].filled(), b"hi");
+    /// assert_eq!(&iobuf_pool::uring::ZcSend::new(buf).bufs()[0][..], b"hi");
     /// ```
     pub fn bufs(&self) -> &[OwnedBuf] {
         &self.bufs
