@@ -245,15 +245,25 @@ fn drains_racing_busy_owners_hand_out_every_buffer_once() {
                         std::thread::yield_now();
                         continue;
                     };
-                    a[..8].copy_from_slice(&stamp);
+                    a.as_full_mut()[..8].copy_from_slice(&stamp);
                     let b = pool.try_get().map(|mut b| {
-                        b[..8].copy_from_slice(&stamp);
+                        b.as_full_mut()[..8].copy_from_slice(&stamp);
                         b
                     });
                     std::hint::spin_loop();
-                    assert_eq!(a[..8], stamp, "buffer {} had two holders", a.index());
+                    assert_eq!(
+                        a.as_full()[..8],
+                        stamp,
+                        "buffer {} had two holders",
+                        a.index()
+                    );
                     if let Some(b) = &b {
-                        assert_eq!(b[..8], stamp, "buffer {} had two holders", b.index());
+                        assert_eq!(
+                            b.as_full()[..8],
+                            stamp,
+                            "buffer {} had two holders",
+                            b.index()
+                        );
                     }
                     drop((a, b));
                     n += 1;
@@ -272,13 +282,13 @@ fn drains_racing_busy_owners_hand_out_every_buffer_once() {
             let mut buf = pool
                 .get_owned_timeout(BOUND)
                 .unwrap_or_else(|| panic!("round {round}: stranded: {:?}", pool.stats()));
-            buf[..8].copy_from_slice(&[0xEE; 8]);
+            buf.as_full_mut()[..8].copy_from_slice(&[0xEE; 8]);
             held.push(buf);
         }
         assert_distinct(&held);
         for buf in &held {
             assert_eq!(
-                buf[..8],
+                buf.as_full()[..8],
                 [0xEE; 8],
                 "buffer {} had two holders",
                 buf.index()

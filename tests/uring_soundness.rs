@@ -339,7 +339,15 @@ fn a_truncated_bundle_reports_bytes_no_buffer_received() {
         return skip(what, &e.to_string());
     }
     const N: u16 = 2048;
-    let pool = Arc::new(BufferPool::new(Tier::Pico, usize::from(N)).unwrap());
+    // Buffer ids in ring order are consecutive only when the pool hands
+    // its buffers out in index order: no thread cache, no reuse slot.
+    let pool = Arc::new(
+        BufferPool::builder(Tier::Pico, usize::from(N))
+            .thread_cache(0)
+            .reuse_slot(false)
+            .build()
+            .unwrap(),
+    );
     let size = pool.buffer_size();
     let mut br = BufRing::register(&ring, &pool, 4, N).unwrap();
     assert_eq!(br.fill().unwrap(), usize::from(N));
