@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
+use std::time::Duration;
 
 /// The exactly-once checker and the last stamp written to every index.
 struct Ledger {
@@ -119,7 +120,18 @@ fn put_in_cache<'p>(ledger: &Ledger, cache: &mut LocalCache<'p>, held: Held<'p>)
 }
 
 fn drain(pool: &BufferPool) -> Vec<usize> {
-    let bufs: Vec<PooledBuf<'_>> = std::iter::from_fn(|| pool.try_get()).collect();
+    // Blocking gets with a bound, not `try_get`: a scoped thread's
+    // thread-local destructors (which hand its cache back) may still run
+    // after the scope returns, and a waiting get reclaims or drains what
+    // other threads' caches hold; `try_get` never waits for that.
+    let mut bufs: Vec<PooledBuf<'_>> = Vec::with_capacity(pool.capacity());
+    while bufs.len() < pool.capacity() {
+        match pool.get_timeout(Duration::from_secs(5)) {
+            Some(b) => bufs.push(b),
+            None => break,
+        }
+    }
+    bufs.extend(std::iter::from_fn(|| pool.try_get()));
     bufs.iter().map(PooledBuf::index).collect()
 }
 
