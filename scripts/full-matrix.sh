@@ -49,11 +49,13 @@ done
 "$bin" report "$out"/threads-*.json --out "$page" --svg-dir "$svg" \
     --title "iobuf-bench: full matrix ($(uname -m), $cores logical cores)"
 
-# The README's figures: the whole matrix relative to crossbeam, and the
-# small tier in absolute numbers.
-for plot in summary-pairs summary-handoff throughput-pairs-small throughput-handoff-small; do
+# The README's figures: each scenario's sorted same-run ratios (small
+# tier, at the most threads run), and the small tier in absolute numbers.
+last=${THREADS##* }
+[[ -n "$last" ]] || last=$(echo $THREADS | awk '{print $NF}')
+for plot in "summary-pairs-small-${last}t" "summary-handoff-small-${last}t" throughput-pairs-small throughput-handoff-small; do
     if [[ -f "$svg/$plot.svg" ]]; then
-        cp "$svg/$plot.svg" "results/latest-$plot.svg"
+        cp "$svg/$plot.svg" "results/latest-${plot%-small-*t}.svg"
     fi
 done
 ls -la "$out" "$page" results/latest-*.svg

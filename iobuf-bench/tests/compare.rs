@@ -839,3 +839,22 @@ fn throughput_spreads_are_shown_relative_to_the_headline() {
     let r = row(&o.stdout, &["pairs/small/1t", "crossbeam"]);
     assert!(!r.contains("Mops/s ["), "{r}");
 }
+
+/// Runs at different check levels measure different harness costs: the
+/// comparison says so.
+#[test]
+fn different_check_levels_are_noted() {
+    let dir = TempDir::new().unwrap();
+    let mut base = run_doc::doc();
+    base["config"]["check"] = json!("full");
+    let mut cur = base.clone();
+    cur["config"]["check"] = json!("sampled");
+    let o = compare(dir.path(), &base, &cur, &[]);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("note: the runs' settings differ (check \"full\" vs \"sampled\")"),
+        "{}",
+        o.stdout
+    );
+}

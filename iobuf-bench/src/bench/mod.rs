@@ -179,7 +179,7 @@ mod tests {
         };
         let settings = Settings {
             warmup: Duration::from_millis(5),
-            duration: Duration::from_millis(40),
+            duration: Duration::from_millis(100),
             cpus: Vec::new(),
             rate: None,
             sample_every: 4,
@@ -343,7 +343,7 @@ mod tests {
     fn short_settings() -> Settings {
         Settings {
             warmup: Duration::from_millis(5),
-            duration: Duration::from_millis(40),
+            duration: Duration::from_millis(100),
             cpus: Vec::new(),
             rate: None,
             sample_every: 4,

@@ -324,7 +324,7 @@ fn describe_differences(out: &mut String, base: &RunDoc, cur: &RunDoc) {
             host.join("; ")
         );
     }
-    let settings: Vec<String> = ["pin", "duration_s", "warmup_s", "sample_every"]
+    let settings: Vec<String> = ["pin", "duration_s", "warmup_s", "sample_every", "check"]
         .iter()
         .filter_map(|k| {
             let (v, w) = (base.config.get(*k)?, cur.config.get(*k)?);
