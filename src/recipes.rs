@@ -9,8 +9,9 @@
 //! * [Registered buffers with tokio-uring](#registered-buffers-with-tokio-uring)
 //! * [A pool buffer as an HTTP response body](#a-pool-buffer-as-an-http-response-body)
 //!
-//! io_uring (feature `io-uring`, module `uring`; each skips where io_uring
-//! is off, or the kernel lacks the feature):
+//! io_uring (feature `io-uring`, module `uring`). Each recipe returns early
+//! where io_uring is off (`uring::is_unavailable`, shown in the first) or
+//! the kernel lacks the feature (the others hide their `IoUring::new`):
 //! * [One pool behind many rings](#one-pool-behind-many-rings)
 //! * [Recv bundles: one completion, a run of buffers](#recv-bundles-one-completion-a-run-of-buffers)
 //! * [Incremental consumption: parts of one buffer](#incremental-consumption-parts-of-one-buffer)
@@ -343,7 +344,11 @@
 //!
 //! /// One thread: its own ring, fed from `pool`; one receive, whose buffer
 //! /// goes to the other thread, and the other thread's buffer dropped here.
-//! fn worker(pool: &Arc<BufferPool>, to: mpsc::Sender<OwnedBuf>, from: mpsc::Receiver<OwnedBuf>) -> io::Result<()> {
+//! fn worker(
+//!     pool: &Arc<BufferPool>,
+//!     to: mpsc::Sender<OwnedBuf>,
+//!     from: mpsc::Receiver<OwnedBuf>,
+//! ) -> io::Result<()> {
 //!     let mut ring = IoUring::new(4)?;
 //!     let mut br = BufRing::register(&ring, pool, 0, 4)?; // group 0 of this ring
 //!     assert_eq!(br.fill()?, 4); // half the pool, waiting for the kernel to pick
@@ -397,16 +402,17 @@
 //! # #[cfg(feature = "io-uring")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use io_uring::{opcode, types, IoUring};
-//! use iobuf_pool::uring::{cqe_result, is_unavailable, BufRing, Features};
+//! use iobuf_pool::uring::{cqe_result, BufRing, Features};
+//! # use iobuf_pool::uring::is_unavailable;
 //! use iobuf_pool::{BufferPool, IoVec, Tier};
 //! use std::io::{Read, Write};
 //! use std::os::{fd::AsRawFd, unix::net::UnixStream};
 //! use std::sync::Arc;
 //!
-//! let mut ring = match IoUring::new(8) {
-//!     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
-//!     r => r?,
-//! };
+//! # let mut ring = match IoUring::new(8) {
+//! #     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
+//! #     r => r?,
+//! # };
 //! if !Features::probe(&ring)?.bundles() {
 //!     return Ok(()); // a kernel before 6.10
 //! }
@@ -428,6 +434,7 @@
 //!     let cqe = ring.completion().next().ok_or("no completion")?;
 //!     // SAFETY: the one completion of this ring's bundle recv from br's group, taken once.
 //!     let bundle = unsafe { br.take_bundle(cqe.result(), cqe.flags()) }?.ok_or("end of stream")?;
+//!     assert_eq!(bundle.buffers(), bundle.len().div_ceil(128)); // each full but the last
 //!     for buf in &bundle {
 //!         assert_eq!(buf.filled(), &msg[got..got + buf.len()]); // in ring order
 //!         got += buf.len();
@@ -467,7 +474,8 @@
 //! # #[cfg(feature = "io-uring")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use io_uring::{opcode, squeue, types, IoUring};
-//! use iobuf_pool::uring::{is_unavailable, BufRing, UringError};
+//! use iobuf_pool::uring::{BufRing, UringError};
+//! # use iobuf_pool::uring::is_unavailable;
 //! use iobuf_pool::{BufferPool, Tier};
 //! use std::io::{self, Write};
 //! use std::os::{fd::AsRawFd, unix::net::UnixStream};
@@ -486,10 +494,10 @@
 //!     Ok((cqe.result(), cqe.flags()))
 //! }
 //!
-//! let mut ring = match IoUring::new(8) {
-//!     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
-//!     r => r?,
-//! };
+//! # let mut ring = match IoUring::new(8) {
+//! #     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
+//! #     r => r?,
+//! # };
 //! let pool = Arc::new(BufferPool::new(Tier::Small, 2)?); // 2 KiB buffers
 //! let mut br = match BufRing::register_incremental(&ring, &pool, 0, 2) {
 //!     Err(UringError::Unsupported { .. }) => return Ok(()), // a kernel before 6.12
@@ -533,17 +541,18 @@
 //! # #[cfg(feature = "io-uring")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use io_uring::{types, IoUring};
-//! use iobuf_pool::uring::{is_unavailable, Features, ZcSend};
+//! use iobuf_pool::uring::{Features, ZcSend};
+//! # use iobuf_pool::uring::is_unavailable;
 //! use iobuf_pool::{BufferPool, Tier};
 //! use std::io::Read;
 //! use std::net::{TcpListener, TcpStream};
 //! use std::os::fd::AsRawFd;
 //! use std::sync::Arc;
 //!
-//! let mut ring = match IoUring::new(8) {
-//!     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
-//!     r => r?,
-//! };
+//! # let mut ring = match IoUring::new(8) {
+//! #     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
+//! #     r => r?,
+//! # };
 //! if !Features::probe(&ring)?.send_zc() {
 //!     return Ok(()); // a kernel before 6.0
 //! }
@@ -593,15 +602,16 @@
 //! # #[cfg(feature = "io-uring")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use io_uring::{types, IoUring};
-//! use iobuf_pool::uring::{cqe_result, is_unavailable, FixedBuffers, UringError};
+//! use iobuf_pool::uring::{cqe_result, FixedBuffers, UringError};
+//! # use iobuf_pool::uring::is_unavailable;
 //! use iobuf_pool::{BufferPool, Tier};
 //! use std::io::{self, Write};
 //! use std::os::fd::AsRawFd;
 //!
-//! let first = match IoUring::new(4) {
-//!     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
-//!     r => r?,
-//! };
+//! # let first = match IoUring::new(4) {
+//! #     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
+//! #     r => r?,
+//! # };
 //! let pool = BufferPool::new(Tier::Small, 4)?;
 //! let fixed = FixedBuffers::register(&first, &pool)?; // pinned once
 //! let mut workers = Vec::new();
