@@ -474,25 +474,12 @@
 //! # #[cfg(feature = "io-uring")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use io_uring::{opcode, squeue, types, IoUring};
-//! use iobuf_pool::uring::{BufRing, UringError};
+//! use iobuf_pool::uring::{BufRing, RecvPart, UringError};
 //! # use iobuf_pool::uring::is_unavailable;
 //! use iobuf_pool::{BufferPool, Tier};
-//! use std::io::{self, Write};
+//! use std::io::Write;
 //! use std::os::{fd::AsRawFd, unix::net::UnixStream};
 //! use std::sync::Arc;
-//!
-//! /// One recv on `sock` that picks from `br`'s group: its completion.
-//! fn recv(ring: &mut IoUring, br: &BufRing, sock: &UnixStream) -> io::Result<(i32, u32)> {
-//!     let recv = opcode::Recv::new(types::Fd(sock.as_raw_fd()), std::ptr::null_mut(), 0)
-//!         .buf_group(br.bgid())
-//!         .build()
-//!         .flags(squeue::Flags::BUFFER_SELECT);
-//!     // SAFETY: `br` and `sock` are borrowed until the completion is reaped here.
-//!     unsafe { ring.submission().push(&recv) }.map_err(io::Error::other)?;
-//!     ring.submit_and_wait(1)?;
-//!     let cqe = ring.completion().next().expect("one completion");
-//!     Ok((cqe.result(), cqe.flags()))
-//! }
 //!
 //! # let mut ring = match IoUring::new(8) {
 //! #     Err(e) if is_unavailable(&e) => return Ok(()), // io_uring is off here
@@ -505,20 +492,30 @@
 //! };
 //! br.fill()?;
 //! let (mut client, server) = UnixStream::pair()?;
-//! let mut parts = Vec::new();
-//! for msg in [&b"GET /a\n"[..], b"GET /b\n", &[b'.'; 2048 - 14]] {
+//! // Sends `msg`, and receives it with a recv that the kernel serves from `br`.
+//! let mut next_part = |msg: &[u8]| -> Result<RecvPart, Box<dyn std::error::Error>> {
 //!     client.write_all(msg)?;
-//!     let (result, flags) = recv(&mut ring, &br, &server)?;
-//!     // SAFETY: one completion of this ring's recv from br's group, taken once.
-//!     let part = unsafe { br.take_part(result, flags) }?.ok_or("end of stream")?;
-//!     assert_eq!(&part[..], msg);
-//!     parts.push(part);
-//! }
-//! let offsets: Vec<usize> = parts.iter().map(|p| p.offset()).collect();
-//! assert_eq!(offsets, [0, 7, 14]); // one after another, in one buffer
-//! assert!(parts[2].shares_buffer_with(&parts[0]));
-//! assert_eq!(pool.stats().in_use, 2); // the kernel is done with it, the parts are not
-//! drop(parts);
+//!     let recv = opcode::Recv::new(types::Fd(server.as_raw_fd()), std::ptr::null_mut(), 0)
+//!         .buf_group(br.bgid())
+//!         .build()
+//!         .flags(squeue::Flags::BUFFER_SELECT);
+//!     // SAFETY: `br` and `server` live until the completion is reaped below.
+//!     unsafe { ring.submission().push(&recv)? };
+//!     ring.submit_and_wait(1)?;
+//!     let cqe = ring.completion().next().ok_or("no completion")?;
+//!     // SAFETY: the one completion of this ring's recv from br's group, taken once.
+//!     let part = unsafe { br.take_part(cqe.result(), cqe.flags()) }?;
+//!     Ok(part.ok_or("end of stream")?)
+//! };
+//! let (a, b) = (next_part(b"GET /a\n")?, next_part(b"GET /b\n")?);
+//! assert_eq!((&a[..], a.offset()), (&b"GET /a\n"[..], 0));
+//! assert_eq!((&b[..], b.offset()), (&b"GET /b\n"[..], 7)); // right after it
+//! assert!(b.shares_buffer_with(&a)); // one buffer, two messages
+//! drop((a, b));
+//! assert_eq!(pool.stats().in_use, 2); // not back: the kernel still fills the rest
+//! let rest = next_part(&[b'.'; 2048 - 14])?; // fills it: no IORING_CQE_F_BUF_MORE
+//! assert_eq!(rest.offset(), 14);
+//! drop(rest); // the kernel is done with the buffer, and this was its last part
 //! assert_eq!(pool.stats().in_use, 1); // back; the other buffer waits in the ring
 //! drop(br);
 //! assert_eq!(pool.stats().in_use, 0);
