@@ -281,8 +281,11 @@ impl Magazine {
     /// [`enter`](Self::enter) for the slow paths: a magazine a thief has
     /// drained is taken back first (the CAS's Acquire pairs with the
     /// thief's Release of `DRAINED`: its `len` of 0 and everything before
-    /// its claim, the waiter's count among them, are visible). `false`
-    /// (and the section closed) while a thief holds it.
+    /// its claim, the waiter's count among them, are visible; `SeqCst`, so
+    /// that a later waiter whose drain found the magazine still `DRAINED`
+    /// is seen by the owner's next look at the waiters' counts: see
+    /// src/pool/cached.rs). `false` (and the section closed) while a thief
+    /// holds it.
     #[inline]
     fn enter_slow(&self) -> bool {
         if self.enter() {
@@ -291,7 +294,7 @@ impl Magazine {
         self.leave();
         if self
             .claim
-            .compare_exchange(DRAINED, OWNER, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(DRAINED, OWNER, Ordering::SeqCst, Ordering::Acquire)
             .is_err()
         {
             return false;

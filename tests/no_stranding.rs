@@ -224,7 +224,15 @@ fn a_try_get_may_miss_a_cached_buffer_and_stats_count_it() {
 #[test]
 fn drains_racing_busy_owners_hand_out_every_buffer_once() {
     const OWNERS: usize = 3;
-    let rounds = if cfg!(miri) { 3 } else { 300 };
+    // IOBUF_STRESS_ROUNDS: the long form (the default is CI's short one).
+    let rounds = if cfg!(miri) {
+        3
+    } else {
+        std::env::var("IOBUF_STRESS_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300usize)
+    };
     let pool = Arc::new(
         BufferPool::builder(Tier::Pico, 32)
             .thread_cache(8)
@@ -298,6 +306,10 @@ fn drains_racing_busy_owners_hand_out_every_buffer_once() {
     stop.store(true, Ordering::Relaxed);
     let ops: u64 = owners.into_iter().map(|t| t.join().unwrap()).sum();
     assert!(ops > 0);
+    eprintln!(
+        "{rounds} rounds of {want} gets (a drain when one waits), {} explicit drains, {ops} owner get/put pairs",
+        rounds.div_ceil(3)
+    );
     // Every buffer, once.
     pool.drain_thread_caches();
     let all: Vec<_> = std::iter::from_fn(|| pool.try_get_owned()).collect();

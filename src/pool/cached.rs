@@ -22,6 +22,15 @@
 //! * a return whose check came before the count and whose section came
 //!   after the drain's fence sees the claim and goes to the shared list.
 //!
+//! * a later waiter whose drain finds a magazine still `DRAINED` (its
+//!   owner has not taken it back since an earlier drain) skips it; the
+//!   owner's CAS back to `OWNER` and that drain's failed CAS are both
+//!   `SeqCst`, and the failed one read the value the owner's replaced, so
+//!   it comes first in the single order of `SeqCst` operations, after the
+//!   waiter's count: the owner's look at the counts after its CAS sees
+//!   the waiter. (loom treats `SeqCst` accesses as `AcqRel`, so this step
+//!   is argued here, not model-checked.)
+//!
 //! So a waiter's buffer is either in the shared list (where the wait list
 //! or the waiting loop finds it) or in a guard. Tests:
 //! `tests/no_stranding.rs` (a sleeping thread's cache, blocking and async

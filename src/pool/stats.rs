@@ -79,13 +79,18 @@ pub struct PoolStats {
     /// is raised by gets that take from the shared list, which cannot see
     /// the caches without a shared write per operation).
     pub high_water: usize,
-    /// `try_get` (and `try_get_owned`) calls that found the pool dry.
+    /// `try_get` (and `try_get_owned`) calls that found the pool dry,
+    /// including those that failed while other threads' caches held free
+    /// buffers (`a_try_get_may_miss_a_cached_buffer_and_stats_count_it`).
     pub failed_try_gets: u64,
     /// Tasks waiting in `acquire` now.
     pub waiters: usize,
-    /// Of `free`, the buffers in per-thread caches (a pool built with
-    /// [`BufferPoolBuilder::thread_cache`]): free, but served only to the
-    /// thread whose cache holds them. 0 without a thread cache.
+    /// Of `free`, the buffers in per-thread caches (see
+    /// [`BufferPoolBuilder::thread_cache`]; [`BufferPool::new`] gives a pool
+    /// one): free, served at once to the thread whose cache holds them, to
+    /// other threads' `try_get` only after a
+    /// [`drain_thread_caches`](BufferPool::drain_thread_caches), and taken
+    /// by any get that waits. 0 without a thread cache.
     pub cached: usize,
 }
 
