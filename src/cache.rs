@@ -94,9 +94,10 @@ impl<'p> LocalCache<'p> {
     /// left of the pool's cache budget (half the pool in all caches
     /// together); a cache of size zero passes every call to the ring.
     ///
-    /// Errors: the stack's memory (8 bytes a buffer, allocated now, so that
-    /// no later get or put allocates) is refused; the budget is then given
-    /// back.
+    /// # Errors
+    /// [`Error::AllocFailed`]: the stack's memory (8 bytes a buffer,
+    /// allocated now, so that no later get or put allocates) is refused; the
+    /// budget is then given back.
     pub fn new(pool: &'p BufferPool, size: usize) -> Result<Self, Error> {
         let size = pool.reserve_cache(size);
         let mut stack = Vec::new();

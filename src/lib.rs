@@ -38,6 +38,7 @@
 //! # Ok::<(), iobuf_pool::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 

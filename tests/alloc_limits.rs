@@ -69,7 +69,10 @@ fn a_pool_of_max_capacity_is_refused_as_an_error() {
 #[test]
 fn a_fifo_pool_of_max_capacity_is_refused_as_an_error() {
     in_capped_child("a_fifo_pool_of_max_capacity_is_refused_as_an_error", || {
-        BufferPool::new_fifo(Tier::Nano, MAX_CAPACITY / 2).map(drop)
+        BufferPool::builder(Tier::Nano, MAX_CAPACITY / 2)
+            .reuse_slot(false)
+            .build()
+            .map(drop)
     });
 }
 

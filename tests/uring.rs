@@ -451,7 +451,13 @@ fn buf_ring_recycles_buffers_around_the_ring() {
     // Two entries, three buffers: every message wraps the ring further. A
     // FIFO pool without a thread cache, so that a buffer dropped back is
     // the last one refilled and all three go around.
-    let pool = Arc::new(BufferPool::new_fifo(Tier::Nano, 3).unwrap());
+    let pool = Arc::new(
+        BufferPool::builder(Tier::Nano, 3)
+            .thread_cache(0)
+            .reuse_slot(false)
+            .build()
+            .unwrap(),
+    );
     let mut br = BufRing::register(&ring, &pool, 1, 2).unwrap();
     assert_eq!(br.fill().unwrap(), 2);
     let spare = pool.try_get_owned().unwrap();

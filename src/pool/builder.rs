@@ -111,7 +111,7 @@ impl BufferPoolBuilder {
     }
 
     /// Whether the pool has the one-entry reuse slot in front of its ring
-    /// (the default; see [`BufferPool::new_fifo`] for a pool without it).
+    /// (the default).
     ///
     /// ```
     /// let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 2).reuse_slot(false).build()?;
@@ -123,7 +123,10 @@ impl BufferPoolBuilder {
         self
     }
 
-    /// The pool. Errors as [`BufferPool::new`].
+    /// The pool.
+    ///
+    /// # Errors
+    /// As [`BufferPool::new`].
     ///
     /// ```
     /// use iobuf_pool::{BufferPool, Error, Tier};

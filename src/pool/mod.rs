@@ -59,7 +59,7 @@ use std::time::{Duration, Instant};
 /// slot is empty and the next get takes it, at two locked instructions per
 /// get and put instead of the ring's four; a thread that gives a buffer back
 /// and takes another gets the same, still warm in cache.
-/// [`new_fifo`](BufferPool::new_fifo) builds a pool without it, whose
+/// [`BufferPoolBuilder::reuse_slot`]`(false)` builds a pool without it, whose
 /// buffers go round the ring in order.
 ///
 /// In front of both, [`new`](BufferPool::new) gives each thread that uses
@@ -156,10 +156,13 @@ impl BufferPool {
     ///
     /// The slab is exactly `capacity * tier.size()` bytes (3 Titan buffers
     /// allocate 3 × 128 MiB); only the index ring rounds up to a power of two.
-    /// Errors: zero capacity, a capacity above
-    /// [`MAX_CAPACITY`](crate::MAX_CAPACITY), a slab size that overflows, or
-    /// memory the OS refuses (the slab first, then the ring's slots, so
-    /// nothing large is written before the slab is known to exist).
+    ///
+    /// # Errors
+    /// [`Error::ZeroCapacity`], [`Error::CapacityTooLarge`] (above
+    /// [`MAX_CAPACITY`](crate::MAX_CAPACITY)), [`Error::Overflow`] (a slab
+    /// size that overflows), or [`Error::AllocFailed`] (memory the OS
+    /// refuses: the slab first, then the ring's slots, so nothing large is
+    /// written before the slab is known to exist).
     ///
     /// ```
     /// use iobuf_pool::{BufferPool, Error, Tier};
@@ -173,24 +176,6 @@ impl BufferPool {
             FreeList::full,
             default_thread_cache(capacity),
         )
-    }
-
-    /// [`new`](Self::new) without the reuse slot and without the thread
-    /// cache: every get and put goes through the ring, so buffers are handed out in the order they came
-    /// back (strictly so for one thread) and no shared word besides the
-    /// ring's is touched. Same errors as `new`.
-    ///
-    /// ```
-    /// use iobuf_pool::{BufferPool, Tier};
-    /// let pool = BufferPool::new_fifo(Tier::Pico, 3).unwrap();
-    /// let first = pool.try_get().unwrap().index(); // and back at once
-    /// assert_ne!(pool.try_get().unwrap().index(), first);
-    /// let lifo = BufferPool::new(Tier::Pico, 3).unwrap();
-    /// let first = lifo.try_get().unwrap().index();
-    /// assert_eq!(lifo.try_get().unwrap().index(), first); // the reuse slot
-    /// ```
-    pub fn new_fifo(tier: Tier, capacity: usize) -> Result<Self, Error> {
-        Self::build(tier, capacity, FreeList::fifo, 0)
     }
 
     /// The one constructor: `thread_cache` is each thread's magazine size
@@ -236,7 +221,7 @@ impl BufferPool {
     }
 
     /// Whether the pool has the reuse slot ([`new`](Self::new)) or not
-    /// ([`new_fifo`](Self::new_fifo)).
+    /// ([`BufferPoolBuilder::reuse_slot`]`(false)`).
     pub fn has_reuse_slot(&self) -> bool {
         self.free.has_reuse_slot()
     }
@@ -491,6 +476,14 @@ impl BufferPool {
     /// Address of buffer `index`'s first byte, for I/O submissions. Making
     /// the pointer is safe; using it needs the index owned (a guard or a
     /// [`RawBuf`]).
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`]: `index` is not below the capacity.
+    ///
+    /// ```
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap();
+    /// assert!(pool.buffer_ptr(1).is_ok() && pool.buffer_ptr(2).is_err());
+    /// ```
     pub fn buffer_ptr(&self, index: usize) -> Result<NonNull<u8>, Error> {
         self.check_range(index)?;
         // SAFETY: in range, so inside the slab, whose base is non-null.
@@ -509,7 +502,15 @@ impl BufferPool {
     /// `io_uring_register_buffers` and pool index = fixed-buffer index.
     /// Pointers and lengths only, like [`slab_iovec`](Self::slab_iovec).
     ///
-    /// Errors: the vector's memory (16 bytes a buffer) is refused.
+    /// # Errors
+    /// [`Error::AllocFailed`]: the vector's memory (16 bytes a buffer) is
+    /// refused.
+    ///
+    /// ```
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 3).unwrap();
+    /// let v = pool.iovecs().unwrap();
+    /// assert_eq!((v.len(), v[1].len()), (3, 32));
+    /// ```
     pub fn iovecs(&self) -> Result<Vec<IoVec>, Error> {
         let mut v = Vec::new();
         v.try_reserve_exact(self.capacity())

@@ -56,8 +56,9 @@ impl BufferPool {
 
     /// Gives back a buffer held as a [`RawBuf`].
     ///
-    /// Errors: the token belongs to another pool ([`Error::WrongPool`]);
-    /// this pool is unchanged, and the token (consumed) leaves its buffer
+    /// # Errors
+    /// [`Error::WrongPool`]: the token belongs to another pool; this pool is
+    /// unchanged, and the token (consumed) leaves its buffer
     /// out of its own pool. Check with [`owns`](Self::owns) first where that
     /// can happen.
     ///
@@ -77,8 +78,9 @@ impl BufferPool {
     /// Turns a [`RawBuf`] of this pool back into a guard that returns the
     /// buffer on drop.
     ///
-    /// Errors: the token belongs to another pool ([`Error::WrongPool`], as
-    /// for [`put_raw`](Self::put_raw)).
+    /// # Errors
+    /// [`Error::WrongPool`]: the token belongs to another pool (as for
+    /// [`put_raw`](Self::put_raw)).
     pub fn guard(&self, raw: RawBuf) -> Result<PooledBuf<'_>, Error> {
         self.check_owner(&raw)?;
         // The token owned the index exclusively; now the guard does.
@@ -87,7 +89,8 @@ impl BufferPool {
 
     /// The bytes of the buffer `raw` holds, for as long as `raw` is borrowed.
     ///
-    /// Errors: the token belongs to another pool.
+    /// # Errors
+    /// [`Error::WrongPool`]: the token belongs to another pool.
     pub fn raw_bytes<'s>(&'s self, raw: &'s RawBuf) -> Result<&'s [u8], Error> {
         self.check_owner(raw)?;
         // SAFETY: the token owns the index exclusively (it is out of the free
@@ -101,7 +104,8 @@ impl BufferPool {
     /// The bytes of the buffer `raw` holds, mutably, for as long as `raw` is
     /// borrowed.
     ///
-    /// Errors: the token belongs to another pool.
+    /// # Errors
+    /// [`Error::WrongPool`]: the token belongs to another pool.
     pub fn raw_bytes_mut<'s>(&'s self, raw: &'s mut RawBuf) -> Result<&'s mut [u8], Error> {
         self.check_owner(raw)?;
         // SAFETY: the token owns the index exclusively and is borrowed
@@ -115,7 +119,9 @@ impl BufferPool {
     /// Rebuilds a token from the index [`RawBuf::into_index`] gave (an
     /// io_uring `user_data` that carried it through the kernel).
     ///
-    /// Errors: `index` out of range (nothing is made).
+    /// # Errors
+    /// [`Error::IndexOutOfRange`]: `index` is not below the capacity
+    /// (nothing is made).
     ///
     /// # Safety
     /// `index` came from [`RawBuf::into_index`] on a token of *this* pool,

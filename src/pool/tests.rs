@@ -210,7 +210,11 @@ fn typed_pools_give_arrays_of_their_tier() {
 fn stats_count_use_misses_and_the_high_water_mark() {
     for pool in [
         BufferPool::new(Tier::Pico, 3).unwrap(),
-        BufferPool::new_fifo(Tier::Pico, 3).unwrap(),
+        BufferPool::builder(Tier::Pico, 3)
+            .thread_cache(0)
+            .reuse_slot(false)
+            .build()
+            .unwrap(),
     ] {
         let s = pool.stats();
         assert_eq!((s.capacity, s.free, s.in_use, s.high_water), (3, 3, 0, 0));

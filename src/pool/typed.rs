@@ -29,6 +29,13 @@ impl<const N: usize> TierPool<N> {
     };
 
     /// A pool of exactly `capacity` buffers of `N` bytes.
+    ///
+    /// # Errors
+    /// As [`BufferPool::new`].
+    ///
+    /// ```
+    /// assert!(iobuf_pool::tiers::NanoBufferPool::new(0).is_err());
+    /// ```
     pub fn new(capacity: usize) -> Result<Self, Error> {
         Ok(TierPool {
             inner: BufferPool::new(Self::TIER, capacity)?,
@@ -146,7 +153,8 @@ impl<'a, const N: usize> TierBuf<'a, N> {
 
     /// Sets the filled length (see [`PooledBuf::set_len`]).
     ///
-    /// Errors: `len > N` ([`Error::LengthTooLarge`]).
+    /// # Errors
+    /// [`Error::LengthTooLarge`]: `len > N`.
     ///
     /// ```
     /// let pool = iobuf_pool::tiers::PicoBufferPool::new(1).unwrap();

@@ -309,12 +309,10 @@ fn two_waiters_one_index_repeatedly() {
 /// deadlock (the waiter is never woken).
 fn pool_return_meets_acquire(fifo: bool) {
     builder(3).check(move || {
-        let make = if fifo {
-            iobuf_pool::BufferPool::new_fifo
-        } else {
-            iobuf_pool::BufferPool::new
-        };
-        let pool = Arc::new(make(iobuf_pool::Tier::Pico, 1).unwrap());
+        let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 1)
+            .reuse_slot(!fifo)
+            .build();
+        let pool = Arc::new(pool.unwrap());
         let raw = pool.take_raw().unwrap();
         let returner = {
             let pool = Arc::clone(&pool);

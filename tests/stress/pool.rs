@@ -138,7 +138,7 @@ fn drain(pool: &BufferPool) -> Vec<usize> {
 /// Every thread holds up to three buffers at a time (blocking `get` only
 /// while it holds none, so it never waits on itself), returns them in
 /// random order, and each capacity and thread count is covered, with the
-/// reuse slot (`new`) and without it (`new_fifo`).
+/// reuse slot (`new`) and without it (`reuse_slot(false)`).
 #[test]
 fn guards_are_exclusive_and_all_come_back() {
     for (capacity, threads, make) in pool_cases() {
@@ -188,7 +188,12 @@ type Make = fn(Tier, usize) -> Result<BufferPool, iobuf_pool::Error>;
 #[cfg(not(miri))]
 const MAKERS: [Make; 4] = [
     BufferPool::new,
-    BufferPool::new_fifo,
+    |t, c| {
+        BufferPool::builder(t, c)
+            .thread_cache(0)
+            .reuse_slot(false)
+            .build()
+    },
     |t, c| BufferPool::builder(t, c).thread_cache(4).build(),
     |t, c| BufferPool::builder(t, c).thread_cache(64).build(),
 ];

@@ -51,7 +51,11 @@ pub fn run_case(
             super::tokio_rows::drive_tokio(&pool, case, settings, tick)
         }
         Target::Pool(PoolKind::IobufFifo) => {
-            let pool = BufferPool::new_fifo(tier, cap).map_err(pool_err)?;
+            let pool = BufferPool::builder(tier, cap)
+                .thread_cache(0)
+                .reuse_slot(false)
+                .build()
+                .map_err(pool_err)?;
             drive(&pool, case, settings, tick)
         }
         Target::Pool(PoolKind::IobufCached) | Target::Fixed { cached: true } => {

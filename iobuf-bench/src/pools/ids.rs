@@ -148,7 +148,7 @@ impl PoolKind {
                 "iobuf_pool::BufferPool::builder(..).thread_cache(0): no thread cache, the lock-free SCQ ring behind a one-entry reuse slot (the ring's own cost)"
             }
             PoolKind::IobufFifo => {
-                "iobuf_pool::BufferPool::new_fifo: the SCQ ring alone, no reuse slot (what the slot adds or costs)"
+                "iobuf_pool::BufferPool::builder(..).thread_cache(0).reuse_slot(false): the SCQ ring alone, no reuse slot (what the slot adds or costs)"
             }
             PoolKind::IobufCached => {
                 "iobuf_pool::BufferPool behind a LocalCache per thread (DEFAULT_CACHE_SIZE = 64); returns go through the returning thread's cache"

@@ -567,7 +567,13 @@ mod tests {
     #[test]
     fn every_pool_hands_out_each_buffer_once_and_drains() {
         cycle(&BufferPool::new(Tier::Pico, 2).unwrap());
-        cycle(&BufferPool::new_fifo(Tier::Pico, 2).unwrap());
+        cycle(
+            &BufferPool::builder(Tier::Pico, 2)
+                .thread_cache(0)
+                .reuse_slot(false)
+                .build()
+                .unwrap(),
+        );
         cycle(&MutexPool::new(Tier::Pico, 2).unwrap());
         cycle(&CrossbeamPool::new(Tier::Pico, 2).unwrap());
     }
