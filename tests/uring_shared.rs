@@ -265,3 +265,41 @@ fn a_completion_given_to_the_wrong_ring_is_refused() {
     drop((got, a, b));
     assert_all_free(&pool);
 }
+
+/// A buffer dropped on a thread that has no ring sits in that thread's
+/// cache (the default pool is thread-cached); a ring whose pool looks dry
+/// takes it back on its next fill, while that thread is alive and parked.
+#[test]
+fn a_fill_reaches_buffers_cached_by_a_parked_thread() {
+    let Some(ring) = ring_or_skip("fill through other threads' caches", 8) else {
+        return;
+    };
+    let pool = Arc::new(
+        BufferPool::builder(Tier::Nano, 8)
+            .thread_cache(4)
+            .build()
+            .unwrap(),
+    );
+    let (cached_tx, cached_rx) = mpsc::channel();
+    let (exit_tx, exit_rx) = mpsc::channel::<()>();
+    let parked = {
+        let pool = Arc::clone(&pool);
+        std::thread::spawn(move || {
+            let held: Vec<OwnedBuf> = (0..4).map(|_| pool.get_owned()).collect();
+            drop(held); // into this thread's cache
+            cached_tx.send(pool.stats().cached).unwrap();
+            exit_rx.recv().unwrap();
+        })
+    };
+    assert!(
+        cached_rx.recv().unwrap() > 0,
+        "the parked thread caches buffers"
+    );
+    let mut br = BufRing::register(&ring, &pool, 9, 8).unwrap();
+    assert_eq!(br.fill().unwrap(), 8, "every buffer reaches the ring");
+    assert_eq!(pool.stats().cached, 0);
+    drop(br);
+    exit_tx.send(()).unwrap();
+    parked.join().unwrap();
+    assert_all_free(&pool);
+}

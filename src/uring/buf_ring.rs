@@ -776,6 +776,16 @@ impl BufRing {
     /// Takes free buffers from the pool until the ring is full or the pool
     /// is dry, and publishes them with one tail update. Returns how many.
     ///
+    /// A buffer picked by this ring's kernel and dropped on another thread
+    /// may sit in that thread's cache (a thread-cached pool, the default).
+    /// When the pool looks dry while threads' caches hold buffers
+    /// ([`PoolStats::cached`](crate::PoolStats::cached)), the fill takes
+    /// them back once
+    /// ([`BufferPool::drain_thread_caches`](crate::BufferPool::drain_thread_caches),
+    /// one asymmetric fence) and goes on: any ring's refill can reuse a
+    /// buffer, wherever it was dropped. A pool whose buffers are all in use
+    /// costs the fill no fence.
+    ///
     /// # Errors
     /// [`UringError::IndexTooLarge`]: a pool index above
     /// [`MAX_BUF_RING_INDEX`] (a pool of more than 65536 buffers); the
@@ -792,12 +802,21 @@ impl BufRing {
     /// ```
     pub fn fill(&mut self) -> Result<usize, UringError> {
         let mut added = 0;
+        let mut drained = false;
         let result = loop {
             if self.in_ring >= usize::from(self.entries) {
                 break Ok(added);
             }
-            let Some(raw) = self.pool.take_raw() else {
-                break Ok(added);
+            let raw = match self.pool.take_raw() {
+                Some(raw) => raw,
+                None if !drained && self.pool.stats().cached > 0 => {
+                    drained = true;
+                    if self.pool.drain_thread_caches() == 0 {
+                        break Ok(added);
+                    }
+                    continue;
+                }
+                None => break Ok(added),
             };
             if let Err(e) = self.check_room(raw.index()) {
                 // Cannot fail: the token is of this pool, just taken.
