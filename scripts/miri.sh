@@ -6,7 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
-    echo "Miri not installed for nightly; skipping (rustup component add miri rust-src --toolchain nightly)"
+    # A fresh machine: the nightly toolchain is there, its Miri may not be.
+    rustup component add miri rust-src --toolchain nightly >/dev/null 2>&1 || true
+fi
+if ! cargo +nightly miri --version >/dev/null 2>&1; then
+    echo "Miri could not be installed for nightly; skipping (rustup component add miri rust-src --toolchain nightly)"
     exit 0
 fi
 export CARGO_TARGET_DIR=target/miri
