@@ -770,7 +770,7 @@ mod tests {
             let ring = IndexRing::full(cap).unwrap();
             let mut held = Vec::new();
             let mut rng = 0x2545_F491_4F6C_DD1Du64;
-            for _ in 0..if cfg!(miri) { 400 } else { 5000 } {
+            for _ in 0..if cfg!(miri) { 150 } else { 5000 } {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
@@ -909,7 +909,7 @@ mod tests {
             let mut held: Vec<usize> = Vec::new();
             let mut rng = 0x2545_F491_4F6C_DD1Du64;
             let mut out = vec![0; cap + 2];
-            for _ in 0..if cfg!(miri) { 300 } else { 5000 } {
+            for _ in 0..if cfg!(miri) { 100 } else { 5000 } {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
                 rng ^= rng << 17;

@@ -1010,7 +1010,7 @@ mod tests {
             let workers: Vec<_> = (0..4)
                 .map(|_| {
                     s.spawn(|| {
-                        for _ in 0..100 {
+                        for _ in 0..if cfg!(miri) { 10 } else { 100 } {
                             let held: Vec<_> =
                                 std::iter::from_fn(|| pool.try_get()).take(4).collect();
                             drop(held);
