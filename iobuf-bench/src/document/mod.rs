@@ -12,6 +12,7 @@ use crate::measure::{encode_histogram, LatencyStats};
 use serde::{Deserialize, Serialize};
 
 pub mod read;
+pub mod upgrade;
 
 /// The value of the `schema` field.
 pub const SCHEMA: &str = "iobuf-bench/1";

@@ -1,5 +1,7 @@
 //! Read side of the run document that `iobuf-bench run --json` writes
 //! (schema `iobuf-bench/1`), shared by `compare`, `report` and `export`.
+//! [`parse`] brings every older document to the current shape first, in
+//! [`super::upgrade::upgrade`], then deserialises it.
 //!
 //! Why about 700 lines: it reads every version of the document ever
 //! written (optional fields, defaults taken from `config` for older runs)
@@ -20,9 +22,6 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The only schema these readers understand.
-pub use super::SCHEMA;
 
 /// One loaded run document.
 #[derive(Debug, Clone)]
@@ -584,25 +583,7 @@ pub fn parse(path: &Path, text: &str) -> Result<RunDoc, String> {
     let shown = path.display();
     let value: Value =
         serde_json::from_str(text).map_err(|e| format!("{shown}: not valid JSON: {e}"))?;
-    let Value::Object(mut top) = value else {
-        return Err(format!(
-            "{shown}: not an iobuf-bench run document (the top level is not a JSON object)"
-        ));
-    };
-    match top.get("schema") {
-        Some(Value::String(s)) if s == SCHEMA => {}
-        Some(Value::String(s)) => {
-            return Err(format!(
-                "{shown}: unsupported schema \"{s}\" (this iobuf-bench reads \"{SCHEMA}\")"
-            ))
-        }
-        Some(_) => return Err(format!("{shown}: \"schema\" is not a string")),
-        None => {
-            return Err(format!(
-                "{shown}: not an iobuf-bench run document (no \"schema\" field)"
-            ))
-        }
-    }
+    let mut top = super::upgrade::upgrade(value).map_err(|e| format!("{shown}: {e}"))?;
     let meta = match top.remove("meta") {
         None | Some(Value::Null) => Meta::default(),
         Some(v) => Meta::deserialize(v).map_err(|e| format!("{shown}: meta: {e}"))?,
@@ -611,33 +592,11 @@ pub fn parse(path: &Path, text: &str) -> Result<RunDoc, String> {
     let Some(Value::Array(raw_results)) = top.remove("results") else {
         return Err(format!("{shown}: \"results\" is missing or not an array"));
     };
-    // Older documents record the scenario kind, params and rate once, in
-    // `config`; each result then takes them from there.
-    let config_rate = config.get("rate").and_then(Value::as_f64);
-    let config_scenario = |name: &str| {
-        config
-            .get("scenarios")
-            .and_then(Value::as_array)?
-            .iter()
-            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
-    };
     let mut results = Vec::with_capacity(raw_results.len());
     for (i, raw) in raw_results.into_iter().enumerate() {
         // Deserialising one entry at a time lets the message say which one.
-        let mut case =
+        let case =
             CaseResult::deserialize(raw).map_err(|e| format!("{shown}: results[{i}]: {e}"))?;
-        if let Some(def) = config_scenario(&case.scenario) {
-            if case.kind.is_none() {
-                case.kind = def.get("kind").and_then(Value::as_str).map(str::to_string);
-            }
-            if case.params.is_none() {
-                let params = def.get("params").filter(|p| !p.is_null()).cloned();
-                case.params = Some(params.unwrap_or_else(|| Value::Object(Default::default())));
-            }
-        }
-        if case.rate.is_none() {
-            case.rate = config_rate;
-        }
         if case.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
             return Err(format!(
                 "{shown}: results[{i}]: rate must be a positive number of operations per second"

@@ -1,0 +1,228 @@
+//! The upgrade step: every run document ever written under schema
+//! `iobuf-bench/1` is brought to the current shape here, as JSON, before it
+//! is deserialised. Readers never see an old shape; the only place that
+//! knows what older writers left out is [`upgrade`] and its steps.
+//!
+//! Each step fills in what one generation of writers did not record, with
+//! the value that generation meant. A step leaves a field alone when it is
+//! present, so upgrading a current document changes nothing, and upgrading
+//! twice is the same as upgrading once.
+
+use serde_json::{Map, Value};
+
+use super::SCHEMA;
+
+/// Brings a parsed run document to the current shape of schema
+/// [`SCHEMA`], ready to deserialise: the top-level object.
+///
+/// The steps, in order:
+/// 1. [`accept_schema`]: refuses what is not an `iobuf-bench/1` run
+///    document (another schema, no `schema`, no `results` array).
+/// 2. [`fill_identity_from_config`]: documents written before each result
+///    carried its scenario's `kind`, `params` and `rate` recorded them once,
+///    in `config`; each result takes them from there.
+/// 3. [`fill_completion`]: documents written before runs could be
+///    interrupted were whole; `complete` is `true` at the top and in every
+///    result.
+/// 4. [`fill_run_settings`]: documents written before `--check` levels
+///    checked every operation (`check` is `"full"`), and those written
+///    before `--runs` measured one round (`runs` is 1).
+///
+/// # Errors
+///
+/// One line saying why the document cannot be upgraded, without the file's
+/// name (the caller adds it).
+pub fn upgrade(value: Value) -> Result<Map<String, Value>, String> {
+    let mut top = accept_schema(value)?;
+    fill_identity_from_config(&mut top);
+    fill_completion(&mut top);
+    fill_run_settings(&mut top);
+    Ok(top)
+}
+
+/// Step 1: the document is an object of schema [`SCHEMA`] with a `results`
+/// array; nothing older or newer is a shape this reader knows how to bring
+/// forward.
+///
+/// # Errors
+///
+/// Names what is missing or which schema was found.
+fn accept_schema(value: Value) -> Result<Map<String, Value>, String> {
+    let Value::Object(top) = value else {
+        return Err("not an iobuf-bench run document (the top level is not a JSON object)".into());
+    };
+    match top.get("schema") {
+        Some(Value::String(s)) if s == SCHEMA => {}
+        Some(Value::String(s)) => {
+            return Err(format!(
+                "unsupported schema \"{s}\" (this iobuf-bench reads \"{SCHEMA}\")"
+            ))
+        }
+        Some(_) => return Err("\"schema\" is not a string".into()),
+        None => return Err("not an iobuf-bench run document (no \"schema\" field)".into()),
+    }
+    if !matches!(top.get("results"), Some(Value::Array(_))) {
+        return Err("\"results\" is missing or not an array".into());
+    }
+    Ok(top)
+}
+
+/// Step 2: a result without `kind` or `params` takes them from its
+/// scenario's definition in `config.scenarios` (found by name; `params`
+/// absent or null there means `{}`), and one without `rate` takes
+/// `config.rate` (absent: closed loop). A result whose scenario is not in
+/// `config` keeps `kind` and `params` unrecorded.
+fn fill_identity_from_config(top: &mut Map<String, Value>) {
+    let config = top.get("config").cloned().unwrap_or(Value::Null);
+    let config_rate = config.get("rate").filter(|r| r.is_number()).cloned();
+    let scenario = |name: &str| {
+        config
+            .get("scenarios")
+            .and_then(Value::as_array)?
+            .iter()
+            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
+    };
+    for result in results_mut(top) {
+        let name = result
+            .get("scenario")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(def) = name.as_deref().and_then(scenario) {
+            if unrecorded(result, "kind") {
+                if let Some(kind) = def.get("kind").filter(|k| k.is_string()) {
+                    result.insert("kind".into(), kind.clone());
+                }
+            }
+            if unrecorded(result, "params") {
+                let params = def.get("params").filter(|p| !p.is_null()).cloned();
+                result.insert(
+                    "params".into(),
+                    params.unwrap_or_else(|| Value::Object(Map::new())),
+                );
+            }
+        }
+        if unrecorded(result, "rate") {
+            if let Some(rate) = &config_rate {
+                result.insert("rate".into(), rate.clone());
+            }
+        }
+    }
+}
+
+/// Whether a writer left `field` out (absent or null).
+fn unrecorded(result: &Map<String, Value>, field: &str) -> bool {
+    result.get(field).is_none_or(Value::is_null)
+}
+
+/// Step 3: `complete` is `true` wherever a writer did not record it.
+fn fill_completion(top: &mut Map<String, Value>) {
+    top.entry("complete").or_insert(Value::Bool(true));
+    for result in results_mut(top) {
+        result.entry("complete").or_insert(Value::Bool(true));
+    }
+}
+
+/// Step 4: `config.check` is `"full"` and `config.runs` is 1 where absent.
+/// A document without a `config` object is left without one.
+fn fill_run_settings(top: &mut Map<String, Value>) {
+    if let Some(Value::Object(config)) = top.get_mut("config") {
+        config.entry("check").or_insert_with(|| "full".into());
+        config.entry("runs").or_insert_with(|| 1.into());
+    }
+}
+
+/// The result entries that are objects (others are left for the
+/// deserialiser to refuse, naming their index).
+fn results_mut(top: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
+    top.get_mut("results")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A document as the first writers wrote it: the scenario's kind,
+    /// params and rate only in `config`, no `complete`, no `check`, no
+    /// `runs`, no `pool_stats`.
+    fn oldest() -> Value {
+        json!({
+            "schema": "iobuf-bench/1",
+            "meta": {"version": "0.1.0", "timestamp": "2025-11-26T12:00:00Z"},
+            "config": {
+                "rate": 1000.0,
+                "scenarios": [
+                    {"name": "pairs", "kind": "pairs"},
+                    {"name": "deep", "kind": "hold", "params": {"hold": 8}}
+                ]
+            },
+            "results": [
+                {"scenario": "pairs", "pool": "iobuf"},
+                {"scenario": "deep", "pool": "mutex"},
+                {"scenario": "unlisted", "pool": "mutex"}
+            ]
+        })
+    }
+
+    #[test]
+    fn an_old_document_is_brought_to_the_current_shape() {
+        let v = Value::Object(upgrade(oldest()).unwrap());
+        assert_eq!(v["complete"], true);
+        assert_eq!(v["config"]["check"], "full");
+        assert_eq!(v["config"]["runs"], 1);
+        let r = &v["results"];
+        assert_eq!(r[0]["kind"], "pairs");
+        assert_eq!(r[0]["params"], json!({}));
+        assert_eq!(r[1]["kind"], "hold");
+        assert_eq!(r[1]["params"], json!({"hold": 8}));
+        for i in 0..3 {
+            assert_eq!(r[i]["rate"], 1000.0);
+            assert_eq!(r[i]["complete"], true);
+            assert!(r[i].get("pool_stats").is_none());
+        }
+        // A scenario the config does not define keeps its identity unrecorded.
+        assert!(r[2].get("kind").is_none());
+        assert!(r[2].get("params").is_none());
+    }
+
+    #[test]
+    fn recorded_fields_are_kept_and_upgrading_twice_changes_nothing() {
+        let mut doc = oldest();
+        doc["complete"] = json!(false);
+        doc["config"]["check"] = json!("sampled");
+        doc["config"]["runs"] = json!(3);
+        doc["results"][0]["kind"] = json!("burst");
+        doc["results"][0]["rate"] = json!(5.0);
+        doc["results"][0]["complete"] = json!(false);
+        let once = Value::Object(upgrade(doc).unwrap());
+        assert_eq!(once["complete"], false);
+        assert_eq!(once["config"]["check"], "sampled");
+        assert_eq!(once["config"]["runs"], 3);
+        assert_eq!(once["results"][0]["kind"], "burst");
+        assert_eq!(once["results"][0]["rate"], 5.0);
+        assert_eq!(once["results"][0]["complete"], false);
+        assert_eq!(Value::Object(upgrade(once.clone()).unwrap()), once);
+    }
+
+    #[test]
+    fn a_document_that_cannot_be_upgraded_says_why() {
+        let refused = |v: Value| upgrade(v).unwrap_err();
+        let mut newer = oldest();
+        newer["schema"] = json!("iobuf-bench/2");
+        assert_eq!(
+            refused(newer),
+            "unsupported schema \"iobuf-bench/2\" (this iobuf-bench reads \"iobuf-bench/1\")"
+        );
+        let mut unmarked = oldest();
+        unmarked.as_object_mut().unwrap().remove("schema");
+        assert!(refused(unmarked).contains("no \"schema\" field"));
+        let mut no_results = oldest();
+        no_results["results"] = json!({"pairs": 1});
+        assert!(refused(no_results).contains("\"results\" is missing or not an array"));
+        assert!(refused(json!([1, 2])).contains("top level is not a JSON object"));
+    }
+}
