@@ -30,15 +30,21 @@ pub struct BenchDocument {
     pub complete: bool,
 }
 
-/// Where and when it ran.
+/// Where and when it ran. `run` records every field; a reader takes an
+/// absent one as unrecorded (empty, `None`), since `meta` is only
+/// displayed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     /// iobuf's version.
+    #[serde(default)]
     pub version: String,
     /// The source checkout's commit when the run started, if known.
+    #[serde(default)]
     pub git_commit: Option<String>,
     /// RFC 3339, UTC.
+    #[serde(default)]
     pub timestamp: String,
+    #[serde(default)]
     pub host: Host,
     /// The 1-minute load average when the run started.
     #[serde(default)]
@@ -50,12 +56,18 @@ pub struct Meta {
 }
 
 /// The machine. Fields after `kernel` are read from /proc and /sys and
-/// absent where this machine does not expose them.
+/// absent where this machine does not expose them. A reader takes an absent
+/// `cpu_model`, `os` or `kernel` as empty and `logical_cores` as 0: not
+/// recorded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Host {
+    #[serde(default)]
     pub cpu_model: String,
+    #[serde(default)]
     pub logical_cores: usize,
+    #[serde(default)]
     pub os: String,
+    #[serde(default)]
     pub kernel: String,
     /// Distinct (package, core) pairs among the online CPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +97,57 @@ pub struct Host {
     /// Why not, where it could not (e.g. "ENOSYS", "EPERM").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_uring_error: Option<String>,
+}
+
+impl Meta {
+    /// A `meta` with nothing recorded, for a document without one.
+    pub fn unrecorded() -> Meta {
+        Meta {
+            version: String::new(),
+            git_commit: None,
+            timestamp: String::new(),
+            host: Host::default(),
+            load_avg_1m: None,
+            cpu_busy_before: None,
+        }
+    }
+}
+
+impl Host {
+    /// The machine settings that change benchmark numbers, as (name, value)
+    /// for the fields this document records.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let recorded = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let on_off = |b: bool, yes: &str, no: &str| if b { yes } else { no }.to_string();
+        [
+            ("cpu", recorded(&self.cpu_model)),
+            (
+                "logical cores",
+                (self.logical_cores > 0).then(|| self.logical_cores.to_string()),
+            ),
+            ("physical cores", self.physical_cores.map(|n| n.to_string())),
+            ("SMT siblings", self.smt_siblings.map(|n| n.to_string())),
+            ("NUMA nodes", self.numa_nodes.map(|n| n.to_string())),
+            ("governor", self.cpu_governor.clone()),
+            ("turbo", self.turbo.map(|t| on_off(t, "on", "off"))),
+            ("THP", self.transparent_hugepages.clone()),
+            (
+                "memlock",
+                self.rlimit_memlock.map(|m| match m {
+                    MemLock::Bytes(n) => n.to_string(),
+                    MemLock::Unlimited => "unlimited".into(),
+                }),
+            ),
+            ("kernel", recorded(&self.kernel)),
+            (
+                "io_uring",
+                self.io_uring.map(|u| on_off(u, "available", "unavailable")),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
+    }
 }
 
 /// A memory-lock limit: written as a number of bytes, or the string

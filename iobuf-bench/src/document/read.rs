@@ -36,101 +36,7 @@ pub struct RunDoc {
     pub results: Vec<CaseResult>,
 }
 
-/// `meta` of a run document. Only displayed, so every field is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Meta {
-    /// iobuf-bench version that wrote the run.
-    #[serde(default)]
-    pub version: Option<String>,
-    /// Commit of the measured tree, if known.
-    #[serde(default)]
-    pub git_commit: Option<String>,
-    /// When the run happened; a string or a number depending on the writer.
-    #[serde(default)]
-    pub timestamp: Option<Value>,
-    /// The machine it ran on.
-    #[serde(default)]
-    pub host: Host,
-}
-
-/// The machine a run was measured on.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-pub struct Host {
-    /// CPU model name.
-    #[serde(default)]
-    pub cpu_model: Option<String>,
-    /// Logical cores the OS reports.
-    #[serde(default)]
-    pub logical_cores: Option<u64>,
-    /// Operating system.
-    #[serde(default)]
-    pub os: Option<String>,
-    /// Kernel release.
-    #[serde(default)]
-    pub kernel: Option<String>,
-    /// Physical cores (distinct package and core ids).
-    #[serde(default)]
-    pub physical_cores: Option<u64>,
-    /// Logical CPUs per physical core (2 with SMT/hyperthreading on).
-    #[serde(default)]
-    pub smt_siblings: Option<u64>,
-    /// NUMA nodes online.
-    #[serde(default)]
-    pub numa_nodes: Option<u64>,
-    /// CPU frequency governor(s), e.g. "performance".
-    #[serde(default)]
-    pub cpu_governor: Option<String>,
-    /// Whether turbo/boost frequencies are enabled.
-    #[serde(default)]
-    pub turbo: Option<bool>,
-    /// Transparent huge page mode: always, madvise or never.
-    #[serde(default)]
-    pub transparent_hugepages: Option<String>,
-    /// RLIMIT_MEMLOCK soft limit: bytes, or the string "unlimited".
-    #[serde(default)]
-    pub rlimit_memlock: Option<Value>,
-    /// Whether an io_uring could be set up.
-    #[serde(default)]
-    pub io_uring: Option<bool>,
-}
-
-impl Host {
-    /// The machine settings that change benchmark numbers, as (name, value)
-    /// for the fields this document records.
-    pub fn settings(&self) -> Vec<(&'static str, String)> {
-        let mut v = Vec::new();
-        let mut put = |name, value: Option<String>| {
-            if let Some(x) = value {
-                v.push((name, x));
-            }
-        };
-        put("cpu", self.cpu_model.clone());
-        put("logical cores", self.logical_cores.map(|n| n.to_string()));
-        put("physical cores", self.physical_cores.map(|n| n.to_string()));
-        put("SMT siblings", self.smt_siblings.map(|n| n.to_string()));
-        put("NUMA nodes", self.numa_nodes.map(|n| n.to_string()));
-        put("governor", self.cpu_governor.clone());
-        put(
-            "turbo",
-            self.turbo.map(|t| if t { "on" } else { "off" }.into()),
-        );
-        put("THP", self.transparent_hugepages.clone());
-        put(
-            "memlock",
-            self.rlimit_memlock.as_ref().map(|m| match m {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }),
-        );
-        put("kernel", self.kernel.clone());
-        put(
-            "io_uring",
-            self.io_uring
-                .map(|u| if u { "available" } else { "unavailable" }.into()),
-        );
-        v
-    }
-}
+pub use super::Meta;
 
 /// One measured case.
 #[derive(Debug, Clone, Deserialize)]
@@ -197,33 +103,7 @@ pub struct CaseResult {
     pub pool_stats: Option<PoolStats>,
 }
 
-/// `pool_stats` of a result (see [`super::PoolStats`] for what each field
-/// covers). Every field is optional, so a writer that records fewer or
-/// more of them still loads.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-pub struct PoolStats {
-    /// The pool's capacity.
-    #[serde(default)]
-    pub capacity: Option<u64>,
-    /// The pool's lifetime high-water mark (prefault included).
-    #[serde(default)]
-    pub high_water: Option<u64>,
-    /// The most buffers in use among the readings taken in the window.
-    #[serde(default)]
-    pub peak_in_use_sampled: Option<u64>,
-    /// Buffers out of the free list after the workers finished.
-    #[serde(default)]
-    pub in_use_end: Option<u64>,
-    /// Tasks still waiting in `acquire` after the workers finished.
-    #[serde(default)]
-    pub waiters_end: Option<u64>,
-    /// Failed `try_get`s in the measured window.
-    #[serde(default)]
-    pub failed_try_gets: Option<u64>,
-    /// Failed `try_get`s in the warm-up.
-    #[serde(default)]
-    pub failed_try_gets_warmup: Option<u64>,
-}
+pub use super::PoolStats;
 
 /// Latency summaries per operation. Any of them may be missing.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -585,7 +465,7 @@ pub fn parse(path: &Path, text: &str) -> Result<RunDoc, String> {
         serde_json::from_str(text).map_err(|e| format!("{shown}: not valid JSON: {e}"))?;
     let mut top = super::upgrade::upgrade(value).map_err(|e| format!("{shown}: {e}"))?;
     let meta = match top.remove("meta") {
-        None | Some(Value::Null) => Meta::default(),
+        None | Some(Value::Null) => Meta::unrecorded(),
         Some(v) => Meta::deserialize(v).map_err(|e| format!("{shown}: meta: {e}"))?,
     };
     let config = top.remove("config").unwrap_or(Value::Null);
@@ -644,23 +524,20 @@ impl RunDoc {
     pub fn describe(&self) -> String {
         let m = &self.meta;
         let mut parts = Vec::new();
-        if let Some(v) = &m.version {
-            parts.push(format!("iobuf-bench {v}"));
+        if !m.version.is_empty() {
+            parts.push(format!("iobuf-bench {}", m.version));
         }
         if let Some(c) = &m.git_commit {
             parts.push(format!("commit {}", c.get(..12).unwrap_or(c)));
         }
-        if let Some(t) = &m.timestamp {
-            parts.push(match t {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
+        if !m.timestamp.is_empty() {
+            parts.push(m.timestamp.clone());
         }
-        if let Some(cpu) = &m.host.cpu_model {
-            match m.host.logical_cores {
-                Some(n) => parts.push(format!("{cpu} ({n} logical cores)")),
-                None => parts.push(cpu.clone()),
-            }
+        let cpu = &m.host.cpu_model;
+        match m.host.logical_cores {
+            _ if cpu.is_empty() => {}
+            0 => parts.push(cpu.clone()),
+            n => parts.push(format!("{cpu} ({n} logical cores)")),
         }
         parts.join(", ")
     }

@@ -121,12 +121,11 @@ fn case_extra(r: &CaseResult) -> Option<String> {
     }
     // The iobuf pools' own statistics of the measured window.
     if let Some(ps) = &r.pool_stats {
-        if let Some(n) = ps.failed_try_gets {
-            parts.push(format!("{n} failed try_gets"));
-        }
-        if let (Some(peak), Some(cap)) = (ps.peak_in_use_sampled, ps.capacity) {
-            parts.push(format!("peak in use >= {peak}/{cap} (sampled)"));
-        }
+        parts.push(format!("{} failed try_gets", ps.failed_try_gets));
+        parts.push(format!(
+            "peak in use >= {}/{} (sampled)",
+            ps.peak_in_use_sampled, ps.capacity
+        ));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
 }
