@@ -1,16 +1,14 @@
 //! Read side of the run document that `iobuf-bench run --json` writes
 //! (schema `iobuf-bench/1`), shared by `compare`, `report` and `export`.
-//! [`parse`] brings every older document to the current shape first, in
-//! [`super::upgrade::upgrade`], then deserialises it.
+//! There is one set of document types, in [`super`]: [`parse`] brings every
+//! older document to the current shape first, in
+//! [`super::upgrade::upgrade`], then deserialises it into those types. This
+//! file adds what readers need on top: the case identity every reader
+//! matches by ([`CaseKey`]), and the checks on what they compute with.
 //!
-//! Why about 700 lines: it reads every version of the document ever
-//! written (optional fields, defaults taken from `config` for older runs)
-//! and defines the case identity every reader matches by, in one place.
-//!
-//! Loading is strict about what the readers compute with (case identity,
-//! throughput, integrity) and lenient about the rest, so a run written by a
-//! newer `run` with extra fields still loads, while a file that is not a run
-//! document is refused with a message naming the file and the field.
+//! A run written by a newer `run` with extra fields still loads (unknown
+//! fields are ignored), while a file that is not a run document is refused
+//! with a message naming the file and the field.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,119 +36,8 @@ pub struct RunDoc {
 
 pub use super::Meta;
 
-/// One measured case.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CaseResult {
-    /// Workload name, e.g. "pairs" or "handoff".
-    pub scenario: String,
-    /// Tier name in lower case, e.g. "small".
-    pub tier: String,
-    /// Worker threads in total.
-    pub threads: u32,
-    /// Producer threads (handoff-style scenarios).
-    #[serde(default)]
-    pub producers: Option<u32>,
-    /// Consumer threads (handoff-style scenarios).
-    #[serde(default)]
-    pub consumers: Option<u32>,
-    /// Buffers in the pool.
-    #[serde(default)]
-    pub capacity: Option<u64>,
-    /// Pool implementation: "iobuf", "iobuf-fifo", "iobuf-cached", "mutex", "crossbeam", ...
-    pub pool: String,
-    /// Measured wall time.
-    #[serde(default)]
-    pub duration_s: Option<f64>,
-    /// Completed operations.
-    #[serde(default)]
-    pub ops: Option<u64>,
-    /// Throughput, the figure the regression gate compares.
-    pub ops_per_sec: f64,
-    /// Summary percentiles per operation, in ns.
-    #[serde(default)]
-    pub latency_ns: Latencies,
-    /// Full HdrHistograms per operation (V2, base64).
-    #[serde(default)]
-    pub histograms: Histograms,
-    /// Operations per worker thread, to show imbalance.
-    #[serde(default)]
-    pub per_thread_ops: Vec<u64>,
-    /// Exactly-once checks of the run; anything non-zero is a bug.
-    pub integrity: Integrity,
-    /// Scenario kind ("pairs", "hold", ...); older documents only have it
-    /// in `config.scenarios`, from which [`parse`] fills it in.
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// Scenario parameters as the run resolved them (filled in from
-    /// `config.scenarios` like `kind`).
-    #[serde(default)]
-    pub params: Option<Value>,
-    /// Open loop: operations per second per thread; `None`: closed loop.
-    /// Filled in from `config.rate` where the entry has none.
-    #[serde(default)]
-    pub rate: Option<f64>,
-    /// Per-round results of a repeated run (`--runs N`): objects with
-    /// `ops_per_sec`, or plain numbers. `ops_per_sec` is then their median.
-    #[serde(default)]
-    pub rounds: Option<Vec<Value>>,
-    /// `false` when the run was interrupted before this case finished all
-    /// its rounds.
-    #[serde(default)]
-    pub complete: Option<bool>,
-    /// The iobuf pool's own statistics for the case; absent for other
-    /// pools and in documents written before `run` recorded them.
-    #[serde(default)]
-    pub pool_stats: Option<PoolStats>,
-}
-
-pub use super::PoolStats;
-
-/// Latency summaries per operation. Any of them may be missing.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Latencies {
-    /// Taking a buffer.
-    #[serde(default)]
-    pub get: Option<Summary>,
-    /// Returning a buffer.
-    #[serde(default)]
-    pub put: Option<Summary>,
-    /// From a producer's get to a consumer's put (handoff scenarios).
-    #[serde(default)]
-    pub end_to_end: Option<Summary>,
-}
-
-/// Summary percentiles of one latency distribution, in ns.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct Summary {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// 99.99th percentile.
-    pub p9999: f64,
-    /// Largest value recorded.
-    pub max: f64,
-    /// Arithmetic mean.
-    pub mean: f64,
-}
-
-/// Base64 V2 HdrHistogram serialisations per operation.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Histograms {
-    /// Taking a buffer.
-    #[serde(default)]
-    pub get: Option<String>,
-    /// Returning a buffer.
-    #[serde(default)]
-    pub put: Option<String>,
-    /// From a producer's get to a consumer's put.
-    #[serde(default)]
-    pub end_to_end: Option<String>,
-}
+pub use super::CaseResult;
+pub use crate::measure::LatencyStats;
 
 pub use super::Integrity;
 
@@ -367,45 +254,44 @@ impl fmt::Display for TierName {
 }
 
 impl CaseResult {
-    /// The case this result belongs to (without the pool).
+    /// The case this result belongs to (without the pool). An empty
+    /// `kind` and a null `params` are unrecorded (`None`).
     pub fn key(&self) -> CaseKey {
-        let layout = match (self.producers, self.consumers) {
-            (Some(p), Some(c)) if !(p == self.threads && c == self.threads) => Some((p, c)),
-            _ => None,
-        };
+        let everyone =
+            self.producers == self.threads as usize && self.consumers == self.threads as usize;
+        let layout = (!everyone).then_some((self.producers as u32, self.consumers as u32));
         CaseKey {
             scenario: self.scenario.clone(),
             tier: TierName(self.tier.clone()),
             threads: self.threads,
-            kind: self.kind.clone(),
-            params: self.params.as_ref().map(canonical_json),
-            capacity: self.capacity,
+            kind: (!self.kind.is_empty()).then(|| self.kind.clone()),
+            params: (!self.params.is_null()).then(|| canonical_json(&self.params)),
+            capacity: Some(self.capacity as u64),
             layout,
             rate: self.rate.map(Rate),
         }
     }
 
     /// Throughput of each round, where the document has rounds (empty
-    /// otherwise); entries that are not numbers are skipped.
+    /// otherwise); rates that are not finite and non-negative are skipped.
     pub fn round_rates(&self) -> Vec<f64> {
         self.rounds
             .iter()
-            .flatten()
-            .filter_map(|x| x.get("ops_per_sec").unwrap_or(x).as_f64())
+            .map(|r| r.ops_per_sec)
             .filter(|v| v.is_finite() && *v >= 0.0)
             .collect()
     }
 
     /// Whether the case finished (only an interrupted run says otherwise).
     pub fn is_complete(&self) -> bool {
-        self.complete != Some(false)
+        self.complete
     }
 
     /// The summary of one operation, if measured.
-    pub fn summary(&self, op: Op) -> Option<&Summary> {
+    pub fn summary(&self, op: Op) -> Option<&LatencyStats> {
         match op {
-            Op::Get => self.latency_ns.get.as_ref(),
-            Op::Put => self.latency_ns.put.as_ref(),
+            Op::Get => Some(&self.latency_ns.get),
+            Op::Put => Some(&self.latency_ns.put),
             Op::EndToEnd => self.latency_ns.end_to_end.as_ref(),
         }
     }
@@ -413,8 +299,8 @@ impl CaseResult {
     /// The serialised histogram of one operation, if present.
     pub fn histogram_text(&self, op: Op) -> Option<&str> {
         match op {
-            Op::Get => self.histograms.get.as_deref(),
-            Op::Put => self.histograms.put.as_deref(),
+            Op::Get => Some(self.histograms.get.as_str()),
+            Op::Put => Some(self.histograms.put.as_str()),
             Op::EndToEnd => self.histograms.end_to_end.as_deref(),
         }
         .filter(|text| !text.is_empty())

@@ -8,7 +8,7 @@
 //! present, so upgrading a current document changes nothing, and upgrading
 //! twice is the same as upgrading once.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::SCHEMA;
 
@@ -27,6 +27,9 @@ use super::SCHEMA;
 /// 4. [`fill_run_settings`]: documents written before `--check` levels
 ///    checked every operation (`check` is `"full"`), and those written
 ///    before `--runs` measured one round (`runs` is 1).
+/// 5. [`fill_unrecorded_measurements`]: results that carry summaries but
+///    no `histograms`, and `rounds` recorded as bare throughputs, get the
+///    current shape with the missing parts unrecorded.
 ///
 /// # Errors
 ///
@@ -37,6 +40,7 @@ pub fn upgrade(value: Value) -> Result<Map<String, Value>, String> {
     fill_identity_from_config(&mut top);
     fill_completion(&mut top);
     fill_run_settings(&mut top);
+    fill_unrecorded_measurements(&mut top);
     Ok(top)
 }
 
@@ -131,6 +135,31 @@ fn fill_run_settings(top: &mut Map<String, Value>) {
     }
 }
 
+/// Step 5: a result without `histograms` gets empty ones (an empty
+/// serialisation is unrecorded: readers draw from the summaries); a round
+/// given as a number is that round's throughput, and a round without `ops`
+/// or `duration_s` has them as 0 (unrecorded: readers use only the
+/// throughput of a round).
+fn fill_unrecorded_measurements(top: &mut Map<String, Value>) {
+    for result in results_mut(top) {
+        if unrecorded(result, "histograms") {
+            result.insert("histograms".into(), json!({"get": "", "put": ""}));
+        }
+        let Some(Value::Array(rounds)) = result.get_mut("rounds") else {
+            continue;
+        };
+        for round in rounds {
+            if round.is_number() {
+                *round = json!({ "ops_per_sec": round.take() });
+            }
+            if let Value::Object(r) = round {
+                r.entry("ops").or_insert(json!(0));
+                r.entry("duration_s").or_insert(json!(0.0));
+            }
+        }
+    }
+}
+
 /// The result entries that are objects (others are left for the
 /// deserialiser to refuse, naming their index).
 fn results_mut(top: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
@@ -144,7 +173,6 @@ fn results_mut(top: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     /// A document as the first writers wrote it: the scenario's kind,
     /// params and rate only in `config`, no `complete`, no `check`, no
@@ -161,7 +189,7 @@ mod tests {
                 ]
             },
             "results": [
-                {"scenario": "pairs", "pool": "iobuf"},
+                {"scenario": "pairs", "pool": "iobuf", "rounds": [3.0, {"ops_per_sec": 4.0}]},
                 {"scenario": "deep", "pool": "mutex"},
                 {"scenario": "unlisted", "pool": "mutex"}
             ]
@@ -184,6 +212,14 @@ mod tests {
             assert_eq!(r[i]["complete"], true);
             assert!(r[i].get("pool_stats").is_none());
         }
+        assert_eq!(r[0]["histograms"], json!({"get": "", "put": ""}));
+        assert_eq!(
+            r[0]["rounds"],
+            json!([
+                {"ops_per_sec": 3.0, "ops": 0, "duration_s": 0.0},
+                {"ops_per_sec": 4.0, "ops": 0, "duration_s": 0.0}
+            ])
+        );
         // A scenario the config does not define keeps its identity unrecorded.
         assert!(r[2].get("kind").is_none());
         assert!(r[2].get("params").is_none());

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::html::esc;
 use super::model::{ops_per_sec, Group};
-use crate::document::read::{Op, RunDoc, Summary};
+use crate::document::read::{LatencyStats, Op, RunDoc};
 use crate::format::{fmt_ns, fmt_rate};
 use crate::pools::rank as pool_rank;
 
@@ -136,7 +136,7 @@ pub fn latency_table(group: &Group) -> String {
     for (threads, entries) in group {
         for e in entries {
             let r = e.result;
-            let cell = |op: Op, pick: fn(&Summary) -> f64| {
+            let cell = |op: Op, pick: fn(&LatencyStats) -> f64| {
                 r.summary(op)
                     .map(|x| fmt_ns(pick(x)))
                     .unwrap_or_else(|| "-".into())
@@ -160,12 +160,12 @@ pub fn latency_table(group: &Group) -> String {
                  <td class=\"num\">{imbalance}</td>{integrity}</tr>",
                 esc(&e.series),
                 cell(Op::Get, |x| x.mean),
-                cell(Op::Get, |x| x.p50),
-                cell(Op::Get, |x| x.p99),
-                cell(Op::Get, |x| x.p999),
-                cell(Op::Put, |x| x.p99),
-                cell(Op::EndToEnd, |x| x.p99),
-                cell(Op::Get, |x| x.max),
+                cell(Op::Get, |x| x.p50 as f64),
+                cell(Op::Get, |x| x.p99 as f64),
+                cell(Op::Get, |x| x.p999 as f64),
+                cell(Op::Put, |x| x.p99 as f64),
+                cell(Op::EndToEnd, |x| x.p99 as f64),
+                cell(Op::Get, |x| x.max as f64),
             );
         }
     }
