@@ -261,4 +261,57 @@ mod tests {
         assert!(refused(no_results).contains("\"results\" is missing or not an array"));
         assert!(refused(json!([1, 2])).contains("top level is not a JSON object"));
     }
+
+    /// One result as the first writers wrote it: every measured field, but
+    /// no kind, params, rate, complete, rounds or pool_stats.
+    fn old_result(scenario: &str, pool: &str, ops_per_sec: f64) -> Value {
+        let stats = json!({"p50": 40, "p90": 50, "p99": 90, "p999": 200, "p9999": 400, "max": 900, "mean": 45.5});
+        json!({
+            "scenario": scenario, "tier": "small", "threads": 2, "producers": 2, "consumers": 2,
+            "capacity": 1024, "pool": pool, "duration_s": 0.5, "ops": 1000, "ops_per_sec": ops_per_sec,
+            "latency_ns": {"get": stats, "put": stats}, "per_thread_ops": [500, 500],
+            "integrity": {"duplicates": 0, "corrupted": 0},
+        })
+    }
+
+    #[test]
+    fn an_old_document_reads_into_the_current_types() {
+        let doc = json!({
+            "schema": "iobuf-bench/1",
+            "meta": {"version": "0.1.0", "timestamp": "2025-11-26T12:00:00Z",
+                     "host": {"cpu_model": "Test CPU", "logical_cores": 2}},
+            "config": {"rate": 500.0, "scenarios": [{"name": "deep", "kind": "hold", "params": {"hold": 8}}]},
+            "results": [old_result("deep", "iobuf", 2e6), old_result("deep", "crossbeam", 1e6)],
+        });
+        let path = std::path::Path::new("old.json");
+        let run = super::super::read::parse(path, &doc.to_string()).unwrap();
+        assert_eq!(run.config["check"], "full");
+        assert_eq!(run.meta.host.cpu_model, "Test CPU");
+        let r = &run.results[0];
+        assert_eq!(
+            (r.kind.as_str(), r.rate, r.complete),
+            ("hold", Some(500.0), true)
+        );
+        assert_eq!(r.params, json!({"hold": 8}));
+        assert_eq!(r.pool_stats, None);
+        assert_eq!(r.integrity.lost, 0);
+        assert_eq!(r.latency_ns.get.p99, 90);
+        assert!(r.histogram_text(super::super::read::Op::Get).is_none());
+        let key = r.key();
+        assert_eq!(key, run.results[1].key(), "both pools measured one case");
+        assert_eq!(key.kind.as_deref(), Some("hold"));
+        assert_eq!(key.params.as_deref(), Some(r#"{"hold":8}"#));
+    }
+
+    #[test]
+    fn a_document_refused_by_the_upgrade_names_the_file() {
+        let mut doc = oldest();
+        doc["schema"] = json!("iobuf-bench/0");
+        let path = std::path::Path::new("ancient.json");
+        let err = super::super::read::parse(path, &doc.to_string()).unwrap_err();
+        assert_eq!(
+            err,
+            "ancient.json: unsupported schema \"iobuf-bench/0\" (this iobuf-bench reads \"iobuf-bench/1\")"
+        );
+    }
 }
