@@ -1,11 +1,13 @@
-//! The run document, schema `iobuf-bench/1`, written and read here: the
-//! types `run` writes (this file, with [`to_json`] and the conversion from
-//! a [`Measurement`]), and [`read`], the lenient reader that compare,
-//! export and report load documents with (old documents lack fields).
-//! [`SCHEMA`] and [`Integrity`] are shared by both.
+//! The run document, schema `iobuf-bench/1`: one set of types, written by
+//! `run` (this file, with [`to_json`] and the conversion from a
+//! [`Measurement`]) and read by compare, export, report and the baselines
+//! through [`read::parse`]. A document written by an older `run` is
+//! brought to the current shape first, as JSON, by [`upgrade::upgrade`]
+//! (one documented step per generation of writers), so these types never
+//! carry an old shape.
 //!
 //! Fields beyond the agreed names (`samples`, `lost`, `dry_gets`, …) are
-//! additive and default when absent, so older documents still read.
+//! additive and default when absent.
 
 use crate::bench::Measurement;
 use crate::measure::{encode_histogram, LatencyStats};
@@ -260,10 +262,12 @@ pub struct CaseResult {
     #[serde(default)]
     pub dry_gets: u64,
     /// The scenario's kind ("pairs", "hold", ...): with `params`, `capacity`,
-    /// the layout and `rate`, what `compare` identifies a case by.
+    /// the layout and `rate`, what `compare` identifies a case by. Empty
+    /// where an old document's `config` did not define the scenario.
     #[serde(default)]
     pub kind: String,
-    /// The scenario's parameters as resolved (defaults filled in).
+    /// The scenario's parameters as resolved (defaults filled in); null
+    /// where `kind` is empty.
     #[serde(default)]
     pub params: serde_json::Value,
     /// Open loop: operations per second per thread; `None` (null): closed
@@ -327,7 +331,9 @@ pub struct PoolStats {
     pub failed_try_gets_warmup: u64,
 }
 
-/// One round of a case (see [`CaseResult::rounds`]).
+/// One round of a case (see [`CaseResult::rounds`]). In a document that
+/// recorded only each round's throughput, the upgrade step sets `ops` and
+/// `duration_s` to 0 (unrecorded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Round {
     pub ops: u64,
