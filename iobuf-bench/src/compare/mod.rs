@@ -305,12 +305,7 @@ fn decide_all(
                 line.push_str(&note);
                 regressions.push(line);
             }
-            let p99 = |runs: &matching::Runs| {
-                median_result(runs)
-                    .latency_ns
-                    .get
-                    .map(|s: results::Summary| s.p99)
-            };
+            let p99 = |runs: &matching::Runs| Some(median_result(runs).latency_ns.get.p99 as f64);
             absolute.push(Figure {
                 case: key.clone(),
                 name: pool.clone(),

@@ -1,17 +1,20 @@
-//! The run document, schema `iobuf-bench/1`, written and read here: the
-//! types `run` writes (this file, with [`to_json`] and the conversion from
-//! a [`Measurement`]), and [`read`], the lenient reader that compare,
-//! export and report load documents with (old documents lack fields).
-//! [`SCHEMA`] and [`Integrity`] are shared by both.
+//! The run document, schema `iobuf-bench/1`: one set of types, written by
+//! `run` (this file, with [`to_json`] and the conversion from a
+//! [`Measurement`]) and read by compare, export, report and the baselines
+//! through [`read::parse`]. A document written by an older `run` is
+//! brought to the current shape first, as JSON, by [`upgrade::upgrade`]
+//! (one documented step per generation of writers), so these types never
+//! carry an old shape.
 //!
 //! Fields beyond the agreed names (`samples`, `lost`, `dry_gets`, …) are
-//! additive and default when absent, so older documents still read.
+//! additive and default when absent.
 
 use crate::bench::Measurement;
 use crate::measure::{encode_histogram, LatencyStats};
 use serde::{Deserialize, Serialize};
 
 pub mod read;
+pub mod upgrade;
 
 /// The value of the `schema` field.
 pub const SCHEMA: &str = "iobuf-bench/1";
@@ -29,15 +32,21 @@ pub struct BenchDocument {
     pub complete: bool,
 }
 
-/// Where and when it ran.
+/// Where and when it ran. `run` records every field; a reader takes an
+/// absent one as unrecorded (empty, `None`), since `meta` is only
+/// displayed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     /// iobuf's version.
+    #[serde(default)]
     pub version: String,
     /// The source checkout's commit when the run started, if known.
+    #[serde(default)]
     pub git_commit: Option<String>,
     /// RFC 3339, UTC.
+    #[serde(default)]
     pub timestamp: String,
+    #[serde(default)]
     pub host: Host,
     /// The 1-minute load average when the run started.
     #[serde(default)]
@@ -49,12 +58,18 @@ pub struct Meta {
 }
 
 /// The machine. Fields after `kernel` are read from /proc and /sys and
-/// absent where this machine does not expose them.
+/// absent where this machine does not expose them. A reader takes an absent
+/// `cpu_model`, `os` or `kernel` as empty and `logical_cores` as 0: not
+/// recorded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Host {
+    #[serde(default)]
     pub cpu_model: String,
+    #[serde(default)]
     pub logical_cores: usize,
+    #[serde(default)]
     pub os: String,
+    #[serde(default)]
     pub kernel: String,
     /// Distinct (package, core) pairs among the online CPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,6 +99,57 @@ pub struct Host {
     /// Why not, where it could not (e.g. "ENOSYS", "EPERM").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_uring_error: Option<String>,
+}
+
+impl Meta {
+    /// A `meta` with nothing recorded, for a document without one.
+    pub fn unrecorded() -> Meta {
+        Meta {
+            version: String::new(),
+            git_commit: None,
+            timestamp: String::new(),
+            host: Host::default(),
+            load_avg_1m: None,
+            cpu_busy_before: None,
+        }
+    }
+}
+
+impl Host {
+    /// The machine settings that change benchmark numbers, as (name, value)
+    /// for the fields this document records.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let recorded = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let on_off = |b: bool, yes: &str, no: &str| if b { yes } else { no }.to_string();
+        [
+            ("cpu", recorded(&self.cpu_model)),
+            (
+                "logical cores",
+                (self.logical_cores > 0).then(|| self.logical_cores.to_string()),
+            ),
+            ("physical cores", self.physical_cores.map(|n| n.to_string())),
+            ("SMT siblings", self.smt_siblings.map(|n| n.to_string())),
+            ("NUMA nodes", self.numa_nodes.map(|n| n.to_string())),
+            ("governor", self.cpu_governor.clone()),
+            ("turbo", self.turbo.map(|t| on_off(t, "on", "off"))),
+            ("THP", self.transparent_hugepages.clone()),
+            (
+                "memlock",
+                self.rlimit_memlock.map(|m| match m {
+                    MemLock::Bytes(n) => n.to_string(),
+                    MemLock::Unlimited => "unlimited".into(),
+                }),
+            ),
+            ("kernel", recorded(&self.kernel)),
+            (
+                "io_uring",
+                self.io_uring.map(|u| on_off(u, "available", "unavailable")),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
+    }
 }
 
 /// A memory-lock limit: written as a number of bytes, or the string
@@ -196,10 +262,12 @@ pub struct CaseResult {
     #[serde(default)]
     pub dry_gets: u64,
     /// The scenario's kind ("pairs", "hold", ...): with `params`, `capacity`,
-    /// the layout and `rate`, what `compare` identifies a case by.
+    /// the layout and `rate`, what `compare` identifies a case by. Empty
+    /// where an old document's `config` did not define the scenario.
     #[serde(default)]
     pub kind: String,
-    /// The scenario's parameters as resolved (defaults filled in).
+    /// The scenario's parameters as resolved (defaults filled in); null
+    /// where `kind` is empty.
     #[serde(default)]
     pub params: serde_json::Value,
     /// Open loop: operations per second per thread; `None` (null): closed
@@ -263,7 +331,9 @@ pub struct PoolStats {
     pub failed_try_gets_warmup: u64,
 }
 
-/// One round of a case (see [`CaseResult::rounds`]).
+/// One round of a case (see [`CaseResult::rounds`]). In a document that
+/// recorded only each round's throughput, the upgrade step sets `ops` and
+/// `duration_s` to 0 (unrecorded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Round {
     pub ops: u64,

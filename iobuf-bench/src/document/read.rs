@@ -1,14 +1,14 @@
 //! Read side of the run document that `iobuf-bench run --json` writes
 //! (schema `iobuf-bench/1`), shared by `compare`, `report` and `export`.
+//! There is one set of document types, in [`super`]: [`parse`] brings every
+//! older document to the current shape first, in
+//! [`super::upgrade::upgrade`], then deserialises it into those types. This
+//! file adds what readers need on top: the case identity every reader
+//! matches by ([`CaseKey`]), and the checks on what they compute with.
 //!
-//! Why about 700 lines: it reads every version of the document ever
-//! written (optional fields, defaults taken from `config` for older runs)
-//! and defines the case identity every reader matches by, in one place.
-//!
-//! Loading is strict about what the readers compute with (case identity,
-//! throughput, integrity) and lenient about the rest, so a run written by a
-//! newer `run` with extra fields still loads, while a file that is not a run
-//! document is refused with a message naming the file and the field.
+//! A run written by a newer `run` with extra fields still loads (unknown
+//! fields are ignored), while a file that is not a run document is refused
+//! with a message naming the file and the field.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,9 +20,6 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The only schema these readers understand.
-pub use super::SCHEMA;
 
 /// One loaded run document.
 #[derive(Debug, Clone)]
@@ -37,241 +34,10 @@ pub struct RunDoc {
     pub results: Vec<CaseResult>,
 }
 
-/// `meta` of a run document. Only displayed, so every field is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Meta {
-    /// iobuf-bench version that wrote the run.
-    #[serde(default)]
-    pub version: Option<String>,
-    /// Commit of the measured tree, if known.
-    #[serde(default)]
-    pub git_commit: Option<String>,
-    /// When the run happened; a string or a number depending on the writer.
-    #[serde(default)]
-    pub timestamp: Option<Value>,
-    /// The machine it ran on.
-    #[serde(default)]
-    pub host: Host,
-}
+pub use super::Meta;
 
-/// The machine a run was measured on.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-pub struct Host {
-    /// CPU model name.
-    #[serde(default)]
-    pub cpu_model: Option<String>,
-    /// Logical cores the OS reports.
-    #[serde(default)]
-    pub logical_cores: Option<u64>,
-    /// Operating system.
-    #[serde(default)]
-    pub os: Option<String>,
-    /// Kernel release.
-    #[serde(default)]
-    pub kernel: Option<String>,
-    /// Physical cores (distinct package and core ids).
-    #[serde(default)]
-    pub physical_cores: Option<u64>,
-    /// Logical CPUs per physical core (2 with SMT/hyperthreading on).
-    #[serde(default)]
-    pub smt_siblings: Option<u64>,
-    /// NUMA nodes online.
-    #[serde(default)]
-    pub numa_nodes: Option<u64>,
-    /// CPU frequency governor(s), e.g. "performance".
-    #[serde(default)]
-    pub cpu_governor: Option<String>,
-    /// Whether turbo/boost frequencies are enabled.
-    #[serde(default)]
-    pub turbo: Option<bool>,
-    /// Transparent huge page mode: always, madvise or never.
-    #[serde(default)]
-    pub transparent_hugepages: Option<String>,
-    /// RLIMIT_MEMLOCK soft limit: bytes, or the string "unlimited".
-    #[serde(default)]
-    pub rlimit_memlock: Option<Value>,
-    /// Whether an io_uring could be set up.
-    #[serde(default)]
-    pub io_uring: Option<bool>,
-}
-
-impl Host {
-    /// The machine settings that change benchmark numbers, as (name, value)
-    /// for the fields this document records.
-    pub fn settings(&self) -> Vec<(&'static str, String)> {
-        let mut v = Vec::new();
-        let mut put = |name, value: Option<String>| {
-            if let Some(x) = value {
-                v.push((name, x));
-            }
-        };
-        put("cpu", self.cpu_model.clone());
-        put("logical cores", self.logical_cores.map(|n| n.to_string()));
-        put("physical cores", self.physical_cores.map(|n| n.to_string()));
-        put("SMT siblings", self.smt_siblings.map(|n| n.to_string()));
-        put("NUMA nodes", self.numa_nodes.map(|n| n.to_string()));
-        put("governor", self.cpu_governor.clone());
-        put(
-            "turbo",
-            self.turbo.map(|t| if t { "on" } else { "off" }.into()),
-        );
-        put("THP", self.transparent_hugepages.clone());
-        put(
-            "memlock",
-            self.rlimit_memlock.as_ref().map(|m| match m {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }),
-        );
-        put("kernel", self.kernel.clone());
-        put(
-            "io_uring",
-            self.io_uring
-                .map(|u| if u { "available" } else { "unavailable" }.into()),
-        );
-        v
-    }
-}
-
-/// One measured case.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CaseResult {
-    /// Workload name, e.g. "pairs" or "handoff".
-    pub scenario: String,
-    /// Tier name in lower case, e.g. "small".
-    pub tier: String,
-    /// Worker threads in total.
-    pub threads: u32,
-    /// Producer threads (handoff-style scenarios).
-    #[serde(default)]
-    pub producers: Option<u32>,
-    /// Consumer threads (handoff-style scenarios).
-    #[serde(default)]
-    pub consumers: Option<u32>,
-    /// Buffers in the pool.
-    #[serde(default)]
-    pub capacity: Option<u64>,
-    /// Pool implementation: "iobuf", "iobuf-fifo", "iobuf-cached", "mutex", "crossbeam", ...
-    pub pool: String,
-    /// Measured wall time.
-    #[serde(default)]
-    pub duration_s: Option<f64>,
-    /// Completed operations.
-    #[serde(default)]
-    pub ops: Option<u64>,
-    /// Throughput, the figure the regression gate compares.
-    pub ops_per_sec: f64,
-    /// Summary percentiles per operation, in ns.
-    #[serde(default)]
-    pub latency_ns: Latencies,
-    /// Full HdrHistograms per operation (V2, base64).
-    #[serde(default)]
-    pub histograms: Histograms,
-    /// Operations per worker thread, to show imbalance.
-    #[serde(default)]
-    pub per_thread_ops: Vec<u64>,
-    /// Exactly-once checks of the run; anything non-zero is a bug.
-    pub integrity: Integrity,
-    /// Scenario kind ("pairs", "hold", ...); older documents only have it
-    /// in `config.scenarios`, from which [`parse`] fills it in.
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// Scenario parameters as the run resolved them (filled in from
-    /// `config.scenarios` like `kind`).
-    #[serde(default)]
-    pub params: Option<Value>,
-    /// Open loop: operations per second per thread; `None`: closed loop.
-    /// Filled in from `config.rate` where the entry has none.
-    #[serde(default)]
-    pub rate: Option<f64>,
-    /// Per-round results of a repeated run (`--runs N`): objects with
-    /// `ops_per_sec`, or plain numbers. `ops_per_sec` is then their median.
-    #[serde(default)]
-    pub rounds: Option<Vec<Value>>,
-    /// `false` when the run was interrupted before this case finished all
-    /// its rounds.
-    #[serde(default)]
-    pub complete: Option<bool>,
-    /// The iobuf pool's own statistics for the case; absent for other
-    /// pools and in documents written before `run` recorded them.
-    #[serde(default)]
-    pub pool_stats: Option<PoolStats>,
-}
-
-/// `pool_stats` of a result (see [`super::PoolStats`] for what each field
-/// covers). Every field is optional, so a writer that records fewer or
-/// more of them still loads.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-pub struct PoolStats {
-    /// The pool's capacity.
-    #[serde(default)]
-    pub capacity: Option<u64>,
-    /// The pool's lifetime high-water mark (prefault included).
-    #[serde(default)]
-    pub high_water: Option<u64>,
-    /// The most buffers in use among the readings taken in the window.
-    #[serde(default)]
-    pub peak_in_use_sampled: Option<u64>,
-    /// Buffers out of the free list after the workers finished.
-    #[serde(default)]
-    pub in_use_end: Option<u64>,
-    /// Tasks still waiting in `acquire` after the workers finished.
-    #[serde(default)]
-    pub waiters_end: Option<u64>,
-    /// Failed `try_get`s in the measured window.
-    #[serde(default)]
-    pub failed_try_gets: Option<u64>,
-    /// Failed `try_get`s in the warm-up.
-    #[serde(default)]
-    pub failed_try_gets_warmup: Option<u64>,
-}
-
-/// Latency summaries per operation. Any of them may be missing.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Latencies {
-    /// Taking a buffer.
-    #[serde(default)]
-    pub get: Option<Summary>,
-    /// Returning a buffer.
-    #[serde(default)]
-    pub put: Option<Summary>,
-    /// From a producer's get to a consumer's put (handoff scenarios).
-    #[serde(default)]
-    pub end_to_end: Option<Summary>,
-}
-
-/// Summary percentiles of one latency distribution, in ns.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct Summary {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// 99.99th percentile.
-    pub p9999: f64,
-    /// Largest value recorded.
-    pub max: f64,
-    /// Arithmetic mean.
-    pub mean: f64,
-}
-
-/// Base64 V2 HdrHistogram serialisations per operation.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Histograms {
-    /// Taking a buffer.
-    #[serde(default)]
-    pub get: Option<String>,
-    /// Returning a buffer.
-    #[serde(default)]
-    pub put: Option<String>,
-    /// From a producer's get to a consumer's put.
-    #[serde(default)]
-    pub end_to_end: Option<String>,
-}
+pub use super::CaseResult;
+pub use crate::measure::LatencyStats;
 
 pub use super::Integrity;
 
@@ -488,45 +254,44 @@ impl fmt::Display for TierName {
 }
 
 impl CaseResult {
-    /// The case this result belongs to (without the pool).
+    /// The case this result belongs to (without the pool). An empty
+    /// `kind` and a null `params` are unrecorded (`None`).
     pub fn key(&self) -> CaseKey {
-        let layout = match (self.producers, self.consumers) {
-            (Some(p), Some(c)) if !(p == self.threads && c == self.threads) => Some((p, c)),
-            _ => None,
-        };
+        let everyone =
+            self.producers == self.threads as usize && self.consumers == self.threads as usize;
+        let layout = (!everyone).then_some((self.producers as u32, self.consumers as u32));
         CaseKey {
             scenario: self.scenario.clone(),
             tier: TierName(self.tier.clone()),
             threads: self.threads,
-            kind: self.kind.clone(),
-            params: self.params.as_ref().map(canonical_json),
-            capacity: self.capacity,
+            kind: (!self.kind.is_empty()).then(|| self.kind.clone()),
+            params: (!self.params.is_null()).then(|| canonical_json(&self.params)),
+            capacity: Some(self.capacity as u64),
             layout,
             rate: self.rate.map(Rate),
         }
     }
 
     /// Throughput of each round, where the document has rounds (empty
-    /// otherwise); entries that are not numbers are skipped.
+    /// otherwise); rates that are not finite and non-negative are skipped.
     pub fn round_rates(&self) -> Vec<f64> {
         self.rounds
             .iter()
-            .flatten()
-            .filter_map(|x| x.get("ops_per_sec").unwrap_or(x).as_f64())
+            .map(|r| r.ops_per_sec)
             .filter(|v| v.is_finite() && *v >= 0.0)
             .collect()
     }
 
     /// Whether the case finished (only an interrupted run says otherwise).
     pub fn is_complete(&self) -> bool {
-        self.complete != Some(false)
+        self.complete
     }
 
     /// The summary of one operation, if measured.
-    pub fn summary(&self, op: Op) -> Option<&Summary> {
+    pub fn summary(&self, op: Op) -> Option<&LatencyStats> {
         match op {
-            Op::Get => self.latency_ns.get.as_ref(),
-            Op::Put => self.latency_ns.put.as_ref(),
+            Op::Get => Some(&self.latency_ns.get),
+            Op::Put => Some(&self.latency_ns.put),
             Op::EndToEnd => self.latency_ns.end_to_end.as_ref(),
         }
     }
@@ -534,8 +299,8 @@ impl CaseResult {
     /// The serialised histogram of one operation, if present.
     pub fn histogram_text(&self, op: Op) -> Option<&str> {
         match op {
-            Op::Get => self.histograms.get.as_deref(),
-            Op::Put => self.histograms.put.as_deref(),
+            Op::Get => Some(self.histograms.get.as_str()),
+            Op::Put => Some(self.histograms.put.as_str()),
             Op::EndToEnd => self.histograms.end_to_end.as_deref(),
         }
         .filter(|text| !text.is_empty())
@@ -584,60 +349,20 @@ pub fn parse(path: &Path, text: &str) -> Result<RunDoc, String> {
     let shown = path.display();
     let value: Value =
         serde_json::from_str(text).map_err(|e| format!("{shown}: not valid JSON: {e}"))?;
-    let Value::Object(mut top) = value else {
-        return Err(format!(
-            "{shown}: not an iobuf-bench run document (the top level is not a JSON object)"
-        ));
-    };
-    match top.get("schema") {
-        Some(Value::String(s)) if s == SCHEMA => {}
-        Some(Value::String(s)) => {
-            return Err(format!(
-                "{shown}: unsupported schema \"{s}\" (this iobuf-bench reads \"{SCHEMA}\")"
-            ))
-        }
-        Some(_) => return Err(format!("{shown}: \"schema\" is not a string")),
-        None => {
-            return Err(format!(
-                "{shown}: not an iobuf-bench run document (no \"schema\" field)"
-            ))
-        }
-    }
+    let mut top = super::upgrade::upgrade(value).map_err(|e| format!("{shown}: {e}"))?;
     let meta = match top.remove("meta") {
-        None | Some(Value::Null) => Meta::default(),
+        None | Some(Value::Null) => Meta::unrecorded(),
         Some(v) => Meta::deserialize(v).map_err(|e| format!("{shown}: meta: {e}"))?,
     };
     let config = top.remove("config").unwrap_or(Value::Null);
     let Some(Value::Array(raw_results)) = top.remove("results") else {
         return Err(format!("{shown}: \"results\" is missing or not an array"));
     };
-    // Older documents record the scenario kind, params and rate once, in
-    // `config`; each result then takes them from there.
-    let config_rate = config.get("rate").and_then(Value::as_f64);
-    let config_scenario = |name: &str| {
-        config
-            .get("scenarios")
-            .and_then(Value::as_array)?
-            .iter()
-            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
-    };
     let mut results = Vec::with_capacity(raw_results.len());
     for (i, raw) in raw_results.into_iter().enumerate() {
         // Deserialising one entry at a time lets the message say which one.
-        let mut case =
+        let case =
             CaseResult::deserialize(raw).map_err(|e| format!("{shown}: results[{i}]: {e}"))?;
-        if let Some(def) = config_scenario(&case.scenario) {
-            if case.kind.is_none() {
-                case.kind = def.get("kind").and_then(Value::as_str).map(str::to_string);
-            }
-            if case.params.is_none() {
-                let params = def.get("params").filter(|p| !p.is_null()).cloned();
-                case.params = Some(params.unwrap_or_else(|| Value::Object(Default::default())));
-            }
-        }
-        if case.rate.is_none() {
-            case.rate = config_rate;
-        }
         if case.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
             return Err(format!(
                 "{shown}: results[{i}]: rate must be a positive number of operations per second"
@@ -685,23 +410,20 @@ impl RunDoc {
     pub fn describe(&self) -> String {
         let m = &self.meta;
         let mut parts = Vec::new();
-        if let Some(v) = &m.version {
-            parts.push(format!("iobuf-bench {v}"));
+        if !m.version.is_empty() {
+            parts.push(format!("iobuf-bench {}", m.version));
         }
         if let Some(c) = &m.git_commit {
             parts.push(format!("commit {}", c.get(..12).unwrap_or(c)));
         }
-        if let Some(t) = &m.timestamp {
-            parts.push(match t {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
+        if !m.timestamp.is_empty() {
+            parts.push(m.timestamp.clone());
         }
-        if let Some(cpu) = &m.host.cpu_model {
-            match m.host.logical_cores {
-                Some(n) => parts.push(format!("{cpu} ({n} logical cores)")),
-                None => parts.push(cpu.clone()),
-            }
+        let cpu = &m.host.cpu_model;
+        match m.host.logical_cores {
+            _ if cpu.is_empty() => {}
+            0 => parts.push(cpu.clone()),
+            n => parts.push(format!("{cpu} ({n} logical cores)")),
         }
         parts.join(", ")
     }

@@ -87,12 +87,8 @@ pub fn build(doc: &RunDoc, spreads: &[Option<Spread>]) -> Result<Bmf, String> {
             }
         }
         if let Some(s) = r.summary(Op::Get) {
-            if s.p50.is_finite() {
-                measures.insert("latency", Metric::plain(s.p50));
-            }
-            if s.p99.is_finite() {
-                measures.insert("latency-p99", Metric::plain(s.p99));
-            }
+            measures.insert("latency", Metric::plain(s.p50 as f64));
+            measures.insert("latency-p99", Metric::plain(s.p99 as f64));
         }
         let name = case_name(r);
         if out.insert(name.clone(), measures).is_some() {

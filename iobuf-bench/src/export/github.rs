@@ -113,20 +113,15 @@ fn case_extra(r: &CaseResult) -> Option<String> {
     if let Some((p, c)) = r.key().layout {
         parts.push(format!("{p} producers, {c} consumers"));
     }
-    if let Some(cap) = r.capacity {
-        parts.push(format!("capacity {cap}"));
-    }
-    if let (Some(ops), Some(d)) = (r.ops, r.duration_s) {
-        parts.push(format!("{ops} ops in {d:.2} s"));
-    }
+    parts.push(format!("capacity {}", r.capacity));
+    parts.push(format!("{} ops in {:.2} s", r.ops, r.duration_s));
     // The iobuf pools' own statistics of the measured window.
     if let Some(ps) = &r.pool_stats {
-        if let Some(n) = ps.failed_try_gets {
-            parts.push(format!("{n} failed try_gets"));
-        }
-        if let (Some(peak), Some(cap)) = (ps.peak_in_use_sampled, ps.capacity) {
-            parts.push(format!("peak in use >= {peak}/{cap} (sampled)"));
-        }
+        parts.push(format!("{} failed try_gets", ps.failed_try_gets));
+        parts.push(format!(
+            "peak in use >= {}/{} (sampled)",
+            ps.peak_in_use_sampled, ps.capacity
+        ));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
 }
@@ -193,15 +188,13 @@ pub fn entries(doc: &RunDoc, format: ExportFormat) -> Result<Vec<Entry>, String>
                 for op in Op::ALL {
                     let Some(s) = r.summary(op) else { continue };
                     for (label, value) in [("p99", s.p99), ("p99.9", s.p999)] {
-                        if value.is_finite() {
-                            out.push(Entry {
-                                name: format!("{} {} latency {label}", case_name(r), op.label()),
-                                unit: "ns".into(),
-                                value,
-                                range: None,
-                                extra: case_extra(r),
-                            });
-                        }
+                        out.push(Entry {
+                            name: format!("{} {} latency {label}", case_name(r), op.label()),
+                            unit: "ns".into(),
+                            value: value as f64,
+                            range: None,
+                            extra: case_extra(r),
+                        });
                     }
                 }
             }

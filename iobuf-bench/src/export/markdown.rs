@@ -97,8 +97,7 @@ pub fn render(doc: &RunDoc, spreads: &[Option<Spread>]) -> Result<String, String
                 .unwrap_or_else(|| "-".into());
             let p99 = |op: Op| {
                 r.summary(op)
-                    .filter(|x| x.p99.is_finite())
-                    .map(|x| fmt_ns(x.p99))
+                    .map(|x| fmt_ns(x.p99 as f64))
                     .unwrap_or_else(|| "-".into())
             };
             let pool = match (winner.as_deref() == Some(r.pool.as_str()), resolved) {

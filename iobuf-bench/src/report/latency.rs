@@ -51,18 +51,17 @@ fn percentile_curve(
     }
     let s = r.summary(op)?;
     let mut points = vec![
-        (-(0.5f64).log10(), log_ns(s.p50)),
-        (1.0, log_ns(s.p90)),
-        (2.0, log_ns(s.p99)),
-        (3.0, log_ns(s.p999)),
-        (4.0, log_ns(s.p9999)),
+        (-(0.5f64).log10(), log_ns(s.p50 as f64)),
+        (1.0, log_ns(s.p90 as f64)),
+        (2.0, log_ns(s.p99 as f64)),
+        (3.0, log_ns(s.p999 as f64)),
+        (4.0, log_ns(s.p9999 as f64)),
     ];
-    let max_at = r
-        .ops
-        .filter(|&n| n > 0)
-        .map(|n| (n as f64).log10().clamp(4.5, MAX_NINES))
-        .unwrap_or(5.0);
-    points.push((max_at, log_ns(s.max)));
+    let max_at = match r.ops {
+        0 => 5.0,
+        n => (n as f64).log10().clamp(4.5, MAX_NINES),
+    };
+    points.push((max_at, log_ns(s.max as f64)));
     Some((points, true))
 }
 

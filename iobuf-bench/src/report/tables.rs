@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::html::esc;
 use super::model::{ops_per_sec, Group};
-use crate::document::read::{Op, RunDoc, Summary};
+use crate::document::read::{LatencyStats, Op, RunDoc};
 use crate::format::{fmt_ns, fmt_rate};
 use crate::pools::rank as pool_rank;
 
@@ -18,20 +18,16 @@ pub fn sources_table(docs: &[RunDoc], labels: &[String]) -> String {
     );
     for (doc, label) in docs.iter().zip(labels) {
         let m = &doc.meta;
-        let when = match &m.timestamp {
-            Some(serde_json::Value::String(t)) => t.clone(),
-            Some(other) => other.to_string(),
-            None => String::new(),
+        let when = m.timestamp.clone();
+        let cpu = &m.host.cpu_model;
+        let host = match m.host.logical_cores {
+            0 => cpu.clone(),
+            n if cpu.is_empty() => format!("{n} logical cores"),
+            n => format!("{cpu}, {n} logical cores"),
         };
-        let host = match (&m.host.cpu_model, m.host.logical_cores) {
-            (Some(cpu), Some(n)) => format!("{cpu}, {n} logical cores"),
-            (Some(cpu), None) => cpu.clone(),
-            (None, Some(n)) => format!("{n} logical cores"),
-            (None, None) => String::new(),
-        };
-        let os = [m.host.os.as_deref(), m.host.kernel.as_deref()]
+        let os = [m.host.os.as_str(), m.host.kernel.as_str()]
             .into_iter()
-            .flatten()
+            .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
         let _ = write!(
@@ -39,7 +35,7 @@ pub fn sources_table(docs: &[RunDoc], labels: &[String]) -> String {
             "<tr><td title=\"{}\">{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
             esc(&doc.path.display().to_string()),
             esc(label),
-            esc(m.version.as_deref().unwrap_or("")),
+            esc(&m.version),
             esc(m.git_commit.as_deref().map(|c| c.get(..12).unwrap_or(c)).unwrap_or("")),
             esc(&when),
             esc(&host),
@@ -140,7 +136,7 @@ pub fn latency_table(group: &Group) -> String {
     for (threads, entries) in group {
         for e in entries {
             let r = e.result;
-            let cell = |op: Op, pick: fn(&Summary) -> f64| {
+            let cell = |op: Op, pick: fn(&LatencyStats) -> f64| {
                 r.summary(op)
                     .map(|x| fmt_ns(pick(x)))
                     .unwrap_or_else(|| "-".into())
@@ -164,12 +160,12 @@ pub fn latency_table(group: &Group) -> String {
                  <td class=\"num\">{imbalance}</td>{integrity}</tr>",
                 esc(&e.series),
                 cell(Op::Get, |x| x.mean),
-                cell(Op::Get, |x| x.p50),
-                cell(Op::Get, |x| x.p99),
-                cell(Op::Get, |x| x.p999),
-                cell(Op::Put, |x| x.p99),
-                cell(Op::EndToEnd, |x| x.p99),
-                cell(Op::Get, |x| x.max),
+                cell(Op::Get, |x| x.p50 as f64),
+                cell(Op::Get, |x| x.p99 as f64),
+                cell(Op::Get, |x| x.p999 as f64),
+                cell(Op::Put, |x| x.p99 as f64),
+                cell(Op::EndToEnd, |x| x.p99 as f64),
+                cell(Op::Get, |x| x.max as f64),
             );
         }
     }
