@@ -23,7 +23,7 @@ export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
 # setrlimit, which Miri cannot.
 cargo +nightly miri test -p iobuf-pool --no-default-features --lib
 # Every stress case of the pools and the ring's batches, shrunk under Miri
-# (fewer operations, capacities 1 and 3, at most 4 threads; see
+# (fewer operations, capacities 1 and 3, at most 3 threads; see
 # tests/stress/common.rs): Miri runs each thread interleaving it picks at the
 # instruction level, about 10^4 times slower, and checks every access to the
 # buffers for data races. The liveness module (real time, a runtime) is not
