@@ -96,11 +96,11 @@ macro_rules! compio_buf_impls {
             fn as_uninit(&mut self) -> &mut [MaybeUninit<u8>] {
                 let full = self.as_full_mut();
                 let len = full.len();
-                // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and
-                // every byte of the slice is initialised; the returned
-                // borrow is the only one (it holds `&mut self`), for the
-                // same bytes and length. compio's trait lets a caller store
-                // uninitialised bytes through it (see the module docs).
+                // compio's trait lets a caller store uninitialised bytes
+                // through this (see the module docs).
+                // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, every
+                // byte is initialised, and the borrow (of `&mut self`) is
+                // the only one, for the same bytes and length.
                 unsafe { std::slice::from_raw_parts_mut(full.as_mut_ptr().cast(), len) }
             }
         }

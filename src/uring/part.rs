@@ -163,13 +163,13 @@ impl Deref for RecvPart {
         let Ok(base) = self.shared.pool.buffer_ptr(self.shared.index()) else {
             return &[];
         };
-        // SAFETY: the index is out of the pool, owned by `shared` (which
-        // this part keeps alive, and the pool with it). The kernel wrote
-        // these bytes before the completion that made this part and only
-        // ever writes this buffer past the bytes it reported (an
-        // incremental ring moves the entry's address on by each result),
-        // so nothing writes `start..start + len` while a part lives; parts
-        // give no `&mut`. start + len <= buffer size (take_part clamps).
+        // The index is out of the pool, owned by `shared` (which this part
+        // keeps alive, and the pool with it). The kernel wrote these bytes
+        // before the completion that made this part and only ever writes
+        // this buffer past the bytes it reported (an incremental ring moves
+        // the entry's address on by each result); parts give no `&mut`.
+        // SAFETY: so nothing writes `start..start + len` while a part lives,
+        // and start + len <= buffer size (take_part clamps).
         unsafe { std::slice::from_raw_parts(base.as_ptr().add(self.start), self.len) }
     }
 }
