@@ -159,6 +159,19 @@ const DRAINING: u8 = 1;
 /// `claim`: a thief took the indices (the magazine is empty); the owner's
 /// next slow call takes the magazine back.
 const DRAINED: u8 = 2;
+/// `claim`: the pool's handle dropped and took the indices and the stock
+/// (src/pool/lifetime.rs); the owner keeps out for good.
+const CLOSED: u8 = 3;
+
+/// How many references an empty stock takes from the pool's count at a
+/// time, and how many a full one gives back (src/pool/lifetime.rs).
+/// Small under loom, so that the models reach a refill and a shed.
+#[cfg(not(loom))]
+pub(crate) const STOCK_BATCH: usize = 32;
+#[cfg(loom)]
+pub(crate) const STOCK_BATCH: usize = 1;
+/// The most references a stock keeps.
+const STOCK_MAX: usize = 2 * STOCK_BATCH;
 
 /// One thread's free indices of one pool.
 ///
@@ -189,6 +202,12 @@ pub(crate) struct Magazine {
     /// Set by the owner for the length of each section (plain stores, the
     /// last one `Release`); a thief waits for it to clear.
     busy: AtomicBool,
+    /// References to the pool's core that this magazine holds for owned
+    /// gets and drops (src/pool/lifetime.rs): an owned get takes one, an
+    /// owned drop gives its one back. Touched like `len`: by the owner in
+    /// a section, by a reclaimer or the closing handle under the registry
+    /// lock; atomic only for those.
+    stock: AtomicUsize,
     /// The pool's count of orphaned magazines (shared with the pool's
     /// [`ThreadCaches`], reachable after the pool has moved or gone).
     orphans: Arc<AtomicUsize>,
@@ -228,6 +247,7 @@ impl Magazine {
             state: AtomicU8::new(ACTIVE),
             claim: AtomicU8::new(OWNER),
             busy: AtomicBool::new(false),
+            stock: AtomicUsize::new(0),
             orphans,
         }
     }
@@ -520,6 +540,123 @@ impl Magazine {
         n
     }
 
+    /// The fast owned get: the top index and one reference from the stock
+    /// (src/pool/lifetime.rs), or `None` when either is empty (or the
+    /// magazine is claimed).
+    ///
+    /// # Safety
+    /// As [`pop_fast`](Self::pop_fast); the caller holds a reference to
+    /// the pool's core for the call.
+    #[inline(always)]
+    pub(crate) unsafe fn pop_fast_owned(&self) -> Option<usize> {
+        if self.size() == 0 {
+            return None;
+        }
+        let got = if self.enter() {
+            let n = self.len.load(Ordering::Relaxed);
+            let stock = self.stock.load(Ordering::Relaxed);
+            if n == 0 || stock == 0 {
+                None
+            } else {
+                // SAFETY: as in `pop_fast`.
+                let index = unsafe { self.with_slots(|slots| *slots.get_unchecked(n - 1)) };
+                self.len.store(n - 1, Ordering::Relaxed);
+                self.stock.store(stock - 1, Ordering::Relaxed);
+                Some(index)
+            }
+        } else {
+            None
+        };
+        self.leave();
+        got
+    }
+
+    /// The fast owned drop: keeps `index` and the dropped buffer's
+    /// reference if there is room for both; `false` (nothing kept)
+    /// otherwise. After `true` the caller may not touch the pool's core:
+    /// the reference it held is the stock's now.
+    ///
+    /// # Safety
+    /// As [`push_fast`](Self::push_fast); the caller holds one reference
+    /// to the pool's core and gives it up (with `index`) when this returns
+    /// `true`.
+    #[inline(always)]
+    pub(crate) unsafe fn push_fast_owned(&self, index: usize) -> bool {
+        if self.size() == 0 {
+            return false;
+        }
+        let kept = self.enter() && {
+            let n = self.len.load(Ordering::Relaxed);
+            let stock = self.stock.load(Ordering::Relaxed);
+            n < self.size() && stock < STOCK_MAX && {
+                // SAFETY: as in `push_fast`.
+                unsafe { self.with_slots(|slots| *slots.get_unchecked_mut(n) = index) };
+                self.len.store(n + 1, Ordering::Relaxed);
+                self.stock.store(stock + 1, Ordering::Relaxed);
+                true
+            }
+        };
+        self.leave();
+        kept
+    }
+
+    /// One reference from the stock for an owned get; an empty stock is
+    /// first refilled with `refill()` references (at least 1), which the
+    /// caller has just added to the pool's count. `false` (nothing taken,
+    /// `refill` not called) for a magazine of size 0 or one claimed.
+    ///
+    /// # Safety
+    /// As [`pop_fast`](Self::pop_fast); the caller holds a reference to
+    /// the pool's core for the call, and `refill` calls no magazine method.
+    #[inline]
+    pub(crate) unsafe fn take_ref(&self, refill: impl FnOnce() -> usize) -> bool {
+        if self.size() == 0 || !self.enter_slow() {
+            return false;
+        }
+        let stock = match self.stock.load(Ordering::Relaxed) {
+            0 => refill(),
+            n => n,
+        };
+        self.stock.store(stock - 1, Ordering::Relaxed);
+        self.leave();
+        true
+    }
+
+    /// Gives a dropped owned buffer's reference to the stock. A full
+    /// stock gives [`STOCK_BATCH`] back: [`RefPut::Shed`], which the
+    /// caller releases from the pool's count. After [`RefPut::Kept`] the
+    /// caller may not touch the pool's core.
+    ///
+    /// # Safety
+    /// As [`push_fast`](Self::push_fast), for the reference instead of an
+    /// index.
+    #[inline]
+    pub(crate) unsafe fn put_ref(&self) -> RefPut {
+        if self.size() == 0 || !self.enter_slow() {
+            return RefPut::Passed;
+        }
+        let stock = self.stock.load(Ordering::Relaxed) + 1;
+        let put = if stock > STOCK_MAX {
+            self.stock.store(stock - STOCK_BATCH, Ordering::Relaxed);
+            RefPut::Shed(STOCK_BATCH)
+        } else {
+            self.stock.store(stock, Ordering::Relaxed);
+            RefPut::Kept
+        };
+        self.leave();
+        put
+    }
+
+    /// The stock's references, taken out (the stock is left empty).
+    ///
+    /// # Safety
+    /// The caller may touch the slots (see [`with_slots`](Self::with_slots)).
+    unsafe fn take_stock(&self) -> usize {
+        let stock = self.stock.load(Ordering::Relaxed);
+        self.stock.store(0, Ordering::Relaxed);
+        stock
+    }
+
     /// The owner's flush: gives every index to `free`'s ring; how many.
     ///
     /// # Safety
@@ -563,6 +700,27 @@ impl Magazine {
         self.orphans.fetch_add(1, Ordering::Release);
     }
 }
+/// What [`Magazine::put_ref`] did with a dropped owned buffer's reference.
+pub(crate) enum RefPut {
+    /// The stock keeps it.
+    Kept,
+    /// The stock kept it and was full: the caller releases this many
+    /// references from the pool's count.
+    Shed(usize),
+    /// Not kept (a magazine of size 0, or claimed): the caller releases it.
+    Passed,
+}
+
+/// What a reclaim or a drain took out of magazines.
+#[derive(Default)]
+pub(crate) struct Taken {
+    /// Free indices, now in the ring.
+    pub(crate) indices: usize,
+    /// References to the pool's core from orphaned magazines' stocks, now
+    /// the caller's to release.
+    pub(crate) refs: usize,
+}
+
 /// The magazines of one pool: its side of the thread cache.
 pub(crate) struct ThreadCaches {
     /// The size each new magazine asks of the pool's cache budget.
@@ -575,6 +733,9 @@ pub(crate) struct ThreadCaches {
     /// The magazine of size 0 every thread that finds the budget spent
     /// shares: no record per such thread.
     zero: Arc<CachePadded<Magazine>>,
+    /// Set, under the registry lock, when the pool's handle drops
+    /// ([`close`](Self::close)): no magazine registers after it.
+    closed: AtomicBool,
 }
 
 /// Every magazine this thread owns; dropped (at thread exit) it orphans
@@ -661,6 +822,7 @@ impl ThreadCaches {
                 Arc::clone(&orphans),
             ))),
             orphans,
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -681,11 +843,26 @@ impl ThreadCaches {
         pool_id: u64,
         f: impl FnOnce(&Magazine) -> R,
     ) -> Option<R> {
+        Self::with_current_of(pool_id, f)
+    }
+
+    /// [`with_current`](Self::with_current) without a `ThreadCaches`
+    /// reference, for an owned buffer's drop: the magazine may take the
+    /// buffer's reference to the pool's core, after which the core may be
+    /// freed by another thread while `f` is still returning, so no
+    /// reference into the core may be an argument of this call. The
+    /// caller knows that pool `pool_id` has a thread cache and was alive
+    /// when the call began.
+    #[inline(always)]
+    pub(crate) fn with_current_of<R>(pool_id: u64, f: impl FnOnce(&Magazine) -> R) -> Option<R> {
         let (id, magazine) = current();
         if id == pool_id {
-            // CURRENT names pool `pool_id`, whose method is calling (so the
-            // pool is alive), and points at a magazine OWNED holds an Arc of
-            // or at that pool's shared magazine of size 0 (module invariant).
+            // CURRENT names pool `pool_id`, which was alive when the call
+            // began, and points at a magazine OWNED holds an Arc of (alive
+            // as long as this thread) or at that pool's shared magazine of
+            // size 0, which lives as long as the pool's core (module
+            // invariant; `f` makes no access to it after a magazine took
+            // the caller's reference, since size-0 magazines take none).
             // SAFETY: so it is alive, and usable by this thread.
             let magazine = unsafe { &*magazine };
             return Some(f(magazine));
@@ -765,7 +942,9 @@ impl ThreadCaches {
                     Arc::clone(&self.orphans),
                 )));
                 let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
-                if registry.try_reserve(1).is_err() {
+                // After the handle dropped, a magazine's stock would keep
+                // the core alive with nobody left to take it back.
+                if self.closed.load(Ordering::Relaxed) || registry.try_reserve(1).is_err() {
                     unreserve(size);
                     return None;
                 }
@@ -792,9 +971,9 @@ impl ThreadCaches {
     /// and their budget back through `unreserve`; returns how many indices
     /// came back. The caller notifies the pool's waiters when it is not 0.
     #[cold]
-    pub(crate) fn reclaim(&self, free: &FreeList, unreserve: impl FnMut(usize)) -> usize {
+    pub(crate) fn reclaim(&self, free: &FreeList, unreserve: impl FnMut(usize)) -> Taken {
         if !self.has_orphans() {
-            return 0;
+            return Taken::default();
         }
         let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         self.reclaim_locked(&mut registry, free, unreserve)
@@ -806,8 +985,8 @@ impl ThreadCaches {
         registry: &mut Vec<Arc<CachePadded<Magazine>>>,
         free: &FreeList,
         mut unreserve: impl FnMut(usize),
-    ) -> usize {
-        let mut back = 0;
+    ) -> Taken {
+        let mut back = Taken::default();
         registry.retain(|m| {
             if m.state.load(Ordering::Acquire) != ORPHANED {
                 return true;
@@ -816,7 +995,9 @@ impl ThreadCaches {
             // thread has exited, and this reclaimer holds the registry lock
             // (so no thief is inside it either: thieves hold the lock too).
             // SAFETY: so it alone touches the slots; `free` is this pool's.
-            back += unsafe { m.take_all(free) };
+            back.indices += unsafe { m.take_all(free) };
+            // SAFETY: as above.
+            back.refs += unsafe { m.take_stock() };
             m.state.store(RECLAIMED, Ordering::Relaxed);
             self.orphans.fetch_sub(1, Ordering::Relaxed);
             unreserve(m.size());
@@ -836,7 +1017,7 @@ impl ThreadCaches {
     /// fence (a `membarrier` system call); the owners then each pay one
     /// CAS on their next slow call. For waiting gets, never a hot path.
     #[cold]
-    pub(crate) fn drain(&self, free: &FreeList, unreserve: impl FnMut(usize)) -> usize {
+    pub(crate) fn drain(&self, free: &FreeList, unreserve: impl FnMut(usize)) -> Taken {
         let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         let mut back = self.reclaim_locked(&mut registry, free, unreserve);
         // Claim every live magazine, empty-looking ones too: an owner may
@@ -876,7 +1057,7 @@ impl ThreadCaches {
                 // its thread touches nothing).
                 // SAFETY: so this thief alone touches the slots; `free` is
                 // this pool's.
-                back += unsafe { m.take_all(free) };
+                back.indices += unsafe { m.take_all(free) };
                 // Release: the owner's CAS back to OWNER sees `len == 0`.
                 m.claim.store(DRAINED, Ordering::Release);
             } else {
@@ -887,6 +1068,63 @@ impl ThreadCaches {
             }
         }
         back
+    }
+
+    /// For the drop of the pool's handle (src/pool/lifetime.rs): takes
+    /// every magazine's indices to `free`'s ring and its stock of
+    /// references, and closes every magazine for good (`CLOSED`: its owner
+    /// keeps out and passes owned drops to the pool's count), so that no
+    /// stock is left that nobody would take back; no magazine registers
+    /// after it. Returns the references taken, for the caller to release;
+    /// `None` when the kernel refused the heavy fence, after which nothing
+    /// is known of the owners, nothing is taken and the caller must leak
+    /// the core (its references never reach 0).
+    ///
+    /// The protocol is [`drain`](Self::drain)'s, for every magazine,
+    /// orphaned ones and ones an earlier drain left `DRAINED` included.
+    #[cold]
+    pub(crate) fn close(&self, free: &FreeList) -> Option<usize> {
+        let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        self.closed.store(true, Ordering::Relaxed);
+        for m in registry.iter() {
+            // Only this thief writes DRAINING (under the lock); the owner
+            // turns DRAINED into OWNER, never the other way.
+            while m
+                .claim
+                .compare_exchange(OWNER, DRAINING, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+                && m.claim
+                    .compare_exchange(DRAINED, DRAINING, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_err()
+            {}
+        }
+        if registry.is_empty() {
+            return Some(0);
+        }
+        if !crate::asymmetric_fence::heavy() {
+            // Nothing taken; the owners take their magazines back (their
+            // CAS's Acquire reads nothing of this thread's but the store).
+            for m in registry.iter() {
+                m.claim.store(DRAINED, Ordering::Release);
+            }
+            return None;
+        }
+        let mut refs = 0;
+        for m in registry.iter() {
+            while m.busy.load(Ordering::Acquire) {
+                yield_now();
+            }
+            // Claimed under the registry lock, the heavy fence, `busy` seen
+            // clear with Acquire: as in `drain`, this thread alone touches
+            // the magazine (an orphaned one's owner touches nothing).
+            // SAFETY: so it may touch the slots; `free` is this pool's.
+            unsafe { m.take_all(free) };
+            // SAFETY: as above.
+            refs += unsafe { m.take_stock() };
+            // For good: `enter_slow` takes back only DRAINED.
+            m.claim.store(CLOSED, Ordering::Release);
+        }
+        Some(refs)
     }
 
     /// About how many free indices sit in magazines now (live and

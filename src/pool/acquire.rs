@@ -66,7 +66,7 @@ pub(super) struct PoolSource<'a>(pub(super) &'a BufferPool);
 
 impl Source for PoolSource<'_> {
     fn wait_list(&self) -> &WaitList {
-        &self.0.waiters
+        &self.0.core().waiters
     }
     fn try_take(&self) -> Option<usize> {
         self.0.pop_index()
@@ -75,7 +75,7 @@ impl Source for PoolSource<'_> {
         // SAFETY: the wait list calls `put` only with an index that
         // `try_take` gave it (or a future it was handed to) and that nobody
         // else holds; it is in range since the free list handed it out.
-        unsafe { self.0.free.push(index) }
+        unsafe { self.0.core().free.push(index) }
     }
 }
 
@@ -84,7 +84,7 @@ struct OwnedSource(Arc<BufferPool>);
 
 impl Source for OwnedSource {
     fn wait_list(&self) -> &WaitList {
-        &self.0.waiters
+        &self.0.core().waiters
     }
     fn try_take(&self) -> Option<usize> {
         PoolSource(&self.0).try_take()
@@ -126,7 +126,7 @@ fn poll_draining<S: Source>(
         return polled;
     }
     let pool = pool(inner.source());
-    if *drained || pool.thread_cache.is_none() {
+    if *drained || pool.core().thread_cache.is_none() {
         return polled;
     }
     *drained = true;
@@ -178,10 +178,7 @@ impl Future for AcquireOwned {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OwnedBuf> {
         let this = self.get_mut();
         match poll_draining(&mut this.inner, &mut this.drained, |s| &s.0, cx) {
-            Poll::Ready(index) => Poll::Ready(OwnedBuf::from_owned_index(
-                Arc::clone(&this.inner.source().0),
-                index,
-            )),
+            Poll::Ready(index) => Poll::Ready(this.inner.source().0.owned_from_index(index)),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -90,17 +90,17 @@ impl BufferPool {
     /// then the free list in one batch.
     fn pop_many_indices(&self, out: &mut [usize]) -> usize {
         let mut k = 0;
-        if let Some(caches) = &self.thread_cache {
+        if let Some(caches) = &self.core().thread_cache {
             // SAFETY: this thread's magazine of this pool; one method, which
             // calls nothing else.
             let from_mine = |m: &crate::thread_cache::Magazine| unsafe { m.pop_into(out) };
-            k = match caches.with_current(self.id, from_mine) {
+            k = match caches.with_current(self.core().id, from_mine) {
                 Some(k) => k,
                 None => {
                     // First use on this thread: register, so later puts
                     // keep buffers here.
                     caches.find_or_register(
-                        self.id,
+                        self.core().id,
                         |want| self.reserve_cache(want),
                         |n| self.unreserve_cache(n),
                     );
@@ -110,14 +110,14 @@ impl BufferPool {
         }
         if k < out.len() {
             let before = k;
-            k += self.free.pop_many_into(&mut out[k..]);
+            k += self.core().free.pop_many_into(&mut out[k..]);
             if k > before {
                 self.note_refill();
             }
             if k < out.len() {
-                if let Some(caches) = &self.thread_cache {
+                if let Some(caches) = &self.core().thread_cache {
                     if self.reclaim_orphans(caches) > 0 {
-                        k += self.free.pop_many_into(&mut out[k..]);
+                        k += self.core().free.pop_many_into(&mut out[k..]);
                     }
                 }
             }
@@ -170,7 +170,7 @@ impl BufferPool {
             return;
         }
         let mut rest = indices;
-        if let Some(caches) = &self.thread_cache {
+        if let Some(caches) = &self.core().thread_cache {
             if !self.anyone_waits() {
                 // SAFETY: this thread's magazine of this pool; one method,
                 // which calls nothing but the waiters' counts; the indices
@@ -178,7 +178,7 @@ impl BufferPool {
                 let into_mine = |m: &crate::thread_cache::Magazine| unsafe {
                     m.push_up_to_room(rest, || self.anyone_waits())
                 };
-                if let Some(kept) = caches.with_current(self.id, into_mine) {
+                if let Some(kept) = caches.with_current(self.core().id, into_mine) {
                     rest = &rest[kept..];
                 }
             }

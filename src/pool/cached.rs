@@ -50,7 +50,7 @@ impl<'a> Blocked<'a> {
     /// module docs: the count first, so that nothing settles in a magazine
     /// after the drain).
     pub(super) fn new(pool: &'a BufferPool) -> Self {
-        let counter = pool.thread_cache.as_ref().map(|_| &*pool.counters.blocked);
+        let counter = pool.core().thread_cache.as_ref().map(|_| &*pool.core().counters.blocked);
         if let Some(c) = counter {
             // SeqCst, then the waiting loop looks at the list: as an async
             // waiter's count and look (a return writes, then reads this).
@@ -82,7 +82,7 @@ impl BufferPool {
     /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn thread_cache_size(&self) -> usize {
-        self.thread_cache.as_ref().map_or(0, ThreadCaches::size)
+        self.core().thread_cache.as_ref().map_or(0, ThreadCaches::size)
     }
 
     /// Gives every buffer in the calling thread's cache back to the shared
@@ -100,17 +100,17 @@ impl BufferPool {
     /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn flush_thread_cache(&self) {
-        let Some(caches) = &self.thread_cache else {
+        let Some(caches) = &self.core().thread_cache else {
             return;
         };
-        if !caches.make_current(self.id) {
+        if !caches.make_current(self.core().id) {
             return;
         }
         // SAFETY: this thread's magazine of this pool; `flush` is the one
         // magazine method running and calls only the free list.
-        let flushed = caches.with_current(self.id, |m| unsafe { m.flush(&self.free) });
+        let flushed = caches.with_current(self.core().id, |m| unsafe { m.flush(&self.core().free) });
         if flushed.unwrap_or(0) > 0 {
-            self.waiters.notify(&PoolSource(self));
+            self.core().waiters.notify(&PoolSource(self));
         }
     }
 
@@ -136,12 +136,14 @@ impl BufferPool {
     /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn drain_thread_caches(&self) -> usize {
-        let Some(caches) = &self.thread_cache else {
+        let Some(caches) = &self.core().thread_cache else {
             return 0;
         };
-        let back = caches.drain(&self.free, |n| self.unreserve_cache(n));
+        let taken = caches.drain(&self.core().free, |n| self.unreserve_cache(n));
+        self.release_stocks(taken.refs);
+        let back = taken.indices;
         if back > 0 {
-            self.waiters.notify(&PoolSource(self));
+            self.core().waiters.notify(&PoolSource(self));
         }
         back
     }
@@ -160,7 +162,7 @@ impl BufferPool {
     pub(super) fn pop_cached(&self, caches: &ThreadCaches) -> Option<usize> {
         // SAFETY: `with_current` hands over this thread's magazine of this
         // pool, and `pop_fast` is the one magazine method running.
-        match caches.with_current(self.id, |m| unsafe { m.pop_fast() }) {
+        match caches.with_current(self.core().id, |m| unsafe { m.pop_fast() }) {
             Some(Some(index)) => Some(index),
             _ => self.pop_cached_slow(caches),
         }
@@ -175,22 +177,22 @@ impl BufferPool {
         // the waiters' counts (loads) and the high-water update (a leaf:
         // two loads and a rare fetch_max).
         let refill = |m: &Magazine| unsafe {
-            m.refill(&self.free, || self.anyone_waits(), || self.note_refill())
+            m.refill(&self.core().free, || self.anyone_waits(), || self.note_refill())
         };
-        let got = match caches.with_current(self.id, refill) {
+        let got = match caches.with_current(self.core().id, refill) {
             Some(got) => got,
             None => {
                 self.reclaim_orphans(caches);
                 let registered = caches.find_or_register(
-                    self.id,
+                    self.core().id,
                     |want| self.reserve_cache(want),
                     |n| self.unreserve_cache(n),
                 );
                 match registered {
-                    Some(()) => caches.with_current(self.id, refill).flatten(),
+                    Some(()) => caches.with_current(self.core().id, refill).flatten(),
                     // No magazine to be had (thread-locals torn down, or
                     // memory refused): the shared list.
-                    None => self.free.pop(),
+                    None => self.core().free.pop(),
                 }
             }
         };
@@ -204,15 +206,17 @@ impl BufferPool {
         if self.reclaim_orphans(caches) == 0 {
             return None;
         }
-        self.free.pop()
+        self.core().free.pop()
     }
 
     /// Gives the indices of exited threads' magazines back to the ring and
     /// wakes waiters for them; how many came back.
     pub(super) fn reclaim_orphans(&self, caches: &ThreadCaches) -> usize {
-        let back = caches.reclaim(&self.free, |n| self.unreserve_cache(n));
+        let taken = caches.reclaim(&self.core().free, |n| self.unreserve_cache(n));
+        self.release_stocks(taken.refs);
+        let back = taken.indices;
         if back > 0 {
-            self.waiters.notify(&PoolSource(self));
+            self.core().waiters.notify(&PoolSource(self));
         }
         back
     }
@@ -220,9 +224,19 @@ impl BufferPool {
     /// [`reclaim_orphans`](Self::reclaim_orphans) for a pool that may have
     /// no thread cache (a `LocalCache` that found the list dry).
     pub(crate) fn reclaim_exited_caches(&self) -> usize {
-        self.thread_cache
+        self.core().thread_cache
             .as_ref()
             .map_or(0, |caches| self.reclaim_orphans(caches))
+    }
+
+    /// Releases references taken from exited threads' stocks
+    /// (src/pool/lifetime.rs). Never the last: the caller's `&self` is a
+    /// handle or an owned buffer's view, each holding one more.
+    fn release_stocks(&self, refs: usize) {
+        if refs > 0 {
+            let before = self.core().refs.fetch_sub(refs, Ordering::Release);
+            debug_assert!(before > refs, "a reclaim released the last reference");
+        }
     }
 
     /// After a magazine refill: the high-water mark (which counts indices
@@ -238,7 +252,7 @@ impl BufferPool {
     /// that only waiters write.
     #[inline(always)]
     pub(super) fn anyone_waits(&self) -> bool {
-        self.waiters.has_waiters() || self.counters.blocked.load(Ordering::SeqCst) != 0
+        self.core().waiters.has_waiters() || self.core().counters.blocked.load(Ordering::SeqCst) != 0
     }
 
     /// [`give_back`](Self::give_back) for a pool with a thread cache: with
@@ -256,7 +270,7 @@ impl BufferPool {
         // magazine method running. The caller owns `index`.
         // SAFETY: so the magazine may keep it; it gives it up when kept.
         let push = |m: &Magazine| unsafe { m.push_fast(index) };
-        if !self.anyone_waits() && caches.with_current(self.id, push) == Some(true) {
+        if !self.anyone_waits() && caches.with_current(self.core().id, push) == Some(true) {
             return;
         }
         // SAFETY: forwarded.
@@ -276,22 +290,22 @@ impl BufferPool {
             // SAFETY: as in `give_back`; `push_flushing` calls only the free
             // list and the waiters' counts.
             let push = |m: &Magazine| unsafe {
-                m.push_flushing(&self.free, index, || self.anyone_waits())
+                m.push_flushing(&self.core().free, index, || self.anyone_waits())
             };
-            let mut put = caches.with_current(self.id, push);
+            let mut put = caches.with_current(self.core().id, push);
             if put.is_none() {
                 let registered = caches.find_or_register(
-                    self.id,
+                    self.core().id,
                     |want| self.reserve_cache(want),
                     |n| self.unreserve_cache(n),
                 );
                 if registered.is_some() {
-                    put = caches.with_current(self.id, push);
+                    put = caches.with_current(self.core().id, push);
                 }
             }
             match put {
                 Some(Put::InCache) => return,
-                Some(Put::AfterFlush) => return self.waiters.notify(&PoolSource(self)),
+                Some(Put::AfterFlush) => return self.core().waiters.notify(&PoolSource(self)),
                 Some(Put::Passed) | None => {}
             }
         }
@@ -303,10 +317,10 @@ impl BufferPool {
     /// magazine or [`LocalCache`](crate::LocalCache); returns how many it
     /// got.
     pub(crate) fn reserve_cache(&self, want: usize) -> usize {
-        let mut left = self.cache_budget.load(Ordering::Relaxed);
+        let mut left = self.core().cache_budget.load(Ordering::Relaxed);
         loop {
             let take = want.min(left);
-            match self.cache_budget.compare_exchange_weak(
+            match self.core().cache_budget.compare_exchange_weak(
                 left,
                 left - take,
                 Ordering::Relaxed,
@@ -322,6 +336,6 @@ impl BufferPool {
     /// [`reserve_cache`](Self::reserve_cache) handed out (budget, not
     /// buffers: the buffers go back through the return paths).
     pub(crate) fn unreserve_cache(&self, n: usize) {
-        self.cache_budget.fetch_add(n, Ordering::Relaxed);
+        self.core().cache_budget.fetch_add(n, Ordering::Relaxed);
     }
 }

@@ -1,24 +1,22 @@
 //! The buffer guards: [`PooledBuf`] (borrowing its pool) and [`OwnedBuf`]
-//! (holding the pool's `Arc`), the code they share through one macro (the
-//! filled length, `Deref`, `std::io::Write`, `into_raw`, the return on
-//! drop), and the `Arc` gets that make owned guards.
+//! (holding a reference to the pool's memory: src/pool/lifetime.rs), the
+//! code they share through one macro (the filled length, `Deref`,
+//! `std::io::Write`, `into_raw`), and the gets that make owned guards.
 
 use super::raw::sealed;
 use super::*;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
 
 impl BufferPool {
-    /// [`try_get`](Self::try_get) for a pool behind an [`Arc`]: an
-    /// [`OwnedBuf`], `'static + Send`, that keeps the pool alive.
+    /// [`try_get`](Self::try_get) for an [`OwnedBuf`]: `'static + Send +
+    /// Sync`, it keeps the pool's memory alive, also past the pool's drop.
     ///
-    /// Costs one atomic read-modify-write of the `Arc`'s shared reference
-    /// count here and one when the buffer drops (see [`OwnedBuf`]); a
-    /// `&'static` pool ([`leak`](Self::leak)) avoids it.
+    /// On a thread-cached pool ([`new`](Self::new)'s default) the buffer's
+    /// reference to the pool comes from the thread's cache, with no shared
+    /// read-modify-write (see [`OwnedBuf`]).
     ///
     /// ```
-    /// use std::sync::Arc;
-    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let buf = pool.try_get_owned().unwrap();
     /// assert!(pool.try_get_owned().is_none());
     /// std::thread::spawn(move || drop(buf)).join().unwrap();
@@ -26,39 +24,46 @@ impl BufferPool {
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
     #[inline]
-    pub fn try_get_owned(self: &Arc<Self>) -> Option<OwnedBuf> {
-        self.take_index()
-            .map(|index| OwnedBuf::from_owned_index(Arc::clone(self), index))
+    pub fn try_get_owned(&self) -> Option<OwnedBuf> {
+        if let Some(buf) = self.pop_owned_fast() {
+            return Some(buf);
+        }
+        self.take_index().map(|index| self.owned_from_index(index))
     }
 
-    /// [`get`](Self::get) for a pool behind an [`Arc`] (see
-    /// [`try_get_owned`](Self::try_get_owned) for its cost).
+    /// [`get`](Self::get) for an [`OwnedBuf`] (see
+    /// [`try_get_owned`](Self::try_get_owned)).
     ///
     /// ```
-    /// use std::sync::Arc;
-    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let (tx, rx) = std::sync::mpsc::channel();
     /// tx.send(pool.get_owned()).unwrap(); // buffers travel through channels
     /// let buf = std::thread::spawn(move || rx.recv().unwrap()).join().unwrap();
     /// assert_eq!((buf.len(), buf.capacity()), (0, 32)); // fresh guards start empty
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
-    pub fn get_owned(self: &Arc<Self>) -> OwnedBuf {
-        OwnedBuf::from_owned_index(Arc::clone(self), self.wait_index())
+    pub fn get_owned(&self) -> OwnedBuf {
+        if let Some(buf) = self.pop_owned_fast() {
+            return buf;
+        }
+        self.owned_from_index(self.wait_index())
     }
 
-    /// [`get_timeout`](Self::get_timeout) for a pool behind an [`Arc`].
+    /// [`get_timeout`](Self::get_timeout) for an [`OwnedBuf`].
     ///
     /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
+    /// use std::time::Duration;
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let held = pool.get_owned();
     /// assert!(pool.get_owned_timeout(Duration::from_millis(1)).is_none());
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
-    pub fn get_owned_timeout(self: &Arc<Self>, timeout: Duration) -> Option<OwnedBuf> {
+    pub fn get_owned_timeout(&self, timeout: Duration) -> Option<OwnedBuf> {
+        if let Some(buf) = self.pop_owned_fast() {
+            return Some(buf);
+        }
         self.wait_index_until(Instant::now().checked_add(timeout))
-            .map(|index| OwnedBuf::from_owned_index(Arc::clone(self), index))
+            .map(|index| self.owned_from_index(index))
     }
 }
 
@@ -68,8 +73,8 @@ impl BufferPool {
 /// It is `Send`: one thread may fill it and another return it. It borrows
 /// its pool; with a `&'static BufferPool` (a `static` or
 /// [`BufferPool::leak`]) it is a `PooledBuf<'static>`, which moves into
-/// threads, tasks and channels at no extra cost. For a pool behind an
-/// [`Arc`] see [`OwnedBuf`].
+/// threads, tasks and channels at no extra cost. For a guard that owns
+/// its pool's memory see [`OwnedBuf`].
 ///
 /// # Filled length
 ///
@@ -116,18 +121,19 @@ pub struct PooledBuf<'a> {
     pub(super) len: usize,
 }
 
-/// A buffer taken from a pool behind an [`Arc`]: `'static + Send`, it moves
-/// into threads, tasks and channels and returns to its pool when dropped,
-/// on any thread. Made by [`BufferPool::get_owned`] and its siblings.
+/// A buffer that owns a reference to its pool's memory: `'static + Send +
+/// Sync`, it moves into threads, tasks and channels and returns to its
+/// pool when dropped, on any thread. Made by [`BufferPool::get_owned`] and
+/// its siblings, from a plain pool or one behind an `Arc`.
 ///
-/// It holds a clone of the pool's `Arc`, which keeps the pool alive. **Cost:**
-/// each get clones the `Arc` and each drop releases it, one atomic
-/// read-modify-write of the `Arc`'s reference count per get and per put, on
-/// one cache line that every thread holding buffers of the pool writes.
-/// Under contention from several threads that line bounces between cores.
-/// Where the pool lives for the whole program, a `&'static BufferPool`
-/// (a `static` or [`BufferPool::leak`]) gives `PooledBuf<'static>`
-/// guards, equally `'static + Send`, without that cost.
+/// The pool's memory lives until the pool's handle *and* its last owned
+/// buffer are gone, so an `OwnedBuf` may outlive the `BufferPool` it came
+/// from. **Cost:** on a thread-cached pool ([`BufferPool::new`]'s
+/// default), the reference is taken from and given back to the thread's
+/// cache, in the same step as the index: no shared read-modify-write,
+/// except one per 32 buffers on a thread that only gets or only drops. On
+/// a pool without a thread cache, one atomic read-modify-write per get and
+/// per drop, as an `Arc` costs. The protocol: src/pool/lifetime.rs.
 ///
 /// It has the same filled-length API as [`PooledBuf`].
 ///
@@ -156,8 +162,10 @@ pub struct PooledBuf<'a> {
 /// ```
 #[must_use = "dropping the guard returns the buffer at once"]
 pub struct OwnedBuf {
-    /// The pool it came from, kept alive by this clone.
-    pool: Arc<BufferPool>,
+    /// The core of the pool it came from, kept alive by the reference this
+    /// guard holds (src/pool/lifetime.rs); also the guard's view of its
+    /// pool as a `&BufferPool` (see [`pool`](Self::pool)).
+    core: NonNull<PoolCore>,
     /// Owned by this guard alone: not in the ring, in no token.
     index: usize,
     /// The filled length, `<= pool.buffer_size()`.
@@ -199,36 +207,72 @@ impl<'a> PooledBuf<'a> {
     fn owner(&self) -> &BufferPool {
         self.pool
     }
+
+    /// Gives the index back.
+    #[inline(always)]
+    fn release(&mut self) {
+        // SAFETY: the index is in range and owned by this guard alone,
+        // which gives it up here (it is being dropped).
+        unsafe { self.pool.give_back(self.index) }
+    }
 }
+
+// SAFETY: the guard owns its buffer's index exclusively and one reference
+// to the pool's core (src/pool/lifetime.rs), whose shared state is
+// thread-safe (`BufferPool` is `Send + Sync`); the buffer's bytes are
+// reached only through `&self`/`&mut self`.
+unsafe impl Send for OwnedBuf {}
+// SAFETY: as above; `&OwnedBuf` gives read access to its own buffer and a
+// `&BufferPool` view, both fine to share.
+unsafe impl Sync for OwnedBuf {}
 
 impl OwnedBuf {
     /// The pool it came from.
     ///
+    /// Every method of the pool works through it, also after the pool's
+    /// own handle has been dropped (the guard keeps the pool's memory
+    /// alive): gets through it are served from the buffers that have come
+    /// back since.
+    ///
     /// ```
-    /// use std::sync::Arc;
-    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
-    /// assert!(Arc::ptr_eq(pool.get_owned().pool(), &pool));
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap();
+    /// let buf = pool.get_owned();
+    /// assert_eq!(buf.pool().id(), pool.id());
+    /// drop(pool); // the guard keeps the pool's memory alive
+    /// assert_eq!(buf.pool().capacity(), 2);
+    /// assert!(buf.pool().try_get().is_some());
     /// ```
-    pub fn pool(&self) -> &Arc<BufferPool> {
-        &self.pool
+    pub fn pool(&self) -> &BufferPool {
+        // SAFETY: `BufferPool` is `repr(transparent)` over a
+        // `NonNull<PoolCore>`, and `self.core` is one whose core this
+        // guard's reference keeps alive while the borrow lasts. The view is
+        // a borrow, never a value: its `Drop` (the handle's) never runs.
+        unsafe { &*(&self.core as *const NonNull<PoolCore> as *const BufferPool) }
     }
 
-    /// A guard for an index the caller owns exclusively, empty (filled
-    /// length 0). `pub(crate)` for the io_uring registrations, which turn a
-    /// token the kernel gave back into an owned guard.
-    #[inline]
-    pub(crate) fn from_owned_index(pool: Arc<BufferPool>, index: usize) -> Self {
+    /// A guard for an index the caller owns exclusively and a reference to
+    /// the pool's core the caller gives it, empty (filled length 0).
+    #[inline(always)]
+    pub(super) fn from_parts(core: NonNull<PoolCore>, index: usize) -> Self {
         OwnedBuf {
-            pool,
+            core,
             index,
             len: 0,
         }
     }
 
     /// The pool reference the shared guard code uses.
-    #[inline]
+    #[inline(always)]
     fn owner(&self) -> &BufferPool {
-        &self.pool
+        self.pool()
+    }
+
+    /// Gives the index and the reference back.
+    #[inline(always)]
+    fn release(&mut self) {
+        // SAFETY: the guard owns its index and one reference to its pool's
+        // core, and gives both up (it is being dropped).
+        unsafe { super::lifetime::drop_owned(self.core, self.index) }
     }
 }
 
@@ -456,7 +500,7 @@ macro_rules! guard_common {
             pub fn into_raw(self) -> RawBuf {
                 let raw = RawBuf {
                     index: self.index,
-                    pool_id: self.owner().id,
+                    pool_id: self.owner().core().id,
                 };
                 // The token takes over the index; the pool handle (for an
                 // OwnedBuf, its Arc clone) is dropped without a return.
@@ -516,16 +560,14 @@ macro_rules! guard_common {
             // bench's one-thread pairs lose about a quarter of their rate).
             #[inline(always)]
             fn drop(&mut self) {
-                // SAFETY: the index is in range and owned by this guard
-                // alone, which gives it up here.
-                unsafe { self.owner().give_back(self.index) }
+                self.release()
             }
         }
 
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct($name)
-                    .field("tier", &self.owner().tier)
+                    .field("tier", &self.owner().core().tier)
                     .field("index", &self.index)
                     .field("len", &self.len)
                     .finish()
@@ -538,7 +580,7 @@ macro_rules! guard_common {
                 self.index
             }
             fn held_pool_id(&self) -> u64 {
-                self.owner().id
+                self.owner().core().id
             }
         }
     };
@@ -582,7 +624,7 @@ impl GuardHandle for PooledBuf<'_> {
 impl GuardHandle for OwnedBuf {
     unsafe fn drop_handle(this: &std::mem::ManuallyDrop<Self>) {
         // SAFETY: the caller never uses `this` again and its Drop never
-        // runs, so this is the one read (and drop) of the Arc.
-        drop(unsafe { std::ptr::read(&this.pool) });
+        // runs, so its reference is given up exactly once, here.
+        unsafe { super::lifetime::release(this.core, 1) }
     }
 }

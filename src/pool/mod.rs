@@ -17,6 +17,7 @@ mod batch;
 mod builder;
 mod cached;
 mod guard;
+mod lifetime;
 mod raw;
 mod stats;
 #[cfg(test)]
@@ -42,6 +43,7 @@ use crate::freelist::FreeList;
 use crate::thread_cache::{Put, ThreadCaches};
 use crate::waiters::WaitList;
 use crate::{AlignedBuf, Error, IoVec, Tier};
+use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicUsize as StdAtomicUsize;
@@ -80,7 +82,20 @@ use std::time::{Duration, Instant};
 /// assert!(pool.try_get().is_some());
 /// # let _ = i;
 /// ```
+#[repr(transparent)]
 pub struct BufferPool {
+    /// The pool's state, in an allocation of its own that outlives this
+    /// handle while [`OwnedBuf`]s of the pool live (src/pool/lifetime.rs).
+    /// The handle holds one of its references until it drops. An
+    /// `OwnedBuf` hands out a `&BufferPool` that is its own copy of this
+    /// pointer (hence `repr(transparent)`): every method works through
+    /// either.
+    core: NonNull<PoolCore>,
+}
+
+/// Everything a [`BufferPool`] is: freed when its last reference goes
+/// (the handle's and each [`OwnedBuf`]'s; src/pool/lifetime.rs).
+pub(crate) struct PoolCore {
     /// The free indices. Every index in `0..capacity` is, at every moment,
     /// in exactly one place: this list (its reuse slot or its ring), a live
     /// [`PooledBuf`] or [`OwnedBuf`], a thread cache's magazine, a
@@ -112,6 +127,21 @@ pub struct BufferPool {
     /// [`BufferPoolBuilder::thread_cache`]; `None`: every get and put goes
     /// to `free`. Fixed at construction.
     thread_cache: Option<ThreadCaches>,
+    /// References to this core: 1 for the handle (until it drops), 1 per
+    /// live [`OwnedBuf`], and the stocks of references thread caches keep
+    /// for owned gets and drops (src/pool/lifetime.rs). Alone on its line:
+    /// written only when a stock is refilled or shed, or on pools without a
+    /// thread cache.
+    refs: CachePadded<lifetime::RefCount>,
+    /// Under loom: "written" when the core is freed and "read" by every
+    /// access through [`BufferPool::core`], so that loom reports any
+    /// access the free does not come after (a use after free).
+    #[cfg(loom)]
+    alive: loom::cell::UnsafeCell<()>,
+    /// Under unit tests: set when the core is freed, so that a test can see
+    /// when (and that only once) it is.
+    #[cfg(all(test, not(loom)))]
+    freed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The thread cache [`BufferPool::new`] gives a pool of `capacity`
@@ -149,6 +179,18 @@ unsafe impl Send for BufferPool {}
 unsafe impl Sync for BufferPool {}
 
 impl BufferPool {
+    /// The pool's state.
+    #[inline(always)]
+    pub(crate) fn core(&self) -> &PoolCore {
+        // SAFETY: this handle, or the `OwnedBuf` whose copy of the pointer
+        // `self` is, holds one of the core's references for as long as
+        // `self` is borrowed, so the core is alive (src/pool/lifetime.rs).
+        let core = unsafe { self.core.as_ref() };
+        #[cfg(loom)]
+        core.alive.with(|_| ());
+        core
+    }
+
     /// A pool of exactly `capacity` buffers of `tier`, all free, with a
     /// per-thread cache of `capacity / (2 × CPUs)` buffers (at most 64; none
     /// for a pool too small for that): see
@@ -202,7 +244,7 @@ impl BufferPool {
         let free = free_list(capacity)?;
         let base = slab.base();
         let id = NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed);
-        Ok(BufferPool {
+        let core = Box::new(PoolCore {
             free,
             slab,
             base,
@@ -212,28 +254,36 @@ impl BufferPool {
             waiters: WaitList::new(),
             counters: Counters::new(),
             thread_cache: (thread_cache > 0).then(|| ThreadCaches::new(id, thread_cache)),
+            refs: CachePadded::new(lifetime::RefCount::new(1)),
+            #[cfg(loom)]
+            alive: loom::cell::UnsafeCell::new(()),
+            #[cfg(all(test, not(loom)))]
+            freed: Default::default(),
+        });
+        Ok(BufferPool {
+            core: NonNull::from(Box::leak(core)),
         })
     }
 
     /// Number of buffers.
     pub fn capacity(&self) -> usize {
-        self.free.capacity()
+        self.core().free.capacity()
     }
 
     /// Whether the pool has the reuse slot ([`new`](Self::new)) or not
     /// ([`BufferPoolBuilder::reuse_slot`]`(false)`).
     pub fn has_reuse_slot(&self) -> bool {
-        self.free.has_reuse_slot()
+        self.core().free.has_reuse_slot()
     }
 
     /// The tier of every buffer.
     pub fn tier(&self) -> Tier {
-        self.tier
+        self.core().tier
     }
 
     /// Bytes per buffer.
     pub fn buffer_size(&self) -> usize {
-        self.tier.size()
+        self.core().tier.size()
     }
 
     /// Takes a free buffer, or `None` at once if there is none.
@@ -278,7 +328,7 @@ impl BufferPool {
     /// back (to the longest async waiter first) and try once more.
     #[cold]
     fn pop_revoking(&self) -> Option<usize> {
-        if self.waiters.revoke_uncollected(&PoolSource(self)) == 0 {
+        if self.core().waiters.revoke_uncollected(&PoolSource(self)) == 0 {
             return None;
         }
         self.pop_index()
@@ -289,7 +339,7 @@ impl BufferPool {
     /// free list.
     #[inline(always)]
     fn pop_index(&self) -> Option<usize> {
-        if let Some(caches) = &self.thread_cache {
+        if let Some(caches) = &self.core().thread_cache {
             return self.pop_cached(caches);
         }
         self.pop_free()
@@ -300,7 +350,7 @@ impl BufferPool {
     /// stays small enough to inline into a caller's loop.
     #[inline(always)]
     fn pop_free(&self) -> Option<usize> {
-        if let Some(index) = self.free.take_parked() {
+        if let Some(index) = self.core().free.take_parked() {
             return Some(index);
         }
         self.pop_free_ring()
@@ -311,9 +361,9 @@ impl BufferPool {
     #[inline(never)]
     fn pop_free_ring(&self) -> Option<usize> {
         #[cfg(not(loom))]
-        return self.free.pop_noting_ring(|| self.raise_high_water());
+        return self.core().free.pop_noting_ring(|| self.raise_high_water());
         #[cfg(loom)]
-        self.free.pop()
+        self.core().free.pop()
     }
 
     /// Takes a free buffer, waiting (spin, yield, then capped jittered
@@ -391,9 +441,9 @@ impl BufferPool {
     /// waiters not yet collected (the next get may take back a forgotten
     /// one's).
     pub(crate) fn looks_dry(&self) -> bool {
-        self.free.looks_empty()
-            && !self.thread_cache.as_ref().is_some_and(|c| c.has_orphans())
-            && !self.waiters.has_uncollected()
+        self.core().free.looks_empty()
+            && !self.core().thread_cache.as_ref().is_some_and(|c| c.has_orphans())
+            && !self.core().waiters.has_uncollected()
     }
 
     /// Puts an index its caller owns back into the free list: the one path
@@ -404,7 +454,7 @@ impl BufferPool {
     /// free list, guard, cache or token) and gives that ownership up here.
     #[inline(always)]
     pub(crate) unsafe fn give_back(&self, index: usize) {
-        match &self.thread_cache {
+        match &self.core().thread_cache {
             // SAFETY: forwarded.
             Some(caches) => unsafe { self.return_via_cache(caches, index) },
             // SAFETY: forwarded.
@@ -419,12 +469,12 @@ impl BufferPool {
     /// As [`give_back`](Self::give_back).
     #[inline(always)]
     pub(super) unsafe fn return_to_list(&self, index: usize) {
-        if !self.free.try_park(index) {
+        if !self.core().free.try_park(index) {
             // SAFETY: forwarded.
             return unsafe { self.return_to_ring(index) };
         }
         // The park was a SeqCst write; now the one load.
-        self.waiters.notify(&PoolSource(self));
+        self.core().waiters.notify(&PoolSource(self));
     }
 
     /// [`return_to_list`](Self::return_to_list) past a full (or absent)
@@ -436,9 +486,9 @@ impl BufferPool {
     unsafe fn return_to_ring(&self, index: usize) {
         // SAFETY: forwarded: the caller owns `index`, so it is out of the
         // free list, which therefore holds fewer than capacity indices.
-        unsafe { self.free.push_to_ring(index) };
+        unsafe { self.core().free.push_to_ring(index) };
         // The push was a SeqCst write; now the one load.
-        self.waiters.notify(&PoolSource(self));
+        self.core().waiters.notify(&PoolSource(self));
     }
 
     /// Puts owned indices straight into the ring, past the reuse slot, with
@@ -451,15 +501,15 @@ impl BufferPool {
     #[inline]
     pub(crate) unsafe fn return_many_to_ring(&self, indices: &[usize]) {
         // SAFETY: forwarded from the caller.
-        unsafe { self.free.push_many_to_ring(indices) };
-        self.waiters.notify(&PoolSource(self));
+        unsafe { self.core().free.push_many_to_ring(indices) };
+        self.core().waiters.notify(&PoolSource(self));
     }
 
     /// Pointer to buffer `index`; `index < capacity`.
     #[inline]
     fn buffer_ptr_unchecked(&self, index: usize) -> *mut u8 {
         // SAFETY: index < capacity, so the offset stays inside the slab.
-        unsafe { self.base.as_ptr().add(index * self.tier.size()) }
+        unsafe { self.core().base.as_ptr().add(index * self.core().tier.size()) }
     }
 
     fn check_range(&self, index: usize) -> Result<(), Error> {
@@ -495,7 +545,7 @@ impl BufferPool {
     /// bytes is created, so guards' `&mut` borrows of their buffers stay
     /// valid.
     pub fn slab_iovec(&self) -> IoVec {
-        IoVec::from_raw_parts(self.base.as_ptr(), self.slab.len())
+        IoVec::from_raw_parts(self.core().base.as_ptr(), self.core().slab.len())
     }
 
     /// One vector per buffer, in index order: pass these to
@@ -519,23 +569,23 @@ impl BufferPool {
             })?;
         v.extend(
             (0..self.capacity())
-                .map(|i| IoVec::from_raw_parts(self.buffer_ptr_unchecked(i), self.tier.size())),
+                .map(|i| IoVec::from_raw_parts(self.buffer_ptr_unchecked(i), self.core().tier.size())),
         );
         Ok(v)
     }
 
     /// The free indices (for the per-thread cache's batches).
     pub(crate) fn free_list(&self) -> &FreeList {
-        &self.free
+        &self.core().free
     }
 }
 
 impl fmt::Debug for BufferPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BufferPool")
-            .field("tier", &self.tier)
+            .field("tier", &self.core().tier)
             .field("capacity", &self.capacity())
-            .field("id", &self.id)
+            .field("id", &self.core().id)
             .finish_non_exhaustive()
     }
 }

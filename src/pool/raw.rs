@@ -8,7 +8,7 @@ impl BufferPool {
     /// This pool's identity, unique among the pools of the process (a
     /// [`RawBuf`] carries it).
     pub fn id(&self) -> u64 {
-        self.id
+        self.core().id
     }
 
     /// Whether `raw` is a buffer of this pool.
@@ -22,7 +22,7 @@ impl BufferPool {
     /// a.put_raw(raw).unwrap();
     /// ```
     pub fn owns(&self, raw: &RawBuf) -> bool {
-        raw.pool_id == self.id
+        raw.pool_id == self.core().id
     }
 
     fn check_owner(&self, raw: &RawBuf) -> Result<(), Error> {
@@ -141,7 +141,7 @@ impl BufferPool {
         self.check_range(index)?;
         Ok(RawBuf {
             index,
-            pool_id: self.id,
+            pool_id: self.core().id,
         })
     }
 }

@@ -104,27 +104,28 @@ impl BufferPool {
     /// ```
     pub fn stats(&self) -> PoolStats {
         let capacity = self.capacity();
-        let cached = match &self.thread_cache {
+        let cached = match &self.core().thread_cache {
             Some(caches) => {
                 self.reclaim_orphans(caches);
                 caches.cached()
             }
             None => 0,
         };
-        let free = (self.free.approx_free() + cached).min(capacity);
+        let free = (self.core().free.approx_free() + cached).min(capacity);
         let in_use = capacity - free;
         PoolStats {
             capacity,
             free,
             in_use,
-            high_water: self.counters.high_water.load(Ordering::Relaxed).max(in_use),
+            high_water: self.core().counters.high_water.load(Ordering::Relaxed).max(in_use),
             failed_try_gets: self
+                .core()
                 .counters
                 .failed
                 .iter()
                 .map(|c| c.load(Ordering::Relaxed))
                 .sum(),
-            waiters: self.waiters.waiters(),
+            waiters: self.core().waiters.waiters(),
             cached,
         }
     }
@@ -134,15 +135,15 @@ impl BufferPool {
     #[cfg(not(loom))]
     #[inline]
     pub(super) fn raise_high_water(&self) {
-        let used = self.capacity() - self.free.approx_free();
-        if used > self.counters.high_water.load(Ordering::Relaxed) {
-            self.counters.high_water.fetch_max(used, Ordering::Relaxed);
+        let used = self.capacity() - self.core().free.approx_free();
+        if used > self.core().counters.high_water.load(Ordering::Relaxed) {
+            self.core().counters.high_water.fetch_max(used, Ordering::Relaxed);
         }
     }
 
     /// Counts a `try_get` that found the pool dry.
     #[cold]
     pub(super) fn count_failed(&self) {
-        self.counters.failed[shard()].fetch_add(1, Ordering::Relaxed);
+        self.core().counters.failed[shard()].fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -270,27 +270,133 @@ fn filled_length_write_and_full_access() {
     assert_eq!(&g.as_full()[..3], b"01!");
 }
 
+/// The core's reference count, and a flag set when the core is freed.
+fn refs_and_freed(pool: &BufferPool) -> (usize, Arc<std::sync::atomic::AtomicBool>) {
+    let core = pool.core();
+    (core.refs.load(Ordering::SeqCst), Arc::clone(&core.freed))
+}
+
+/// A pool of 8 Pico buffers with a thread cache of 4, or none.
+fn owned_test_pool(cache: usize) -> BufferPool {
+    BufferPool::builder(Tier::Pico, 8)
+        .thread_cache(cache)
+        .build()
+        .unwrap()
+}
+
 #[test]
-fn owned_guards_keep_the_pool_alive_and_return_on_any_thread() {
-    let pool = Arc::new(BufferPool::new(Tier::Pico, 2).unwrap());
-    let mut a = pool.get_owned();
-    a.clear();
-    a.extend_from_slice_checked(b"abc").unwrap();
-    let weak = Arc::downgrade(&pool);
-    drop(pool); // the guard keeps it
-    let t = std::thread::spawn(move || {
-        assert_eq!(&a[..], b"abc");
-        let pool = Arc::clone(a.pool());
-        drop(a);
-        pool.try_get_owned().map(|b| b.index())
+fn owned_guards_outlive_their_pool_which_is_freed_once_by_the_last() {
+    for cache in [0, 4] {
+        let pool = owned_test_pool(cache);
+        let (_, freed) = refs_and_freed(&pool);
+        let mut a = pool.get_owned();
+        a.extend_from_slice_checked(b"abc").unwrap();
+        let b = pool.get_owned();
+        drop(pool); // the guards keep the memory
+        assert!(!freed.load(Ordering::SeqCst), "cache {cache}: freed under live guards");
+        // The guard's view of its pool still works, and its gets are
+        // served from the buffers returned since.
+        assert_eq!(a.pool().capacity(), 8);
+        assert!(a.pool().try_get().is_some());
+        let c = a.pool().get_owned();
+        let t = std::thread::spawn(move || {
+            assert_eq!(&a[..], b"abc");
+            drop(a); // on another thread, which has no cache of the pool
+            drop(c);
+        });
+        t.join().unwrap();
+        assert!(!freed.load(Ordering::SeqCst), "cache {cache}: freed under `b`");
+        drop(b);
+        assert!(freed.load(Ordering::SeqCst), "cache {cache}: not freed by the last guard");
+    }
+}
+
+#[test]
+fn a_thread_cached_pool_moves_owned_references_without_touching_the_count() {
+    let pool = owned_test_pool(4);
+    let (before, _) = refs_and_freed(&pool);
+    assert_eq!(before, 1, "the handle's own");
+    let first = pool.get_owned();
+    let (refilled, _) = refs_and_freed(&pool);
+    drop(first);
+    for _ in 0..1000 {
+        let a = pool.get_owned();
+        let b = pool.try_get_owned().unwrap();
+        drop((a, b));
+    }
+    // One refill of the stock, then nothing: gets and drops in balance on
+    // one thread move references between buffers and the stock only.
+    assert_eq!(refs_and_freed(&pool).0, refilled);
+    assert!(refilled > 1);
+    // A plain pool counts each owned buffer.
+    let plain = owned_test_pool(0);
+    let held = plain.get_owned();
+    assert_eq!(refs_and_freed(&plain).0, 2);
+    drop(held);
+    assert_eq!(refs_and_freed(&plain).0, 1);
+}
+
+#[test]
+fn handing_owned_buffers_between_threads_keeps_the_count_bounded() {
+    let pool = owned_test_pool(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<OwnedBuf>(2);
+    let sink = std::thread::spawn(move || {
+        let mut n = 0;
+        for buf in rx {
+            drop(buf); // the drops fill this thread's stock, which sheds
+            n += 1;
+        }
+        n
     });
-    assert!(t.join().unwrap().is_some());
-    assert!(weak.upgrade().is_none(), "the last guard freed the pool");
-    let pool = Arc::new(BufferPool::new(Tier::Pico, 1).unwrap());
+    for _ in 0..500 {
+        tx.send(pool.get_owned()).unwrap();
+    }
+    drop(tx);
+    assert_eq!(sink.join().unwrap(), 500);
+    let (refs, freed) = refs_and_freed(&pool);
+    // The handle, and what the two stocks (this thread's and the exited
+    // sink's, orphaned) hold: at most two full stocks.
+    let most = 1 + 2 * 2 * crate::thread_cache::STOCK_BATCH;
+    assert!(refs <= most, "{refs} references with no buffer out");
+    drop(pool);
+    assert!(freed.load(Ordering::SeqCst), "the stocks kept the core alive");
+}
+
+#[test]
+fn closing_takes_the_stock_of_a_live_idle_thread() {
+    let pool = owned_test_pool(4);
+    let (_, freed) = refs_and_freed(&pool);
+    let held = pool.get_owned();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let idle = std::thread::spawn(move || {
+        drop(held.pool().get_owned()); // this thread's stock holds references
+        ready_tx.send(()).unwrap();
+        go_rx.recv().unwrap(); // parked, alive, while the pool drops
+        held
+    });
+    ready_rx.recv().unwrap();
+    let refs = refs_and_freed(&pool).0;
+    assert!(refs > 2, "the idle thread's stock holds references ({refs})");
+    drop(pool);
+    assert!(!freed.load(Ordering::SeqCst), "`held` is alive");
+    go_tx.send(()).unwrap();
+    let held = idle.join().unwrap();
+    drop(held); // the last one: the idle thread's stock was taken at close
+    assert!(freed.load(Ordering::SeqCst));
+}
+
+#[test]
+fn into_raw_gives_up_the_owned_reference() {
+    let pool = owned_test_pool(0);
     let raw = pool.get_owned().into_raw();
-    assert_eq!(Arc::strong_count(&pool), 1, "into_raw dropped its Arc");
+    assert_eq!(refs_and_freed(&pool).0, 1, "into_raw released its reference");
     pool.put_raw(raw).unwrap();
     assert!(pool.try_get().is_some());
+    let arc = Arc::new(owned_test_pool(4));
+    let buf = arc.get_owned(); // through an Arc, as before
+    drop(arc);
+    assert_eq!(buf.pool().capacity(), 8);
 }
 
 #[test]

@@ -243,7 +243,7 @@ impl<const N: usize> Held for TierBuf<'_, N> {
         self.0.index
     }
     fn held_pool_id(&self) -> u64 {
-        self.0.pool.id
+        self.0.pool.core().id
     }
 }
 

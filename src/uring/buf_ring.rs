@@ -492,7 +492,7 @@ impl BufRing {
     /// The guard of a token of this ring's pool (checked by the caller).
     fn owned_guard(&self, raw: RawBuf) -> OwnedBuf {
         // The token owned its index exclusively; now the guard does.
-        OwnedBuf::from_owned_index(Arc::clone(&self.pool), raw.into_index())
+        self.pool.owned_from_index(raw.into_index())
     }
 
     /// Whether completions of this ring are parts

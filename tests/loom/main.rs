@@ -6,7 +6,8 @@
 //! * `batch`: the ring's batch pops and pushes against single ones;
 //! * `waiters`: the async wait list (lost wake-ups, cancellation);
 //! * `thread_cache`: the per-thread magazines, thread exits and reclaims;
-//! * `liveness`: the wait list together with orphaned magazines.
+//! * `liveness`: the wait list together with orphaned magazines;
+//! * `lifetime`: the pool's memory outliving its handle for owned buffers.
 //!
 //! Run with `scripts/loom.sh` (or
 //! `RUSTFLAGS="--cfg loom" cargo test --release --test loom --no-default-features`);
@@ -15,6 +16,7 @@
 
 mod batch;
 mod common;
+mod lifetime;
 mod liveness;
 mod ring;
 mod thread_cache;

@@ -11,6 +11,7 @@
 //!
 //! * `pool`: the pools under contention (guards, batches, cross-thread
 //!   returns, raw tokens, blocking gets, caches, typed and generic pools);
+//! * `lifetime`: owned buffers outliving their pool's handle;
 //! * `ring_batch`: the ring's batch operations mixed with single ones;
 //! * `liveness`: no deadlock, stall, double hand-out or loss when the
 //!   features meet (thread caches, the wait list, blocking, timed and async
@@ -21,6 +22,7 @@
 //! liveness module, which needs real time and a runtime, is skipped.
 
 mod common;
+mod lifetime;
 #[cfg(not(any(miri, loom)))]
 mod liveness;
 mod pool;
