@@ -1,5 +1,7 @@
 //! Metadata per buffer, the thread caches included: at most 24 bytes at a
 //! power-of-two capacity (the ring's 16, the caches' at most 4 of indices,
+//! the pool's own state, which lives on the heap since owned buffers may
+//! outlive the handle,
 //! and their records).
 //!
 //! A counting global allocator tracks live heap bytes. The slab (2 MiB

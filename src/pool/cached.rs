@@ -50,7 +50,11 @@ impl<'a> Blocked<'a> {
     /// module docs: the count first, so that nothing settles in a magazine
     /// after the drain).
     pub(super) fn new(pool: &'a BufferPool) -> Self {
-        let counter = pool.core().thread_cache.as_ref().map(|_| &*pool.core().counters.blocked);
+        let counter = pool
+            .core()
+            .thread_cache
+            .as_ref()
+            .map(|_| &*pool.core().counters.blocked);
         if let Some(c) = counter {
             // SeqCst, then the waiting loop looks at the list: as an async
             // waiter's count and look (a return writes, then reads this).
@@ -82,7 +86,10 @@ impl BufferPool {
     /// # Ok::<(), iobuf_pool::Error>(())
     /// ```
     pub fn thread_cache_size(&self) -> usize {
-        self.core().thread_cache.as_ref().map_or(0, ThreadCaches::size)
+        self.core()
+            .thread_cache
+            .as_ref()
+            .map_or(0, ThreadCaches::size)
     }
 
     /// Gives every buffer in the calling thread's cache back to the shared
@@ -108,7 +115,8 @@ impl BufferPool {
         }
         // SAFETY: this thread's magazine of this pool; `flush` is the one
         // magazine method running and calls only the free list.
-        let flushed = caches.with_current(self.core().id, |m| unsafe { m.flush(&self.core().free) });
+        let flushed =
+            caches.with_current(self.core().id, |m| unsafe { m.flush(&self.core().free) });
         if flushed.unwrap_or(0) > 0 {
             self.core().waiters.notify(&PoolSource(self));
         }
@@ -177,7 +185,11 @@ impl BufferPool {
         // the waiters' counts (loads) and the high-water update (a leaf:
         // two loads and a rare fetch_max).
         let refill = |m: &Magazine| unsafe {
-            m.refill(&self.core().free, || self.anyone_waits(), || self.note_refill())
+            m.refill(
+                &self.core().free,
+                || self.anyone_waits(),
+                || self.note_refill(),
+            )
         };
         let got = match caches.with_current(self.core().id, refill) {
             Some(got) => got,
@@ -224,7 +236,8 @@ impl BufferPool {
     /// [`reclaim_orphans`](Self::reclaim_orphans) for a pool that may have
     /// no thread cache (a `LocalCache` that found the list dry).
     pub(crate) fn reclaim_exited_caches(&self) -> usize {
-        self.core().thread_cache
+        self.core()
+            .thread_cache
             .as_ref()
             .map_or(0, |caches| self.reclaim_orphans(caches))
     }
@@ -234,7 +247,7 @@ impl BufferPool {
     /// handle or an owned buffer's view, each holding one more.
     fn release_stocks(&self, refs: usize) {
         if refs > 0 {
-            let before = self.core().refs.fetch_sub(refs, Ordering::Release);
+            let before = self.core().refs().fetch_sub(refs, Ordering::Release);
             debug_assert!(before > refs, "a reclaim released the last reference");
         }
     }
@@ -252,7 +265,8 @@ impl BufferPool {
     /// that only waiters write.
     #[inline(always)]
     pub(super) fn anyone_waits(&self) -> bool {
-        self.core().waiters.has_waiters() || self.core().counters.blocked.load(Ordering::SeqCst) != 0
+        self.core().waiters.has_waiters()
+            || self.core().counters.blocked.load(Ordering::SeqCst) != 0
     }
 
     /// [`give_back`](Self::give_back) for a pool with a thread cache: with

@@ -13,7 +13,7 @@
 //!   PoolCore (one Box) <----------------------------------------- +
 //!   +----------------------------------------------------------------+
 //!   | free list, slab, waiters, counters, thread caches (registry)    |
-//!   | refs (own cache line): handle + owned buffers + stocks          |
+//!   | refs (on the counters' cold line): handle + owned + stocks      |
 //!   +----------------------------------------------------------------+
 //!   each thread's magazine of the pool (owned by the thread):
 //!   +-----------------------------+
@@ -106,7 +106,7 @@ impl BufferPool {
         let core = self.core();
         if let Some(caches) = &core.thread_cache {
             let refill = || {
-                core.refs.fetch_add(STOCK_BATCH, Ordering::Relaxed);
+                core.refs().fetch_add(STOCK_BATCH, Ordering::Relaxed);
                 STOCK_BATCH
             };
             // SAFETY: this thread's magazine of this pool; `take_ref` is the
@@ -117,7 +117,7 @@ impl BufferPool {
         }
         // Relaxed, as `Arc::clone`: the caller's reference keeps the count
         // above 0, and this thread's later accesses need no ordering.
-        core.refs.fetch_add(1, Ordering::Relaxed);
+        core.refs().fetch_add(1, Ordering::Relaxed);
     }
 
     /// An owned guard for an index the caller owns exclusively, with a new
@@ -212,7 +212,7 @@ unsafe fn drop_owned_slow(core: NonNull<PoolCore>, index: usize, with_cache: boo
 pub(super) unsafe fn release(core: NonNull<PoolCore>, n: usize) {
     // SAFETY: the caller's references keep the core alive until the
     // fetch_sub, the last access unless it frees.
-    let refs: &RefCount = unsafe { &core.as_ref().refs };
+    let refs: &RefCount = unsafe { core.as_ref().refs() };
     // Release: this thread's accesses to the core happen before the free
     // by whoever brings the count to 0.
     if refs.fetch_sub(n, Ordering::Release) != n {
@@ -231,7 +231,10 @@ pub(super) unsafe fn release(core: NonNull<PoolCore>, n: usize) {
         #[cfg(loom)]
         core.as_ref().alive.with_mut(|_| ());
         #[cfg(all(test, not(loom)))]
-        assert!(!core.as_ref().freed.swap(true, Ordering::Relaxed), "freed twice");
+        assert!(
+            !core.as_ref().freed.swap(true, Ordering::Relaxed),
+            "freed twice"
+        );
         drop(Box::from_raw(core.as_ptr()));
     }
 }

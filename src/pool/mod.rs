@@ -43,7 +43,6 @@ use crate::freelist::FreeList;
 use crate::thread_cache::{Put, ThreadCaches};
 use crate::waiters::WaitList;
 use crate::{AlignedBuf, Error, IoVec, Tier};
-use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicUsize as StdAtomicUsize;
@@ -121,18 +120,16 @@ pub(crate) struct PoolCore {
     /// [`acquire_owned`](BufferPool::acquire_owned); every return notifies
     /// it (one load when nobody waits).
     waiters: WaitList,
-    /// The counters behind [`stats`](BufferPool::stats).
+    /// The counters behind [`stats`](BufferPool::stats), and the core's
+    /// reference count (`counters.cold.refs`): 1 for the handle (until it
+    /// drops), 1 per live [`OwnedBuf`], and the stocks of references
+    /// thread caches keep for owned gets and drops
+    /// (src/pool/lifetime.rs).
     counters: Counters,
     /// The per-thread magazines, for a pool built with
     /// [`BufferPoolBuilder::thread_cache`]; `None`: every get and put goes
     /// to `free`. Fixed at construction.
     thread_cache: Option<ThreadCaches>,
-    /// References to this core: 1 for the handle (until it drops), 1 per
-    /// live [`OwnedBuf`], and the stocks of references thread caches keep
-    /// for owned gets and drops (src/pool/lifetime.rs). Alone on its line:
-    /// written only when a stock is refilled or shed, or on pools without a
-    /// thread cache.
-    refs: CachePadded<lifetime::RefCount>,
     /// Under loom: "written" when the core is freed and "read" by every
     /// access through [`BufferPool::core`], so that loom reports any
     /// access the free does not come after (a use after free).
@@ -177,6 +174,14 @@ unsafe impl Send for BufferPool {}
 // SAFETY: as above: shared access to the pool never gives two owners access
 // to one buffer, and every other field is atomic or immutable.
 unsafe impl Sync for BufferPool {}
+
+impl PoolCore {
+    /// The core's reference count (src/pool/lifetime.rs).
+    #[inline(always)]
+    pub(crate) fn refs(&self) -> &lifetime::RefCount {
+        &self.counters.cold.refs
+    }
+}
 
 impl BufferPool {
     /// The pool's state.
@@ -254,7 +259,6 @@ impl BufferPool {
             waiters: WaitList::new(),
             counters: Counters::new(),
             thread_cache: (thread_cache > 0).then(|| ThreadCaches::new(id, thread_cache)),
-            refs: CachePadded::new(lifetime::RefCount::new(1)),
             #[cfg(loom)]
             alive: loom::cell::UnsafeCell::new(()),
             #[cfg(all(test, not(loom)))]
@@ -442,7 +446,11 @@ impl BufferPool {
     /// one's).
     pub(crate) fn looks_dry(&self) -> bool {
         self.core().free.looks_empty()
-            && !self.core().thread_cache.as_ref().is_some_and(|c| c.has_orphans())
+            && !self
+                .core()
+                .thread_cache
+                .as_ref()
+                .is_some_and(|c| c.has_orphans())
             && !self.core().waiters.has_uncollected()
     }
 
@@ -509,7 +517,12 @@ impl BufferPool {
     #[inline]
     fn buffer_ptr_unchecked(&self, index: usize) -> *mut u8 {
         // SAFETY: index < capacity, so the offset stays inside the slab.
-        unsafe { self.core().base.as_ptr().add(index * self.core().tier.size()) }
+        unsafe {
+            self.core()
+                .base
+                .as_ptr()
+                .add(index * self.core().tier.size())
+        }
     }
 
     fn check_range(&self, index: usize) -> Result<(), Error> {
@@ -568,8 +581,9 @@ impl BufferPool {
                 size: self.capacity().saturating_mul(std::mem::size_of::<IoVec>()),
             })?;
         v.extend(
-            (0..self.capacity())
-                .map(|i| IoVec::from_raw_parts(self.buffer_ptr_unchecked(i), self.core().tier.size())),
+            (0..self.capacity()).map(|i| {
+                IoVec::from_raw_parts(self.buffer_ptr_unchecked(i), self.core().tier.size())
+            }),
         );
         Ok(v)
     }

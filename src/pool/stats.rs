@@ -5,40 +5,44 @@ use super::*;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 
-/// Shards of the failed-`try_get` counter: a thread writes the shard its
-/// id picks, so threads on a dry pool do not all write one line.
-const SHARDS: usize = 8;
-
-/// The statistics' counters: each is written only on a slow path.
+/// The statistics' counters and the core's reference count: each is
+/// written only on a slow path.
 pub(super) struct Counters {
-    /// `try_get` calls that found the pool dry, sharded by thread.
-    pub(super) failed: [CachePadded<StdAtomicU64>; SHARDS],
-    /// Most buffers seen out of the pool at once; raised (rarely written)
-    /// by gets that the ring serves.
-    pub(super) high_water: CachePadded<StdAtomicUsize>,
+    /// The rarely written ones, sharing one line: metadata is at most 24
+    /// bytes a buffer (tests/metadata.rs), and a line per counter was a
+    /// kilobyte a pool.
+    pub(super) cold: CachePadded<ColdCounters>,
     /// Blocking gets of a thread-cached pool that found it dry and wait:
     /// while it is not 0, returns skip the thread caches, as they do for
-    /// async waiters. Written only by waiting gets.
+    /// async waiters. Written only by waiting gets; read by every return,
+    /// so on a line of its own.
     pub(super) blocked: CachePadded<StdAtomicUsize>,
+}
+
+/// The counters on [`Counters::cold`]'s line.
+pub(super) struct ColdCounters {
+    /// `try_get` calls that found the pool dry (only a dry pool writes it).
+    pub(super) failed: StdAtomicU64,
+    /// Most buffers seen out of the pool at once; raised (rarely written)
+    /// by gets that the ring serves.
+    pub(super) high_water: StdAtomicUsize,
+    /// References to the pool's core (src/pool/lifetime.rs): written when
+    /// a thread cache's stock refills or sheds, and by owned gets and drops
+    /// of a pool without a thread cache.
+    pub(super) refs: lifetime::RefCount,
 }
 
 impl Counters {
     pub(super) fn new() -> Self {
         Counters {
-            failed: std::array::from_fn(|_| CachePadded::new(StdAtomicU64::new(0))),
-            high_water: CachePadded::new(StdAtomicUsize::new(0)),
+            cold: CachePadded::new(ColdCounters {
+                failed: StdAtomicU64::new(0),
+                high_water: StdAtomicUsize::new(0),
+                refs: lifetime::RefCount::new(1),
+            }),
             blocked: CachePadded::new(StdAtomicUsize::new(0)),
         }
     }
-}
-
-/// This thread's shard of [`Counters::failed`].
-pub(super) fn shard() -> usize {
-    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
-    thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
-    }
-    SHARD.try_with(|s| *s).unwrap_or(0)
 }
 
 /// A snapshot of a pool's use, from [`BufferPool::stats`].
@@ -48,8 +52,8 @@ pub(super) fn shard() -> usize {
 /// `stats` is called; the high-water mark is raised only by gets that the
 /// ring serves (a get served by the reuse slot only takes back a buffer
 /// whose put lowered the count, so it cannot set a new mark), with a write
-/// only when the mark rises; failed `try_get`s are counted per thread
-/// shard, and only a dry pool writes them. A [`LocalCache`](crate::LocalCache)
+/// only when the mark rises; failed `try_get`s are counted
+/// only by a dry pool. A [`LocalCache`](crate::LocalCache)
 /// refill does not raise the mark (the next plain get or `stats` call
 /// does). Every field is a snapshot that
 /// concurrent gets and puts may have changed at once.
@@ -117,14 +121,14 @@ impl BufferPool {
             capacity,
             free,
             in_use,
-            high_water: self.core().counters.high_water.load(Ordering::Relaxed).max(in_use),
-            failed_try_gets: self
+            high_water: self
                 .core()
                 .counters
-                .failed
-                .iter()
-                .map(|c| c.load(Ordering::Relaxed))
-                .sum(),
+                .cold
+                .high_water
+                .load(Ordering::Relaxed)
+                .max(in_use),
+            failed_try_gets: self.core().counters.cold.failed.load(Ordering::Relaxed),
             waiters: self.core().waiters.waiters(),
             cached,
         }
@@ -136,14 +140,22 @@ impl BufferPool {
     #[inline]
     pub(super) fn raise_high_water(&self) {
         let used = self.capacity() - self.core().free.approx_free();
-        if used > self.core().counters.high_water.load(Ordering::Relaxed) {
-            self.core().counters.high_water.fetch_max(used, Ordering::Relaxed);
+        if used > self.core().counters.cold.high_water.load(Ordering::Relaxed) {
+            self.core()
+                .counters
+                .cold
+                .high_water
+                .fetch_max(used, Ordering::Relaxed);
         }
     }
 
     /// Counts a `try_get` that found the pool dry.
     #[cold]
     pub(super) fn count_failed(&self) {
-        self.core().counters.failed[shard()].fetch_add(1, Ordering::Relaxed);
+        self.core()
+            .counters
+            .cold
+            .failed
+            .fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -273,7 +273,7 @@ fn filled_length_write_and_full_access() {
 /// The core's reference count, and a flag set when the core is freed.
 fn refs_and_freed(pool: &BufferPool) -> (usize, Arc<std::sync::atomic::AtomicBool>) {
     let core = pool.core();
-    (core.refs.load(Ordering::SeqCst), Arc::clone(&core.freed))
+    (core.refs().load(Ordering::SeqCst), Arc::clone(&core.freed))
 }
 
 /// A pool of 8 Pico buffers with a thread cache of 4, or none.
@@ -293,7 +293,10 @@ fn owned_guards_outlive_their_pool_which_is_freed_once_by_the_last() {
         a.extend_from_slice_checked(b"abc").unwrap();
         let b = pool.get_owned();
         drop(pool); // the guards keep the memory
-        assert!(!freed.load(Ordering::SeqCst), "cache {cache}: freed under live guards");
+        assert!(
+            !freed.load(Ordering::SeqCst),
+            "cache {cache}: freed under live guards"
+        );
         // The guard's view of its pool still works, and its gets are
         // served from the buffers returned since.
         assert_eq!(a.pool().capacity(), 8);
@@ -305,9 +308,15 @@ fn owned_guards_outlive_their_pool_which_is_freed_once_by_the_last() {
             drop(c);
         });
         t.join().unwrap();
-        assert!(!freed.load(Ordering::SeqCst), "cache {cache}: freed under `b`");
+        assert!(
+            !freed.load(Ordering::SeqCst),
+            "cache {cache}: freed under `b`"
+        );
         drop(b);
-        assert!(freed.load(Ordering::SeqCst), "cache {cache}: not freed by the last guard");
+        assert!(
+            freed.load(Ordering::SeqCst),
+            "cache {cache}: not freed by the last guard"
+        );
     }
 }
 
@@ -359,7 +368,10 @@ fn handing_owned_buffers_between_threads_keeps_the_count_bounded() {
     let most = 1 + 2 * 2 * crate::thread_cache::STOCK_BATCH;
     assert!(refs <= most, "{refs} references with no buffer out");
     drop(pool);
-    assert!(freed.load(Ordering::SeqCst), "the stocks kept the core alive");
+    assert!(
+        freed.load(Ordering::SeqCst),
+        "the stocks kept the core alive"
+    );
 }
 
 #[test]
@@ -377,7 +389,10 @@ fn closing_takes_the_stock_of_a_live_idle_thread() {
     });
     ready_rx.recv().unwrap();
     let refs = refs_and_freed(&pool).0;
-    assert!(refs > 2, "the idle thread's stock holds references ({refs})");
+    assert!(
+        refs > 2,
+        "the idle thread's stock holds references ({refs})"
+    );
     drop(pool);
     assert!(!freed.load(Ordering::SeqCst), "`held` is alive");
     go_tx.send(()).unwrap();
@@ -390,7 +405,11 @@ fn closing_takes_the_stock_of_a_live_idle_thread() {
 fn into_raw_gives_up_the_owned_reference() {
     let pool = owned_test_pool(0);
     let raw = pool.get_owned().into_raw();
-    assert_eq!(refs_and_freed(&pool).0, 1, "into_raw released its reference");
+    assert_eq!(
+        refs_and_freed(&pool).0,
+        1,
+        "into_raw released its reference"
+    );
     pool.put_raw(raw).unwrap();
     assert!(pool.try_get().is_some());
     let arc = Arc::new(owned_test_pool(4));

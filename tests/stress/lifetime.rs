@@ -83,10 +83,17 @@ impl Ledger {
     /// stamps it anew.
     fn took(&self, buf: &mut OwnedBuf) -> u64 {
         let i = buf.index();
-        assert!(!self.held[i].swap(true, Ordering::AcqRel), "index {i} held twice");
+        assert!(
+            !self.held[i].swap(true, Ordering::AcqRel),
+            "index {i} held twice"
+        );
         let last = self.stamp[i].load(Ordering::Relaxed);
         if last != 0 {
-            assert_eq!(buf.as_full()[..8], last.to_le_bytes(), "index {i}: a lost write");
+            assert_eq!(
+                buf.as_full()[..8],
+                last.to_le_bytes(),
+                "index {i}: a lost write"
+            );
         }
         let stamp = self.next.fetch_add(1, Ordering::Relaxed);
         buf.as_full_mut()[..8].copy_from_slice(&stamp.to_le_bytes());
@@ -96,9 +103,16 @@ impl Ledger {
     /// The return of `buf`, which holds `stamp`.
     fn giving_back(&self, buf: &OwnedBuf, stamp: u64) {
         let i = buf.index();
-        assert_eq!(buf.as_full()[..8], stamp.to_le_bytes(), "index {i}: bytes changed");
+        assert_eq!(
+            buf.as_full()[..8],
+            stamp.to_le_bytes(),
+            "index {i}: bytes changed"
+        );
         self.stamp[i].store(stamp, Ordering::Relaxed);
-        assert!(self.held[i].swap(false, Ordering::AcqRel), "index {i} not held");
+        assert!(
+            self.held[i].swap(false, Ordering::AcqRel),
+            "index {i} not held"
+        );
     }
 }
 
@@ -111,7 +125,11 @@ fn run(threads: usize, cache: usize) {
         .thread_cache(cache)
         .build()
         .unwrap();
-    assert_eq!(LIVE_SLABS.load(Ordering::SeqCst), 1, "a slab of an earlier round lives");
+    assert_eq!(
+        LIVE_SLABS.load(Ordering::SeqCst),
+        1,
+        "a slab of an earlier round lives"
+    );
     let ledger = Arc::new(Ledger::new());
     let ops = (total_ops() / threads / 4).max(4);
     let start = Arc::new(Barrier::new(threads + 1));
