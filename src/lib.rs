@@ -5,7 +5,9 @@
 //!   slab, handed out by index through a lock-free, ABA-safe ring
 //!   ([`sync::IndexRing`], Nikolaev's SCQ). [`PooledBuf`] guards give the
 //!   bytes without a copy and return the buffer on drop, from any thread;
-//!   [`OwnedBuf`] is the `'static + Send` guard of an `Arc<BufferPool>`.
+//!   [`OwnedBuf`] is the `'static + Send` guard that keeps its pool's
+//!   memory alive (no shared atomic per get or drop on a thread-cached
+//!   pool).
 //! * Gets: [`BufferPool::try_get`], the blocking [`BufferPool::get`] and
 //!   [`BufferPool::get_timeout`], the async [`BufferPool::acquire`], and
 //!   batches ([`BufferPool::try_get_many`], [`BufferPool::put_many`]).
@@ -165,6 +167,18 @@ pub mod tiers {
 /// };
 /// ```
 ///
+/// An owned buffer's view of its pool lives no longer than the buffer (the
+/// buffer's reference is what keeps the pool's memory alive once the
+/// pool's handle is gone):
+/// ```compile_fail,E0505
+/// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 2).unwrap();
+/// let buf = pool.get_owned();
+/// drop(pool);
+/// let view = buf.pool();
+/// drop(buf);
+/// let _ = view.try_get(); // `view` borrows `buf`
+/// ```
+///
 /// Unused guards, tokens and builders are warned about (`must_use`):
 /// ```compile_fail
 /// #![deny(unused_must_use)]
@@ -175,7 +189,7 @@ pub mod tiers {
     feature = "bytes",
     doc = r#"
 Only a `&'static` pool's guard becomes a `bytes::Bytes`, which may outlive
-any borrow (a local pool's guard: use an `Arc` pool's `OwnedBuf`):
+any borrow (a local pool's guard: use an `OwnedBuf`):
 ```compile_fail,E0597
 let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
 let body: bytes::Bytes = pool.get().into(); // `pool` is not 'static

@@ -58,14 +58,15 @@ macro_rules! monoio_buf_impls {
         // * `read_ptr` returns the same valid address however the value moves:
         //   it points into the pool's slab, not into the guard; the slab is
         //   allocated once when the pool is made and never moves, and the pool
-        //   outlives the guard (an `Arc` for `OwnedBuf`, a 'static borrow for
+        //   outlives the guard (a counted reference to the pool's core for
+        //   `OwnedBuf`, src/pool/lifetime.rs; a 'static borrow for
         //   `PooledBuf<'static>`).
         // * the `bytes_init()` bytes there are initialised and this buffer's
         //   alone: `len() <= capacity()`, every slab byte is initialised
         //   (zeroed when allocated), and the guard owns its index exclusively
         //   until its Drop, which runs only once the runtime hands it back.
-        // * `Unpin + 'static`: the fields are an `Arc`/`&'static` and two
-        //   `usize`s.
+        // * `Unpin + 'static`: the fields are a counted core pointer or a
+        //   `&'static`, and two `usize`s.
         unsafe impl IoBuf for $ty {
             #[inline]
             fn read_ptr(&self) -> *const u8 {

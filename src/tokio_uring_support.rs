@@ -1,5 +1,5 @@
 //! Feature `tokio-uring` (Linux): tokio-uring's buffer traits
-//! ([`IoBuf`], [`IoBufMut`]) for [`OwnedBuf`] (a pool behind an `Arc`) and
+//! ([`IoBuf`], [`IoBufMut`]) for [`OwnedBuf`] (which keeps its pool's memory alive) and
 //! for [`PooledBuf<'static>`] (a `static` or [`leak`](crate::BufferPool::leak)ed
 //! pool), so that a pool buffer goes straight into `File::read_at`,
 //! `TcpStream::read`, `write_all` and every other tokio-uring operation
@@ -140,7 +140,8 @@ macro_rules! uring_buf_impls {
         //   into the guard (which holds only the pool handle, the index and
         //   the filled length); the slab is allocated once when the pool is
         //   made and never moves or shrinks, and the pool outlives the guard
-        //   (an `OwnedBuf` holds an `Arc` of it; a `PooledBuf<'static>`
+        //   (an `OwnedBuf` holds a counted reference to the pool's core, which
+        //   owns the slab: src/pool/lifetime.rs; a `PooledBuf<'static>`
         //   borrows it for 'static).
         // * the `bytes_total()` (= capacity) bytes there belong to this buffer
         //   alone: the guard owns its index exclusively (no other guard,
@@ -149,8 +150,8 @@ macro_rules! uring_buf_impls {
         // * the first `bytes_init()` bytes are initialised: `len() <=
         //   capacity()` always, and every byte of a pool slab is initialised
         //   (zeroed when allocated, and only bytes are written to it).
-        // * `Unpin + 'static`: the fields are an `Arc`/`&'static`, a `usize`
-        //   and a `usize`.
+        // * `Unpin + 'static`: the fields are a counted core pointer or a
+        //   `&'static`, a `usize` and a `usize`.
         unsafe impl IoBuf for $ty {
             #[inline]
             fn stable_ptr(&self) -> *const u8 {

@@ -360,3 +360,34 @@ mod real_pool {
         returner.join().unwrap();
     }
 }
+
+/// An `acquire_owned` future keeps the pool's memory alive like an owned
+/// buffer: the pool's handle drops while it waits on a worker thread, and
+/// a return from another task serves it; with a thread cache (whose close
+/// takes the workers' stocks back) and without one.
+#[test]
+fn an_owned_acquire_outlives_the_pool_handle() {
+    for cache in [0, 2] {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        let pool = iobuf_pool::BufferPool::builder(iobuf_pool::Tier::Pico, 8)
+            .thread_cache(cache)
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let held: Vec<_> = (0..8).map(|_| pool.get_owned()).collect();
+            let waiter = tokio::spawn(pool.acquire_owned());
+            while pool.stats().waiters == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            drop(pool);
+            tokio::spawn(async move { drop(held) }).await.unwrap();
+            let buf = waiter.await.unwrap();
+            assert_eq!(buf.pool().capacity(), 8, "cache {cache}");
+            assert!(buf.pool().stats().in_use >= 1);
+        });
+    }
+}

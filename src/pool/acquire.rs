@@ -6,7 +6,6 @@ use super::*;
 use crate::waiters::{Acquire, Source};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 impl BufferPool {
@@ -36,13 +35,13 @@ impl BufferPool {
         }
     }
 
-    /// [`acquire`](Self::acquire) for a pool behind an [`Arc`]: the future
-    /// (and the [`OwnedBuf`] it yields) is `'static + Send`, for spawned
-    /// tasks.
+    /// [`acquire`](Self::acquire) for an [`OwnedBuf`]: the future (and the
+    /// buffer it yields) is `'static + Send` and keeps the pool's memory
+    /// alive, for spawned tasks; it is served by returned buffers even if
+    /// the pool's handle is dropped while it waits.
     ///
     /// ```
-    /// use std::sync::Arc;
-    /// let pool = Arc::new(iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap());
+    /// let pool = iobuf_pool::BufferPool::new(iobuf_pool::Tier::Pico, 1).unwrap();
     /// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
     /// rt.block_on(async {
     ///     let held = pool.acquire_owned().await;
@@ -51,9 +50,9 @@ impl BufferPool {
     ///     assert_eq!(waiter.await.unwrap().capacity(), 32);
     /// });
     /// ```
-    pub fn acquire_owned(self: &Arc<Self>) -> AcquireOwned {
+    pub fn acquire_owned(&self) -> AcquireOwned {
         AcquireOwned {
-            inner: Acquire::new(OwnedSource(Arc::clone(self))),
+            inner: Acquire::new(OwnedSource(lifetime::CoreRef::new(self))),
             drained: false,
         }
     }
@@ -79,18 +78,19 @@ impl Source for PoolSource<'_> {
     }
 }
 
-/// [`PoolSource`] holding the pool's `Arc`, for [`AcquireOwned`].
-struct OwnedSource(Arc<BufferPool>);
+/// [`PoolSource`] holding a reference to the pool's core, for
+/// [`AcquireOwned`].
+struct OwnedSource(lifetime::CoreRef);
 
 impl Source for OwnedSource {
     fn wait_list(&self) -> &WaitList {
-        &self.0.core().waiters
+        &self.0.pool().core().waiters
     }
     fn try_take(&self) -> Option<usize> {
-        PoolSource(&self.0).try_take()
+        PoolSource(self.0.pool()).try_take()
     }
     fn put(&self, index: usize) {
-        PoolSource(&self.0).put(index)
+        PoolSource(self.0.pool()).put(index)
     }
 }
 
@@ -177,8 +177,8 @@ impl Future for AcquireOwned {
     type Output = OwnedBuf;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OwnedBuf> {
         let this = self.get_mut();
-        match poll_draining(&mut this.inner, &mut this.drained, |s| &s.0, cx) {
-            Poll::Ready(index) => Poll::Ready(this.inner.source().0.owned_from_index(index)),
+        match poll_draining(&mut this.inner, &mut this.drained, |s| s.0.pool(), cx) {
+            Poll::Ready(index) => Poll::Ready(this.inner.source().0.pool().owned_from_index(index)),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -187,9 +187,34 @@ unsafe fn drop_owned_slow(core: NonNull<PoolCore>, index: usize, with_cache: boo
         unsafe { pool.give_back(index) };
         pool.core().id
     };
+    // SAFETY: the buffer's reference, given up.
+    unsafe { put_ref(core, id, with_cache) }
+}
+
+/// Gives up one reference to `core` without a buffer.
+///
+/// # Safety
+/// As [`release`] for one reference.
+unsafe fn drop_ref(core: NonNull<PoolCore>) {
+    // SAFETY: the caller's reference keeps the core alive for these reads.
+    let (id, with_cache) = unsafe {
+        let c = core.as_ref();
+        (c.id, c.thread_cache.is_some())
+    };
+    // SAFETY: forwarded.
+    unsafe { put_ref(core, id, with_cache) }
+}
+
+/// Gives one reference to this thread's stock of the pool, or releases it
+/// (with what a full stock sheds).
+///
+/// # Safety
+/// As [`release`] for one reference; `id` and `with_cache` are the core's.
+unsafe fn put_ref(core: NonNull<PoolCore>, id: u64, with_cache: bool) {
     let put = if with_cache {
-        // SAFETY: as in `drop_owned`; on `Kept` the stock took the
-        // reference and nothing below touches the core.
+        // SAFETY: this thread's magazine of the pool, one method running;
+        // on `Kept` the stock took the reference and nothing below touches
+        // the core.
         ThreadCaches::with_current_of(id, |m| unsafe { m.put_ref() })
     } else {
         None
@@ -238,6 +263,42 @@ pub(super) unsafe fn release(core: NonNull<PoolCore>, n: usize) {
         drop(Box::from_raw(core.as_ptr()));
     }
 }
+
+/// A counted reference to a pool's core without a buffer: what an
+/// [`AcquireOwned`](crate::AcquireOwned) future holds while it waits, so
+/// that it is `'static` and outlives the pool's handle as an [`OwnedBuf`]
+/// does. Taken from this thread's stock and given back to the dropping
+/// thread's, as a buffer's reference is.
+pub(super) struct CoreRef(NonNull<PoolCore>);
+
+impl CoreRef {
+    /// A new reference to `pool`'s core.
+    pub(super) fn new(pool: &BufferPool) -> Self {
+        pool.take_ref();
+        CoreRef(pool.core)
+    }
+
+    /// The pool, through this reference's copy of the pointer (as
+    /// [`OwnedBuf::pool`]).
+    pub(super) fn pool(&self) -> &BufferPool {
+        // SAFETY: `BufferPool` is `repr(transparent)` over this pointer,
+        // whose core this reference keeps alive while the borrow lasts.
+        unsafe { &*(&self.0 as *const NonNull<PoolCore> as *const BufferPool) }
+    }
+}
+
+impl Drop for CoreRef {
+    fn drop(&mut self) {
+        // SAFETY: one reference, this one, given up; nothing after.
+        unsafe { drop_ref(self.0) }
+    }
+}
+
+// SAFETY: a counted reference to a core whose shared state is thread-safe
+// (`BufferPool` is `Send + Sync`); it owns no buffer.
+unsafe impl Send for CoreRef {}
+// SAFETY: as above; `&CoreRef` gives only a `&BufferPool` view.
+unsafe impl Sync for CoreRef {}
 
 impl Drop for BufferPool {
     /// Closes the thread cache (its stocks' references come back here),

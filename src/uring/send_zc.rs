@@ -24,7 +24,8 @@ use std::io;
 /// notification (or a first completion without `F_MORE`, after which none
 /// comes): no safe call gives the buffer, or a `&mut` to its bytes, back
 /// before. Dropped (or leaked) while a notification is pending, it leaks
-/// the buffer, and the pool's `Arc` with it, rather than return pages the
+/// the buffer, and its reference to the pool's memory with it (so the
+/// memory is never freed), rather than return pages the
 /// kernel may still read.
 ///
 /// [`complete`](Self::complete) is `unsafe`: flags alone cannot tell a
