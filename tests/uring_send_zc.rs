@@ -10,58 +10,14 @@ mod uring_common;
 use io_uring::{cqueue, types, IoUring};
 use iobuf_pool::uring::{Bundle, Features, FixedBuffers, UringError, ZcSend};
 use iobuf_pool::{BufferPool, Tier};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use uring_common::{assert_all_free, pattern, ring_or_skip, skip};
-
-/// Buffers of the early-drop test's pool: 5 Small buffers make a
-/// 10,240-byte page-aligned slab, which no other test here allocates.
-const EARLY_DROP_CAPACITY: usize = 5;
-
-/// Live slabs of the early-drop test's pool, counted by this binary's
-/// allocator: the one way to see, from outside, that a pool's memory lives
-/// on after its handle is gone.
-static LIVE_EARLY_DROP_SLABS: AtomicUsize = AtomicUsize::new(0);
-
-/// The system allocator, counting [`LIVE_EARLY_DROP_SLABS`].
-struct SlabCounter;
-
-fn is_early_drop_slab(layout: Layout) -> bool {
-    layout.size() == EARLY_DROP_CAPACITY * Tier::Small.size() && layout.align() >= 4096
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter is a
-// side effect only.
-unsafe impl GlobalAlloc for SlabCounter {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if is_early_drop_slab(layout) {
-            LIVE_EARLY_DROP_SLABS.fetch_add(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded: the caller's layout contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if is_early_drop_slab(layout) {
-            LIVE_EARLY_DROP_SLABS.fetch_add(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if is_early_drop_slab(layout) {
-            LIVE_EARLY_DROP_SLABS.fetch_sub(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded: `ptr` came from this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: SlabCounter = SlabCounter;
+use uring_common::{
+    assert_all_free, pattern, ring_or_skip, skip, LIVE_WATCHED_SLABS, WATCHED_CAPACITY,
+};
 
 /// A connected loopback TCP pair.
 fn tcp_pair() -> (TcpStream, TcpStream) {
@@ -198,8 +154,8 @@ fn a_send_dropped_before_its_notification_never_returns_its_buffer() {
     let Some(mut ring) = zc_ring("SEND_ZC early drop test") else {
         return;
     };
-    let pool = BufferPool::new(Tier::Small, EARLY_DROP_CAPACITY).unwrap();
-    assert_eq!(LIVE_EARLY_DROP_SLABS.load(Ordering::SeqCst), 1);
+    let pool = BufferPool::new(Tier::Small, WATCHED_CAPACITY).unwrap();
+    assert_eq!(LIVE_WATCHED_SLABS.load(Ordering::SeqCst), 1);
     let (tx, mut rx) = tcp_pair();
     let mut buf = pool.get_owned();
     buf.as_full_mut().fill(7);
@@ -238,12 +194,12 @@ fn a_send_dropped_before_its_notification_never_returns_its_buffer() {
     }
     assert_eq!(
         free_count(&pool),
-        EARLY_DROP_CAPACITY - 1,
+        WATCHED_CAPACITY - 1,
         "the dropped send's buffer stays out"
     );
     drop(pool);
     assert_eq!(
-        LIVE_EARLY_DROP_SLABS.load(Ordering::SeqCst),
+        LIVE_WATCHED_SLABS.load(Ordering::SeqCst),
         1,
         "the leaked buffer keeps its pool's memory alive"
     );

@@ -15,8 +15,11 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use uring_common::{assert_all_free, pattern, ring_or_skip, skip};
+use uring_common::{
+    assert_all_free, pattern, ring_or_skip, skip, LIVE_WATCHED_SLABS, WATCHED_CAPACITY,
+};
 
 /// Pushes `entry`, submits, and returns its completion's result and flags.
 ///
@@ -427,19 +430,29 @@ fn parts_outlive_their_ring_and_the_pools_other_handles() {
 }
 
 /// A zero-copy send leaked after its entry was built keeps its buffer out
-/// of the pool, and the pool alive, for good.
+/// of the pool, and the pool's memory alive, for good.
 #[test]
 fn a_forgotten_zero_copy_send_keeps_its_buffer_and_its_pool() {
-    let pool = Arc::new(BufferPool::new(Tier::Pico, 2).unwrap());
-    let weak = Arc::downgrade(&pool);
+    let pool = BufferPool::new(Tier::Small, WATCHED_CAPACITY).unwrap();
+    assert_eq!(LIVE_WATCHED_SLABS.load(Ordering::SeqCst), 1);
     let mut send = ZcSend::new(pool.get_owned());
     let _entry = send.entry(types::Fd(-1)).unwrap();
     std::mem::forget(send);
-    let free: Vec<_> = (0..2).map_while(|_| pool.try_get()).collect();
-    assert_eq!(free.len(), 1, "the sent buffer stays out of the pool");
+    let free: Vec<_> = (0..WATCHED_CAPACITY)
+        .map_while(|_| pool.try_get())
+        .collect();
+    assert_eq!(
+        free.len(),
+        WATCHED_CAPACITY - 1,
+        "the sent buffer stays out of the pool"
+    );
     drop(free);
     drop(pool);
-    assert!(weak.upgrade().is_some(), "the leaked send keeps the pool");
+    assert_eq!(
+        LIVE_WATCHED_SLABS.load(Ordering::SeqCst),
+        1,
+        "the leaked send keeps the pool's memory"
+    );
 }
 
 /// A `BufRing` dropped on another thread (a plain ring) unregisters there:
