@@ -335,6 +335,17 @@ impl Magazine {
     /// is running.
     #[inline(always)]
     pub(crate) unsafe fn pop_fast(&self) -> Option<usize> {
+        // SAFETY: forwarded.
+        unsafe { self.pop_top::<false>() }
+    }
+
+    /// [`pop_fast`](Self::pop_fast), and with `OWNED` one reference from
+    /// the stock too (`None` if either is empty): one section for both.
+    ///
+    /// # Safety
+    /// As [`pop_fast`](Self::pop_fast).
+    #[inline(always)]
+    unsafe fn pop_top<const OWNED: bool>(&self) -> Option<usize> {
         // The shared magazine of size 0: no section, so that the threads
         // that share it do not all write its `busy`.
         if self.size() == 0 {
@@ -342,7 +353,12 @@ impl Magazine {
         }
         let got = if self.enter() {
             let n = self.len.load(Ordering::Relaxed);
-            if n == 0 {
+            let stock = if OWNED {
+                self.stock.load(Ordering::Relaxed)
+            } else {
+                1
+            };
+            if n == 0 || stock == 0 {
                 None
             } else {
                 // SAFETY: the section is open on an unclaimed magazine, by
@@ -350,6 +366,9 @@ impl Magazine {
                 // reads that slot.
                 let index = unsafe { self.with_slots(|slots| *slots.get_unchecked(n - 1)) };
                 self.len.store(n - 1, Ordering::Relaxed);
+                if OWNED {
+                    self.stock.store(stock - 1, Ordering::Relaxed);
+                }
                 Some(index)
             }
         } else {
@@ -368,16 +387,37 @@ impl Magazine {
     /// `true`.
     #[inline(always)]
     pub(crate) unsafe fn push_fast(&self, index: usize) -> bool {
+        // SAFETY: forwarded.
+        unsafe { self.push_top::<false>(index) }
+    }
+
+    /// [`push_fast`](Self::push_fast), and with `OWNED` one reference into
+    /// the stock too (`false`, nothing kept, unless there is room for
+    /// both): one section for both.
+    ///
+    /// # Safety
+    /// As [`push_fast`](Self::push_fast); with `OWNED` the caller also gives
+    /// up one reference to the pool's core when this returns `true`.
+    #[inline(always)]
+    unsafe fn push_top<const OWNED: bool>(&self, index: usize) -> bool {
         if self.size() == 0 {
             return false;
         }
         let kept = self.enter() && {
             let n = self.len.load(Ordering::Relaxed);
-            n < self.size() && {
-                // SAFETY: as in `pop_fast`; `n < size`, and the inner block
+            let stock = if OWNED {
+                self.stock.load(Ordering::Relaxed)
+            } else {
+                0
+            };
+            n < self.size() && stock < STOCK_MAX && {
+                // SAFETY: as in `pop_top`; `n < size`, and the inner block
                 // only writes that slot.
                 unsafe { self.with_slots(|slots| *slots.get_unchecked_mut(n) = index) };
                 self.len.store(n + 1, Ordering::Relaxed);
+                if OWNED {
+                    self.stock.store(stock + 1, Ordering::Relaxed);
+                }
                 true
             }
         };
@@ -549,26 +589,8 @@ impl Magazine {
     /// the pool's core for the call.
     #[inline(always)]
     pub(crate) unsafe fn pop_fast_owned(&self) -> Option<usize> {
-        if self.size() == 0 {
-            return None;
-        }
-        let got = if self.enter() {
-            let n = self.len.load(Ordering::Relaxed);
-            let stock = self.stock.load(Ordering::Relaxed);
-            if n == 0 || stock == 0 {
-                None
-            } else {
-                // SAFETY: as in `pop_fast`.
-                let index = unsafe { self.with_slots(|slots| *slots.get_unchecked(n - 1)) };
-                self.len.store(n - 1, Ordering::Relaxed);
-                self.stock.store(stock - 1, Ordering::Relaxed);
-                Some(index)
-            }
-        } else {
-            None
-        };
-        self.leave();
-        got
+        // SAFETY: forwarded.
+        unsafe { self.pop_top::<true>() }
     }
 
     /// The fast owned drop: keeps `index` and the dropped buffer's
@@ -582,22 +604,8 @@ impl Magazine {
     /// `true`.
     #[inline(always)]
     pub(crate) unsafe fn push_fast_owned(&self, index: usize) -> bool {
-        if self.size() == 0 {
-            return false;
-        }
-        let kept = self.enter() && {
-            let n = self.len.load(Ordering::Relaxed);
-            let stock = self.stock.load(Ordering::Relaxed);
-            n < self.size() && stock < STOCK_MAX && {
-                // SAFETY: as in `push_fast`.
-                unsafe { self.with_slots(|slots| *slots.get_unchecked_mut(n) = index) };
-                self.len.store(n + 1, Ordering::Relaxed);
-                self.stock.store(stock + 1, Ordering::Relaxed);
-                true
-            }
-        };
-        self.leave();
-        kept
+        // SAFETY: forwarded.
+        unsafe { self.push_top::<true>(index) }
     }
 
     /// One reference from the stock for an owned get; an empty stock is

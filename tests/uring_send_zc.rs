@@ -13,10 +13,10 @@ use iobuf_pool::{BufferPool, Tier};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use uring_common::{
-    assert_all_free, pattern, ring_or_skip, skip, LIVE_WATCHED_SLABS, WATCHED_CAPACITY,
+    assert_all_free, pattern, ring_or_skip, skip, slab_watch, watch_slab_of_capacity,
+    WATCHED_CAPACITY,
 };
 
 /// A connected loopback TCP pair.
@@ -154,8 +154,9 @@ fn a_send_dropped_before_its_notification_never_returns_its_buffer() {
     let Some(mut ring) = zc_ring("SEND_ZC early drop test") else {
         return;
     };
+    watch_slab_of_capacity();
     let pool = BufferPool::new(Tier::Small, WATCHED_CAPACITY).unwrap();
-    assert_eq!(LIVE_WATCHED_SLABS.load(Ordering::SeqCst), 1);
+    assert_eq!(slab_watch::live(), 1);
     let (tx, mut rx) = tcp_pair();
     let mut buf = pool.get_owned();
     buf.as_full_mut().fill(7);
@@ -199,7 +200,7 @@ fn a_send_dropped_before_its_notification_never_returns_its_buffer() {
     );
     drop(pool);
     assert_eq!(
-        LIVE_WATCHED_SLABS.load(Ordering::SeqCst),
+        slab_watch::live(),
         1,
         "the leaked buffer keeps its pool's memory alive"
     );

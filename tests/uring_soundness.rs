@@ -15,10 +15,10 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use uring_common::{
-    assert_all_free, pattern, ring_or_skip, skip, LIVE_WATCHED_SLABS, WATCHED_CAPACITY,
+    assert_all_free, pattern, ring_or_skip, skip, slab_watch, watch_slab_of_capacity,
+    WATCHED_CAPACITY,
 };
 
 /// Pushes `entry`, submits, and returns its completion's result and flags.
@@ -433,8 +433,9 @@ fn parts_outlive_their_ring_and_the_pools_other_handles() {
 /// of the pool, and the pool's memory alive, for good.
 #[test]
 fn a_forgotten_zero_copy_send_keeps_its_buffer_and_its_pool() {
+    watch_slab_of_capacity();
     let pool = BufferPool::new(Tier::Small, WATCHED_CAPACITY).unwrap();
-    assert_eq!(LIVE_WATCHED_SLABS.load(Ordering::SeqCst), 1);
+    assert_eq!(slab_watch::live(), 1);
     let mut send = ZcSend::new(pool.get_owned());
     let _entry = send.entry(types::Fd(-1)).unwrap();
     std::mem::forget(send);
@@ -449,7 +450,7 @@ fn a_forgotten_zero_copy_send_keeps_its_buffer_and_its_pool() {
     drop(free);
     drop(pool);
     assert_eq!(
-        LIVE_WATCHED_SLABS.load(Ordering::SeqCst),
+        slab_watch::live(),
         1,
         "the leaked send keeps the pool's memory"
     );

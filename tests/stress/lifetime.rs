@@ -3,65 +3,19 @@
 //! and pass them round a ring of channels while the pool's handle drops
 //! mid-run; every buffer is held by one thread at a time, its bytes reach
 //! the next holder, and the pool's memory is freed exactly once, after the
-//! last buffer. The memory is watched through the allocator: this
-//! binary's global allocator counts the live allocations of this test's
-//! slab, whose size and alignment no other case uses.
+//! last buffer. The memory is watched through the allocator
+//! (tests/slab_watch), on this test's slab size, which no other case uses.
 
 use super::common::*;
+use super::slab_watch;
 use iobuf_pool::{BufferPool, OwnedBuf, Tier};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 
 /// Buffers in this test's pools: 37 Pico buffers make a 1,184-byte slab,
 /// page aligned, which no other case allocates.
 const CAPACITY: usize = 37;
-
-/// The system allocator, counting the live allocations of this test's
-/// slab layout.
-struct SlabCounter;
-
-/// Live slabs of [`CAPACITY`] Pico buffers.
-static LIVE_SLABS: AtomicUsize = AtomicUsize::new(0);
-
-fn is_test_slab(layout: Layout) -> bool {
-    layout.size() == CAPACITY * Tier::Pico.size() && layout.align() >= 4096
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter is a
-// side effect only.
-unsafe impl GlobalAlloc for SlabCounter {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if is_test_slab(layout) {
-            LIVE_SLABS.fetch_add(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded: the caller's layout contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if is_test_slab(layout) {
-            LIVE_SLABS.fetch_add(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if is_test_slab(layout) {
-            LIVE_SLABS.fetch_sub(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded: `ptr` came from this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Slabs are never reallocated; neither is anything else counted.
-        // SAFETY: forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: SlabCounter = SlabCounter;
 
 /// One flag and one stamp per index.
 struct Ledger {
@@ -121,15 +75,12 @@ impl Ledger {
 /// each to the next thread, which checks and drops it; this thread drops
 /// the handle once every worker has started.
 fn run(threads: usize, cache: usize) {
+    slab_watch::watch(CAPACITY * Tier::Pico.size());
     let pool = BufferPool::builder(Tier::Pico, CAPACITY)
         .thread_cache(cache)
         .build()
         .unwrap();
-    assert_eq!(
-        LIVE_SLABS.load(Ordering::SeqCst),
-        1,
-        "a slab of an earlier round lives"
-    );
+    assert_eq!(slab_watch::live(), 1, "a slab of an earlier round lives");
     let ledger = Arc::new(Ledger::new());
     let ops = (total_ops() / threads / 4).max(4);
     let start = Arc::new(Barrier::new(threads + 1));
@@ -177,7 +128,7 @@ fn run(threads: usize, cache: usize) {
         assert!(!held.load(Ordering::SeqCst), "index {i} never came back");
     }
     assert_eq!(
-        LIVE_SLABS.load(Ordering::SeqCst),
+        slab_watch::live(),
         0,
         "the pool's memory outlived its last buffer"
     );

@@ -27,3 +27,5 @@ mod lifetime;
 mod liveness;
 mod pool;
 mod ring_batch;
+#[path = "../slab_watch/mod.rs"]
+mod slab_watch;

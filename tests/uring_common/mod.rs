@@ -3,55 +3,19 @@
 //! allocator that watches one slab layout.
 #![allow(dead_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "../slab_watch/mod.rs"]
+pub mod slab_watch;
 
-/// The capacity of a pool whose memory a test watches: 5 Small buffers make
-/// a 10,240-byte page-aligned slab, which no other test of these binaries
-/// allocates (one test per binary uses it).
+/// The capacity of a pool whose memory a test watches
+/// ([`watch_slab_of_capacity`]): 5 Small buffers make a 10,240-byte
+/// page-aligned slab, which no other test of these binaries allocates (one
+/// test per binary uses it).
 pub const WATCHED_CAPACITY: usize = 5;
 
-/// Live slabs of [`WATCHED_CAPACITY`] Small buffers, counted by the
-/// allocator below: the one way to see from outside that a pool's memory
-/// lives on after its handle is gone (a leaked buffer the kernel may still
-/// touch must keep it).
-pub static LIVE_WATCHED_SLABS: AtomicUsize = AtomicUsize::new(0);
-
-/// The system allocator, counting [`LIVE_WATCHED_SLABS`].
-struct SlabCounter;
-
-fn is_watched_slab(layout: Layout) -> bool {
-    layout.size() == WATCHED_CAPACITY * iobuf_pool::Tier::Small.size() && layout.align() >= 4096
+/// Watches the slab of a pool of [`WATCHED_CAPACITY`] Small buffers.
+pub fn watch_slab_of_capacity() {
+    slab_watch::watch(WATCHED_CAPACITY * iobuf_pool::Tier::Small.size());
 }
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter is a
-// side effect only.
-unsafe impl GlobalAlloc for SlabCounter {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if is_watched_slab(layout) {
-            LIVE_WATCHED_SLABS.fetch_add(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded: the caller's layout contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if is_watched_slab(layout) {
-            LIVE_WATCHED_SLABS.fetch_add(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if is_watched_slab(layout) {
-            LIVE_WATCHED_SLABS.fetch_sub(1, Ordering::SeqCst);
-        }
-        // SAFETY: forwarded: `ptr` came from this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: SlabCounter = SlabCounter;
 
 use io_uring::IoUring;
 use iobuf_pool::uring::is_unavailable;
