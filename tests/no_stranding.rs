@@ -316,3 +316,68 @@ fn drains_racing_busy_owners_hand_out_every_buffer_once() {
     assert_eq!(all.len(), 32, "{:?}", pool.stats());
     assert_distinct(&all);
 }
+
+/// Returns that come *while* gets wait (after their drain) go to the
+/// waiters, not into the returning thread's cache: owned drops on a thread
+/// whose cache has room, with blocking and with async waiters. (The first
+/// return's slow path takes the drained cache back; the second must still
+/// see the second waiter.)
+#[test]
+fn owned_drops_while_gets_wait_reach_the_waiters() {
+    for path in ["blocking", "async"] {
+        let pool = scene_pool();
+        let (go, went) = mpsc::channel::<()>();
+        let (ready, dry) = mpsc::channel::<()>();
+        let dropper = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || {
+                // All 8 out, taken on this thread: its cache is this pool's
+                // current one and has room, where a fast owned drop that
+                // ignored the waiters would keep the buffers.
+                let mut all: Vec<OwnedBuf> = (0..8).map(|_| pool.get_owned()).collect();
+                ready.send(()).unwrap();
+                went.recv().unwrap();
+                drop(all.pop()); // the returns the waiters must get
+                drop(all.pop());
+                went.recv().unwrap();
+                drop(all);
+            })
+        };
+        dry.recv().unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = Arc::clone(&pool);
+                std::thread::spawn(move || match path {
+                    "blocking" => pool.get_owned_timeout(Duration::from_millis(500)),
+                    _ => {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_time()
+                            .build()
+                            .unwrap();
+                        rt.block_on(async {
+                            let wait = pool.acquire_owned();
+                            tokio::time::timeout(Duration::from_millis(500), wait)
+                                .await
+                                .ok()
+                        })
+                    }
+                })
+            })
+            .collect();
+        // The waiters wait (they drained the caches, found nothing, and
+        // are counted) before the buffers come back; were they not yet
+        // waiting, the test would pass without testing anything, never fail.
+        std::thread::sleep(Duration::from_millis(100));
+        go.send(()).unwrap();
+        for w in waiters {
+            let got = w.join().unwrap();
+            assert!(
+                got.is_some(),
+                "{path}: a waiter missed a return: {:?}",
+                pool.stats()
+            );
+        }
+        go.send(()).unwrap();
+        dropper.join().unwrap();
+    }
+}

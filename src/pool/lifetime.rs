@@ -149,14 +149,14 @@ impl BufferPool {
 /// and one reference to that core, and gives both up here.
 #[inline(always)]
 pub(super) unsafe fn drop_owned(core: NonNull<PoolCore>, index: usize) {
-    // SAFETY: the caller's reference keeps the core alive until it is given
-    // up below; `with_cache` is a local, not an argument of any call that
-    // outlives that.
-    let (id, with_cache) = unsafe {
-        let c = core.as_ref();
-        (c.id, c.thread_cache.is_some())
-    };
-    if with_cache {
+    // SAFETY: `BufferPool` is `repr(transparent)` over this pointer, whose
+    // core the caller's reference keeps alive until it is given up below;
+    // the view is used only before that.
+    let pool = unsafe { &*(&core as *const NonNull<PoolCore> as *const BufferPool) };
+    let (id, with_cache) = (pool.core().id, pool.core().thread_cache.is_some());
+    // Nothing settles in a magazine while a get waits (src/pool/cached.rs):
+    // with a waiter, the ordinary return below hands the buffer over.
+    if with_cache && !pool.anyone_waits() {
         // SAFETY: this thread's magazine of the pool, one method running;
         // on `true` it took the index and the reference, and nothing below
         // touches the core.
