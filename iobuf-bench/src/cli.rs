@@ -104,7 +104,7 @@ pub struct RunArgs {
     pub rate: Option<f64>,
 
     /// Time one operation in N (a power of two), chosen at random, in
-    /// closed loop [default: 64]; every operation is timed with --rate.
+    /// closed loop [default: 1024]; every operation is timed with --rate.
     #[arg(long, value_name = "N", value_parser = parse_sample_every, allow_negative_numbers = true)]
     pub sample_every: Option<u32>,
 

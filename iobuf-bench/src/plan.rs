@@ -337,6 +337,25 @@ fn resolve_scenarios(args: &RunArgs) -> Result<Vec<Scenario>, String> {
 mod tests {
     use super::*;
 
+    /// Every scenario measures the ceiling, first, whatever the pools
+    /// asked for, so that every row of every case can be read against the
+    /// harness's own limit (and marked when it reaches it).
+    #[test]
+    fn every_scenario_runs_the_ceiling_row_first() {
+        for s in crate::scenario::builtins() {
+            for pools in [&PoolKind::ALL[..], &[PoolKind::Crossbeam][..], &[][..]] {
+                let t = targets(&s, pools);
+                assert_eq!(t.first(), Some(&Target::Ceiling), "{}", s.name);
+                assert_eq!(
+                    t.iter().filter(|&&x| x == Target::Ceiling).count(),
+                    1,
+                    "{}",
+                    s.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn capacity_checks_overflow_memory_and_the_ring_limit() {
         let gib = 1u64 << 30;

@@ -8,6 +8,8 @@
 //! interval of their per-round ratio (a t-interval on its logs) excludes 1.
 
 use crate::compare::t_quantile;
+use crate::document::CaseResult;
+use crate::pools::{CEILING, TRANSPORT};
 
 /// The row every ratio divides by.
 pub const BASE: &str = crate::pools::GATE_BASE;
@@ -83,6 +85,31 @@ pub fn resolved(ratios: &[f64]) -> Option<bool> {
     Some(mean - half > 0.0 || mean + half < 0.0)
 }
 
+/// The rows of one case that reach its ceiling row: every row but the
+/// ceiling and the transport whose throughput over the ceiling's, in the
+/// same round, has a median of 1 or more, with that ratio. The ceiling is
+/// the harness's own limit, so such a row is not faster than the harness
+/// can measure: it is noise or a harness bug, and every place that ranks
+/// rows marks it rather than letting it read as a lead. Empty when the case
+/// has no ceiling row.
+pub fn at_or_above_ceiling<'a>(rows: &[&'a CaseResult]) -> Vec<(&'a CaseResult, Ratio)> {
+    let Some(ceiling) = rows.iter().find(|r| r.pool == CEILING) else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter(|r| r.pool != CEILING && r.pool != TRANSPORT)
+        .filter_map(|r| {
+            let v = ratio(
+                &r.round_rates(),
+                r.ops_per_sec,
+                &ceiling.round_rates(),
+                ceiling.ops_per_sec,
+            )?;
+            (v.median >= 1.0).then_some((*r, v))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +129,44 @@ mod tests {
         assert_eq!(resolved(&[1.5, 1.6, 1.55, 1.52]), Some(true));
         assert_eq!(resolved(&[0.7, 1.4, 0.9, 1.2]), Some(false));
         assert_eq!(resolved(&[2.0]), None);
+    }
+
+    #[test]
+    fn rows_that_reach_the_ceiling_are_named_with_their_ratio() {
+        let row = |pool: &str, rounds: &[f64]| {
+            let mut r: CaseResult = serde_json::from_value(serde_json::json!({
+                "scenario": "pairs", "tier": "small", "threads": 1, "producers": 1, "consumers": 1, "capacity": 4,
+                "pool": pool, "duration_s": 1.0, "ops": 1, "ops_per_sec": rounds[1],
+                "latency_ns": {"get": {"p50": 0, "p90": 0, "p99": 0, "p999": 0, "p9999": 0, "max": 0, "mean": 0.0},
+                               "put": {"p50": 0, "p90": 0, "p99": 0, "p999": 0, "p9999": 0, "max": 0, "mean": 0.0}},
+                "histograms": {"get": "", "put": ""},
+                "per_thread_ops": [1], "integrity": {"duplicates": 0, "corrupted": 0, "lost": 0},
+                "dry_gets": 0,
+            }))
+            .unwrap();
+            r.rounds = rounds
+                .iter()
+                .map(|&ops_per_sec| crate::document::Round {
+                    ops: 1,
+                    duration_s: 1.0,
+                    ops_per_sec,
+                })
+                .collect();
+            r
+        };
+        let ceiling = row(CEILING, &[100.0, 100.0, 100.0]);
+        // Above in two rounds of three: the median reaches it.
+        let high = row("iobuf-tc", &[90.0, 101.0, 105.0]);
+        let low = row("crossbeam", &[50.0, 99.0, 60.0]);
+        let transport = row(TRANSPORT, &[200.0, 200.0, 200.0]);
+        let rows = [&ceiling, &high, &low, &transport];
+        let above = at_or_above_ceiling(&rows);
+        assert_eq!(above.len(), 1, "{above:?}");
+        assert_eq!(above[0].0.pool, "iobuf-tc");
+        assert!((above[0].1.median - 1.01).abs() < 1e-9);
+        assert!(
+            at_or_above_ceiling(&[&high, &low]).is_empty(),
+            "no ceiling row"
+        );
     }
 }

@@ -238,6 +238,45 @@ fn markdown_bolds_a_resolved_winner_and_shows_the_ratios_spread() {
     assert_eq!(body[0][3], "2.95× (2.91–3.00)", "{text}");
 }
 
+/// A row that reaches the ceiling row (the harness's own limit) is marked
+/// with its ratio to it, never shown as a plain lead; rows below it are not.
+#[test]
+fn markdown_marks_a_row_at_or_above_the_ceiling() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc_with(
+        &["pairs"],
+        &["small"],
+        &[1],
+        &["ceiling", "iobuf", "crossbeam"],
+    );
+    for r in doc["results"].as_array_mut().unwrap() {
+        let rounds: Vec<f64> = match r["pool"].as_str().unwrap() {
+            "ceiling" => vec![100e6, 100e6, 100e6],
+            "iobuf" => vec![99e6, 104e6, 105e6],
+            _ => vec![10e6, 11e6, 10.5e6],
+        };
+        r["rounds"] = serde_json::json!(rounds);
+        r["ops_per_sec"] = serde_json::json!(rounds[1]);
+    }
+    let file = run_doc::write(dir.path(), "run.json", &doc);
+    let o = export(&["--format", "markdown", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let body: Vec<Vec<String>> = text.lines().skip(2).map(|l| cells(l).unwrap()).collect();
+    let pool = |name: &str| {
+        body.iter()
+            .find(|row| row[1].split(' ').next().unwrap().trim_matches('*') == name)
+            .map(|row| row[1].clone())
+            .unwrap_or_else(|| panic!("{name} not in {text}"))
+    };
+    assert!(
+        pool("iobuf").ends_with("(at or above the ceiling: 1.04×)"),
+        "{text}"
+    );
+    assert!(!pool("crossbeam").contains("ceiling"), "{text}");
+    assert_eq!(pool("ceiling"), "ceiling", "{text}");
+}
+
 /// Checks `v` against the Bencher Metric Format: an object of benchmarks,
 /// each an object of measures, each `{"value": number, "lower_value"?:
 /// number, "upper_value"?: number}` and nothing else.

@@ -218,6 +218,38 @@ fn the_summary_sorts_bars_marks_the_ceiling_and_says_if_the_winner_is_resolved()
     // Whiskers for the rows whose rounds differ (not crossbeam's, all 1×).
     assert_eq!(figure.matches("stroke=\"#222222\"").count(), 3);
     assert_eq!(figure.matches("stroke-width=\"2\"").count(), 4);
+    assert!(!figure.contains("ABOVE THE CEILING"), "{figure}");
+}
+
+/// A row that reaches the ceiling is named in the verdict, not shown as a
+/// plain lead.
+#[test]
+fn the_summary_names_a_row_at_or_above_the_ceiling() {
+    let dir = TempDir::new().unwrap();
+    let mut doc = run_doc::doc_with(
+        &["pairs"],
+        &["small"],
+        &[1],
+        &["ceiling", "iobuf", "crossbeam"],
+    );
+    for r in doc["results"].as_array_mut().unwrap() {
+        let rounds: Vec<f64> = match r["pool"].as_str().unwrap() {
+            "ceiling" => vec![40e6, 40e6, 40e6],
+            "iobuf" => vec![42e6, 44e6, 43.2e6],
+            _ => vec![10e6, 10e6, 10e6],
+        };
+        r["ops_per_sec"] = json!(rounds[2]);
+        r["rounds"] = json!(rounds);
+    }
+    let html = write_report(dir.path(), &[("run.json", doc)]);
+    let start = html.find("id=\"summary-pairs-small-1t\"").unwrap();
+    let figure = &html[start..start + html[start..].find("</figure>").unwrap()];
+    assert!(
+        figure.contains(
+            "AT OR ABOVE THE CEILING (noise or a harness bug, not a lead): iobuf 1.08× the ceiling"
+        ),
+        "{figure}"
+    );
 }
 
 #[test]

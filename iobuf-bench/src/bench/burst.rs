@@ -1,68 +1,93 @@
 //! `burst`: take up to a batch of buffers, then return them all.
 
 use super::phase::Shared;
-use super::worker::Worker;
+use super::worker::{touch, Worker};
 use crate::measure::Recorder;
-use crate::pools::{BenchPool, PoolHandle};
+use crate::pools::{BenchItem, BenchPool, PoolHandle};
 
 /// Takes up to `batch` buffers, then returns them all. The first get of a
 /// batch waits (the blocking path, when other threads hold everything);
 /// the rest only try, and a miss ends the batch early. A thread therefore
 /// never waits while holding buffers, so over-committed threads cannot
-/// wait for each other for ever.
+/// wait for each other for ever. A burst's operations are counted together
+/// (see [`Worker::complete_block`]); the plain ones go through the handle
+/// directly, the picked ones through the instrumented calls.
 pub fn burst_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>, batch: usize) -> Recorder {
     if <P::Handle<'_> as PoolHandle>::BATCHES {
         return batch_worker(pool, id, sh, batch);
     }
     let mut w = Worker::new(pool.handle(), id, sh);
+    // Each buffer held, with its stamp (checked holdings) and whether its
+    // operation is timed.
     let mut held = Vec::with_capacity(batch);
     w.start();
     while w.running() {
-        for k in 0..batch {
-            let Some((mut item, _)) = w.get(k == 0) else {
+        let in_window = w.begin_block();
+        while held.len() < batch {
+            let first = held.is_empty();
+            if w.plain_run() > 0 {
+                if let Some(mut item) = w.h.try_get() {
+                    w.skip_plain(1);
+                    touch(item.bytes());
+                    held.push((item, None, false));
+                    continue;
+                }
+                if !first {
+                    w.rec.dry_gets += 1;
+                    break;
+                }
+            }
+            // Picked, or the first get of the burst found the pool dry:
+            // through the instrumented get, which waits.
+            let Some((mut item, t0)) = w.get(first) else {
                 break;
             };
             let s = w.claim(&mut item);
-            held.push((item, s, w.op_in_window()));
+            touch(item.bytes());
+            held.push((item, s, t0.is_some()));
         }
-        for (mut item, s, in_window) in held.drain(..) {
+        let n = held.len() as u64;
+        for (mut item, s, timed) in held.drain(..) {
             w.unclaim(&mut item, s);
-            let timed = in_window && w.sampler.hit();
             w.put(item, timed);
-            w.complete(in_window);
         }
+        w.complete_block(in_window, n);
     }
     w.finish()
 }
 
-/// [`burst_worker`] for the batch rows: each burst is one `try_get_many`
-/// (and, when that finds nothing, one waiting get) and one `put_many`. A
-/// sampled timing covers a whole batch call; every buffer counts as one
+/// [`burst_worker`] for the handles that batch (the batch rows, and the
+/// ceiling): each burst is one `try_get_many` (and, when that finds
+/// nothing, one waiting get) and one `put_many`. A timing covers a whole
+/// batch call (see [`Worker::get_many`]); every buffer counts as one
 /// operation, as in the other rows.
 fn batch_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>, batch: usize) -> Recorder {
     let mut w = Worker::new(pool.handle(), id, sh);
     let mut held = Vec::with_capacity(batch);
-    let mut stamps = Vec::with_capacity(batch);
+    let mut claimed = Vec::new();
     w.start();
     while w.running() {
-        if w.get_many(&mut held, batch) == 0 {
+        let in_window = w.begin_block();
+        let (got, mut timed) = w.get_many(&mut held, batch);
+        if got == 0 {
             // Dry: wait for one, as the first get of a plain burst does.
-            let Some((item, _)) = w.get(true) else {
+            let Some((item, t0)) = w.get(true) else {
                 continue;
             };
             held.push(item);
+            timed = t0.is_some();
         }
-        let in_window = w.op_in_window();
-        stamps.extend(held.iter_mut().map(|item| w.claim(item)));
-        for (item, &s) in held.iter_mut().zip(&stamps) {
-            w.unclaim(item, s);
+        w.claim_picked(&mut held, &mut claimed);
+        for item in &mut held {
+            touch(item.bytes());
         }
-        let n = held.len();
-        stamps.clear();
-        w.put_many(&mut held, in_window);
-        for _ in 0..n {
-            w.complete(in_window);
+        for &(k, s) in &claimed {
+            w.unclaim(&mut held[k], Some(s));
         }
+        claimed.clear();
+        let n = held.len() as u64;
+        w.put_many(&mut held, timed);
+        w.complete_block(in_window, n);
     }
     w.finish()
 }

@@ -12,7 +12,7 @@
 
 use super::phase::{sleep_ticking, MEASURE, STOP, WARMUP};
 use super::{aggregate, Case, CaseError, Measurement, Settings};
-use crate::measure::{check_stamp, record, stamp, write_stamp, Ownership, Recorder, Sampler};
+use crate::measure::{check_stamp, record, stamp, write_stamp, Countdown, Ownership, Recorder};
 use crate::pools::owned::TokioPool;
 use crate::pools::BenchPool;
 use crossbeam_utils::CachePadded;
@@ -95,8 +95,8 @@ pub fn drive_tokio(
 /// One task: take, check, drop, until the case stops.
 async fn pairs_task(pool: Arc<BufferPool>, id: usize, sh: Arc<TaskShared>) -> Recorder {
     let mut rec = Recorder::default();
-    let mut sampler = Sampler::new(sh.sample_every, id as u64 + 1);
-    let mut checker = Sampler::new(sh.check_every, ((id as u64 + 1) << 32) | 0x5eed);
+    let mut sampler = Countdown::new(sh.sample_every, id as u64 + 1);
+    let mut checker = Countdown::new(sh.check_every, ((id as u64 + 1) << 32) | 0x5eed);
     let mut measuring = false;
     let mut seq = 0u64;
     let mut since_yield = 0u32;

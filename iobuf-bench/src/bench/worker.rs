@@ -1,9 +1,20 @@
 //! One worker thread's state and its instrumented calls: get (waiting or
 //! only trying, timed when sampled or paced), claim and unclaim (the
 //! exactly-once and stamp checks), and put.
+//!
+//! Which operations are timed and which are checked is decided by two
+//! [`Countdown`]s, one pick per operation each. Between two picks the
+//! operations are *plain*: neither timed nor checked. A scenario's inner
+//! loop runs those through the handle directly ([`Worker::plain_run`],
+//! [`Worker::skip_plain`], [`Worker::put_plain`]), so that at the default
+//! check level the harness adds a countdown, a one-byte touch and the
+//! pool's own calls to most operations, and the instrumented calls only to
+//! the picked ones. Operations are counted a block at a time
+//! ([`Worker::begin_block`], [`Worker::complete_block`]), with the same
+//! window rule as one at a time.
 
 use super::phase::{Pacer, PhaseWatch, Shared, MEASURE, STOP};
-use crate::measure::{check_stamp, record, stamp, write_stamp, Recorder, Sampler};
+use crate::measure::{check_stamp, record, stamp, write_stamp, Countdown, Recorder};
 use crate::pools::{BenchItem, BenchPool, PoolHandle};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -15,16 +26,20 @@ const WAIT_SLICE: Duration = Duration::from_millis(5);
 /// The buffers a pool `P` hands out.
 pub type ItemOf<'a, P> = <<P as BenchPool>::Handle<'a> as PoolHandle>::Item;
 
-/// A worker: its handle on the pool, what it recorded, the sampler that
-/// picks the operations to time, the open-loop pacer (with `--rate`), and
-/// its view of the phase.
+/// A worker: its handle on the pool, what it recorded, the countdowns that
+/// pick the operations to time and to check, the open-loop pacer (with
+/// `--rate`), and its view of the phase.
 pub struct Worker<'s, H: PoolHandle> {
     pub h: H,
     pub sh: &'s Shared<'s>,
     pub rec: Recorder,
-    pub sampler: Sampler,
+    /// Picks the operations that are timed (every one with `--rate`).
+    timer: Countdown,
     /// Picks the holdings that are checked (every one at `--check full`).
-    checker: Sampler,
+    checker: Countdown,
+    /// `calibrate`'s injected slowdown (a copy of the shared setting, so
+    /// that the inner loops test a local).
+    extra_spins: u32,
     pub pacer: Option<Pacer>,
     watch: PhaseWatch,
     /// Whether the operation in progress started inside the measured
@@ -43,8 +58,9 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
             h,
             sh,
             rec: Recorder::default(),
-            sampler: Sampler::new(sh.sample_every, id as u64 + 1),
-            checker: Sampler::new(sh.check_every, (id as u64 + 1) << 32 | 0x5eed),
+            timer: Countdown::new(sh.sample_every, id as u64 + 1),
+            checker: Countdown::new(sh.check_every, (id as u64 + 1) << 32 | 0x5eed),
+            extra_spins: sh.extra_spins,
             pacer: Pacer::for_rate(sh.rate),
             watch: PhaseWatch { measuring: false },
             op_in_window: false,
@@ -120,7 +136,7 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
     fn start_time(&mut self) -> Option<Option<Instant>> {
         match &mut self.pacer {
             Some(p) => p.next(self.sh).map(Some),
-            None if self.sampler.hit() => Some(Some(Instant::now())),
+            None if self.timer.hit() => Some(Some(Instant::now())),
             None => Some(None),
         }
     }
@@ -170,11 +186,17 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         if !self.checker.hit() {
             return None;
         }
+        Some(self.claim_now(item))
+    }
+
+    /// Claims and stamps `item` whatever the checker says; gives the stamp.
+    #[inline]
+    fn claim_now(&mut self, item: &mut H::Item) -> u64 {
         let s = stamp(self.id, self.seq);
         self.seq += 1;
         self.take_ownership(item);
         write_stamp(item.bytes(), s);
-        Some(s)
+        s
     }
 
     /// Marks `item` held, counting a duplicate if it already was.
@@ -207,10 +229,16 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
     /// Up to `n` buffers in one batch call into `out` (without waiting),
     /// timing the call when this batch is sampled; how many. Fewer than
     /// `n` counts one dry get.
+    ///
+    /// The call is timed when the timer picks one of the operations it
+    /// may serve (so a batch of `n` is timed about `n` times as often as a
+    /// single get): the timing is the whole call's. Gives how many it got
+    /// and whether it was timed (the matching [`Worker::put_many`] is timed
+    /// too). The caller claims the checked ones with [`Worker::claim_picked`].
     #[inline]
-    pub fn get_many(&mut self, out: &mut Vec<H::Item>, n: usize) -> usize {
+    pub fn get_many(&mut self, out: &mut Vec<H::Item>, n: usize) -> (usize, bool) {
         self.op_in_window = self.watch.measuring;
-        let timed = self.op_in_window && self.sampler.hit();
+        let timed = self.op_in_window && (self.timer.left() as usize) < n;
         let t0 = timed.then(Instant::now);
         let got = self.h.try_get_many(out, n);
         if let Some(t0) = t0 {
@@ -219,19 +247,83 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         if got < n {
             self.rec.dry_gets += 1;
         }
-        got
+        let got32 = u32::try_from(got).unwrap_or(u32::MAX);
+        self.timer.each_pick(got32, |_| {});
+        (got, timed)
+    }
+
+    /// Claims (see [`Worker::claim`]) the holdings of `items` that the
+    /// checker picks, pushing `(position, stamp)` for each onto `claimed`.
+    #[inline]
+    pub fn claim_picked(&mut self, items: &mut [H::Item], claimed: &mut Vec<(usize, u64)>) {
+        let n = u32::try_from(items.len()).unwrap_or(u32::MAX);
+        let mut picked = std::mem::take(claimed);
+        self.checker.each_pick(n, |k| picked.push((k as usize, 0)));
+        for (k, s) in &mut picked {
+            *s = self.claim_now(&mut items[*k]);
+        }
+        *claimed = picked;
     }
 
     /// Returns every buffer of `items` in one batch call, timing it when
-    /// `in_window` and sampled.
+    /// `timed`.
     #[inline]
-    pub fn put_many(&mut self, items: &mut Vec<H::Item>, in_window: bool) {
-        if in_window && self.sampler.hit() {
+    pub fn put_many(&mut self, items: &mut Vec<H::Item>, timed: bool) {
+        if timed {
             let t = Instant::now();
             self.h.put_many(items);
+            self.injected_delay();
             record(&mut self.rec.put, t.elapsed());
         } else {
             self.h.put_many(items);
+            self.injected_delay();
+        }
+    }
+
+    /// Operations before the next one the timer or the checker picks: the
+    /// caller may run that many through [`Worker::h`] directly (taking,
+    /// touching with [`touch`], [`Worker::put_plain`]), then passes them
+    /// with [`Worker::skip_plain`].
+    #[inline]
+    pub fn plain_run(&self) -> u32 {
+        if self.pacer.is_some() {
+            // Every paced operation waits for its intended start.
+            return 0;
+        }
+        self.timer.left().min(self.checker.left())
+    }
+
+    /// Passes `n` plain operations (at most [`Worker::plain_run`]).
+    #[inline]
+    pub fn skip_plain(&mut self, n: u32) {
+        self.timer.skip(n);
+        self.checker.skip(n);
+    }
+
+    /// Returns a plain operation's buffer (with `calibrate`'s slowdown).
+    #[inline]
+    pub fn put_plain(&mut self, item: H::Item) {
+        self.h.put(item);
+        self.injected_delay();
+    }
+
+    /// Starts a block of operations counted together: whether it starts
+    /// inside the measured window (see [`Worker::complete_block`]).
+    #[inline]
+    pub fn begin_block(&mut self) -> bool {
+        self.op_in_window = self.watch.measuring;
+        self.op_in_window
+    }
+
+    /// Counts the `n` operations of a block begun with
+    /// [`Worker::begin_block`] if it started inside the window and the
+    /// window is still open: the rule of [`Worker::complete_op`], for a
+    /// block at a time (one look at the phase per block; a block that
+    /// straddles either edge counts for nothing).
+    #[inline]
+    pub fn complete_block(&mut self, started_in_window: bool, n: u64) {
+        if started_in_window && self.sh.phase.load(Ordering::SeqCst) == MEASURE {
+            self.rec.ops += n;
         }
     }
 
@@ -253,8 +345,8 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
     /// fixed number of spins.
     #[inline]
     fn injected_delay(&self) {
-        if self.sh.extra_spins > 0 {
-            spin(self.sh.extra_spins);
+        if self.extra_spins > 0 {
+            spin(self.extra_spins);
         }
     }
 
@@ -269,6 +361,20 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
             self.rec.start_measuring();
         }
         self.rec
+    }
+}
+
+/// What every holding does with its buffer at least: writes one byte in
+/// the middle (between the stamps at both ends), as a user of the buffer
+/// would, so that a pool whose buffers are cold pays for it. A plain
+/// store, not a read-modify-write: a pool that hands the same buffer out
+/// again would otherwise chain every operation to the previous one's
+/// store through store forwarding, a cost of the harness, not the pool.
+#[inline]
+pub fn touch(bytes: &mut [u8]) {
+    let mid = bytes.len() / 2;
+    if let Some(b) = bytes.get_mut(mid) {
+        *b = 1;
     }
 }
 

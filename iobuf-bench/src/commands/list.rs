@@ -28,8 +28,8 @@ pub fn text() -> String {
     let _ = writeln!(
         s,
         "  {:<14} every scenario, always run: a thread-local free list (a Vec of indices per thread, \
-         refilled from and spilled to a locked spare list a chunk at a time) through the same worker \
-         and checks: the harness's own limit, that every row can be read against",
+         refilled from and spilled to a locked spare list a chunk at a time; batch calls in burst) through \
+         the same worker and checks: the harness's own limit, that every row can be read against",
         pools::CEILING
     );
     let _ = writeln!(

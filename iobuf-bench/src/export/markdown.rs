@@ -5,7 +5,9 @@
 //! rounds), and the get and put p99 latencies. The fastest pool of each
 //! case (the ceiling and transport rows are the harness, not pools) is in
 //! bold when its lead over the runner-up is resolved, and marked
-//! "(unresolved)" when it is not.
+//! "(unresolved)" when it is not. A row that reaches the ceiling row (the
+//! harness's own limit: noise or a harness bug) is marked "(at or above the
+//! ceiling: R×)".
 
 use std::fmt::Write as _;
 
@@ -63,6 +65,7 @@ pub fn render(doc: &RunDoc, spreads: &[Option<Spread>]) -> Result<String, String
             .collect();
         ranked.sort_by(|a, b| b.ops_per_sec.total_cmp(&a.ops_per_sec));
         let winner = ranked.first().map(|r| r.pool.clone());
+        let above = vs_base::at_or_above_ceiling(&rows);
         let resolved = match (ranked.first(), ranked.get(1)) {
             (Some(a), Some(b)) => vs_base::resolved(&vs_base::per_round(
                 &a.round_rates(),
@@ -100,11 +103,14 @@ pub fn render(doc: &RunDoc, spreads: &[Option<Spread>]) -> Result<String, String
                     .map(|x| fmt_ns(x.p99 as f64))
                     .unwrap_or_else(|| "-".into())
             };
-            let pool = match (winner.as_deref() == Some(r.pool.as_str()), resolved) {
+            let mut pool = match (winner.as_deref() == Some(r.pool.as_str()), resolved) {
                 (true, true) => format!("**{}**", cell(&r.pool)),
                 (true, false) => format!("{} (unresolved)", cell(&r.pool)),
                 _ => cell(&r.pool),
             };
+            if let Some((_, v)) = above.iter().find(|(a, _)| std::ptr::eq(*a, *r)) {
+                let _ = write!(pool, " (at or above the ceiling: {:.2}×)", v.median);
+            }
             let _ = writeln!(
                 s,
                 "| {} | {pool} | {rate} | {ratio} | {} | {} |",

@@ -315,4 +315,25 @@ fn render_group(out: &mut String, title: &str, rows: &[&CaseResult]) {
     if let Some(line) = winner_line(rows) {
         let _ = writeln!(out, "{line}");
     }
+    if let Some(line) = ceiling_line(rows) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// The rows that reach the ceiling (see [`vs_base::at_or_above_ceiling`]),
+/// or `None` when no row does.
+fn ceiling_line(rows: &[&CaseResult]) -> Option<String> {
+    let above = vs_base::at_or_above_ceiling(rows);
+    if above.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = above
+        .iter()
+        .map(|(r, v)| format!("{} {:.2}× the ceiling", r.pool, v.median))
+        .collect();
+    Some(format!(
+        "  AT OR ABOVE THE CEILING: {} (median of the same-round ratios): the ceiling is the harness's own limit, \
+         so this is noise or a harness bug, not a lead; rerun with more --runs",
+        names.join(", ")
+    ))
 }

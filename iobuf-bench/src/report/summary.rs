@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::html::{esc, slug};
-use super::model::Group;
+use super::model::{Entry, Group};
 use super::palette::{contrast, BACKGROUND, MIN_CONTRAST, SERIES_COLORS};
 use super::Plot;
-use crate::document::read::TierName;
+use crate::document::read::{CaseResult, TierName};
 use crate::pools::{CEILING, TRANSPORT};
 use crate::vs_base;
 use plotters::style::RGBColor;
@@ -109,6 +109,10 @@ pub fn summary_plots(
             (Some(w), None) => format!("only {}", w.name),
             _ => "no pool".into(),
         };
+        let verdict = match above_ceiling(entries) {
+            Some(note) => format!("{verdict}; {note}"),
+            None => verdict,
+        };
         let title = format!("{scenario} · {} · {threads} thread(s)", tier.0);
         let svg = bar_chart(&title, &verdict, &bars)?;
         let plot = Plot {
@@ -125,6 +129,40 @@ pub fn summary_plots(
         out.push((plot, caption));
     }
     Ok(out)
+}
+
+/// The rows that reach their own file's ceiling row (see
+/// [`vs_base::at_or_above_ceiling`]), as a note for the verdict; `None`
+/// when none does.
+fn above_ceiling(entries: &[Entry<'_>]) -> Option<String> {
+    let mut files: Vec<usize> = entries.iter().map(|e| e.file).collect();
+    files.sort_unstable();
+    files.dedup();
+    let names: Vec<String> = files
+        .iter()
+        .flat_map(|&f| {
+            let rows: Vec<&CaseResult> = entries
+                .iter()
+                .filter(|e| e.file == f)
+                .map(|e| e.result)
+                .collect();
+            vs_base::at_or_above_ceiling(&rows)
+                .into_iter()
+                .filter_map(|(r, v)| {
+                    let e = entries
+                        .iter()
+                        .find(|e| e.file == f && std::ptr::eq(e.result, r))?;
+                    Some(format!("{} {:.2}× the ceiling", e.series, v.median))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "AT OR ABOVE THE CEILING (noise or a harness bug, not a lead): {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// Colour of the `i`-th bar: the series colours in order, darkened on
