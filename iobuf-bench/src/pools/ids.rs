@@ -157,13 +157,13 @@ impl PoolKind {
                 "iobuf_pool::BufferPool::builder(..).thread_cache(64): plain get and drop, served by the calling thread's own cache (no cache object held)"
             }
             PoolKind::IobufOwned => {
-                "iobuf_pool::BufferPool::try_get_owned / get_owned_timeout on an Arc of BufferPool::new's pool: 'static OwnedBuf guards"
+                "iobuf_pool::BufferPool::try_get_owned / get_owned_timeout on BufferPool::new's pool: 'static OwnedBuf guards, each holding a reference to the pool's memory (from the thread's cache)"
             }
             PoolKind::IobufAsync => {
                 "iobuf_pool::BufferPool::acquire().await on BufferPool::new's pool, polled by a small thread-parking executor on each thread (the async path's cost without a runtime's)"
             }
             PoolKind::IobufTokio => {
-                "iobuf_pool::BufferPool::acquire_owned().await on an Arc of BufferPool::new's pool, one task per thread on a multi-thread tokio runtime with that many worker threads (pairs only)"
+                "iobuf_pool::BufferPool::acquire_owned().await on BufferPool::new's pool, one task per thread on a multi-thread tokio runtime with that many worker threads (pairs only)"
             }
             PoolKind::Mutex => {
                 "baseline: std Mutex<Vec<u32>> of free indices over the same page-aligned slab"

@@ -1,8 +1,10 @@
 //! Rows for iobuf's owned and async paths, beside `iobuf`:
 //!
-//! * [`OwnedPool`] (`iobuf-owned`): `Arc<BufferPool>::try_get_owned` /
-//!   `get_owned_timeout`, items [`OwnedBuf`]; what the `Arc` refcount per
-//!   get and per put costs against `iobuf`.
+//! * [`OwnedPool`] (`iobuf-owned`): `try_get_owned` /
+//!   `get_owned_timeout` on `BufferPool::new`'s pool, items [`OwnedBuf`]
+//!   (each holding a reference to the pool's memory, taken from and given
+//!   back to the thread's cache); what that costs against `iobuf`. The
+//!   `Arc` only shares the pool among the bench's threads.
 //! * [`AsyncPool`] (`iobuf-async`): `BufferPool::acquire()` driven by a
 //!   minimal thread-parking executor; a get that finds a buffer completes
 //!   on its first poll, so this row measures the future's overhead and, on
