@@ -23,11 +23,20 @@ impl BufferPool {
     /// assert!(pool.try_get_owned().is_some());
     /// ```
     #[must_use = "dropping the guard returns the buffer at once"]
-    #[inline]
+    // Always, as `try_get`: returned from a call, the guard goes through
+    // memory, and the caller's wider load of it waits for the narrower
+    // stores (a lean burst of 32 measured 15 ns a pair against 9).
+    #[inline(always)]
     pub fn try_get_owned(&self) -> Option<OwnedBuf> {
         if let Some(buf) = self.pop_owned_fast() {
             return Some(buf);
         }
+        self.try_get_owned_slow()
+    }
+
+    /// [`try_get_owned`](Self::try_get_owned) past this thread's magazine.
+    #[inline(never)]
+    fn try_get_owned_slow(&self) -> Option<OwnedBuf> {
         self.take_index().map(|index| self.owned_from_index(index))
     }
 
