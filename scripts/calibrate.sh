@@ -12,12 +12,18 @@
 #                                    and results/calibrate-NAME-loaded.json
 # env:   TRIALS      trials per condition (default 20)
 #        ROUNDS      rounds per run (default: ci-bench.sh's, 10)
+#        THRESHOLD   the gate's threshold (default: ci-bench.sh's, 0.10)
+#        CONDITIONS  which to run (default "quiet loaded")
+#        SUFFIX      appended to the file names (for runs at other settings)
 #        IOBUF_BENCH_BIN  a binary to use instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: scripts/calibrate.sh MACHINE-NAME}
 trials=${TRIALS:-20}
 rounds=${ROUNDS:-10}
+threshold=${THRESHOLD:-0.10}
+conditions=${CONDITIONS:-quiet loaded}
+suffix=${SUFFIX:-}
 bin=${IOBUF_BENCH_BIN:-}
 if [[ -z "$bin" ]]; then
     cargo build --release --quiet --bin iobuf-bench
@@ -27,13 +33,22 @@ mkdir -p results
 machine="$name: $(nproc) CPUs, $(uname -sr)"
 calibrate() {
     "$bin" calibrate --trials "$trials" --slowdowns 0.1,0.25 --slow-row iobuf \
-        --tier small --scenario pairs --threads 1 --runs "$rounds" \
+        --threshold "$threshold" --tier small --scenario pairs --threads 1 --runs "$rounds" \
         --pools iobuf,iobuf-owned,crossbeam --duration 100ms --warmup 30ms \
-        --machine "$machine, $1" --calibration-out "results/calibrate-$name-$1.json"
+        --machine "$machine, $1" --calibration-out "results/calibrate-$name-$1$suffix.json"
 }
-calibrate quiet
-# One other CPU-bound process: a shell busy loop, stopped on any exit.
-(while :; do :; done) &
-hog=$!
-trap 'kill $hog 2>/dev/null || true' EXIT
-calibrate loaded
+for condition in $conditions; do
+    case $condition in
+    quiet) calibrate quiet ;;
+    loaded)
+        # One other CPU-bound process: a shell busy loop, stopped on any exit.
+        (while :; do :; done) &
+        hog=$!
+        trap 'kill $hog 2>/dev/null || true' EXIT
+        calibrate loaded
+        kill $hog
+        trap - EXIT
+        ;;
+    *) echo "unknown condition '$condition' (quiet, loaded)" >&2; exit 2 ;;
+    esac
+done

@@ -4,7 +4,9 @@
 //! build (A against A), and one more current run per injected slowdown:
 //! the row under test (`--slow-row`, default `iobuf`) spins after every
 //! put for as long as makes it the given fraction slower, with the spin's
-//! cost and the row's per-operation time measured here first. Each
+//! cost and the row's per-operation time measured here first, and the
+//! spinning corrected after each trial from the drop it measured (so that
+//! the drops injected converge on the ones asked for). Each
 //! current run is compared with the trial's baseline by the gate itself
 //! ([`crate::compare::compare`], same-run ratios). Reported: how often
 //! A against A failed (false alarms), how often each slowdown was caught,
@@ -60,6 +62,18 @@ fn parse_slowdown(s: &str) -> Result<f64, String> {
         return Err(format!("'{s}': a slowdown is a fraction in (0, 0.9)"));
     }
     Ok(v)
+}
+
+/// The injection's next correction, after a trial that asked for a drop of
+/// `target` and measured `measured`: halfway (geometrically) towards the
+/// factor that would have hit the target, by at most 2× a trial, so that
+/// one noisy trial cannot swing it.
+fn next_correction(current: f64, target: f64, measured: f64) -> f64 {
+    // A drop's cost in spins grows like drop / (1 - drop).
+    let cost = |d: f64| d / (1.0 - d);
+    let measured = measured.clamp(target / 4.0, 0.85);
+    let wanted = cost(target) / cost(measured);
+    (current * wanted.sqrt().clamp(0.5, 2.0)).clamp(0.05, 50.0)
 }
 
 /// What calibrate found, as written to JSON.
@@ -140,6 +154,11 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
     let mut caught = vec![0u32; args.slowdowns.len()];
     let mut drops: Vec<Vec<f64>> = vec![Vec::new(); args.slowdowns.len()];
     let mut spins = vec![0u32; args.slowdowns.len()];
+    // Per slowdown, how much more (or less) spinning than the per-operation
+    // estimate it takes to slow the row by the fraction asked: the spin
+    // overlaps the pool's own work, and a busy machine inflates the spin's
+    // measured cost. Corrected after every trial from the drop measured.
+    let mut correction = vec![1.0f64; args.slowdowns.len()];
     for trial in 0..args.trials {
         plan.settings.slow = None;
         let base = measure(&plan, args, &meta, "baseline")?;
@@ -174,7 +193,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
         );
         for (k, &s) in args.slowdowns.iter().enumerate() {
             let extra_ns = per_op_ns * s / (1.0 - s);
-            spins[k] = (extra_ns / spin_ns).round().max(1.0) as u32;
+            spins[k] = (correction[k] * extra_ns / spin_ns).round().max(1.0) as u32;
             plan.settings.slow = Some(Slowdown {
                 row: args.slow_row.clone(),
                 spins: spins[k],
@@ -192,6 +211,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
             caught[k] += u32::from(hit);
             if let Some(e) = fig.and_then(|f| f.estimate) {
                 drops[k].push(-e.change);
+                correction[k] = next_correction(correction[k], s, -e.change);
             }
             line.push_str(&format!(
                 ", -{:.0}% {}",
@@ -347,4 +367,29 @@ fn render(c: &Calibration) -> String {
         None => "no slowdown tried was caught in 19 of 20 trials\n".into(),
     });
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_correction;
+
+    #[test]
+    fn the_injection_converges_on_the_drop_asked_for() {
+        // A row whose real drop per unit of correction is half the model's:
+        // the correction climbs towards 2 and the drop towards the target.
+        let target = 0.25;
+        let drop_for = |c: f64| {
+            let cost = target / (1.0 - target) * c * 0.5;
+            cost / (1.0 + cost)
+        };
+        let mut c = 1.0;
+        for _ in 0..12 {
+            c = next_correction(c, target, drop_for(c));
+        }
+        assert!((drop_for(c) - target).abs() < 0.01, "{c}: {}", drop_for(c));
+        // One wild trial moves it by at most 2x, and a hit leaves it alone.
+        assert_eq!(next_correction(1.0, 0.1, 0.0), 2.0);
+        assert_eq!(next_correction(1.0, 0.1, 0.9), 0.5);
+        assert!((next_correction(1.3, 0.1, 0.1) - 1.3).abs() < 1e-12);
+    }
 }
