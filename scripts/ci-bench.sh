@@ -9,7 +9,8 @@
 # a slower or busier CI machine; `compare` decides with a 95% t-interval on
 # the per-round ratios and prints the smallest drop the data could detect.
 # What the gate can catch on this machine is measured by `iobuf-bench
-# calibrate` (results/calibrate-2core.json; see iobuf-bench/README.md).
+# calibrate` (scripts/calibrate.sh, results/calibrate-2core-*.json; see
+# iobuf-bench/README.md).
 # Contended cases (2+ threads) are not gated: on a 2-core CI machine they
 # measure the scheduler; run them with scripts/full-matrix.sh on a quiet
 # machine.
