@@ -113,10 +113,10 @@ impl BufferPool {
         if !caches.make_current(self.core().id) {
             return;
         }
+        let free = &self.core().free;
         // SAFETY: this thread's magazine of this pool; `flush` is the one
         // magazine method running and calls only the free list.
-        let flushed =
-            caches.with_current(self.core().id, |m| unsafe { m.flush(&self.core().free) });
+        let flushed = caches.with_current(self.core().id, |m| unsafe { m.flush(free) });
         if flushed.unwrap_or(0) > 0 {
             self.core().waiters.notify(&PoolSource(self));
         }
