@@ -252,11 +252,9 @@ impl OwnedBuf {
     /// assert!(buf.pool().try_get().is_some());
     /// ```
     pub fn pool(&self) -> &BufferPool {
-        // SAFETY: `BufferPool` is `repr(transparent)` over a
-        // `NonNull<PoolCore>`, and `self.core` is one whose core this
-        // guard's reference keeps alive while the borrow lasts. The view is
-        // a borrow, never a value: its `Drop` (the handle's) never runs.
-        unsafe { &*(&self.core as *const NonNull<PoolCore> as *const BufferPool) }
+        // SAFETY: this guard's reference keeps the core alive while the
+        // borrow lasts.
+        unsafe { super::lifetime::view(&self.core) }
     }
 
     /// A guard for an index the caller owns exclusively and a reference to

@@ -97,6 +97,21 @@ pub(crate) use loom::sync::atomic::AtomicUsize as RefCount;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::AtomicUsize as RefCount;
 
+/// A copy of a core pointer seen as the pool's handle: the one way an
+/// [`OwnedBuf`], a [`CoreRef`] or an owned drop reaches the pool's methods.
+/// A borrow, never a value, so the handle's `Drop` (the close) never runs
+/// for it.
+///
+/// # Safety
+/// `core`'s core stays alive for as long as the borrow lasts (the caller
+/// holds one of its references for that long).
+#[inline(always)]
+pub(super) unsafe fn view(core: &NonNull<PoolCore>) -> &BufferPool {
+    // SAFETY: `BufferPool` is `repr(transparent)` over `NonNull<PoolCore>`;
+    // the core is alive by the caller's contract.
+    unsafe { &*(core as *const NonNull<PoolCore> as *const BufferPool) }
+}
+
 impl BufferPool {
     /// A reference to the core for a new [`OwnedBuf`]: from this thread's
     /// stock (refilled with one `fetch_add` when empty), or 1 added to the
@@ -149,10 +164,9 @@ impl BufferPool {
 /// and one reference to that core, and gives both up here.
 #[inline(always)]
 pub(super) unsafe fn drop_owned(core: NonNull<PoolCore>, index: usize) {
-    // SAFETY: `BufferPool` is `repr(transparent)` over this pointer, whose
-    // core the caller's reference keeps alive until it is given up below;
-    // the view is used only before that.
-    let pool = unsafe { &*(&core as *const NonNull<PoolCore> as *const BufferPool) };
+    // The view is used only before the reference is given up below.
+    // SAFETY: the caller's reference keeps the core alive until then.
+    let pool = unsafe { view(&core) };
     let (id, with_cache) = (pool.core().id, pool.core().thread_cache.is_some());
     // Nothing settles in a magazine while a get waits (src/pool/cached.rs):
     // with a waiter, the ordinary return below hands the buffer over.
@@ -178,11 +192,9 @@ pub(super) unsafe fn drop_owned(core: NonNull<PoolCore>, index: usize) {
 #[inline(never)]
 unsafe fn drop_owned_slow(core: NonNull<PoolCore>, index: usize, with_cache: bool) {
     let id = {
-        // `core` (this frame's copy of the pointer) viewed as a handle: the
-        // view lives only in this block, while the reference is held.
-        // SAFETY: `BufferPool` is `repr(transparent)` over this pointer,
-        // whose core the caller's reference keeps alive.
-        let pool = unsafe { &*(&core as *const NonNull<PoolCore> as *const BufferPool) };
+        // The view lives only in this block, while the reference is held.
+        // SAFETY: the caller's reference keeps the core alive.
+        let pool = unsafe { view(&core) };
         // SAFETY: forwarded: the caller owns `index` and gives it up.
         unsafe { pool.give_back(index) };
         pool.core().id
@@ -281,9 +293,8 @@ impl CoreRef {
     /// The pool, through this reference's copy of the pointer (as
     /// [`OwnedBuf::pool`]).
     pub(super) fn pool(&self) -> &BufferPool {
-        // SAFETY: `BufferPool` is `repr(transparent)` over this pointer,
-        // whose core this reference keeps alive while the borrow lasts.
-        unsafe { &*(&self.0 as *const NonNull<PoolCore> as *const BufferPool) }
+        // SAFETY: this reference keeps the core alive while the borrow lasts.
+        unsafe { view(&self.0) }
     }
 }
 
