@@ -244,11 +244,18 @@ fn a_multishot_stream_through_parts_dropped_on_another_thread_returns_every_buff
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let data = pattern(300_000, 6);
+    // The first writes wait until the reader has taken a part since: on a
+    // loaded machine a reader that falls behind takes whole buffers, and
+    // the test would not see a buffer carry more than one part.
+    let (ack_tx, ack_rx) = std::sync::mpsc::channel::<()>();
     let writer = {
         let data = data.clone();
         std::thread::spawn(move || {
             for (k, chunk) in data.chunks(333).enumerate() {
                 tx.write_all(chunk).unwrap();
+                if k < 16 {
+                    let _ = ack_rx.recv_timeout(std::time::Duration::from_secs(5));
+                }
                 if k % 8 == 0 {
                     std::thread::yield_now();
                 }
@@ -286,6 +293,7 @@ fn a_multishot_stream_through_parts_dropped_on_another_thread_returns_every_buff
             match unsafe { br.take_part(result, flags) } {
                 Ok(Some(p)) => {
                     parts += 1;
+                    let _ = ack_tx.send(());
                     // A part continues its buffer where the last one ended.
                     if let Some((index, end)) = last {
                         if index == p.index() && p.offset() > 0 {
