@@ -49,48 +49,72 @@
 //! or never touch the pool again. So the waiting get drains every
 //! magazine ([`ThreadCaches::drain`]), and the owner's path must stay
 //! plain loads and stores (no read-modify-write, no fence). The protocol,
-//! per magazine, with two fields beside `len`:
+//! per magazine, with two fields:
 //!
-//! * `busy`, written only by the owner: `true` for the length of each
-//!   *section* (every magazine method is one), `false` after it with
-//!   `Release`.
-//! * `claim`, `OWNER` / `DRAINING` / `DRAINED`, written by a thief (CAS
-//!   `OWNER → DRAINING`, store `DRAINED`) and by the owner (CAS
-//!   `DRAINED → OWNER`, on a slow path).
+//! * `word`, written only by the owner (plain stores) while it lives: its
+//!   `len`, its stock of references (src/pool/lifetime.rs) and a `busy`
+//!   bit, set for the length of each *section* (every magazine method is
+//!   one). Layout:
 //!
-//! Owner, each section: store `busy = true`; the *light* fence; load
-//! `claim`; only if `OWNER`, touch the slots and `len`; store
-//! `busy = false` (`Release`). A section that finds the magazine claimed
-//! touches nothing and passes the get or put to the shared list; a slow
-//! call that finds it `DRAINED` takes it back with a CAS (its `Acquire`
-//! reads the thief's `len = 0` and everything the waiter did before,
-//! its waiting count among them).
+//!   ```text
+//!   63                               8 7            1   0
+//!   +----------------------------------+--------------+----+
+//!   |               len                |    stock     |busy|
+//!   +----------------------------------+--------------+----+
+//!   ```
+//!
+//! * `claim`, `OWNER` / `DRAINING` / `DRAINED` (and `CLOSING` / `CLOSED`
+//!   when the pool's handle drops), written by a thief (CAS `OWNER →
+//!   DRAINING`, store `DRAINED`) and by the owner (CAS `DRAINED → OWNER`,
+//!   on a slow path).
+//!
+//! Owner, each section: load `word` (its own last store); store it with
+//! `busy` set; the *light* fence; load `claim`; only if `OWNER`, touch the
+//! slots; store the new `word` (`len` and stock updated, `busy` clear,
+//! `Release`). A section that finds the magazine claimed touches nothing,
+//! stores back the word it loaded, and passes the get or put to the shared
+//! list. So a hit is two loads and two stores of the owner's own line:
+//! one store opens the section, one closes it and writes the new `len`.
 //!
 //! Thief, under the registry lock: CAS every live magazine's `claim` from
 //! `OWNER` to `DRAINING`; one *heavy* fence; then for each claimed one
-//! wait until `busy` reads `false` (`Acquire`), take `slots[..len]` to the
-//! ring, `len = 0`, store `DRAINED` (`Release`).
+//! wait until `word` reads with `busy` clear (`Acquire`), take
+//! `slots[..len]` of that word to the ring, store `DRAINED` (`Release`).
+//! The thief does not write `word`: a section that saw the claim may store
+//! back a word it loaded before the take, so while the claim is not
+//! `OWNER`, `len` is stale and nobody uses it. The owner's slow call that
+//! finds `DRAINED` writes `len = 0` *before* its CAS back to `OWNER`, so
+//! that `len` is true whenever the claim is `OWNER`; a later thief's claim
+//! reads that CAS, so it reads the 0. (The stock is true throughout: the
+//! thief leaves it to the magazine.) The closing handle and the
+//! reclaimer of an exited thread's magazine read `len` only where they
+//! found the claim `OWNER` ([`Magazine::holds`]).
 //!
 //! Why the slots have one party at a time: the light and heavy fences
 //! (src/asymmetric_fence.rs: `membarrier` and a compiler fence on Linux,
 //! two `SeqCst` fences elsewhere) act together as a `SeqCst` fence on both
 //! sides of this store-then-load pair. So for each owner section, either
 //! its load of `claim` sees `DRAINING` (the section touches nothing), or
-//! the thief's load of `busy` sees that section's `true` or a later value;
-//! then the thief waits for the section's `false`, whose `Release` its
-//! `Acquire` reads, so the section's accesses happen before the thief's.
-//! Sections that begin later see the claim until the owner's CAS takes the
-//! magazine back, which reads the thief's `Release` of `DRAINED`: the
-//! thief's accesses happen before the owner's next ones. A section is a
-//! few instructions (or one lock-free batch of the ring): the thief's wait
-//! for `busy` is short unless the owner is preempted inside it, and an
-//! owner that is parked, blocked or exited is never inside one.
+//! the thief's load of `word` sees that section's `busy` or a later value;
+//! then the thief waits for the section's closing store, whose `Release`
+//! its `Acquire` reads, so the section's accesses happen before the
+//! thief's. Sections that begin later see the claim until the owner's CAS
+//! takes the magazine back, which reads the thief's `Release` of
+//! `DRAINED`: the thief's accesses happen before the owner's next ones. A
+//! section is a few instructions (or one lock-free batch of the ring): the
+//! thief's wait for `busy` is short unless the owner is preempted inside
+//! it, and an owner that is parked, blocked or exited is never inside one.
 //!
-//! The cost to the owner: two plain stores of `busy` and one plain load
-//! of `claim` per get or put, on its own line; after a drain, one CAS.
-//! Checked by the loom models `drain_races_the_owner` and
-//! `a_waiter_takes_a_parked_threads_cache`, the unit test
-//! `a_drain_takes_a_live_sleeping_threads_cache` and the stress
+//! The cost to the owner: two plain stores and one plain load of `claim`
+//! per get or put, on its own line (before the word, a separate `busy`
+//! flag made it three stores: 6.8 ns a pair against 5.2 now, in the lean
+//! loop on the 2-core machine); after a drain, one CAS. Checked by the
+//! loom models `drain_races_the_owner`,
+//! `a_waiter_takes_a_parked_threads_cache` and
+//! `a_drained_magazine_taken_back_races_a_second_drain`, the unit tests
+//! `a_drain_takes_a_live_sleeping_threads_cache`,
+//! `a_drained_threads_exit_gives_back_nothing_twice` and
+//! `closing_after_a_drain_gives_back_nothing_twice`, and the stress
 //! `drains_racing_busy_owners_hand_out_every_buffer_once`
 //! (tests/no_stranding.rs). Why nothing settles in a magazine again while
 //! the get waits: src/pool/cached.rs.
@@ -159,6 +183,8 @@ const DRAINING: u8 = 1;
 /// `claim`: a thief took the indices (the magazine is empty); the owner's
 /// next slow call takes the magazine back.
 const DRAINED: u8 = 2;
+/// `claim`: the pool's handle is closing a magazine it found `DRAINED`.
+const CLOSING: u8 = 4;
 /// `claim`: the pool's handle dropped and took the indices and the stock
 /// (src/pool/lifetime.rs); the owner keeps out for good.
 const CLOSED: u8 = 3;
@@ -173,11 +199,55 @@ pub(crate) const STOCK_BATCH: usize = 1;
 /// The most references a stock keeps.
 const STOCK_MAX: usize = 2 * STOCK_BATCH;
 
+/// A magazine's `word`: bit 0 `busy`, bits 1 to 7 the stock, the rest
+/// `len`. One word, so that an owner's section is one store to open it and
+/// one to close it, the second also writing the new `len` and stock.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Word(usize);
+
+impl Word {
+    /// Set by the owner for the length of each section.
+    const BUSY: usize = 1;
+    /// The stock's bits.
+    const STOCK: usize = 0x7f << 1;
+    /// Where `len` starts.
+    const LEN_SHIFT: u32 = 8;
+    /// The largest `len` (and so magazine size) a word holds.
+    const MAX_LEN: usize = usize::MAX >> Self::LEN_SHIFT;
+
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.0 >> Self::LEN_SHIFT
+    }
+
+    #[inline(always)]
+    fn stock(self) -> usize {
+        (self.0 & Self::STOCK) >> 1
+    }
+
+    /// This word with `len` replaced (`busy` clear).
+    #[inline(always)]
+    fn with_len(self, len: usize) -> Word {
+        debug_assert!(len <= Self::MAX_LEN);
+        Word(len << Self::LEN_SHIFT | self.0 & Self::STOCK)
+    }
+
+    /// This word with the stock replaced (`busy` clear).
+    #[inline(always)]
+    fn with_stock(self, stock: usize) -> Word {
+        debug_assert!(stock <= STOCK_MAX);
+        Word(self.0 & !(Self::STOCK | Self::BUSY) | stock << 1)
+    }
+}
+
+// The stock's seven bits hold every stock a magazine keeps.
+const _: () = assert!(STOCK_MAX <= Word::STOCK >> 1);
+
 /// One thread's free indices of one pool.
 ///
 /// A magazine of size 0 (a thread that found the cache budget spent) is
 /// one record per pool, shared by every such thread: each method returns
-/// before it opens a section (writes `busy`), touches `slots` or writes
+/// before it opens a section (writes its word), touches `slots` or writes
 /// `len` when the size is 0, so the sharing is read-only.
 pub(crate) struct Magazine {
     /// The pool it belongs to (a [`BufferPool`](crate::BufferPool) id).
@@ -187,27 +257,26 @@ pub(crate) struct Magazine {
     /// it reserved (0: every call passes through to the free list). See the
     /// module's invariants for who may touch it.
     slots: UnsafeCell<Box<[usize]>>,
-    /// How many of `slots` hold indices. Written only by whoever may touch
-    /// `slots`; atomic (plain loads and stores on the owner's path) only so
-    /// that [`ThreadCaches::cached`] may read a snapshot from other threads.
-    len: AtomicUsize,
+    /// The owner's one word: `len` (how many of `slots` hold indices), the
+    /// stock of references to the pool's core that this magazine holds
+    /// for owned gets and drops (src/pool/lifetime.rs), and `busy`. See
+    /// [`Word`]. Written only by the owner thread (plain loads and stores),
+    /// or by a reclaimer once the owner has exited; others read it.
+    word: AtomicUsize,
     /// `slots.len()`, kept apart so that reading it makes no reference
     /// into the slots.
     size: usize,
     /// `ACTIVE`, `ORPHANED` or `RECLAIMED`.
     state: AtomicU8,
-    /// `OWNER`, `DRAINING` or `DRAINED`: whether a thief has claimed the
-    /// magazine (the module's "Taking from a live thread").
+    /// `OWNER`, `DRAINING`, `DRAINED`, `CLOSING` or `CLOSED`: whether a
+    /// thief has claimed the magazine (the module's "Taking from a live
+    /// thread").
     claim: AtomicU8,
-    /// Set by the owner for the length of each section (plain stores, the
-    /// last one `Release`); a thief waits for it to clear.
-    busy: AtomicBool,
-    /// References to the pool's core that this magazine holds for owned
-    /// gets and drops (src/pool/lifetime.rs): an owned get takes one, an
-    /// owned drop gives its one back. Touched like `len`: by the owner in
-    /// a section, by a reclaimer or the closing handle under the registry
-    /// lock; atomic only for those.
-    stock: AtomicUsize,
+    /// Whether the light fence may be a compiler fence
+    /// (src/asymmetric_fence.rs), as chosen once per process before any
+    /// magazine exists: read here, on the owner's line, rather than from a
+    /// global.
+    asymmetric: bool,
     /// The pool's count of orphaned magazines (shared with the pool's
     /// [`ThreadCaches`], reachable after the pool has moved or gone).
     orphans: Arc<AtomicUsize>,
@@ -242,12 +311,11 @@ impl Magazine {
         Magazine {
             pool_id,
             slots: UnsafeCell::new(slots),
-            len: AtomicUsize::new(0),
+            word: AtomicUsize::new(0),
             size,
             state: AtomicU8::new(ACTIVE),
             claim: AtomicU8::new(OWNER),
-            busy: AtomicBool::new(false),
-            stock: AtomicUsize::new(0),
+            asymmetric: crate::asymmetric_fence::is_asymmetric(),
             orphans,
         }
     }
@@ -281,50 +349,73 @@ impl Magazine {
         self.size
     }
 
-    /// Opens an owner's section: `busy`, the light fence, then whether the
-    /// magazine is unclaimed (only then may the section touch the slots).
-    /// Every call is followed by [`leave`](Self::leave).
+    /// Opens an owner's section: sets `busy` in the word, the light fence,
+    /// then whether the magazine is unclaimed (only then may the section
+    /// touch the slots and change the word). Returns the word as it was
+    /// (`busy` clear) and that answer. Every call is followed by
+    /// [`leave`](Self::leave).
     #[inline(always)]
-    fn enter(&self) -> bool {
-        self.busy.store(true, Ordering::Relaxed);
-        crate::asymmetric_fence::light();
-        self.claim.load(Ordering::Relaxed) == OWNER
+    fn enter(&self) -> (Word, bool) {
+        // Only this thread writes the word while it lives, so this load
+        // reads its own last store.
+        let word = Word(self.word.load(Ordering::Relaxed));
+        self.word.store(word.0 | Word::BUSY, Ordering::Relaxed);
+        crate::asymmetric_fence::light(self.asymmetric);
+        (word, self.claim.load(Ordering::Relaxed) == OWNER)
     }
 
-    /// Closes an owner's section: `Release`, so a thief that sees `busy`
-    /// clear sees every access the section made.
+    /// Closes an owner's section, storing `word` (the one `enter` returned,
+    /// or its successor if the section found the magazine unclaimed) with
+    /// `busy` clear: `Release`, so a thief that sees `busy` clear sees every
+    /// access the section made.
     #[inline(always)]
-    fn leave(&self) {
-        self.busy.store(false, Ordering::Release);
+    fn leave(&self, word: Word) {
+        debug_assert_eq!(word.0 & Word::BUSY, 0);
+        self.word.store(word.0, Ordering::Release);
     }
 
     /// [`enter`](Self::enter) for the slow paths: a magazine a thief has
-    /// drained is taken back first (the CAS's Acquire pairs with the
-    /// thief's Release of `DRAINED`: its `len` of 0 and everything before
-    /// its claim, the waiter's count among them, are visible; `SeqCst`, so
-    /// that a later waiter whose drain found the magazine still `DRAINED`
-    /// is seen by the owner's next look at the waiters' counts: see
-    /// src/pool/cached.rs). `false` (and the section closed) while a thief
-    /// holds it.
+    /// drained is taken back first. `None` (and the section closed) while
+    /// a thief holds it.
+    ///
+    /// Taking it back: the thief took `slots[..len]` and left the word as
+    /// it was (only the owner writes it), so the owner first writes `len`
+    /// 0, then CASes `DRAINED` to `OWNER`. In that order, because a later
+    /// thief reads `len` as soon as it has claimed the magazine from
+    /// `OWNER`; its claim reads this CAS, so it reads the 0 (the invariant:
+    /// while the claim is `OWNER`, `len` is true). The CAS's Acquire pairs
+    /// with the thief's Release of `DRAINED` (everything before its claim,
+    /// the waiter's count among them, is visible); `SeqCst`, so that a
+    /// later waiter whose drain found the magazine still `DRAINED` is seen
+    /// by the owner's next look at the waiters' counts (src/pool/cached.rs).
     #[inline]
-    fn enter_slow(&self) -> bool {
-        if self.enter() {
-            return true;
+    fn enter_slow(&self) -> Option<Word> {
+        let (word, mine) = self.enter();
+        if mine {
+            return Some(word);
         }
-        self.leave();
+        self.leave(word);
+        // DRAINED can change only to OWNER (this thread) or CLOSING (the
+        // closing handle, which then reads only the stock, unchanged here).
+        if self.claim.load(Ordering::Relaxed) != DRAINED {
+            return None;
+        }
+        self.word.store(word.with_len(0).0, Ordering::Relaxed);
         if self
             .claim
             .compare_exchange(DRAINED, OWNER, Ordering::SeqCst, Ordering::Acquire)
             .is_err()
         {
-            return false;
+            return None;
         }
-        if self.enter() {
-            return true;
+        match self.enter() {
+            (word, true) => Some(word),
+            (word, false) => {
+                // Claimed again in between.
+                self.leave(word);
+                None
+            }
         }
-        // Claimed again in between.
-        self.leave();
-        false
     }
 
     /// The fast get: the top index, or `None` when the magazine is empty
@@ -347,35 +438,25 @@ impl Magazine {
     #[inline(always)]
     unsafe fn pop_top<const OWNED: bool>(&self) -> Option<usize> {
         // The shared magazine of size 0: no section, so that the threads
-        // that share it do not all write its `busy`.
+        // that share it do not all write its word.
         if self.size() == 0 {
             return None;
         }
-        let got = if self.enter() {
-            let n = self.len.load(Ordering::Relaxed);
-            let stock = if OWNED {
-                self.stock.load(Ordering::Relaxed)
-            } else {
-                1
-            };
-            if n == 0 || stock == 0 {
-                None
-            } else {
-                // SAFETY: the section is open on an unclaimed magazine, by
-                // the owner; `n - 1 < n <= size`, and the inner block only
-                // reads that slot.
-                let index = unsafe { self.with_slots(|slots| *slots.get_unchecked(n - 1)) };
-                self.len.store(n - 1, Ordering::Relaxed);
-                if OWNED {
-                    self.stock.store(stock - 1, Ordering::Relaxed);
-                }
-                Some(index)
-            }
-        } else {
-            None
-        };
-        self.leave();
-        got
+        let (word, mine) = self.enter();
+        let (n, stock) = (word.len(), if OWNED { word.stock() } else { 1 });
+        if !mine || n == 0 || stock == 0 {
+            self.leave(word);
+            return None;
+        }
+        // SAFETY: the section is open on an unclaimed magazine, by the
+        // owner; `n - 1 < n <= size`, and the inner block only reads that
+        // slot.
+        let index = unsafe { self.with_slots(|slots| *slots.get_unchecked(n - 1)) };
+        // One less index, and with `OWNED` one less reference: `n` and
+        // `stock` are at least 1, so neither field borrows from the other.
+        let taken = (1 << Word::LEN_SHIFT) + if OWNED { 1 << 1 } else { 0 };
+        self.leave(Word(word.0 - taken));
+        Some(index)
     }
 
     /// The fast put: keeps `index` if there is room; `false` otherwise
@@ -403,26 +484,20 @@ impl Magazine {
         if self.size() == 0 {
             return false;
         }
-        let kept = self.enter() && {
-            let n = self.len.load(Ordering::Relaxed);
-            let stock = if OWNED {
-                self.stock.load(Ordering::Relaxed)
-            } else {
-                0
-            };
-            n < self.size() && stock < STOCK_MAX && {
-                // SAFETY: as in `pop_top`; `n < size`, and the inner block
-                // only writes that slot.
-                unsafe { self.with_slots(|slots| *slots.get_unchecked_mut(n) = index) };
-                self.len.store(n + 1, Ordering::Relaxed);
-                if OWNED {
-                    self.stock.store(stock + 1, Ordering::Relaxed);
-                }
-                true
-            }
-        };
-        self.leave();
-        kept
+        let (word, mine) = self.enter();
+        let (n, stock) = (word.len(), if OWNED { word.stock() } else { 0 });
+        if !mine || n >= self.size() || stock >= STOCK_MAX {
+            self.leave(word);
+            return false;
+        }
+        // SAFETY: as in `pop_top`; `n < size`, and the inner block only
+        // writes that slot.
+        unsafe { self.with_slots(|slots| *slots.get_unchecked_mut(n) = index) };
+        // One more index, and with `OWNED` one more reference: `n < size
+        // <= MAX_LEN` and `stock < STOCK_MAX`, so neither field overflows.
+        let added = (1 << Word::LEN_SHIFT) + if OWNED { 1 << 1 } else { 0 };
+        self.leave(Word(word.0 + added));
+        true
     }
 
     /// The get after [`pop_fast`](Self::pop_fast) found nothing: refills
@@ -445,19 +520,18 @@ impl Magazine {
         if size == 0 {
             return free.pop();
         }
-        if !self.enter_slow() {
+        let Some(word) = self.enter_slow() else {
             return free.pop();
-        }
-        let n = self.len.load(Ordering::Relaxed);
+        };
+        let n = word.len();
         if n > 0 {
             // SAFETY: the section is open on an unclaimed magazine.
             let index = unsafe { self.with_slots(|slots| slots[n - 1]) };
-            self.len.store(n - 1, Ordering::Relaxed);
-            self.leave();
+            self.leave(word.with_len(n - 1));
             return Some(index);
         }
         if anyone_waits() {
-            self.leave();
+            self.leave(word);
             return free.pop();
         }
         // Half the magazine (at least one), the last of them for the caller.
@@ -468,11 +542,10 @@ impl Magazine {
         let index = if got == 0 {
             None
         } else {
-            self.len.store(got - 1, Ordering::Relaxed);
             // SAFETY: as above; `got - 1 < batch <= size`.
             Some(unsafe { self.with_slots(|slots| slots[got - 1]) })
         };
-        self.leave();
+        self.leave(word.with_len(got.saturating_sub(1)));
         if index.is_some() {
             on_refill();
         }
@@ -486,18 +559,20 @@ impl Magazine {
     /// As [`pop_fast`](Self::pop_fast).
     #[inline]
     pub(crate) unsafe fn pop_into(&self, out: &mut [usize]) -> usize {
-        if self.size() == 0 || !self.enter_slow() {
+        if self.size() == 0 {
             return 0;
         }
-        let len = self.len.load(Ordering::Relaxed);
+        let Some(word) = self.enter_slow() else {
+            return 0;
+        };
+        let len = word.len();
         let n = out.len().min(len);
         if n > 0 {
             // SAFETY: the section is open on an unclaimed magazine; the
             // closure touches only the slots and `out`.
             unsafe { self.with_slots(|slots| out[..n].copy_from_slice(&slots[len - n..len])) };
-            self.len.store(len - n, Ordering::Relaxed);
         }
-        self.leave();
+        self.leave(word.with_len(len - n));
         n
     }
 
@@ -516,20 +591,22 @@ impl Magazine {
         anyone_waits: impl FnOnce() -> bool,
     ) -> Put {
         let size = self.size();
-        if size == 0 || !self.enter_slow() {
+        if size == 0 {
             return Put::Passed;
         }
+        let Some(word) = self.enter_slow() else {
+            return Put::Passed;
+        };
         if anyone_waits() {
-            self.leave();
+            self.leave(word);
             return Put::Passed;
         }
-        let n = self.len.load(Ordering::Relaxed);
+        let n = word.len();
         if n < size {
             // SAFETY: the section is open on an unclaimed magazine; `n <
             // size`.
             unsafe { self.with_slots(|slots| slots[n] = index) };
-            self.len.store(n + 1, Ordering::Relaxed);
-            self.leave();
+            self.leave(word.with_len(n + 1));
             return Put::InCache;
         }
         // Half (at least one, so that a magazine of one has room after).
@@ -544,8 +621,7 @@ impl Magazine {
         // SAFETY: the section is open on an unclaimed magazine; only `free`
         // runs while the borrow lives.
         unsafe { self.with_slots(flush_half) };
-        self.len.store(keep + 1, Ordering::Relaxed);
-        self.leave();
+        self.leave(word.with_len(keep + 1));
         Put::AfterFlush
     }
 
@@ -561,10 +637,13 @@ impl Magazine {
         indices: &[usize],
         anyone_waits: impl FnOnce() -> bool,
     ) -> usize {
-        if self.size() == 0 || !self.enter_slow() {
+        if self.size() == 0 {
             return 0;
         }
-        let len = self.len.load(Ordering::Relaxed);
+        let Some(word) = self.enter_slow() else {
+            return 0;
+        };
+        let len = word.len();
         let n = if anyone_waits() {
             0
         } else {
@@ -574,9 +653,8 @@ impl Magazine {
             // SAFETY: the section is open on an unclaimed magazine; the
             // closure touches only the slots and `indices`.
             unsafe { self.with_slots(|slots| slots[len..len + n].copy_from_slice(&indices[..n])) };
-            self.len.store(len + n, Ordering::Relaxed);
         }
-        self.leave();
+        self.leave(word.with_len(len + n));
         n
     }
 
@@ -618,15 +696,17 @@ impl Magazine {
     /// the pool's core for the call, and `refill` calls no magazine method.
     #[inline]
     pub(crate) unsafe fn take_ref(&self, refill: impl FnOnce() -> usize) -> bool {
-        if self.size() == 0 || !self.enter_slow() {
+        if self.size() == 0 {
             return false;
         }
-        let stock = match self.stock.load(Ordering::Relaxed) {
+        let Some(word) = self.enter_slow() else {
+            return false;
+        };
+        let stock = match word.stock() {
             0 => refill(),
             n => n,
         };
-        self.stock.store(stock - 1, Ordering::Relaxed);
-        self.leave();
+        self.leave(word.with_stock(stock - 1));
         true
     }
 
@@ -640,29 +720,20 @@ impl Magazine {
     /// index.
     #[inline]
     pub(crate) unsafe fn put_ref(&self) -> RefPut {
-        if self.size() == 0 || !self.enter_slow() {
+        if self.size() == 0 {
             return RefPut::Passed;
         }
-        let stock = self.stock.load(Ordering::Relaxed) + 1;
-        let put = if stock > STOCK_MAX {
-            self.stock.store(stock - STOCK_BATCH, Ordering::Relaxed);
-            RefPut::Shed(STOCK_BATCH)
-        } else {
-            self.stock.store(stock, Ordering::Relaxed);
-            RefPut::Kept
+        let Some(word) = self.enter_slow() else {
+            return RefPut::Passed;
         };
-        self.leave();
+        let stock = word.stock() + 1;
+        let (stock, put) = if stock > STOCK_MAX {
+            (stock - STOCK_BATCH, RefPut::Shed(STOCK_BATCH))
+        } else {
+            (stock, RefPut::Kept)
+        };
+        self.leave(word.with_stock(stock));
         put
-    }
-
-    /// The stock's references, taken out (the stock is left empty).
-    ///
-    /// # Safety
-    /// The caller may touch the slots (see [`with_slots`](Self::with_slots)).
-    unsafe fn take_stock(&self) -> usize {
-        let stock = self.stock.load(Ordering::Relaxed);
-        self.stock.store(0, Ordering::Relaxed);
-        stock
     }
 
     /// The owner's flush: gives every index to `free`'s ring; how many.
@@ -670,36 +741,67 @@ impl Magazine {
     /// # Safety
     /// As [`pop_fast`](Self::pop_fast), and `free` is its pool's list.
     pub(crate) unsafe fn flush(&self, free: &FreeList) -> usize {
-        if self.size() == 0 || !self.enter_slow() {
+        if self.size() == 0 {
             return 0;
         }
-        // SAFETY: the section is open on an unclaimed magazine.
-        let n = unsafe { self.take_all(free) };
-        self.leave();
+        let Some(word) = self.enter_slow() else {
+            return 0;
+        };
+        // SAFETY: the section is open on an unclaimed magazine, whose `len`
+        // is true.
+        let n = unsafe { self.give_indices(free, word.len()) };
+        self.leave(word.with_len(0));
         n
     }
 
-    /// Gives every index to `free`'s ring and empties the magazine; how
-    /// many.
+    /// Gives `slots[..len]` to `free`'s ring (the word is not written:
+    /// the caller does, or leaves it to be ignored); returns `len`.
     ///
     /// # Safety
-    /// The caller may touch the slots (see [`with_slots`](Self::with_slots)),
-    /// and `free` is its pool's list.
-    unsafe fn take_all(&self, free: &FreeList) -> usize {
-        let len = self.len.load(Ordering::Relaxed);
+    /// The caller may touch the slots (see [`with_slots`](Self::with_slots))
+    /// and owns their first `len` indices, which it gives up; `free` is its
+    /// pool's list.
+    unsafe fn give_indices(&self, free: &FreeList, len: usize) -> usize {
         if len == 0 {
             return 0;
         }
         let flush_all = |slots: &mut [usize]| {
-            // SAFETY: the magazine owns each index of `slots[..len]`, each
+            // SAFETY: the caller owns each index of `slots[..len]`, each
             // once, all of `free`'s pool; they leave it right after.
             unsafe { free.push_many_to_ring(&slots[..len]) }
         };
         // SAFETY: forwarded from the caller; only `free` runs while the
         // borrow lives.
         unsafe { self.with_slots(flush_all) };
-        self.len.store(0, Ordering::Relaxed);
         len
+    }
+
+    /// For a thief that claimed the magazine and made the heavy fence:
+    /// waits until no owner section is open (`busy` clear, `Acquire`, so
+    /// every access of the sections before is visible) and returns the
+    /// word.
+    fn wait_idle(&self) -> Word {
+        loop {
+            let word = Word(self.word.load(Ordering::Acquire));
+            if word.0 & Word::BUSY == 0 {
+                return word;
+            }
+            yield_now();
+        }
+    }
+
+    /// What the magazine holds, by `word`, for a party that claimed it
+    /// from `claim` (or found `claim` on an orphan) and may touch the
+    /// slots: `len` is true only while the claim is `OWNER` (after a drain
+    /// the word still counts the indices the thief took, until the owner
+    /// takes the magazine back); the stock is true until the magazine is
+    /// closed.
+    fn holds(word: Word, claim: u8) -> Word {
+        match claim {
+            OWNER => word.with_len(word.len()),
+            DRAINED => word.with_len(0),
+            _ => Word(0),
+        }
     }
 
     /// At thread exit: hands the indices over to a reclaimer.
@@ -822,7 +924,9 @@ impl ThreadCaches {
         crate::asymmetric_fence::init();
         let orphans = Arc::new(AtomicUsize::new(0));
         ThreadCaches {
-            size,
+            // A word counts at most MAX_LEN (2^56 on 64-bit targets): no
+            // pool has that many buffers there.
+            size: size.min(Word::MAX_LEN),
             registry: Mutex::new(Vec::new()),
             zero: Arc::new(CachePadded::new(Magazine::new(
                 pool_id,
@@ -1001,11 +1105,18 @@ impl ThreadCaches {
             }
             // ORPHANED (Acquire) after the owner's last touch (Release): its
             // thread has exited, and this reclaimer holds the registry lock
-            // (so no thief is inside it either: thieves hold the lock too).
-            // SAFETY: so it alone touches the slots; `free` is this pool's.
-            back.indices += unsafe { m.take_all(free) };
-            // SAFETY: as above.
-            back.refs += unsafe { m.take_stock() };
+            // (so no thief is inside it either: thieves hold the lock too,
+            // and leave the claim OWNER, DRAINED or CLOSED).
+            let held = Magazine::holds(
+                Word(m.word.load(Ordering::Relaxed)),
+                m.claim.load(Ordering::Relaxed),
+            );
+            // SAFETY: so it alone touches the slots, and owns the first
+            // `len` indices; `free` is this pool's.
+            back.indices += unsafe { m.give_indices(free, held.len()) };
+            back.refs += held.stock();
+            // The owner is gone: the reclaimer may write the word.
+            m.word.store(0, Ordering::Relaxed);
             m.state.store(RECLAIMED, Ordering::Relaxed);
             self.orphans.fetch_sub(1, Ordering::Relaxed);
             unreserve(m.size());
@@ -1054,19 +1165,20 @@ impl ThreadCaches {
                 // An owner section that began before the fence and saw the
                 // magazine unclaimed is short (a few loads and stores, or
                 // one batch of the lock-free ring): wait it out.
-                while m.busy.load(Ordering::Acquire) {
-                    yield_now();
-                }
-                // Claimed (by this thief, under the registry lock), the
-                // heavy fence, and `busy` seen clear with Acquire: every
-                // owner section either ended before (its Release of `busy`
-                // read here) or starts after and sees the claim (module
-                // docs). The owner may also have exited meanwhile (then
-                // its thread touches nothing).
-                // SAFETY: so this thief alone touches the slots; `free` is
-                // this pool's.
-                back.indices += unsafe { m.take_all(free) };
-                // Release: the owner's CAS back to OWNER sees `len == 0`.
+                let word = m.wait_idle();
+                // Claimed from OWNER (by this thief, under the registry
+                // lock), the heavy fence, and `busy` seen clear with
+                // Acquire: every owner section either ended before (its
+                // Release read here) or starts after and sees the claim
+                // (module docs), and `len` is true. The owner may also
+                // have exited meanwhile (then its thread touches nothing).
+                let held = Magazine::holds(word, OWNER);
+                // SAFETY: so this thief alone touches the slots and owns
+                // their first `len` indices; `free` is this pool's.
+                back.indices += unsafe { m.give_indices(free, held.len()) };
+                // The word is left as it is (only the owner writes it; the
+                // stock stays the magazine's). Release: the owner's CAS
+                // back to OWNER comes after the take.
                 m.claim.store(DRAINED, Ordering::Release);
             } else {
                 // The kernel refused the fence (after agreeing to it at
@@ -1095,14 +1207,16 @@ impl ThreadCaches {
         let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         self.closed.store(true, Ordering::Relaxed);
         for m in registry.iter() {
-            // Only this thief writes DRAINING (under the lock); the owner
-            // turns DRAINED into OWNER, never the other way.
+            // Only this thread writes DRAINING or CLOSING (under the lock);
+            // the owner turns DRAINED into OWNER, never the other way. One
+            // claimed from OWNER becomes DRAINING, one from DRAINED
+            // CLOSING: the second's `len` is stale.
             while m
                 .claim
                 .compare_exchange(OWNER, DRAINING, Ordering::SeqCst, Ordering::Relaxed)
                 .is_err()
                 && m.claim
-                    .compare_exchange(DRAINED, DRAINING, Ordering::SeqCst, Ordering::Relaxed)
+                    .compare_exchange(DRAINED, CLOSING, Ordering::SeqCst, Ordering::Relaxed)
                     .is_err()
             {}
         }
@@ -1110,25 +1224,32 @@ impl ThreadCaches {
             return Some(0);
         }
         if !crate::asymmetric_fence::heavy() {
-            // Nothing taken; the owners take their magazines back (their
-            // CAS's Acquire reads nothing of this thread's but the store).
+            // Nothing taken; each magazine goes back as it was (the
+            // owner's next CAS or section reads nothing of this thread's
+            // but the store).
             for m in registry.iter() {
-                m.claim.store(DRAINED, Ordering::Release);
+                let was = match m.claim.load(Ordering::Relaxed) {
+                    DRAINING => OWNER,
+                    _ => DRAINED,
+                };
+                m.claim.store(was, Ordering::Release);
             }
             return None;
         }
         let mut refs = 0;
         for m in registry.iter() {
-            while m.busy.load(Ordering::Acquire) {
-                yield_now();
-            }
+            let was = match m.claim.load(Ordering::Relaxed) {
+                DRAINING => OWNER,
+                _ => DRAINED,
+            };
             // Claimed under the registry lock, the heavy fence, `busy` seen
             // clear with Acquire: as in `drain`, this thread alone touches
             // the magazine (an orphaned one's owner touches nothing).
-            // SAFETY: so it may touch the slots; `free` is this pool's.
-            unsafe { m.take_all(free) };
-            // SAFETY: as above.
-            refs += unsafe { m.take_stock() };
+            let held = Magazine::holds(m.wait_idle(), was);
+            // SAFETY: so it may touch the slots, and owns their first `len`
+            // indices; `free` is this pool's.
+            unsafe { m.give_indices(free, held.len()) };
+            refs += held.stock();
             // For good: `enter_slow` takes back only DRAINED.
             m.claim.store(CLOSED, Ordering::Release);
         }
@@ -1139,7 +1260,12 @@ impl ThreadCaches {
     /// orphaned): a snapshot.
     pub(crate) fn cached(&self) -> usize {
         let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
-        registry.iter().map(|m| m.len.load(Ordering::Relaxed)).sum()
+        // `len` is true while the claim is OWNER (see `holds`).
+        registry
+            .iter()
+            .filter(|m| m.claim.load(Ordering::Acquire) == OWNER)
+            .map(|m| Word(m.word.load(Ordering::Relaxed)).len())
+            .sum()
     }
 }
 

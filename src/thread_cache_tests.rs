@@ -316,3 +316,47 @@ fn the_default_pool_has_a_thread_cache_and_zero_opts_out() {
         0
     );
 }
+
+/// After a drain, a magazine's word still counts the indices the thief
+/// took (only the owner writes it): whoever comes next must not use that
+/// count. Here the owner exits without taking the magazine back, and the
+/// reclaim of its orphan must give back nothing twice.
+#[test]
+fn a_drained_threads_exit_gives_back_nothing_twice() {
+    let pool = cached_pool(8, 8); // budget 4
+    let (filled, fill) = std::sync::mpsc::channel::<()>();
+    let (exit, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let pool = &pool;
+        let worker = s.spawn(move || {
+            drop((0..4).map(|_| pool.get()).collect::<Vec<_>>());
+            filled.send(()).unwrap();
+            wait.recv().unwrap();
+        });
+        fill.recv().unwrap();
+        assert_eq!(pool.drain_thread_caches(), 4);
+        exit.send(()).unwrap();
+        worker.join().unwrap();
+    });
+    // The orphan (claimed DRAINED) is reclaimed here: no index again.
+    assert_eq!(pool.stats().cached, 0);
+    assert_all_back(&pool);
+}
+
+/// The same stale count at the pool's close: the handle drops while this
+/// thread's drained magazine is still `DRAINED`, and an owned buffer keeps
+/// the pool's memory alive; every index must come out once through it.
+#[test]
+fn closing_after_a_drain_gives_back_nothing_twice() {
+    let pool = cached_pool(8, 8);
+    let keep = pool.get_owned();
+    drop((0..3).map(|_| pool.get_owned()).collect::<Vec<_>>());
+    assert!(pool.drain_thread_caches() > 0);
+    drop(pool);
+    let view = keep.pool();
+    let held: Vec<PooledBuf<'_>> = std::iter::from_fn(|| view.try_get()).collect();
+    let distinct: HashSet<usize> = held.iter().map(PooledBuf::index).collect();
+    assert_eq!(distinct.len(), held.len(), "an index came out twice");
+    assert_eq!(held.len(), 7, "every buffer but the one held");
+    assert!(!distinct.contains(&keep.index()));
+}

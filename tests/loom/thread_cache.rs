@@ -383,6 +383,53 @@ fn drain_races_the_owner() {
     });
 }
 
+/// A drained magazine taken back racing a second drain: the worker keeps
+/// one buffer in its magazine, this thread drains it (the index goes to
+/// the ring; the magazine's word still counts it, since only the owner
+/// writes the word), then the worker's next get takes the magazine back
+/// (it must write `len` 0 before its CAS to `OWNER`) while this thread
+/// drains again. Neither the worker nor the second drain may use the
+/// stale count: the ledger reports the index handed out twice.
+///
+/// Caught by hand: no `len` of 0 written on taking the magazine back (the
+/// worker pops the drained index again); the 0 written after the CAS
+/// instead of before (the second drain gives the drained index to the ring
+/// a second time).
+#[test]
+fn a_drained_magazine_taken_back_races_a_second_drain() {
+    builder(3).check(|| {
+        let capacity = 4;
+        let pool = Arc::new(cached_pool(capacity, 2));
+        let owners = Arc::new(Owners::new(capacity));
+        let (ready_tx, ready_rx) = loom::sync::mpsc::channel::<()>();
+        let (go_tx, go_rx) = loom::sync::mpsc::channel::<()>();
+        let worker = {
+            let (pool, owners) = (Arc::clone(&pool), Arc::clone(&owners));
+            thread::spawn(move || {
+                // Register, refill, and keep one in the magazine.
+                let buf = pool.try_get().unwrap();
+                touch(&owners, &buf, 1);
+                drop(buf);
+                ready_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                // The magazine is drained: this get takes it back.
+                let buf = pool.try_get().unwrap();
+                owners.acquire(buf.index(), 1);
+                owners.release(buf.index());
+                drop(buf);
+            })
+        };
+        ready_rx.recv().unwrap();
+        assert_eq!(pool.drain_thread_caches(), 1);
+        go_tx.send(()).unwrap();
+        pool.drain_thread_caches();
+        worker.join().unwrap();
+        let mut held = Vec::with_capacity(capacity);
+        take_rest(&pool, &owners, 0, &mut held);
+        check_and_return(&owners, held);
+    });
+}
+
 /// The stranding scene in small: the worker's cache is the only place a
 /// free buffer can be (it takes one through its cache and returns it,
 /// racing this thread's `acquire`), and then it stays parked until this
