@@ -4,7 +4,7 @@
 # process running ("loaded": a busy loop started here for the length of
 # the run). Each runs `iobuf-bench calibrate` with the gate's own settings
 # (scripts/ci-bench.sh: pairs, small tier, one thread, interleaved rounds
-# of 100 ms, the same-run ratio to crossbeam), over the default pool's row
+# of 100 ms, the same-run ratio to the ceiling row), over the default pool's row
 # and the owned row, and writes the false-alarm rate of A against A and
 # how often each injected slowdown of the `iobuf` row was caught.
 #

@@ -4,9 +4,10 @@
 #
 # What it measures: pairs (take a buffer, return it) on the small tier, one
 # thread, every iobuf row that runs in pairs and crossbeam, in interleaved
-# rounds (every row once per round, round after round). The gate is on each
-# iobuf row's throughput over crossbeam's in the same round, which survives
-# a slower or busier CI machine; `compare` decides with a 95% t-interval on
+# rounds (every row once per round, round after round), and the ceiling row
+# that every run has. The gate is on each iobuf row's throughput over the
+# ceiling's in the same round, which survives a slower or busier CI machine;
+# `compare` decides with a 95% interval (Yuen's t on 20%-trimmed means) of
 # the per-round ratios and prints the smallest drop the data could detect.
 # What the gate can catch on this machine is measured by `iobuf-bench
 # calibrate` (scripts/calibrate.sh, results/calibrate-2core-*.json; see

@@ -142,6 +142,25 @@ pub struct RunArgs {
     /// --fault-every does wrong every N-th time.
     #[arg(long, value_enum, default_value_t = FaultKind::Double, hide = true)]
     pub fault_kind: FaultKind,
+
+    /// Testing the gate (`calibrate` runs each measurement as a `run` of
+    /// its own process): ROW:N makes the iobuf row ROW spin N/16 times
+    /// after every put, on average.
+    #[arg(long, value_name = "ROW:N", value_parser = parse_slowdown_arg, hide = true)]
+    pub inject_slowdown: Option<crate::bench::Slowdown>,
+}
+
+fn parse_slowdown_arg(s: &str) -> Result<crate::bench::Slowdown, String> {
+    let (row, n) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}' is not ROW:N"))?;
+    let sixteenths = n
+        .parse()
+        .map_err(|_| format!("'{n}' is not a number of sixteenths of a spin"))?;
+    Ok(crate::bench::Slowdown {
+        row: row.to_string(),
+        sixteenths,
+    })
 }
 
 /// The broken pools of `--fault-every` (see `pools::broken`).

@@ -115,7 +115,7 @@ pub fn resolve(args: &RunArgs) -> Result<Plan, String> {
         fault_every: args.fault_every,
         check: args.check,
         fault_kind: args.fault_kind,
-        slow: None,
+        slow: args.inject_slowdown.clone(),
     };
     Ok(Plan {
         tiers,

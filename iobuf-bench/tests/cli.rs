@@ -508,10 +508,6 @@ fn bad_names_are_rejected() {
         ],
         "--slow-row 'mutex' is not an iobuf row",
     );
-    rejects(
-        &["calibrate", "--pools", "iobuf,mutex", "--scenario", "pairs"],
-        "must include crossbeam",
-    );
     rejects(&["calibrate", "--threshold", "2"], "--threshold");
     rejects(&["frobnicate"], "frobnicate");
 }
@@ -650,7 +646,7 @@ fn calibrate_measures_false_alarms_and_an_injected_slowdown() {
     assert_eq!(cal["a_vs_a"]["trials"], 2);
     assert!(count(&cal["a_vs_a"], "false_alarms") <= 2);
     let s = &cal["slowdowns"][0];
-    assert!(count(s, "spins_per_put") > 0, "{s}");
+    assert!(num(s, "spins_per_put") > 0.0, "{s}");
     assert!(count(s, "caught") <= 2);
     let drop = s["measured_drop_median"].as_f64().unwrap();
     // Well short of 50% on a loaded machine (the spin's cost and the row's

@@ -240,7 +240,8 @@ fn without_a_same_run_baseline_iobuf_falls_back_to_absolute() {
     let o = compare(dir.path(), &base, &cur, &[]);
     assert_eq!(o.code, 1, "{}", o.stdout);
     assert!(
-        o.stdout.contains("[absolute: no same-run crossbeam row]"),
+        o.stdout
+            .contains("[absolute: no same-run ceiling or crossbeam row]"),
         "{}",
         o.stdout
     );

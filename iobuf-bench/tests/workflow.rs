@@ -49,7 +49,7 @@ fn the_readme_workflow_runs_gates_and_exports() {
     // could have detected.
     let compare = &outputs[2];
     assert!(compare.contains("result: PASS"), "{compare}");
-    assert!(compare.contains("iobuf-owned/crossbeam"), "{compare}");
+    assert!(compare.contains("iobuf-owned/ceiling"), "{compare}");
     assert!(compare.contains("power:"), "{compare}");
     // What github-action-benchmark reads: entries with a range.
     let bigger: serde_json::Value =

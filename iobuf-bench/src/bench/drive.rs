@@ -45,7 +45,7 @@ pub fn drive<'p, P: BenchPool>(
             .slow
             .as_ref()
             .filter(|s| s.row == case.target.name())
-            .map_or(0, |s| s.spins),
+            .map_or(0, |s| s.sixteenths),
         rate: settings.rate,
         cpus: &settings.cpus,
     };

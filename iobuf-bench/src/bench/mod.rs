@@ -120,8 +120,9 @@ pub struct Settings {
     pub fault_every: Option<u64>,
     /// What the broken baseline of `fault_every` does.
     pub fault_kind: crate::cli::FaultKind,
-    /// `calibrate` only: the row named here spins this many times after
-    /// each put, a known slowdown the gate must catch.
+    /// `calibrate` only: the row named here spins after each put (so
+    /// many sixteenths of a spin, on average), a known slowdown the gate
+    /// must catch.
     pub slow: Option<Slowdown>,
 }
 
@@ -129,7 +130,8 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct Slowdown {
     pub row: String,
-    pub spins: u32,
+    /// Sixteenths of a spin per put.
+    pub sixteenths: u32,
 }
 
 /// Why a case could not run.

@@ -19,8 +19,8 @@ pub struct Shared<'a> {
     pub sample_every: u32,
     /// One holding in this many is checked (1: every one).
     pub check_every: u32,
-    /// `calibrate`'s injected slowdown of this case's row: spins after
-    /// every put (0: none).
+    /// `calibrate`'s injected slowdown of this case's row: sixteenths of a
+    /// spin after every put (0: none).
     pub extra_spins: u32,
     pub rate: Option<f64>,
     pub cpus: &'a [core_affinity::CoreId],

@@ -12,20 +12,22 @@
 //! A against A failed (false alarms), how often each slowdown was caught,
 //! and the smallest slowdown caught in at least 19 trials of 20.
 //!
-//! Every run uses the `run` options given (so calibrate what CI runs); the
-//! ceiling row is left out, as it is never gated.
+//! Every run uses the `run` options given (so calibrate what CI runs),
+//! with the ceiling row the gate divides by.
 
-use crate::bench::{self, Slowdown, Target};
+use crate::bench::{self, Slowdown};
 use crate::cli::RunArgs;
 use crate::compare::{self, Gate};
+use crate::document;
 use crate::document::read as results;
-use crate::document::{self, BenchDocument, SCHEMA};
 use crate::exit::Failure;
 use crate::export::atomic;
-use crate::output::progress::Progress;
-use crate::plan::{self, Plan};
+use crate::plan;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Options of `iobuf-bench calibrate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -104,7 +106,8 @@ pub struct AvsA {
 #[derive(Debug, Serialize)]
 pub struct Caught {
     pub slowdown: f64,
-    pub spins_per_put: u32,
+    /// Spins per put, on average (injected in sixteenths).
+    pub spins_per_put: f64,
     pub trials: u32,
     pub caught: u32,
     pub caught_rate: f64,
@@ -115,20 +118,13 @@ pub struct Caught {
 /// Runs `calibrate`.
 pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
     compare::check_threshold(args.threshold).map_err(Failure::Input)?;
-    let mut plan = plan::resolve(&args.run).map_err(Failure::Input)?;
-    plan.cases.retain(|c| c.target != Target::Ceiling);
+    let plan = plan::resolve(&args.run).map_err(Failure::Input)?;
     let names: Vec<&str> = plan.cases.iter().map(|c| c.target.name()).collect();
     if !names.contains(&args.slow_row.as_str()) || !crate::pools::is_iobuf(&args.slow_row) {
         return Err(Failure::Input(format!(
             "--slow-row '{}' is not an iobuf row of this run (rows: {})",
             args.slow_row,
             names.join(", ")
-        )));
-    }
-    if !names.contains(&crate::pools::GATE_BASE) {
-        return Err(Failure::Input(format!(
-            "--pools must include {}, the row the gate divides by",
-            crate::pools::GATE_BASE
         )));
     }
     if let Some(path) = &args.calibration_out {
@@ -142,6 +138,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
     crate::interrupt::install();
     let meta = crate::host::meta();
     let spin_ns = bench::spin_cost_ns();
+    let options = run_options();
     let say = |line: String| {
         if !args.run.quiet {
             eprintln!("{line}");
@@ -160,9 +157,8 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
     // measured cost. Corrected after every trial from the drop measured.
     let mut correction = vec![1.0f64; args.slowdowns.len()];
     for trial in 0..args.trials {
-        plan.settings.slow = None;
-        let base = measure(&plan, args, &meta, "baseline")?;
-        let again = measure(&plan, args, &meta, "current")?;
+        let base = measure(&options, None, "baseline")?;
+        let again = measure(&options, None, "current")?;
         let outcome = compare::compare(
             std::slice::from_ref(&base),
             std::slice::from_ref(&again),
@@ -193,12 +189,12 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
         );
         for (k, &s) in args.slowdowns.iter().enumerate() {
             let extra_ns = per_op_ns * s / (1.0 - s);
-            spins[k] = (correction[k] * extra_ns / spin_ns).round().max(1.0) as u32;
-            plan.settings.slow = Some(Slowdown {
+            spins[k] = (16.0 * correction[k] * extra_ns / spin_ns).round().max(1.0) as u32;
+            let slow = Slowdown {
                 row: args.slow_row.clone(),
-                spins: spins[k],
-            });
-            let slowed = measure(&plan, args, &meta, "slowed")?;
+                sixteenths: spins[k],
+            };
+            let slowed = measure(&options, Some(&slow), "slowed")?;
             let o = compare::compare(
                 std::slice::from_ref(&base),
                 std::slice::from_ref(&slowed),
@@ -232,7 +228,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
         .enumerate()
         .map(|(k, &s)| Caught {
             slowdown: s,
-            spins_per_put: spins[k],
+            spins_per_put: f64::from(spins[k]) / 16.0,
             trials: n,
             caught: caught[k],
             caught_rate: f64::from(caught[k]) / f64::from(n),
@@ -283,8 +279,12 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
 
 /// The gated ratio figure of the slowed row (its first case).
 fn slowed_figure<'a>(o: &'a compare::Outcome, row: &str) -> Option<&'a compare::Figure> {
-    let name = format!("{row}/{}", crate::pools::GATE_BASE);
-    o.gated.iter().find(|f| f.name == name)
+    let prefix = format!("{row}/");
+    o.gated.iter().find(|f| {
+        f.name
+            .strip_prefix(&prefix)
+            .is_some_and(|r| crate::pools::GATE_REFERENCES.contains(&r))
+    })
 }
 
 /// Nanoseconds one operation of `row` takes one thread, in `doc`'s first
@@ -296,30 +296,99 @@ fn op_time_ns(doc: &results::RunDoc, row: &str) -> f64 {
         .map_or(0.0, |r| f64::from(r.threads) * 1e9 / r.ops_per_sec)
 }
 
-/// One run of the plan, as the document `compare` reads.
+/// The `run` options calibrate was given: its command line after
+/// `calibrate`, less its own options and the run's outputs.
+fn run_options() -> Vec<OsString> {
+    /// Calibrate's own options and the run's outputs, each with a value.
+    const SKIPPED: [&str; 8] = [
+        "--trials",
+        "--slowdowns",
+        "--slow-row",
+        "--threshold",
+        "--machine",
+        "--calibration-out",
+        "--out",
+        "--save-baseline",
+    ];
+    let all: Vec<OsString> = std::env::args_os().collect();
+    let start = all
+        .iter()
+        .position(|a| a == "calibrate")
+        .map_or(all.len(), |i| i + 1);
+    let mut out = Vec::new();
+    let mut rest = all[start..].iter();
+    while let Some(arg) = rest.next() {
+        let text = arg.to_string_lossy();
+        let (name, inline) = match text.split_once('=') {
+            Some((name, _)) => (name, true),
+            None => (&*text, false),
+        };
+        if SKIPPED.contains(&name) {
+            if !inline {
+                rest.next();
+            }
+            continue;
+        }
+        // Flags `measure` sets itself.
+        if ["--json", "--quiet", "-q"].contains(&name) {
+            continue;
+        }
+        out.push(arg.clone());
+    }
+    out
+}
+
+/// One run of `options` (with `slow` injected), as the document `compare`
+/// reads: a `run` of this binary in a process of its own, as CI measures
+/// the baseline and the current build in processes of their own. In one
+/// process the runs share an allocator's history, and the rows whose speed
+/// depends on where their buffers land (crossbeam's cycle through 2 MiB)
+/// stay put between runs; across processes they do not, and a calibration
+/// in one process saw none of the false alarms that pairs of separate runs
+/// raised (`iobuf-bench/README.md`, "What it can catch").
 fn measure(
-    plan: &Plan,
-    args: &CalibrateArgs,
-    meta: &document::Meta,
+    options: &[OsString],
+    slow: Option<&Slowdown>,
     name: &str,
 ) -> Result<results::RunDoc, Failure> {
-    let progress = Progress::new(plan.cases.len() * args.run.runs as usize, true);
-    let results = super::run::measure_rounds(plan, args.run.runs as usize, &progress)?;
-    progress.finish();
-    if let Some(bad) = results.iter().find(|r| !r.integrity.is_clean()) {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "iobuf-bench-calibrate-{}-{}.json",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::Runtime(format!("cannot find this program to run it: {e}")))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("run")
+        .args(options)
+        .args(["--quiet", "--out"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(s) = slow {
+        cmd.arg("--inject-slowdown")
+            .arg(format!("{}:{}", s.row, s.sixteenths));
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| Failure::Runtime(format!("cannot start a measuring run: {e}")))?;
+    let text = std::fs::read_to_string(&path);
+    let _ = std::fs::remove_file(&path);
+    if crate::interrupt::interrupted() {
+        return Err(Failure::Interrupted);
+    }
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let why = stderr.lines().last().unwrap_or("no message");
         return Err(Failure::Runtime(format!(
-            "{}/{}: integrity check failed ({:?}); calibrate needs a sound build",
-            bad.scenario, bad.pool, bad.integrity
+            "a measuring run failed ({}): {why}; calibrate needs a sound build",
+            out.status
         )));
     }
-    let doc = BenchDocument {
-        schema: SCHEMA.to_string(),
-        meta: meta.clone(),
-        config: super::run::config(&args.run, plan, 0.0),
-        results,
-        complete: true,
-    };
-    results::parse(std::path::Path::new(name), &document::to_json(&doc)).map_err(Failure::Runtime)
+    let text =
+        text.map_err(|e| Failure::Runtime(format!("cannot read {}: {e}", path.display())))?;
+    results::parse(Path::new(name), &text).map_err(Failure::Runtime)
 }
 
 /// The human summary.
@@ -348,7 +417,7 @@ fn render(c: &Calibration) -> String {
     s.push('\n');
     for k in &c.slowdowns {
         s.push_str(&format!(
-            "slowdown {:.0}% of {} ({} spins a put): caught {} of {} ({:.0}%), measured drop {}\n",
+            "slowdown {:.0}% of {} ({:.2} spins a put): caught {} of {} ({:.0}%), measured drop {}\n",
             k.slowdown * 100.0,
             c.settings["slow_row"].as_str().unwrap_or("?"),
             k.spins_per_put,

@@ -83,6 +83,12 @@ pub fn text() -> String {
     );
     let _ = writeln!(
         s,
+        "compare's gate: each iobuf row's throughput ÷ the first of {} that both runs have, \
+         in the same round.",
+        pools::GATE_REFERENCES.join(", ")
+    );
+    let _ = writeln!(
+        s,
         "\nThroughput is in pairs/s: one op is one buffer taken and returned (get + put), \
          so the numbers compare across pools and scenarios."
     );

@@ -6,10 +6,11 @@
 //! Absolute throughput on a shared CI machine drifts by tens of percent
 //! from one run to the next (noisy neighbours, frequency scaling, another
 //! VM size), so by default every iobuf row is gated by its same-run ratio
-//! to the base row ([`GATE_BASE`], crossbeam's queue), round by round: if
-//! the machine is slower, the base row is slower too and the ratio holds;
-//! if the iobuf row alone got slower, the ratio drops. A ratio that moved
-//! because the base row moved more than the iobuf row is reported as that,
+//! to a reference row ([`GATE_REFERENCES`]: the ceiling, or crossbeam's
+//! queue in documents without one), round by round: if the machine is
+//! slower, the reference row is slower too and the ratio holds; if the
+//! iobuf row alone got slower, the ratio drops. A ratio that moved because
+//! the reference row moved more than the iobuf row is reported as that,
 //! not as the iobuf row's change. Absolute changes are always printed, and
 //! `--gate absolute|both` gates on them for runs on a quiet, fixed machine.
 
@@ -21,7 +22,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::document::read::{self as results, CaseKey, CaseResult, RunDoc};
-use crate::pools::{is_iobuf, GATE_BASE};
+use crate::pools::{is_iobuf, GATE_REFERENCES};
 use decide::{blame, decide, estimate, smallest_detectable, Estimate, Rule};
 use matching::{check_repeats, closest, rate_samples, ratio_samples, side, unmatched, Side};
 
@@ -241,7 +242,10 @@ fn decide_all(
     for (key, bpools) in base {
         let Some(cpools) = cur.get(key) else { continue };
         common_pairs += bpools.keys().filter(|p| cpools.contains_key(*p)).count();
-        let (Some(bden), Some(cden)) = (bpools.get(GATE_BASE), cpools.get(GATE_BASE)) else {
+        let Some((reference, bden, cden)) = GATE_REFERENCES
+            .iter()
+            .find_map(|r| Some((*r, bpools.get(*r)?, cpools.get(*r)?)))
+        else {
             continue;
         };
         for pool in results::sorted_pools(bpools.keys()) {
@@ -257,13 +261,13 @@ fn decide_all(
             let (status, rule) = blame(decide(est, gate.ratios(), threshold), num, den);
             let note = match (status, num, den) {
                 (Status::BaseMoved, Some(n), Some(d)) => format!(
-                    " ({GATE_BASE} {}, {pool} {})",
+                    " ({reference} {}, {pool} {})",
                     crate::format::fmt_change(d),
                     crate::format::fmt_change(n)
                 ),
                 _ => String::new(),
             };
-            let name = format!("{pool}/{GATE_BASE}");
+            let name = format!("{pool}/{reference}");
             if status == Status::Regression {
                 regressions.push(regression_line(key, &name, "throughput ratio", est, rule));
             }
@@ -296,7 +300,10 @@ fn decide_all(
             let est = estimate(&bs, &cs);
             let (status, rule) = decide(est, gated, threshold);
             let note = if gated && fallback && !gate.absolute() {
-                format!(" [absolute: no same-run {GATE_BASE} row]")
+                format!(
+                    " [absolute: no same-run {} row]",
+                    GATE_REFERENCES.join(" or ")
+                )
             } else {
                 String::new()
             };

@@ -10,7 +10,7 @@ use super::decide::{Rule, Status};
 use super::{Decided, Figure, Gate};
 use crate::document::read::RunDoc;
 use crate::format::{fmt_change, fmt_ns, fmt_rate};
-use crate::pools::GATE_BASE;
+use crate::pools::GATE_REFERENCES;
 
 /// What the text needs besides the decisions.
 pub struct Inputs<'a> {
@@ -102,18 +102,20 @@ pub(super) fn render(inp: &Inputs, d: &Decided) -> String {
     describe_side(&mut out, "baseline:", inp.baseline);
     describe_side(&mut out, "current:", inp.current);
     describe_differences(&mut out, &inp.baseline[0], &inp.current[0]);
+    // "ceiling, else crossbeam": the first both sides have.
+    let refs = GATE_REFERENCES.join(", else ");
     let gate_line = match inp.gate {
         Gate::Ratio => format!(
-            "gate: same-run throughput ratios (every iobuf row / {GATE_BASE}, round by round); \
+            "gate: same-run throughput ratios (every iobuf row / {refs}, round by round); \
              a drop of more than {pct:.1}% fails. Absolute changes are shown, not gated (iobuf \
-             rows without a same-run {GATE_BASE} row fall back to absolute)."
+             rows without a same-run {refs} row fall back to absolute)."
         ),
         Gate::Absolute => format!(
             "gate: absolute throughput of iobuf's pools; a drop of more than {pct:.1}% fails. \
              Same-run ratios are shown, not gated."
         ),
         Gate::Both => format!(
-            "gate: same-run throughput ratios (every iobuf row / {GATE_BASE}) and absolute \
+            "gate: same-run throughput ratios (every iobuf row / {refs}) and absolute \
              throughput of iobuf's pools; a drop of more than {pct:.1}% in either fails."
         ),
     };
@@ -124,7 +126,7 @@ pub(super) fn render(inp: &Inputs, d: &Decided) -> String {
          (Welch's t on the logs of the per-round samples) lies below zero; past the threshold \
          with an interval that reaches zero is \"unresolved\" (more rounds decide it). \
          \"detects\" is the smallest drop these samples catch 95 times in 100 (at least the \
-         threshold). A ratio whose base row moved more than its own row is \"base moved\", \
+         threshold). A ratio whose reference row moved more than its own row is \"base moved\", \
          not the row's change."
     );
 
@@ -135,7 +137,8 @@ pub(super) fn render(inp: &Inputs, d: &Decided) -> String {
     if d.ratios.is_empty() {
         let _ = writeln!(
             out,
-            "  none: no case has an iobuf row and {GATE_BASE} in both runs"
+            "  none: no case has an iobuf row and a reference row ({}) in both runs",
+            GATE_REFERENCES.join(" or ")
         );
     } else {
         let rows: Vec<Vec<String>> = d

@@ -218,9 +218,20 @@ pub const DISPLAY_ORDER: [PoolKind; OURS + PEERS] = with_peers([
     PoolKind::Mutex,
 ]);
 
-/// The row every iobuf row is divided by in the gate and in "vs base":
+/// The row every row is divided by in "vs base" (tables, JSON, exports):
 /// a plain lock-free queue of indices that every run has.
 pub const GATE_BASE: &str = PoolKind::Crossbeam.name();
+
+/// The rows the gate divides every iobuf row by, the first that both
+/// sides have: the ceiling (the harness alone over a thread-local list),
+/// then crossbeam for documents without one. The ceiling shares nothing
+/// between threads, so it is the steadiest row from one process to the
+/// next: on the 2-core machine crossbeam's throughput moved by up to 20%
+/// between processes (its buffers cycle through 2 MiB, so its speed
+/// depends on where they land), and the gate on `iobuf/crossbeam` raised
+/// false alarms in 14% of pairs of runs at a 5% threshold; on
+/// `iobuf/ceiling`, 3% (`iobuf-bench/README.md`, "What it can catch").
+pub const GATE_REFERENCES: [&str; 2] = [CEILING, GATE_BASE];
 
 /// Whether the row named `pool` is one of ours (gated) rather than a
 /// baseline or the transport (context): every iobuf pool, `-fixed` rows

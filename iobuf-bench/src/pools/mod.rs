@@ -32,8 +32,8 @@ pub mod peers;
 pub use broken::{Corrupting, DoubleReturn, Losing};
 pub use ceiling::CeilingPool;
 pub use ids::{
-    is_iobuf, rank, PoolKind, CEILING, GATE_BASE, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED,
-    IOBUF_TC_BATCH, TRANSPORT,
+    is_iobuf, rank, PoolKind, CEILING, GATE_BASE, GATE_REFERENCES, IOBUF_BATCH, IOBUF_CACHED_FIXED,
+    IOBUF_FIXED, IOBUF_TC_BATCH, TRANSPORT,
 };
 
 /// A buffer while a thread holds it.
