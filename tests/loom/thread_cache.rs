@@ -132,6 +132,14 @@ fn check_and_return(owners: &Owners, held: Vec<PooledBuf<'_>>) {
     drop(held);
 }
 
+/// Once every other thread is joined: [`take_rest`] from nothing, then
+/// [`check_and_return`].
+fn all_back_once(pool: &BufferPool, owners: &Owners) {
+    let mut held = Vec::with_capacity(pool.capacity());
+    take_rest(pool, owners, 0, &mut held);
+    check_and_return(owners, held);
+}
+
 /// A worker takes and returns `rounds` buffers through its cache (the
 /// first get registers its magazine and refills it, the next ones hit it,
 /// each return stays in it), then exits with its magazine holding one.
@@ -213,9 +221,7 @@ fn cross_thread_drops_come_back() {
         touch(&owners, &buf, 0);
         drop(buf); // into this thread's cache
         worker.join().unwrap();
-        let mut held = Vec::with_capacity(capacity);
-        take_rest(&pool, &owners, 0, &mut held);
-        check_and_return(&owners, held);
+        all_back_once(&pool, &owners);
     });
 }
 
@@ -329,9 +335,7 @@ fn returns_skip_the_cache_while_a_task_waits() {
         drop(waiting);
         worker.join().unwrap();
         assert_eq!(pool.stats().waiters, 0, "a waiter is still queued");
-        let mut held = Vec::with_capacity(capacity);
-        take_rest(&pool, &owners, 0, &mut held);
-        check_and_return(&owners, held);
+        all_back_once(&pool, &owners);
     });
 }
 
@@ -414,8 +418,7 @@ fn a_drained_magazine_taken_back_races_a_second_drain() {
                 go_rx.recv().unwrap();
                 // The magazine is drained: this get takes it back.
                 let buf = pool.try_get().unwrap();
-                owners.acquire(buf.index(), 1);
-                owners.release(buf.index());
+                touch(&owners, &buf, 1);
                 drop(buf);
             })
         };
@@ -424,9 +427,7 @@ fn a_drained_magazine_taken_back_races_a_second_drain() {
         go_tx.send(()).unwrap();
         pool.drain_thread_caches();
         worker.join().unwrap();
-        let mut held = Vec::with_capacity(capacity);
-        take_rest(&pool, &owners, 0, &mut held);
-        check_and_return(&owners, held);
+        all_back_once(&pool, &owners);
     });
 }
 
@@ -473,9 +474,7 @@ fn a_waiter_takes_a_parked_threads_cache() {
         }
         drop((got, c));
         worker.join().unwrap();
-        let mut held = Vec::with_capacity(capacity);
-        take_rest(&pool, &owners, 0, &mut held);
-        check_and_return(&owners, held);
+        all_back_once(&pool, &owners);
     });
 }
 
@@ -505,8 +504,6 @@ fn drain_races_an_exit() {
         ready_rx.recv().unwrap();
         pool.drain_thread_caches();
         worker.join().unwrap();
-        let mut held = Vec::with_capacity(capacity);
-        take_rest(&pool, &owners, 0, &mut held);
-        check_and_return(&owners, held);
+        all_back_once(&pool, &owners);
     });
 }
