@@ -32,7 +32,7 @@ fi
 mkdir -p results
 machine="$name: $(nproc) CPUs, $(uname -sr)"
 calibrate() {
-    "$bin" calibrate --trials "$trials" --slowdowns 0.1,0.25 --slow-row iobuf \
+    "$bin" calibrate --trials "$trials" --slowdowns 0.05,0.1,0.25 --slow-row iobuf \
         --threshold "$threshold" --tier small --scenario pairs --threads 1 --runs "$rounds" \
         --pools iobuf,iobuf-owned,crossbeam --duration 100ms --warmup 30ms \
         --machine "$machine, $1" --calibration-out "results/calibrate-$name-$1$suffix.json"

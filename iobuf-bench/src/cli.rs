@@ -111,7 +111,9 @@ pub struct RunArgs {
     /// How much of every operation the harness checks: `sampled` (one
     /// holding in 32 at random, and every pool drained exactly once after
     /// every case) or `full` (every holding: ownership flag and stamps at
-    /// both ends of the buffer; a stress run, slower).
+    /// both ends of the buffer; a stress run, slower) or `lean` (nothing
+    /// per operation, no latencies: the minimal loop that `sampled`'s
+    /// resolution is measured against; pairs and handoff only).
     #[arg(long, value_enum, default_value_t = crate::measure::CheckLevel::Sampled)]
     pub check: crate::measure::CheckLevel,
 
@@ -144,23 +146,10 @@ pub struct RunArgs {
     pub fault_kind: FaultKind,
 
     /// Testing the gate (`calibrate` runs each measurement as a `run` of
-    /// its own process): ROW:N makes the iobuf row ROW spin N/16 times
-    /// after every put, on average.
-    #[arg(long, value_name = "ROW:N", value_parser = parse_slowdown_arg, hide = true)]
+    /// its own process): ROW:FRACTION makes the row ROW that fraction
+    /// slower (its workers wait for part of every period they work).
+    #[arg(long, value_name = "ROW:FRACTION", value_parser = crate::bench::Slowdown::parse, hide = true)]
     pub inject_slowdown: Option<crate::bench::Slowdown>,
-}
-
-fn parse_slowdown_arg(s: &str) -> Result<crate::bench::Slowdown, String> {
-    let (row, n) = s
-        .split_once(':')
-        .ok_or_else(|| format!("'{s}' is not ROW:N"))?;
-    let sixteenths = n
-        .parse()
-        .map_err(|_| format!("'{n}' is not a number of sixteenths of a spin"))?;
-    Ok(crate::bench::Slowdown {
-        row: row.to_string(),
-        sixteenths,
-    })
 }
 
 /// The broken pools of `--fault-every` (see `pools::broken`).

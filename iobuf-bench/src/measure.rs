@@ -48,6 +48,10 @@ pub enum CheckLevel {
     Sampled,
     /// Every holding checked (ownership flag and stamps), for stress runs.
     Full,
+    /// Nothing checked or timed per operation, only the drain after every
+    /// case: the minimal loop the default level's resolution is measured
+    /// against (pairs and handoff only; no latencies).
+    Lean,
 }
 
 impl CheckLevel {
@@ -56,6 +60,8 @@ impl CheckLevel {
         match self {
             CheckLevel::Sampled => SAMPLED_CHECK_EVERY,
             CheckLevel::Full => 1,
+            // Never, in any run's length (the lean loops do not look).
+            CheckLevel::Lean => u32::MAX / 2,
         }
     }
 
@@ -64,6 +70,7 @@ impl CheckLevel {
         match self {
             CheckLevel::Sampled => "sampled",
             CheckLevel::Full => "full",
+            CheckLevel::Lean => "lean",
         }
     }
 }

@@ -48,6 +48,21 @@ pub fn resolve(args: &RunArgs) -> Result<Plan, String> {
         PoolChoice::One(p) => vec![*p],
     }));
     let scenarios = resolve_scenarios(args)?;
+    let lean = args.check == measure::CheckLevel::Lean;
+    if lean {
+        if let Some(s) = scenarios
+            .iter()
+            .find(|s| !matches!(s.kind, ScenarioKind::Pairs(_) | ScenarioKind::Handoff(_)))
+        {
+            return Err(format!(
+                "--check lean runs pairs and handoff only, not '{}' (pick them with --scenario)",
+                s.name
+            ));
+        }
+        if args.rate.is_some() {
+            return Err("--check lean runs closed loop only: drop --rate".into());
+        }
+    }
     if scenarios
         .iter()
         .any(|s| matches!(s.kind, ScenarioKind::Io(_)))
@@ -79,6 +94,14 @@ pub fn resolve(args: &RunArgs) -> Result<Plan, String> {
         };
         for &(tier, capacity) in &capacities {
             for target in targets(s, &pools) {
+                if lean && target == Target::Pool(PoolKind::IobufTokio) {
+                    warnings.push(
+                        "warning: --check lean has no loop of its own for iobuf-tokio: its row \
+                         is left out"
+                            .into(),
+                    );
+                    continue;
+                }
                 cases.push(Case {
                     scenario: s.clone(),
                     tier,

@@ -466,6 +466,68 @@ fn every_kind_of_broken_pool_fails_the_run_at_the_default_check_level() {
     }
 }
 
+/// `--check lean` runs the minimal loops of pairs and handoff: every row
+/// counts operations and times none, the JSON says so, and the drain after
+/// each case still fails a pool that hands a buffer out twice or loses one
+/// (a corrupted byte is the default level's to catch).
+#[test]
+fn the_lean_level_measures_throughput_only_and_still_drains_every_pool() {
+    let out = quick(&[
+        "--threads",
+        "2",
+        "--scenario",
+        "pairs,handoff",
+        "--pools",
+        "crossbeam,iobuf,iobuf-owned",
+        "--check",
+        "lean",
+        "--json",
+    ])
+    .assert()
+    .success()
+    .get_output()
+    .clone();
+    let doc = stdout_json(&out);
+    assert_eq!(doc["config"]["check"], "lean");
+    for scenario in ["pairs", "handoff"] {
+        let rows: Vec<&Value> = doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["scenario"] == scenario)
+            .collect();
+        assert!(rows.len() >= 4, "{scenario}: {rows:?}");
+        for r in rows {
+            assert!(num(r, "ops_per_sec") > 0.0, "{scenario}: {r}");
+            assert_eq!(count(&r["latency_ns"]["get"], "samples"), 0, "{r}");
+        }
+    }
+    for (kind, field) in [("double", "duplicates"), ("lose", "lost")] {
+        let out = quick(&[
+            "--threads",
+            "2",
+            "--scenario",
+            "pairs",
+            "--pools",
+            "crossbeam",
+            "--check",
+            "lean",
+            "--fault-every",
+            "5",
+            "--fault-kind",
+            kind,
+            "--json",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+        let doc = stdout_json(&out);
+        let i = &doc["results"][1]["integrity"];
+        assert!(count(i, field) > 0, "{kind}: {i}");
+    }
+}
+
 /// Exit status 2, one line on stderr that says `what`, nothing on stdout.
 fn rejects(args: &[&str], what: &str) {
     let out = bench().args(args).output().unwrap();
@@ -493,6 +555,14 @@ fn bad_names_are_rejected() {
     rejects(&["run", "--pin", "diagonal"], "diagonal");
     rejects(&["run", "--frobnicate"], "--frobnicate");
     rejects(&["run", "--check", "some"], "'some'");
+    rejects(
+        &["run", "--check", "lean", "--scenario", "burst32"],
+        "--check lean runs pairs and handoff only",
+    );
+    rejects(
+        &["run", "--check", "lean", "--rate", "1000"],
+        "--check lean runs closed loop only",
+    );
     rejects(
         &["calibrate", "--slowdowns", "0.1,2"],
         "a slowdown is a fraction",
@@ -641,15 +711,18 @@ fn calibrate_measures_false_alarms_and_an_injected_slowdown() {
     assert!(text.contains("A against A:"), "{text}");
     assert!(text.contains("slowdown 50% of iobuf"), "{text}");
     let cal: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert_eq!(cal["schema"], "iobuf-bench-calibrate/1");
+    assert_eq!(cal["schema"], "iobuf-bench-calibrate/2");
     assert_eq!(cal["machine"], "test machine");
     assert_eq!(cal["a_vs_a"]["trials"], 2);
     assert!(count(&cal["a_vs_a"], "false_alarms") <= 2);
     let s = &cal["slowdowns"][0];
-    assert!(num(s, "spins_per_put") > 0.0, "{s}");
     assert!(count(s, "caught") <= 2);
     let drop = s["measured_drop_median"].as_f64().unwrap();
-    // Well short of 50% on a loaded machine (the spin's cost and the row's
-    // are measured while others run), but a clear drop.
-    assert!(drop > 0.1, "a 50% slowdown measured as {drop}: {s}");
+    // The wait is a share of the row's own working time, so the drop is
+    // near the one asked for even on a loaded machine: within 0.2 of it
+    // (the ratio's noise over 7 rounds of 50 ms).
+    assert!(
+        (0.3..0.7).contains(&drop),
+        "a 50% slowdown measured as {drop}: {s}"
+    );
 }

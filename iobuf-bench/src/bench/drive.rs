@@ -3,6 +3,7 @@
 //! stop, join, and add up what they recorded.
 
 use super::handoff::{self, Transport};
+use super::lean;
 use super::phase::{sleep_ticking, Shared, MEASURE, STOP, WARMUP};
 use super::worker::ItemOf;
 use super::{aggregate, burst, io, pairs, Case, CaseError, Measurement, Settings};
@@ -30,8 +31,11 @@ pub fn drive<'p, P: BenchPool>(
     let mut at_close = None;
     let mut peak_in_use = 0;
     let ownership = Ownership::new(pool.capacity());
+    let lean = settings.check == crate::measure::CheckLevel::Lean;
     let sample_every = if settings.rate.is_some() {
         1
+    } else if lean {
+        crate::measure::CheckLevel::Lean.every()
     } else {
         settings.sample_every
     };
@@ -41,11 +45,11 @@ pub fn drive<'p, P: BenchPool>(
         ownership: &ownership,
         sample_every,
         check_every: settings.check.every(),
-        extra_spins: settings
+        slowdown: settings
             .slow
             .as_ref()
             .filter(|s| s.row == case.target.name())
-            .map_or(0, |s| s.sixteenths),
+            .map(|s| s.fraction),
         rate: settings.rate,
         cpus: &settings.cpus,
     };
@@ -63,6 +67,9 @@ pub fn drive<'p, P: BenchPool>(
     let joined: Vec<std::thread::Result<Recorder>> = std::thread::scope(|s| {
         let sh = &sh;
         let handles: Vec<_> = match &case.scenario.kind {
+            ScenarioKind::Pairs(_) if lean => (0..case.threads)
+                .map(|id| s.spawn(move || lean::pairs_worker(pool, id, sh)))
+                .collect(),
             ScenarioKind::Pairs(_) => (0..case.threads)
                 .map(|id| s.spawn(move || pairs::pairs_worker(pool, id, sh)))
                 .collect(),
@@ -83,11 +90,17 @@ pub fn drive<'p, P: BenchPool>(
             ScenarioKind::Handoff(_) => {
                 let t = &transport;
                 let producers = (0..case.producers).map(|id| {
-                    s.spawn(move || handoff::producer(pool, id, sh, &t.queues, &t.active))
+                    s.spawn(move || match lean {
+                        true => lean::producer(pool, id, sh, &t.lanes, &t.active),
+                        false => handoff::producer(pool, id, sh, &t.lanes, &t.active),
+                    })
                 });
                 let consumers = (0..case.consumers).map(|c| {
                     let id = case.producers + c;
-                    s.spawn(move || handoff::consumer(pool, id, sh, &t.queues[c], &t.active))
+                    s.spawn(move || match lean {
+                        true => lean::consumer(pool, id, sh, &t.lanes[c], &t.active),
+                        false => handoff::consumer(pool, id, sh, &t.lanes[c], &t.active),
+                    })
                 });
                 producers.chain(consumers).collect()
             }

@@ -19,19 +19,121 @@ pub struct Msg<I> {
     t0: Option<Instant>,
 }
 
-/// The queues of a handoff case: one bounded queue per consumer, which
+impl<I> Msg<I> {
+    /// A buffer sent unchecked and untimed (`--check lean`).
+    pub fn bare(item: I) -> Self {
+        Msg {
+            item,
+            stamp: None,
+            t0: None,
+        }
+    }
+
+    pub fn into_item(self) -> I {
+        self.item
+    }
+}
+
+/// The transport of a handoff case: one lane per consumer, which
 /// producers deal buffers to round-robin, and the count of producers still
 /// running.
 pub struct Transport<I> {
-    pub queues: Vec<ArrayQueue<Msg<I>>>,
+    pub lanes: Vec<Lane<I>>,
     pub active: CachePadded<AtomicUsize>,
 }
 
 impl<I> Transport<I> {
     pub fn new(producers: usize, consumers: usize, depth: usize) -> Self {
         Transport {
-            queues: (0..consumers).map(|_| ArrayQueue::new(depth)).collect(),
+            lanes: (0..consumers).map(|_| Lane::new(depth)).collect(),
             active: CachePadded::new(AtomicUsize::new(producers)),
+        }
+    }
+}
+
+/// One consumer's bounded queue.
+pub struct Lane<I> {
+    queue: ArrayQueue<Msg<I>>,
+}
+
+impl<I> Lane<I> {
+    fn new(depth: usize) -> Self {
+        Lane {
+            queue: ArrayQueue::new(depth),
+        }
+    }
+}
+
+/// A producer's end of the lanes: the one it deals to next.
+pub struct Sender<'t, I> {
+    lanes: &'t [Lane<I>],
+    next: usize,
+}
+
+impl<'t, I> Sender<'t, I> {
+    pub fn new(lanes: &'t [Lane<I>], id: usize) -> Self {
+        Sender {
+            lanes,
+            next: id % lanes.len(),
+        }
+    }
+
+    /// Sends `msg` to the next lane with room, round-robin, backing off
+    /// after each round of full queues; gives `msg` back if the case
+    /// stopped first.
+    #[inline]
+    pub fn send(&mut self, mut msg: Msg<I>, sh: &Shared<'_>) -> Result<(), Msg<I>> {
+        let n = self.lanes.len();
+        let backoff = Backoff::new();
+        let mut tries = 0;
+        loop {
+            let k = self.next;
+            self.next = if k + 1 == n { 0 } else { k + 1 };
+            match self.lanes[k].queue.push(msg) {
+                Ok(()) => return Ok(()),
+                Err(back) => msg = back,
+            }
+            tries += 1;
+            if tries % n == 0 {
+                if sh.stopped() {
+                    return Err(msg);
+                }
+                backoff.snooze();
+            }
+        }
+    }
+}
+
+/// A consumer's end of its lane.
+pub struct Receiver<'t, I> {
+    lane: &'t Lane<I>,
+    active: &'t AtomicUsize,
+    backoff: Backoff,
+}
+
+impl<'t, I> Receiver<'t, I> {
+    pub fn new(lane: &'t Lane<I>, active: &'t AtomicUsize) -> Self {
+        Receiver {
+            lane,
+            active,
+            backoff: Backoff::new(),
+        }
+    }
+
+    /// The next buffer sent, waiting for one; `None` once every producer
+    /// has stopped and the queue is empty (checked in that order, so that
+    /// nothing sent is left behind).
+    #[inline]
+    pub fn receive(&mut self) -> Option<Msg<I>> {
+        loop {
+            if let Some(msg) = self.lane.queue.pop() {
+                self.backoff.reset();
+                return Some(msg);
+            }
+            if self.active.load(Ordering::Acquire) == 0 && self.lane.queue.is_empty() {
+                return None;
+            }
+            self.backoff.snooze();
         }
     }
 }
@@ -40,41 +142,27 @@ pub fn producer<'env, P: BenchPool>(
     pool: &'env P,
     id: usize,
     sh: &Shared<'_>,
-    queues: &[ArrayQueue<Msg<ItemOf<'env, P>>>],
+    lanes: &[Lane<ItemOf<'env, P>>],
     active: &AtomicUsize,
 ) -> Recorder {
     let mut w = Worker::new(pool.handle(), id, sh);
-    let mut next = id % queues.len();
+    let mut tx = Sender::new(lanes, id);
     w.start();
     'run: while w.running() {
         let Some((mut item, t0)) = w.get(true) else {
             break;
         };
         let stamp = w.claim(&mut item);
-        let mut msg = Msg { item, stamp, t0 };
-        let backoff = Backoff::new();
-        let mut tries = 0;
-        loop {
-            match queues[next].push(msg) {
-                Ok(()) => break,
-                Err(back) => msg = back,
-            }
-            next = (next + 1) % queues.len();
-            tries += 1;
-            if tries % queues.len() == 0 {
-                if sh.stopped() {
-                    // Nobody will take it: give it back ourselves.
-                    let Msg {
-                        mut item, stamp, ..
-                    } = msg;
-                    w.unclaim(&mut item, stamp);
-                    w.put(item, false);
-                    break 'run;
-                }
-                backoff.snooze();
-            }
+        let msg = Msg { item, stamp, t0 };
+        if let Err(msg) = tx.send(msg, sh) {
+            // Stopped: nobody will take it, give it back ourselves.
+            let Msg {
+                mut item, stamp, ..
+            } = msg;
+            w.unclaim(&mut item, stamp);
+            w.put(item, false);
+            break 'run;
         }
-        next = (next + 1) % queues.len();
         w.complete_op();
     }
     let rec = w.finish();
@@ -86,23 +174,13 @@ pub fn consumer<'env, P: BenchPool>(
     pool: &'env P,
     id: usize,
     sh: &Shared<'_>,
-    queue: &ArrayQueue<Msg<ItemOf<'env, P>>>,
+    lane: &Lane<ItemOf<'env, P>>,
     active: &AtomicUsize,
 ) -> Recorder {
     let mut w = Worker::unpaced(pool.handle(), id, sh);
-    let backoff = Backoff::new();
+    let mut rx = Receiver::new(lane, active);
     w.start();
-    loop {
-        let Some(msg) = queue.pop() else {
-            // Done once every producer has stopped and the queue is empty
-            // (checked in that order, so that nothing sent is left behind).
-            if active.load(Ordering::Acquire) == 0 && queue.is_empty() {
-                break;
-            }
-            backoff.snooze();
-            continue;
-        };
-        backoff.reset();
+    while let Some(msg) = rx.receive() {
         let phase = w.phase();
         w.begin_op();
         let Msg {

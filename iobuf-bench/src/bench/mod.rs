@@ -9,6 +9,8 @@
 //! - [`construct`]: the pool of each target;
 //! - [`phase`]: the phases, what workers share, the open-loop pacer;
 //! - [`worker`]: a worker's state and its instrumented calls;
+//! - [`slowdown`]: `calibrate`'s known slowdown of one row;
+//! - [`lean`]: the minimal loops of `--check lean`;
 //! - [`drive`]: one case from start to join;
 //! - [`aggregate`]: the records added up into a [`Measurement`];
 //! - one file per scenario family: [`pairs`] (and hold), [`burst`],
@@ -21,16 +23,18 @@ mod construct;
 mod drive;
 mod handoff;
 mod io;
+mod lean;
 mod pairs;
 mod phase;
+mod slowdown;
 mod tokio_rows;
 mod topology;
 mod worker;
 
 pub use aggregate::Measurement;
 pub use construct::run_case;
+pub use slowdown::Slowdown;
 pub use topology::{placement, Pin};
-pub use worker::spin_cost_ns;
 
 use crate::pools::{
     PoolKind, CEILING, IOBUF_BATCH, IOBUF_CACHED_FIXED, IOBUF_FIXED, IOBUF_TC_BATCH, TRANSPORT,
@@ -120,18 +124,9 @@ pub struct Settings {
     pub fault_every: Option<u64>,
     /// What the broken baseline of `fault_every` does.
     pub fault_kind: crate::cli::FaultKind,
-    /// `calibrate` only: the row named here spins after each put (so
-    /// many sixteenths of a spin, on average), a known slowdown the gate
-    /// must catch.
+    /// `calibrate` only: the row named here is made slower by a known
+    /// fraction, which the gate must catch.
     pub slow: Option<Slowdown>,
-}
-
-/// A delay injected into one row's puts (see [`Settings::slow`]).
-#[derive(Debug, Clone)]
-pub struct Slowdown {
-    pub row: String,
-    /// Sixteenths of a spin per put.
-    pub sixteenths: u32,
 }
 
 /// Why a case could not run.

@@ -19,9 +19,9 @@ pub struct Shared<'a> {
     pub sample_every: u32,
     /// One holding in this many is checked (1: every one).
     pub check_every: u32,
-    /// `calibrate`'s injected slowdown of this case's row: sixteenths of a
-    /// spin after every put (0: none).
-    pub extra_spins: u32,
+    /// `calibrate`'s injected slowdown of this case's row: the fraction of
+    /// its throughput taken away (see [`super::slowdown`]).
+    pub slowdown: Option<f64>,
     pub rate: Option<f64>,
     pub cpus: &'a [core_affinity::CoreId],
 }

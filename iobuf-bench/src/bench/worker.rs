@@ -14,6 +14,7 @@
 //! window rule as one at a time.
 
 use super::phase::{Pacer, PhaseWatch, Shared, MEASURE, STOP};
+use super::slowdown::Injector;
 use crate::measure::{check_stamp, record, stamp, write_stamp, Countdown, Recorder};
 use crate::pools::{BenchItem, BenchPool, PoolHandle};
 use std::sync::atomic::Ordering;
@@ -37,14 +38,8 @@ pub struct Worker<'s, H: PoolHandle> {
     timer: Countdown,
     /// Picks the holdings that are checked (every one at `--check full`).
     checker: Countdown,
-    /// `calibrate`'s injected slowdown, in sixteenths of a spin per put (a
-    /// copy of the shared setting, so that the inner loops test a local).
-    extra_spins: u32,
-    /// Sixteenths of a spin owed: each put adds `extra_spins` and spins
-    /// the whole ones, so that a slowdown finer than one spin per put (a
-    /// 10% drop of a 5 ns operation is half a nanosecond) is injected on
-    /// average rather than rounded to a whole spin.
-    owed_spins: u32,
+    /// `calibrate`'s injected slowdown of this row (none for every other).
+    slowdown: Option<Injector>,
     pub pacer: Option<Pacer>,
     watch: PhaseWatch,
     /// Whether the operation in progress started inside the measured
@@ -65,8 +60,7 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
             rec: Recorder::default(),
             timer: Countdown::new(sh.sample_every, id as u64 + 1),
             checker: Countdown::new(sh.check_every, (id as u64 + 1) << 32 | 0x5eed),
-            extra_spins: sh.extra_spins,
-            owed_spins: 0,
+            slowdown: sh.slowdown.map(Injector::new),
             pacer: Pacer::for_rate(sh.rate),
             watch: PhaseWatch { measuring: false },
             op_in_window: false,
@@ -131,6 +125,9 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
     pub fn complete(&mut self, started_in_window: bool) {
         if started_in_window && self.sh.phase.load(Ordering::SeqCst) == MEASURE {
             self.rec.ops += 1;
+        }
+        if let Some(s) = &mut self.slowdown {
+            s.after(1);
         }
     }
 
@@ -278,11 +275,9 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         if timed {
             let t = Instant::now();
             self.h.put_many(items);
-            self.injected_delay();
             record(&mut self.rec.put, t.elapsed());
         } else {
             self.h.put_many(items);
-            self.injected_delay();
         }
     }
 
@@ -306,11 +301,10 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         self.checker.skip(n);
     }
 
-    /// Returns a plain operation's buffer (with `calibrate`'s slowdown).
+    /// Returns a plain operation's buffer.
     #[inline]
     pub fn put_plain(&mut self, item: H::Item) {
         self.h.put(item);
-        self.injected_delay();
     }
 
     /// Starts a block of operations counted together: whether it starts
@@ -331,6 +325,9 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         if started_in_window && self.sh.phase.load(Ordering::SeqCst) == MEASURE {
             self.rec.ops += n;
         }
+        if let Some(s) = &mut self.slowdown {
+            s.after(n);
+        }
     }
 
     /// Returns `item`, timing the call when `timed`.
@@ -339,24 +336,9 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
         if timed {
             let t = Instant::now();
             self.h.put(item);
-            self.injected_delay();
             record(&mut self.rec.put, t.elapsed());
         } else {
             self.h.put(item);
-            self.injected_delay();
-        }
-    }
-
-    /// `calibrate`'s known slowdown, as if this row's put cost more:
-    /// `extra_spins / 16` spins a put, on average.
-    #[inline]
-    fn injected_delay(&mut self) {
-        if self.extra_spins > 0 {
-            let owed = self.owed_spins + self.extra_spins;
-            self.owed_spins = owed % 16;
-            if owed >= 16 {
-                spin(owed / 16);
-            }
         }
     }
 
@@ -386,33 +368,4 @@ pub fn touch(bytes: &mut [u8]) {
     if let Some(b) = bytes.get_mut(mid) {
         *b = 1;
     }
-}
-
-/// `n` iterations of a loop the compiler cannot remove, about a nanosecond
-/// each (a dependent add through `black_box`; not `spin_loop`, whose PAUSE
-/// takes tens of nanoseconds on some CPUs, too coarse for a known
-/// slowdown): a delay whose cost per iteration `calibrate` measures with
-/// [`spin_cost_ns`].
-#[inline(never)]
-pub fn spin(n: u32) {
-    let mut x = 0u64;
-    for i in 0..n {
-        x = std::hint::black_box(x.wrapping_add(u64::from(i)));
-    }
-    std::hint::black_box(x);
-}
-
-/// Nanoseconds one iteration of [`spin`] takes here (the median of a few
-/// tries, so that neither a preempted try nor a lucky one decides).
-pub fn spin_cost_ns() -> f64 {
-    const N: u32 = 2_000_000;
-    let mut tries: Vec<f64> = (0..7)
-        .map(|_| {
-            let t = Instant::now();
-            spin(N);
-            t.elapsed().as_nanos() as f64 / f64::from(N)
-        })
-        .collect();
-    tries.sort_by(f64::total_cmp);
-    tries[tries.len() / 2]
 }

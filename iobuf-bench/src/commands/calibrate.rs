@@ -15,7 +15,7 @@
 //! Every run uses the `run` options given (so calibrate what CI runs),
 //! with the ceiling row the gate divides by.
 
-use crate::bench::{self, Slowdown};
+use crate::bench::Slowdown;
 use crate::cli::RunArgs;
 use crate::compare::{self, Gate};
 use crate::document;
@@ -66,18 +66,6 @@ fn parse_slowdown(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// The injection's next correction, after a trial that asked for a drop of
-/// `target` and measured `measured`: halfway (geometrically) towards the
-/// factor that would have hit the target, by at most 2× a trial, so that
-/// one noisy trial cannot swing it.
-fn next_correction(current: f64, target: f64, measured: f64) -> f64 {
-    // A drop's cost in spins grows like drop / (1 - drop).
-    let cost = |d: f64| d / (1.0 - d);
-    let measured = measured.clamp(target / 4.0, 0.85);
-    let wanted = cost(target) / cost(measured);
-    (current * wanted.sqrt().clamp(0.5, 2.0)).clamp(0.05, 50.0)
-}
-
 /// What calibrate found, as written to JSON.
 #[derive(Debug, Serialize)]
 pub struct Calibration {
@@ -106,8 +94,6 @@ pub struct AvsA {
 #[derive(Debug, Serialize)]
 pub struct Caught {
     pub slowdown: f64,
-    /// Spins per put, on average (injected in sixteenths).
-    pub spins_per_put: f64,
     pub trials: u32,
     pub caught: u32,
     pub caught_rate: f64,
@@ -137,7 +123,6 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
     }
     crate::interrupt::install();
     let meta = crate::host::meta();
-    let spin_ns = bench::spin_cost_ns();
     let options = run_options();
     let say = |line: String| {
         if !args.run.quiet {
@@ -150,12 +135,6 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
     let mut detectable = Vec::new();
     let mut caught = vec![0u32; args.slowdowns.len()];
     let mut drops: Vec<Vec<f64>> = vec![Vec::new(); args.slowdowns.len()];
-    let mut spins = vec![0u32; args.slowdowns.len()];
-    // Per slowdown, how much more (or less) spinning than the per-operation
-    // estimate it takes to slow the row by the fraction asked: the spin
-    // overlaps the pool's own work, and a busy machine inflates the spin's
-    // measured cost. Corrected after every trial from the drop measured.
-    let mut correction = vec![1.0f64; args.slowdowns.len()];
     for trial in 0..args.trials {
         let base = measure(&options, None, "baseline")?;
         let again = measure(&options, None, "current")?;
@@ -175,8 +154,6 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
         {
             detectable.push(d);
         }
-        // The row's time per operation per thread, from this baseline.
-        let per_op_ns = op_time_ns(&base, &args.slow_row);
         let mut line = format!(
             "trial {}/{}: A vs A {}",
             trial + 1,
@@ -188,11 +165,9 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
             }
         );
         for (k, &s) in args.slowdowns.iter().enumerate() {
-            let extra_ns = per_op_ns * s / (1.0 - s);
-            spins[k] = (16.0 * correction[k] * extra_ns / spin_ns).round().max(1.0) as u32;
             let slow = Slowdown {
                 row: args.slow_row.clone(),
-                sixteenths: spins[k],
+                fraction: s,
             };
             let slowed = measure(&options, Some(&slow), "slowed")?;
             let o = compare::compare(
@@ -207,7 +182,6 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
             caught[k] += u32::from(hit);
             if let Some(e) = fig.and_then(|f| f.estimate) {
                 drops[k].push(-e.change);
-                correction[k] = next_correction(correction[k], s, -e.change);
             }
             line.push_str(&format!(
                 ", -{:.0}% {}",
@@ -228,7 +202,6 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
         .enumerate()
         .map(|(k, &s)| Caught {
             slowdown: s,
-            spins_per_put: f64::from(spins[k]) / 16.0,
             trials: n,
             caught: caught[k],
             caught_rate: f64::from(caught[k]) / f64::from(n),
@@ -241,7 +214,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
         .map(|c| c.slowdown)
         .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.min(s))));
     let cal = Calibration {
-        schema: "iobuf-bench-calibrate/1",
+        schema: "iobuf-bench-calibrate/2",
         machine: args.machine.clone(),
         meta,
         settings: serde_json::json!({
@@ -254,7 +227,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
             "duration_s": args.run.duration.as_secs_f64(),
             "warmup_s": args.run.warmup.as_secs_f64(),
             "check": args.run.check.name(),
-            "spin_cost_ns": spin_ns,
+            "injection": "a wait of d/(1-d) of the row's working time every 4096 operations",
         }),
         a_vs_a: AvsA {
             trials: n,
@@ -285,15 +258,6 @@ fn slowed_figure<'a>(o: &'a compare::Outcome, row: &str) -> Option<&'a compare::
             .strip_prefix(&prefix)
             .is_some_and(|r| crate::pools::GATE_REFERENCES.contains(&r))
     })
-}
-
-/// Nanoseconds one operation of `row` takes one thread, in `doc`'s first
-/// case of that row.
-fn op_time_ns(doc: &results::RunDoc, row: &str) -> f64 {
-    doc.results
-        .iter()
-        .find(|r| r.pool == row && r.ops_per_sec > 0.0)
-        .map_or(0.0, |r| f64::from(r.threads) * 1e9 / r.ops_per_sec)
 }
 
 /// The `run` options calibrate was given: its command line after
@@ -368,7 +332,7 @@ fn measure(
         .stderr(Stdio::piped());
     if let Some(s) = slow {
         cmd.arg("--inject-slowdown")
-            .arg(format!("{}:{}", s.row, s.sixteenths));
+            .arg(format!("{}:{}", s.row, s.fraction));
     }
     let out = cmd
         .output()
@@ -417,10 +381,9 @@ fn render(c: &Calibration) -> String {
     s.push('\n');
     for k in &c.slowdowns {
         s.push_str(&format!(
-            "slowdown {:.0}% of {} ({:.2} spins a put): caught {} of {} ({:.0}%), measured drop {}\n",
+            "slowdown {:.0}% of {}: caught {} of {} ({:.0}%), measured drop {}\n",
             k.slowdown * 100.0,
             c.settings["slow_row"].as_str().unwrap_or("?"),
-            k.spins_per_put,
             k.caught,
             k.trials,
             k.caught_rate * 100.0,
@@ -436,29 +399,4 @@ fn render(c: &Calibration) -> String {
         None => "no slowdown tried was caught in 19 of 20 trials\n".into(),
     });
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::next_correction;
-
-    #[test]
-    fn the_injection_converges_on_the_drop_asked_for() {
-        // A row whose real drop per unit of correction is half the model's:
-        // the correction climbs towards 2 and the drop towards the target.
-        let target = 0.25;
-        let drop_for = |c: f64| {
-            let cost = target / (1.0 - target) * c * 0.5;
-            cost / (1.0 + cost)
-        };
-        let mut c = 1.0;
-        for _ in 0..12 {
-            c = next_correction(c, target, drop_for(c));
-        }
-        assert!((drop_for(c) - target).abs() < 0.01, "{c}: {}", drop_for(c));
-        // One wild trial moves it by at most 2x, and a hit leaves it alone.
-        assert_eq!(next_correction(1.0, 0.1, 0.0), 2.0);
-        assert_eq!(next_correction(1.0, 0.1, 0.9), 0.5);
-        assert!((next_correction(1.3, 0.1, 0.1) - 1.3).abs() < 1e-12);
-    }
 }

@@ -294,6 +294,10 @@ impl CaseResult {
             Op::Put => Some(&self.latency_ns.put),
             Op::EndToEnd => self.latency_ns.end_to_end.as_ref(),
         }
+        // Nothing timed (`--check lean`): no latency, rather than zeros.
+        // (Documents from before `samples` was written read it as 0 but
+        // have real percentiles.)
+        .filter(|s| s.samples > 0 || s.max > 0)
     }
 
     /// The serialised histogram of one operation, if present.

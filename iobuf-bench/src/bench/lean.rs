@@ -1,0 +1,119 @@
+//! `--check lean`: the scenarios' minimal loops, the reference the default
+//! level's resolution is measured against (`results/harness-resolution-*`).
+//!
+//! A lean worker calls the pool's handle and writes one byte of each
+//! buffer, and nothing else: no countdown, no ownership flag or stamps, no
+//! clock. What it keeps of the harness is what any fair loop needs: the
+//! same adapters over the pools, the same pinning and window (operations
+//! counted a block at a time, as at the default level), and for handoff
+//! the same transport. The exactly-once drain still ends every case, so a
+//! pool that loses a buffer or hands one out twice is still caught; one
+//! that corrupts bytes is not.
+//!
+//! Pairs and handoff only: the two families whose rankings the bench's
+//! goals compare with a lean loop.
+
+use super::handoff::{Lane, Msg, Receiver, Sender};
+use super::phase::Shared;
+use super::worker::{touch, ItemOf, Worker};
+use crate::measure::Recorder;
+use crate::pools::{BenchItem, BenchPool, PoolHandle};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Operations counted together (one look at the phase each).
+const BLOCK: u64 = 256;
+
+/// Takes a buffer, touches it, returns it.
+pub fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recorder {
+    let mut w = Worker::new(pool.handle(), id, sh);
+    w.start();
+    'run: while w.running() {
+        let in_window = w.begin_block();
+        let mut done = 0;
+        while done < BLOCK {
+            let mut item = match w.h.try_get() {
+                Some(item) => item,
+                None => {
+                    // Dry (more threads than buffers): wait as the harness
+                    // does, and end the block.
+                    let Some((item, _)) = w.get(true) else {
+                        break 'run;
+                    };
+                    item
+                }
+            };
+            touch(item.bytes());
+            w.h.put(item);
+            done += 1;
+        }
+        w.complete_block(in_window, done);
+    }
+    w.finish()
+}
+
+/// Takes a buffer, touches it, sends it.
+pub fn producer<'env, P: BenchPool>(
+    pool: &'env P,
+    id: usize,
+    sh: &Shared<'_>,
+    lanes: &[Lane<ItemOf<'env, P>>],
+    active: &AtomicUsize,
+) -> Recorder {
+    let mut w = Worker::new(pool.handle(), id, sh);
+    let mut tx = Sender::new(lanes, id);
+    w.start();
+    'run: while w.running() {
+        let in_window = w.begin_block();
+        let mut done = 0;
+        while done < BLOCK {
+            let mut item = match w.h.try_get() {
+                Some(item) => item,
+                None => {
+                    let Some((item, _)) = w.get(true) else {
+                        break 'run;
+                    };
+                    item
+                }
+            };
+            touch(item.bytes());
+            if let Err(msg) = tx.send(Msg::bare(item), sh) {
+                w.h.put(msg.into_item());
+                break 'run;
+            }
+            done += 1;
+        }
+        w.complete_block(in_window, done);
+    }
+    let rec = w.finish();
+    active.fetch_sub(1, Ordering::Release);
+    rec
+}
+
+/// Receives a buffer, returns it.
+pub fn consumer<'env, P: BenchPool>(
+    pool: &'env P,
+    id: usize,
+    sh: &Shared<'_>,
+    lane: &Lane<ItemOf<'env, P>>,
+    active: &AtomicUsize,
+) -> Recorder {
+    let mut w = Worker::unpaced(pool.handle(), id, sh);
+    let mut rx = Receiver::new(lane, active);
+    w.start();
+    loop {
+        // Keeps the view of the phase current (it resets what was
+        // recorded when the window opens).
+        w.phase();
+        let in_window = w.begin_block();
+        let mut done = 0;
+        while done < BLOCK {
+            let Some(msg) = rx.receive() else {
+                w.complete_block(in_window, done);
+                return w.finish();
+            };
+            w.h.put(msg.into_item());
+            done += 1;
+        }
+        w.complete_block(in_window, done);
+    }
+}
