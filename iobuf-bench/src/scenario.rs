@@ -74,8 +74,11 @@ pub struct PairsParams {}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HandoffParams {
-    /// Capacity of each consumer's inbound queue.
+    /// Capacity of each consumer's inbound queue, in buffers.
     pub queue_depth: usize,
+    /// Buffers a producer sends to one consumer at a time (1: each on its
+    /// own). See `bench::handoff` for why the default batches.
+    pub batch: usize,
     /// Producers, unless --producers says otherwise (default: half the
     /// threads).
     pub producers: Option<usize>,
@@ -87,6 +90,7 @@ impl Default for HandoffParams {
     fn default() -> Self {
         HandoffParams {
             queue_depth: 64,
+            batch: 16,
             producers: None,
             consumers: None,
         }
@@ -324,6 +328,9 @@ fn validate(kind: &ScenarioKind) -> Result<(), String> {
             if p.queue_depth == 0 || p.queue_depth > 1 << 20 {
                 return bad("queue_depth must be between 1 and 1048576");
             }
+            if p.batch == 0 || p.batch > p.queue_depth {
+                return bad("batch must be between 1 and queue_depth");
+            }
             if p.producers == Some(0) || p.consumers == Some(0) {
                 return bad("producers and consumers must be at least 1");
             }
@@ -401,6 +408,11 @@ mod tests {
         assert!(e.contains("soon"), "{e}");
         let e = Scenario::from_json(r#"{"name":"","kind":"pairs"}"#).unwrap_err();
         assert!(e.contains("name"), "{e}");
+        let e = Scenario::from_json(
+            r#"{"name":"x","kind":"handoff","params":{"queue_depth":8,"batch":9}}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("batch"), "{e}");
         let e = Scenario::from_json(r#"{"name":"x","kind":"handoff","params":{"queue_depth":0}}"#)
             .unwrap_err();
         assert!(e.contains("queue_depth"), "{e}");

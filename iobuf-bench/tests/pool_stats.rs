@@ -196,11 +196,14 @@ fn the_committed_results_still_load() {
         .chain(std::fs::read_dir(dir.join("history")).unwrap());
     for entry in entries {
         let path = entry.unwrap().path();
-        // Run documents only: `calibrate` writes its own schema, and
-        // `gate-runs-*` holds rounds taken out of run documents.
+        // Run documents only: `calibrate` writes its own schema,
+        // `gate-runs-*` holds rounds taken out of run documents, and
+        // `resolution-*` is scripts/resolution.py's summary.
         let calibration = path.file_name().is_some_and(|n| {
             let n = n.to_string_lossy();
-            n.starts_with("calibrate-") || n.starts_with("gate-runs-")
+            ["calibrate-", "gate-runs-", "resolution-"]
+                .iter()
+                .any(|p| n.starts_with(p))
         });
         if path.extension().is_none_or(|e| e != "json") || calibration {
             continue;

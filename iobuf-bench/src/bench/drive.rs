@@ -56,8 +56,10 @@ pub fn drive<'p, P: BenchPool>(
     let total = settings.warmup + settings.duration;
     let mut edges = None;
     let transport: Transport<ItemOf<'p, P>> = match &case.scenario.kind {
-        ScenarioKind::Handoff(p) => Transport::new(case.producers, case.consumers, p.queue_depth),
-        _ => Transport::new(0, 0, 1),
+        ScenarioKind::Handoff(p) => {
+            Transport::new(case.producers, case.consumers, p.queue_depth, p.batch)
+        }
+        _ => Transport::new(0, 0, 1, 1),
     };
     let mut io_threads = match &case.scenario.kind {
         ScenarioKind::Io(p) => io::io_setup(pool, case, p)?,

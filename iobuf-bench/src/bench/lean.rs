@@ -20,7 +20,8 @@ use crate::measure::Recorder;
 use crate::pools::{BenchItem, BenchPool, PoolHandle};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Operations counted together (one look at the phase each).
+/// Operations counted together (one look at the phase each), as in the
+/// default level's `pairs`; a get that finds the pool dry ends its block.
 const BLOCK: u64 = 256;
 
 /// Takes a buffer, touches it, returns it.
@@ -31,20 +32,24 @@ pub fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recor
         let in_window = w.begin_block();
         let mut done = 0;
         while done < BLOCK {
-            let mut item = match w.h.try_get() {
-                Some(item) => item,
+            let (mut item, dry) = match w.h.try_get() {
+                Some(item) => (item, false),
                 None => {
                     // Dry (more threads than buffers): wait as the harness
-                    // does, and end the block.
+                    // does, and end the block, so that a waiting thread's
+                    // operations still count one by one.
                     let Some((item, _)) = w.get(true) else {
                         break 'run;
                     };
-                    item
+                    (item, true)
                 }
             };
             touch(item.bytes());
             w.h.put(item);
             done += 1;
+            if dry {
+                break;
+            }
         }
         w.complete_block(in_window, done);
     }
@@ -60,29 +65,34 @@ pub fn producer<'env, P: BenchPool>(
     active: &AtomicUsize,
 ) -> Recorder {
     let mut w = Worker::new(pool.handle(), id, sh);
-    let mut tx = Sender::new(lanes, id);
+    let mut tx = Sender::new(lanes, id, sh);
     w.start();
     'run: while w.running() {
         let in_window = w.begin_block();
         let mut done = 0;
         while done < BLOCK {
-            let mut item = match w.h.try_get() {
-                Some(item) => item,
+            let (mut item, dry) = match w.h.try_get() {
+                Some(item) => (item, false),
                 None => {
-                    let Some((item, _)) = w.get(true) else {
+                    let Some((item, _)) = w.get_flushing(|| tx.flush(sh)) else {
                         break 'run;
                     };
-                    item
+                    (item, true)
                 }
             };
             touch(item.bytes());
-            if let Err(msg) = tx.send(Msg::bare(item), sh) {
-                w.h.put(msg.into_item());
+            if !tx.send(Msg::bare(item), sh) {
                 break 'run;
             }
             done += 1;
+            if dry {
+                break;
+            }
         }
         w.complete_block(in_window, done);
+    }
+    for msg in tx.unsent() {
+        w.h.put(msg.into_item());
     }
     let rec = w.finish();
     active.fetch_sub(1, Ordering::Release);
@@ -100,20 +110,13 @@ pub fn consumer<'env, P: BenchPool>(
     let mut w = Worker::unpaced(pool.handle(), id, sh);
     let mut rx = Receiver::new(lane, active);
     w.start();
-    loop {
-        // Keeps the view of the phase current (it resets what was
-        // recorded when the window opens).
+    // One operation at a time, as at the default level: a consumer waits
+    // for its buffers, and a block of them could straddle the window.
+    while let Some(msg) = rx.receive() {
         w.phase();
-        let in_window = w.begin_block();
-        let mut done = 0;
-        while done < BLOCK {
-            let Some(msg) = rx.receive() else {
-                w.complete_block(in_window, done);
-                return w.finish();
-            };
-            w.h.put(msg.into_item());
-            done += 1;
-        }
-        w.complete_block(in_window, done);
+        w.begin_op();
+        w.h.put(msg.into_item());
+        w.complete_op();
     }
+    w.finish()
 }

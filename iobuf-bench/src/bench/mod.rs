@@ -158,6 +158,22 @@ mod tests {
     use iobuf_pool::BufferPool;
 
     fn quick(scenario: &str, target: Target, threads: usize, capacity: usize) -> CaseResult {
+        quick_at(
+            scenario,
+            target,
+            threads,
+            capacity,
+            crate::measure::CheckLevel::Full,
+        )
+    }
+
+    fn quick_at(
+        scenario: &str,
+        target: Target,
+        threads: usize,
+        capacity: usize,
+        check: crate::measure::CheckLevel,
+    ) -> CaseResult {
         let scenario = builtin(scenario).unwrap();
         let handoff = matches!(scenario.kind, ScenarioKind::Handoff(_));
         let (p, c) = if handoff {
@@ -181,7 +197,7 @@ mod tests {
             rate: None,
             sample_every: 4,
             fault_every: None,
-            check: crate::measure::CheckLevel::Full,
+            check,
             fault_kind: crate::cli::FaultKind::Double,
             slow: None,
         };
@@ -212,6 +228,29 @@ mod tests {
                     scenario == "handoff",
                     "{scenario}"
                 );
+            }
+        }
+    }
+
+    /// A pool smaller than a batch: a producer that finds the pool dry
+    /// sends the batches it has begun before it waits, or no consumer would
+    /// get a buffer until the case stopped. At every check level, through
+    /// a thread cache, owned buffers and several producers and consumers.
+    #[test]
+    fn handoff_of_a_pool_smaller_than_a_batch_keeps_moving() {
+        use crate::measure::CheckLevel;
+        for check in [CheckLevel::Full, CheckLevel::Sampled, CheckLevel::Lean] {
+            for pool in [
+                PoolKind::Iobuf,
+                PoolKind::IobufCached,
+                PoolKind::IobufOwned,
+                PoolKind::Crossbeam,
+            ] {
+                let r = quick_at("handoff", Target::Pool(pool), 4, 4, check);
+                assert!(r.integrity.is_clean(), "{check:?} {}", r.pool);
+                // Consumers returned buffers in the window (without the
+                // flush, none before the case stopped).
+                assert!(r.ops > 0, "{check:?} {}: {:?}", r.pool, r.per_thread_ops);
             }
         }
     }

@@ -150,13 +150,33 @@ impl<'s, H: PoolHandle> Worker<'s, H> {
     /// that a thread never waits while it holds buffers.
     #[inline]
     pub fn get(&mut self, wait: bool) -> Option<(H::Item, Option<Instant>)> {
+        self.get_or(wait, || true)
+    }
+
+    /// [`Worker::get`], waiting, with `before_wait` run first if the pool
+    /// is dry (a handoff producer sends the buffers it holds back, which a
+    /// consumer may need to return before any comes free).
+    #[inline]
+    pub fn get_flushing(
+        &mut self,
+        before_wait: impl FnOnce() -> bool,
+    ) -> Option<(H::Item, Option<Instant>)> {
+        self.get_or(true, before_wait)
+    }
+
+    #[inline]
+    fn get_or(
+        &mut self,
+        wait: bool,
+        before_wait: impl FnOnce() -> bool,
+    ) -> Option<(H::Item, Option<Instant>)> {
         self.op_in_window = self.watch.measuring;
         let t0 = self.start_time()?;
         let item = match self.h.try_get() {
             Some(item) => item,
             None => {
                 self.rec.dry_gets += 1;
-                if !wait {
+                if !wait || !before_wait() {
                     return None;
                 }
                 self.wait_for_buffer()?

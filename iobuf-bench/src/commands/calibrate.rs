@@ -41,6 +41,12 @@ pub struct CalibrateArgs {
     /// The row slowed down (one of --pools, an iobuf row).
     #[arg(long, default_value = "iobuf")]
     pub slow_row: String,
+    /// Runs a side, each its own process, compared as `compare`'s
+    /// `--baseline-repeat` / `--current-repeat` files are (their rounds
+    /// pooled): a baseline of several processes averages the between-process
+    /// shifts that one run cannot.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub repeats: u32,
     /// The gate's threshold, as `compare --threshold`.
     #[arg(long, default_value_t = 0.10)]
     pub threshold: f64,
@@ -136,15 +142,10 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
     let mut caught = vec![0u32; args.slowdowns.len()];
     let mut drops: Vec<Vec<f64>> = vec![Vec::new(); args.slowdowns.len()];
     for trial in 0..args.trials {
-        let base = measure(&options, None, "baseline")?;
-        let again = measure(&options, None, "current")?;
-        let outcome = compare::compare(
-            std::slice::from_ref(&base),
-            std::slice::from_ref(&again),
-            args.threshold,
-            Gate::Ratio,
-        )
-        .map_err(Failure::Runtime)?;
+        let base = measure_side(&options, None, "baseline", args.repeats)?;
+        let again = measure_side(&options, None, "current", args.repeats)?;
+        let outcome = compare::compare(&base, &again, args.threshold, Gate::Ratio)
+            .map_err(Failure::Runtime)?;
         if let Some(first) = outcome.regressions.first() {
             false_alarms += 1;
             alarms.push(first.clone());
@@ -169,14 +170,9 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
                 row: args.slow_row.clone(),
                 fraction: s,
             };
-            let slowed = measure(&options, Some(&slow), "slowed")?;
-            let o = compare::compare(
-                std::slice::from_ref(&base),
-                std::slice::from_ref(&slowed),
-                args.threshold,
-                Gate::Ratio,
-            )
-            .map_err(Failure::Runtime)?;
+            let slowed = measure_side(&options, Some(&slow), "slowed", args.repeats)?;
+            let o = compare::compare(&base, &slowed, args.threshold, Gate::Ratio)
+                .map_err(Failure::Runtime)?;
             let fig = slowed_figure(&o, &args.slow_row);
             let hit = fig.is_some_and(|f| f.status == compare::Status::Regression);
             caught[k] += u32::from(hit);
@@ -224,6 +220,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), Failure> {
             "gate": "ratio",
             "cases": plan.cases.iter().map(|c| c.label()).collect::<Vec<_>>(),
             "runs": args.run.runs,
+            "repeats": args.repeats,
             "duration_s": args.run.duration.as_secs_f64(),
             "warmup_s": args.run.warmup.as_secs_f64(),
             "check": args.run.check.name(),
@@ -264,8 +261,9 @@ fn slowed_figure<'a>(o: &'a compare::Outcome, row: &str) -> Option<&'a compare::
 /// `calibrate`, less its own options and the run's outputs.
 fn run_options() -> Vec<OsString> {
     /// Calibrate's own options and the run's outputs, each with a value.
-    const SKIPPED: [&str; 8] = [
+    const SKIPPED: [&str; 9] = [
         "--trials",
+        "--repeats",
         "--slowdowns",
         "--slow-row",
         "--threshold",
@@ -300,6 +298,16 @@ fn run_options() -> Vec<OsString> {
         out.push(arg.clone());
     }
     out
+}
+
+/// `repeats` runs of `options`: one side of a comparison.
+fn measure_side(
+    options: &[OsString],
+    slow: Option<&Slowdown>,
+    name: &str,
+    repeats: u32,
+) -> Result<Vec<results::RunDoc>, Failure> {
+    (0..repeats).map(|_| measure(options, slow, name)).collect()
 }
 
 /// One run of `options` (with `slow` injected), as the document `compare`
