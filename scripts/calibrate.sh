@@ -14,6 +14,7 @@
 #        ROUNDS      rounds per run (default: ci-bench.sh's, 10)
 #        THRESHOLD   the gate's threshold (default: ci-bench.sh's, 0.10)
 #        CONDITIONS  which to run (default "quiet loaded")
+#        REPEATS     runs a side, each its own process (default 1)
 #        SUFFIX      appended to the file names (for runs at other settings)
 #        IOBUF_BENCH_BIN  a binary to use instead of building one
 set -euo pipefail
@@ -22,6 +23,7 @@ name=${1:?usage: scripts/calibrate.sh MACHINE-NAME}
 trials=${TRIALS:-20}
 rounds=${ROUNDS:-10}
 threshold=${THRESHOLD:-0.10}
+repeats=${REPEATS:-1}
 conditions=${CONDITIONS:-quiet loaded}
 suffix=${SUFFIX:-}
 bin=${IOBUF_BENCH_BIN:-}
@@ -33,7 +35,7 @@ mkdir -p results
 machine="$name: $(nproc) CPUs, $(uname -sr)"
 calibrate() {
     "$bin" calibrate --trials "$trials" --slowdowns 0.05,0.1,0.25 --slow-row iobuf \
-        --threshold "$threshold" --tier small --scenario pairs --threads 1 --runs "$rounds" \
+        --repeats "$repeats" --threshold "$threshold" --tier small --scenario pairs --threads 1 --runs "$rounds" \
         --pools iobuf,iobuf-owned,crossbeam --duration 100ms --warmup 30ms \
         --machine "$machine, $1" --calibration-out "results/calibrate-$name-$1$suffix.json"
 }

@@ -18,8 +18,10 @@ if [[ -z "$bin" ]]; then
     bin=target/release/iobuf-bench
 fi
 pools=crossbeam,iobuf,iobuf-tc,iobuf-cached,iobuf-owned,opool,sharded-slab,concurrent-queue,parking-lot
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# The run documents stay (not committed): rerun the summary on them.
+work=target/resolution-$name
+rm -rf "$work"
+mkdir -p "$work"
 cases=("pairs 1" "pairs 2" "handoff 2")
 for r in $(seq "$repeats"); do
     for c in "${cases[@]}"; do
