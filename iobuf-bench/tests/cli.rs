@@ -563,6 +563,12 @@ fn bad_names_are_rejected() {
         &["run", "--check", "lean", "--rate", "1000"],
         "--check lean runs closed loop only",
     );
+    rejects(&["calibrate", "--repeats", "0"], "--repeats");
+    rejects(
+        &["run", "--inject-slowdown", "iobuf:1.5"],
+        "a slowdown is a fraction",
+    );
+    rejects(&["run", "--inject-slowdown", "iobuf"], "ROW:FRACTION");
     rejects(
         &["calibrate", "--slowdowns", "0.1,2"],
         "a slowdown is a fraction",
