@@ -411,26 +411,10 @@ fn a_custom_scenario_file_runs_under_its_own_name() {
 
 #[test]
 fn a_broken_pool_fails_the_run_with_status_1() {
-    let out = quick(&[
-        "--threads",
-        "2",
-        "--scenario",
-        "burst",
-        "--pools",
-        "crossbeam",
-        "--fault-every",
-        "5",
-        "--json",
-    ])
-    .assert()
-    .code(1)
-    .get_output()
-    .clone();
-    let doc = stdout_json(&out);
+    let (doc, stderr) = broken_run("burst", None, "double");
     let i = &doc["results"][1]["integrity"];
     assert_eq!(doc["results"][1]["pool"], "crossbeam");
     assert!(count(i, "duplicates") > 0, "{i}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("integrity check failed"), "{stderr}");
 }
 
@@ -442,28 +426,36 @@ fn every_kind_of_broken_pool_fails_the_run_at_the_default_check_level() {
         ("lose", "lost"),
         ("corrupt", "corrupted"),
     ] {
-        let out = quick(&[
-            "--threads",
-            "2",
-            "--scenario",
-            "burst",
-            "--pools",
-            "crossbeam",
-            "--fault-every",
-            "5",
-            "--fault-kind",
-            kind,
-            "--json",
-        ])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-        let doc = stdout_json(&out);
-        assert_eq!(doc["config"]["check"], "sampled");
+        let (doc, _) = broken_run("burst", None, kind);
         let i = &doc["results"][1]["integrity"];
         assert!(count(i, field) > 0, "{kind}: {i}");
     }
+}
+
+/// A run of crossbeam broken as `kind` every 5th time, at `check` (`None`:
+/// the default level, which must be `sampled`): it fails with status 1 and
+/// says which level checked. Gives the document and the standard error.
+fn broken_run(scenario: &str, check: Option<&str>, kind: &str) -> (Value, String) {
+    let mut args = vec![
+        "--threads",
+        "2",
+        "--scenario",
+        scenario,
+        "--pools",
+        "crossbeam",
+        "--fault-every",
+        "5",
+        "--fault-kind",
+        kind,
+        "--json",
+    ];
+    if let Some(level) = check {
+        args.extend(["--check", level]);
+    }
+    let out = quick(&args).assert().code(1).get_output().clone();
+    let doc = stdout_json(&out);
+    assert_eq!(doc["config"]["check"], check.unwrap_or("sampled"));
+    (doc, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `--check lean` runs the minimal loops of pairs and handoff: every row
@@ -503,26 +495,7 @@ fn the_lean_level_measures_throughput_only_and_still_drains_every_pool() {
         }
     }
     for (kind, field) in [("double", "duplicates"), ("lose", "lost")] {
-        let out = quick(&[
-            "--threads",
-            "2",
-            "--scenario",
-            "pairs",
-            "--pools",
-            "crossbeam",
-            "--check",
-            "lean",
-            "--fault-every",
-            "5",
-            "--fault-kind",
-            kind,
-            "--json",
-        ])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-        let doc = stdout_json(&out);
+        let (doc, _) = broken_run("pairs", Some("lean"), kind);
         let i = &doc["results"][1]["integrity"];
         assert!(count(i, field) > 0, "{kind}: {i}");
     }

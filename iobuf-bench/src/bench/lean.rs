@@ -24,6 +24,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// default level's `pairs`; a get that finds the pool dry ends its block.
 const BLOCK: u64 = 256;
 
+/// A buffer, and whether the pool was dry; `None` once the case stopped.
+/// A dry pool is waited on as at the default level (`before_wait` first),
+/// and the caller ends its block, so that a waiting thread's operations
+/// still count one by one.
+#[inline]
+fn take<H: PoolHandle>(
+    w: &mut Worker<'_, H>,
+    before_wait: impl FnOnce() -> bool,
+) -> Option<(H::Item, bool)> {
+    match w.h.try_get() {
+        Some(item) => Some((item, false)),
+        None => w.get_flushing(before_wait).map(|(item, _)| (item, true)),
+    }
+}
+
 /// Takes a buffer, touches it, returns it.
 pub fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recorder {
     let mut w = Worker::new(pool.handle(), id, sh);
@@ -32,17 +47,8 @@ pub fn pairs_worker<P: BenchPool>(pool: &P, id: usize, sh: &Shared<'_>) -> Recor
         let in_window = w.begin_block();
         let mut done = 0;
         while done < BLOCK {
-            let (mut item, dry) = match w.h.try_get() {
-                Some(item) => (item, false),
-                None => {
-                    // Dry (more threads than buffers): wait as the harness
-                    // does, and end the block, so that a waiting thread's
-                    // operations still count one by one.
-                    let Some((item, _)) = w.get(true) else {
-                        break 'run;
-                    };
-                    (item, true)
-                }
+            let Some((mut item, dry)) = take(&mut w, || true) else {
+                break 'run;
             };
             touch(item.bytes());
             w.h.put(item);
@@ -71,14 +77,8 @@ pub fn producer<'env, P: BenchPool>(
         let in_window = w.begin_block();
         let mut done = 0;
         while done < BLOCK {
-            let (mut item, dry) = match w.h.try_get() {
-                Some(item) => (item, false),
-                None => {
-                    let Some((item, _)) = w.get_flushing(|| tx.flush(sh)) else {
-                        break 'run;
-                    };
-                    (item, true)
-                }
+            let Some((mut item, dry)) = take(&mut w, || tx.flush(sh)) else {
+                break 'run;
             };
             touch(item.bytes());
             if !tx.send(Msg::bare(item), sh) {
