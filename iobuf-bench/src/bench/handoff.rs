@@ -308,3 +308,73 @@ pub fn consumer<'env, P: BenchPool>(
     }
     w.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::phase::WARMUP;
+    use super::*;
+    use crate::measure::Ownership;
+    use std::sync::atomic::AtomicU8;
+    use std::sync::Barrier;
+
+    fn shared(ownership: &Ownership, rate: Option<f64>) -> Shared<'_> {
+        Shared {
+            phase: CachePadded::new(AtomicU8::new(WARMUP)),
+            barrier: Barrier::new(1),
+            ownership,
+            sample_every: 1024,
+            check_every: 32,
+            slowdown: None,
+            rate,
+            cpus: &[],
+        }
+    }
+
+    /// Every buffer in `lane`'s queue, in the order sent.
+    fn items(lane: &Lane<u32>) -> Vec<u32> {
+        let mut got = Vec::new();
+        while let Some(batch) = lane.full.pop() {
+            got.extend(batch.into_iter().map(Msg::into_item));
+        }
+        got
+    }
+
+    /// A batch goes when it is full, a flush sends what was begun, and a
+    /// paced producer sends every buffer on its own; a stopped case keeps
+    /// what could not go for the producer to give back.
+    #[test]
+    fn batches_go_full_or_flushed_and_one_by_one_when_paced() {
+        let ownership = Ownership::new(0);
+        let t = Transport::<u32>::new(1, 1, 64, 16);
+        let lane = &t.lanes[0];
+
+        let sh = shared(&ownership, None);
+        let mut tx = Sender::new(&t.lanes, 0, &sh);
+        for i in 0..15 {
+            assert!(tx.send(Msg::bare(i), &sh));
+        }
+        assert!(lane.full.is_empty(), "a batch went before it was full");
+        assert!(tx.send(Msg::bare(15), &sh));
+        assert_eq!(lane.full.len(), 1);
+        assert_eq!(items(lane), (0..16).collect::<Vec<_>>());
+        assert!(tx.send(Msg::bare(16), &sh) && tx.flush(&sh));
+        assert_eq!(items(lane), [16]);
+
+        let paced = shared(&ownership, Some(1000.0));
+        let mut tx = Sender::new(&t.lanes, 0, &paced);
+        assert!(tx.send(Msg::bare(17), &paced));
+        assert_eq!(lane.full.len(), 1, "a paced buffer waited");
+        assert!(tx.send(Msg::bare(18), &paced));
+        assert_eq!(items(lane), [17, 18]);
+
+        // The queue holds four batches: four paced buffers fill it, and once
+        // the case has stopped the fifth stays with the sender.
+        paced.phase.store(STOP, Ordering::SeqCst);
+        let mut tx = Sender::new(&t.lanes, 0, &paced);
+        for i in 0..4 {
+            assert!(tx.send(Msg::bare(i), &paced));
+        }
+        assert!(!tx.send(Msg::bare(99), &paced));
+        assert_eq!(tx.unsent().map(Msg::into_item).collect::<Vec<_>>(), [99]);
+    }
+}
