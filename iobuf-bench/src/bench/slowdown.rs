@@ -27,7 +27,7 @@ use std::time::Instant;
 pub const PERIOD: u64 = 4096;
 
 /// A slowdown asked for on the command line: the row, and the fraction of
-/// its throughput to take away (in `(0, 0.9]`).
+/// its throughput to take away (in `(0, 0.9)`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slowdown {
     pub row: String,
@@ -40,14 +40,23 @@ impl Slowdown {
         let (row, f) = s
             .split_once(':')
             .ok_or_else(|| format!("'{s}' is not ROW:FRACTION"))?;
-        let fraction: f64 = f.parse().map_err(|_| format!("'{f}' is not a fraction"))?;
-        if !(fraction > 0.0 && fraction <= 0.9) {
-            return Err(format!("'{f}': a slowdown is a fraction in (0, 0.9]"));
-        }
         Ok(Slowdown {
             row: row.to_string(),
-            fraction,
+            fraction: Slowdown::parse_fraction(f)?,
         })
+    }
+
+    /// A fraction of throughput to take away, in (0, 0.9): as
+    /// `--inject-slowdown` and `calibrate --slowdowns` take it.
+    pub fn parse_fraction(s: &str) -> Result<f64, String> {
+        let v: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a fraction"))?;
+        if !(v > 0.0 && v < 0.9) {
+            return Err(format!("'{s}': a slowdown is a fraction in (0, 0.9)"));
+        }
+        Ok(v)
     }
 }
 

@@ -36,7 +36,7 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub trials: u32,
     /// Slowdowns to inject, fractions, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "0.05,0.1,0.25", value_parser = parse_slowdown)]
+    #[arg(long, value_delimiter = ',', default_value = "0.05,0.1,0.25", value_parser = Slowdown::parse_fraction)]
     pub slowdowns: Vec<f64>,
     /// The row slowed down (one of --pools, an iobuf row).
     #[arg(long, default_value = "iobuf")]
@@ -59,17 +59,6 @@ pub struct CalibrateArgs {
     /// The runs' options, as `run` takes them.
     #[command(flatten)]
     pub run: RunArgs,
-}
-
-fn parse_slowdown(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a fraction"))?;
-    if !(v > 0.0 && v < 0.9) {
-        return Err(format!("'{s}': a slowdown is a fraction in (0, 0.9)"));
-    }
-    Ok(v)
 }
 
 /// What calibrate found, as written to JSON.
